@@ -1,0 +1,1 @@
+//! Fault-injecting job simulator (being written).
