@@ -1,1 +1,268 @@
-//! Engine (being written).
+//! The shared readiness and reconnect engine for long-lived job sockets.
+//!
+//! One [`Engine`] runs many sockets, each an independent tokio task driving a
+//! sans-IO [`machine::Machine`]. A socket is Ready only when its adapter says
+//! so; sends before that wait in a bounded outbox, sends after a close are
+//! refused, reconnects back off with full jitter and resume from the last seq.
+//! Every transition, frame and finding is published as an [`Event`] to
+//! lossless and live subscribers.
+
+mod bus;
+mod config;
+mod driver;
+mod error;
+pub mod event;
+pub mod machine;
+mod token;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use config::{
+    HeartbeatPolicy, MachineConfig, ReconnectPolicy, SocketConfig, Timeouts, TokenPlacement,
+    ValidConfig,
+};
+pub use error::Error;
+pub use event::{
+    AdapterKind, Event, EventKind, Finding, FindingClass, Mono, MsgId, SocketId, SocketInfo, State,
+    StateName,
+};
+pub use token::{EnvToken, StaticToken, Token, TokenFuture, TokenSource};
+
+use driver::{Command, Shared};
+use event::{Progress, UserAction};
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Events the live ring holds before a slow reader lags. Default 8192.
+    pub live_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            live_capacity: 8192,
+        }
+    }
+}
+
+/// A socket's state at a glance, kept current by its task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Current state.
+    pub state: State,
+    /// Connection attempts so far.
+    pub attempts: u32,
+    /// Last seq seen.
+    pub last_seq: Option<u64>,
+    /// Messages waiting for Ready.
+    pub outbox: usize,
+    /// The job's progress.
+    pub progress: Option<Progress>,
+    /// Findings so far.
+    pub findings: u64,
+    /// Last heartbeat round trip.
+    pub last_rtt: Option<Duration>,
+}
+
+/// Runs many job sockets. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    sockets: Mutex<HashMap<SocketId, SocketHandle>>,
+    next_id: AtomicU64,
+}
+
+impl Engine {
+    /// A new engine. Call from inside a tokio runtime.
+    pub fn new(config: EngineConfig) -> Result<Engine, Error> {
+        // reqwest uses the process-wide provider; an app that set one keeps it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| Error::Tls(e.to_string()))?;
+        let shared = Shared::new(bus::Bus::new(config.live_capacity), http);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                shared: Arc::new(shared),
+                sockets: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// A lossless subscription: every event from now on, in order per
+    /// socket. When `capacity` events wait unread, every socket's event
+    /// production waits. Subscribe before adding sockets to miss nothing.
+    pub fn subscribe_lossless(&self, capacity: usize) -> mpsc::Receiver<Arc<Event>> {
+        self.inner.shared.bus.subscribe_lossless(capacity)
+    }
+
+    /// A live subscription that never slows the engine: a slow reader skips
+    /// ahead and is told how many events it missed.
+    pub fn subscribe_live(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.shared.bus.subscribe_live()
+    }
+
+    /// Monotonic time now, on the events' clock.
+    pub fn now(&self) -> Mono {
+        self.inner.shared.now()
+    }
+
+    /// Checks `config` and starts a socket.
+    pub fn add_socket(&self, config: &SocketConfig) -> Result<SocketHandle, Error> {
+        let valid = Arc::new(config.validate()?);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(64);
+        let (snap_tx, snap_rx) = watch::channel(driver::initial_snapshot());
+        let handle = SocketHandle {
+            id,
+            info: Arc::new(valid.info.clone()),
+            commands: tx,
+            snapshot: snap_rx,
+        };
+        self.lock().insert(id, handle.clone());
+        tokio::spawn(driver::run(
+            id,
+            valid,
+            self.inner.shared.clone(),
+            rx,
+            snap_tx,
+        ));
+        Ok(handle)
+    }
+
+    /// The socket with this id.
+    pub fn socket(&self, id: SocketId) -> Option<SocketHandle> {
+        self.lock().get(&id).cloned()
+    }
+
+    /// Every socket, by id.
+    pub fn sockets(&self) -> Vec<SocketHandle> {
+        let mut all: Vec<_> = self.lock().values().cloned().collect();
+        all.sort_by_key(|h| h.id);
+        all
+    }
+
+    /// Cancels a socket and forgets it.
+    pub async fn remove_socket(&self, id: SocketId) -> Result<(), Error> {
+        let handle = self.lock().remove(&id).ok_or(Error::UnknownSocket(id))?;
+        handle.cancel().await
+    }
+
+    /// Sends `text` to each socket in `ids`. Sockets that are closing are
+    /// skipped and the skip recorded (seed 003); sockets not yet Ready queue it.
+    pub async fn broadcast(
+        &self,
+        ids: &[SocketId],
+        text: &str,
+    ) -> Vec<(SocketId, Result<MsgId, Error>)> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let result = match self.socket(id) {
+                Some(h) => h.send_inner(text.to_owned(), true).await,
+                None => Err(Error::UnknownSocket(id)),
+            };
+            out.push((id, result));
+        }
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketId, SocketHandle>> {
+        self.inner.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A handle to one socket. Cheap to clone; the socket lives while its engine does.
+#[derive(Debug, Clone)]
+pub struct SocketHandle {
+    id: SocketId,
+    info: Arc<SocketInfo>,
+    commands: mpsc::Sender<Command>,
+    snapshot: watch::Receiver<Snapshot>,
+}
+
+impl SocketHandle {
+    /// The socket's id.
+    pub fn id(&self) -> SocketId {
+        self.id
+    }
+
+    /// Its configuration, minus secrets.
+    pub fn info(&self) -> &SocketInfo {
+        &self.info
+    }
+
+    /// Sends an application message: written now if Ready, queued if not
+    /// yet, refused with [`Error::Closed`] once a close has started.
+    pub async fn send(&self, text: impl Into<String>) -> Result<MsgId, Error> {
+        self.send_inner(text.into(), false).await
+    }
+
+    async fn send_inner(&self, text: String, broadcast: bool) -> Result<MsgId, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Send {
+                text,
+                broadcast,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::TaskEnded)?;
+        answer.await.map_err(|_| Error::TaskEnded)?
+    }
+
+    /// Cancels: no connection attempt is ever made again.
+    pub async fn cancel(&self) -> Result<(), Error> {
+        self.command(Command::User(UserAction::Cancel)).await
+    }
+
+    /// Closes gracefully (close frame 1000, then wait for the peer's).
+    pub async fn close(&self) -> Result<(), Error> {
+        self.command(Command::User(UserAction::Close)).await
+    }
+
+    /// Reconnects now: skips a backoff, or starts over from Failed or Closed.
+    pub async fn retry(&self) -> Result<(), Error> {
+        self.command(Command::User(UserAction::Retry)).await
+    }
+
+    /// Tells the socket the network changed: a backoff ends now, a live
+    /// link is probed now.
+    pub async fn network_changed(&self) -> Result<(), Error> {
+        self.command(Command::NetworkChanged).await
+    }
+
+    async fn command(&self, c: Command) -> Result<(), Error> {
+        self.commands.send(c).await.map_err(|_| Error::TaskEnded)
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// Waits until the snapshot satisfies `pred`. Unbounded: wrap it in a
+    /// timeout.
+    pub async fn wait_for(
+        &self,
+        mut pred: impl FnMut(&Snapshot) -> bool,
+    ) -> Result<Snapshot, Error> {
+        let mut rx = self.snapshot.clone();
+        let snap = rx
+            .wait_for(|s| pred(s))
+            .await
+            .map_err(|_| Error::TaskEnded)?;
+        Ok(snap.clone())
+    }
+}

@@ -1,0 +1,373 @@
+//! Per-socket configuration, checked when the socket is created.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::Error;
+use crate::event::{AdapterKind, Endpoint, SocketInfo};
+use crate::token::TokenSource;
+
+/// Where the token travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer <token>`. The default.
+    #[default]
+    Header,
+    /// `token=` query parameter, for legacy backends that cannot read headers.
+    Query,
+}
+
+/// Reconnect policy (PROTOCOL.md rule 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    /// First delay ceiling. Default 1 s.
+    pub base: Duration,
+    /// Growth factor of the ceiling per retry. Default 2.
+    pub factor: u32,
+    /// Largest ceiling. Default 30 s.
+    pub cap: Duration,
+    /// Retries after a failed attempt before giving up. Default 5.
+    pub max_attempts: u32,
+    /// Full jitter: the delay is drawn uniformly from `[0, ceiling]`.
+    /// Default on; off gives the ceiling itself.
+    pub jitter: bool,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            base: Duration::from_secs(1),
+            factor: 2,
+            cap: Duration::from_secs(30),
+            max_attempts: 5,
+            jitter: true,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// The delay ceiling before retry `attempt` (1-based).
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let growth = u64::from(self.factor).saturating_pow(attempt.saturating_sub(1));
+        let nanos = u64::try_from(self.base.as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(growth);
+        Duration::from_nanos(nanos).min(self.cap)
+    }
+}
+
+/// Liveness policy (PROTOCOL.md rule 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatPolicy {
+    /// Time between WebSocket pings. Default 15 s.
+    pub interval: Duration,
+    /// Time a ping may wait for its pong. Default 10 s.
+    pub timeout: Duration,
+}
+
+impl Default for HeartbeatPolicy {
+    fn default() -> Self {
+        HeartbeatPolicy {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Timeouts of the connection phases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP, TLS and the WebSocket handshake. Default 10 s.
+    pub handshake: Duration,
+    /// From `ready` to `ready_ack`, per try. Default 5 s.
+    pub ready: Duration,
+    /// From a close frame to the end of the transport. Default 5 s.
+    pub close: Duration,
+    /// First delay between state-sync tries; doubles. Default 500 ms.
+    pub state_sync_retry: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Duration::from_secs(10),
+            ready: Duration::from_secs(5),
+            close: Duration::from_secs(5),
+            state_sync_retry: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A job socket, as the app describes it.
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    /// Display name, e.g. `csv_import`. Default: the job id or the host.
+    pub name: Option<String>,
+    /// `ws://` or `wss://` URL. Must not hold a token.
+    pub url: String,
+    /// Protocol adapter. Default `job`.
+    pub adapter: AdapterKind,
+    /// Job id, for the job adapter. Taken from the URL's `jobId` if unset.
+    pub job_id: Option<String>,
+    /// Where tokens come from. Default none (no auth).
+    pub token: Option<Arc<dyn TokenSource>>,
+    /// Where the token travels. Default the header.
+    pub token_placement: TokenPlacement,
+    /// Job-state URL. Default: derived from `url` as
+    /// `http(s)://host:port/api/job-state/{jobId}`.
+    pub state_url: Option<String>,
+    /// Reconnect policy.
+    pub reconnect: ReconnectPolicy,
+    /// Heartbeat policy.
+    pub heartbeat: HeartbeatPolicy,
+    /// Phase timeouts.
+    pub timeouts: Timeouts,
+    /// How many times `ready` is sent again before the attempt fails.
+    /// Default 2 (three `ready`s in all).
+    pub ready_resends: u32,
+    /// Messages that may wait for Ready. Default 256.
+    pub outbox_capacity: usize,
+    /// Largest message accepted in either direction, in bytes. Default 1 MiB.
+    /// Larger inbound frames are dropped and recorded; the connection is kept
+    /// up to a hard cap of 16× this, beyond which the connection fails.
+    pub max_message_size: usize,
+    /// Seed of the jitter generator. Default: random.
+    pub jitter_seed: Option<u64>,
+}
+
+impl SocketConfig {
+    /// A job-adapter socket with every default.
+    pub fn job(url: impl Into<String>) -> SocketConfig {
+        SocketConfig {
+            name: None,
+            url: url.into(),
+            adapter: AdapterKind::Job,
+            job_id: None,
+            token: None,
+            token_placement: TokenPlacement::Header,
+            state_url: None,
+            reconnect: ReconnectPolicy::default(),
+            heartbeat: HeartbeatPolicy::default(),
+            timeouts: Timeouts::default(),
+            ready_resends: 2,
+            outbox_capacity: 256,
+            max_message_size: 1 << 20,
+            jitter_seed: None,
+        }
+    }
+
+    /// A raw-adapter socket with every default.
+    pub fn raw(url: impl Into<String>) -> SocketConfig {
+        SocketConfig {
+            adapter: AdapterKind::Raw,
+            ..SocketConfig::job(url)
+        }
+    }
+
+    /// Checks everything; the error names the field.
+    pub fn validate(&self) -> Result<ValidConfig, Error> {
+        let bad = |field: &'static str, reason: &str| Error::InvalidConfig {
+            field,
+            reason: reason.to_owned(),
+        };
+        // The URL may hold a token, so parse errors never echo it.
+        let url = Url::parse(&self.url).map_err(|e| bad("url", &format!("not a URL ({e})")))?;
+        if url.scheme() != "ws" && url.scheme() != "wss" {
+            return Err(bad(
+                "url",
+                &format!("scheme must be ws or wss, not {}", url.scheme()),
+            ));
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| bad("url", "has no host"))?
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| bad("url", "has no port"))?;
+        if url.query_pairs().any(|(k, _)| k == "token") {
+            return Err(bad(
+                "url",
+                "holds a token= parameter; give the token through a token source instead \
+                 (token_placement = query puts it on the URL at connect time)",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("url", "holds credentials; use a token source"));
+        }
+        let url_job = url
+            .query_pairs()
+            .find(|(k, _)| k == "jobId")
+            .map(|(_, v)| v.into_owned());
+        let job_id = match (&self.job_id, url_job) {
+            (Some(a), Some(b)) if *a != b => {
+                return Err(bad(
+                    "job_id",
+                    &format!("`{a}` differs from the URL's jobId `{b}`"),
+                ));
+            }
+            (Some(a), _) => Some(a.clone()),
+            (None, b) => b,
+        };
+        if let Some(id) = &job_id
+            && (id.is_empty() || id.chars().any(|c| c.is_control() || c == '/'))
+        {
+            return Err(bad("job_id", "must be non-empty, without '/' or controls"));
+        }
+        let mut ws_url = url.clone();
+        if self.adapter == AdapterKind::Job {
+            let Some(id) = &job_id else {
+                return Err(bad(
+                    "job_id",
+                    "the job adapter needs a job id (job_id, or jobId= in the URL)",
+                ));
+            };
+            if !ws_url.query_pairs().any(|(k, _)| k == "jobId") {
+                ws_url.query_pairs_mut().append_pair("jobId", id);
+            }
+        }
+        let state_url = match (&self.state_url, &job_id) {
+            (Some(s), _) => {
+                let u = Url::parse(s).map_err(|e| bad("state_url", &format!("not a URL ({e})")))?;
+                if u.scheme() != "http" && u.scheme() != "https" {
+                    return Err(bad("state_url", "scheme must be http or https"));
+                }
+                Some(u)
+            }
+            (None, Some(id)) if self.adapter == AdapterKind::Job => {
+                let scheme = if url.scheme() == "wss" {
+                    "https"
+                } else {
+                    "http"
+                };
+                let text = format!("{scheme}://{}:{port}/api/job-state/", bracket(&host));
+                let mut u = Url::parse(&text).map_err(|e| bad("url", &e.to_string()))?;
+                u.path_segments_mut()
+                    .map_err(|_| bad("url", "cannot derive the state URL"))?
+                    .push(id);
+                Some(u)
+            }
+            _ => None,
+        };
+        let r = &self.reconnect;
+        if r.base.is_zero() || r.cap < r.base {
+            return Err(bad("reconnect", "needs 0 < base <= cap"));
+        }
+        if r.factor == 0 {
+            return Err(bad("reconnect.factor", "must be at least 1"));
+        }
+        if self.heartbeat.interval.is_zero() || self.heartbeat.timeout.is_zero() {
+            return Err(bad("heartbeat", "interval and timeout must be positive"));
+        }
+        let t = &self.timeouts;
+        if t.handshake.is_zero() || t.ready.is_zero() || t.close.is_zero() {
+            return Err(bad("timeouts", "must be positive"));
+        }
+        if self.outbox_capacity == 0 {
+            return Err(bad("outbox_capacity", "must be at least 1"));
+        }
+        if self.max_message_size < 1024 {
+            return Err(bad("max_message_size", "must be at least 1024 bytes"));
+        }
+        let endpoint = Endpoint {
+            scheme: url.scheme().to_owned(),
+            host: host.clone(),
+            port,
+            path: url.path().to_owned(),
+        };
+        let name = self
+            .name
+            .clone()
+            .or_else(|| job_id.clone())
+            .unwrap_or_else(|| host.clone());
+        Ok(ValidConfig {
+            info: SocketInfo {
+                name,
+                endpoint,
+                adapter: self.adapter,
+                job_id,
+                token_source: self.token.as_ref().map(|t| t.describe()),
+            },
+            ws_url,
+            state_url,
+            token: self.token.clone(),
+            token_placement: self.token_placement,
+            machine: MachineConfig {
+                adapter: self.adapter,
+                reconnect: self.reconnect.clone(),
+                heartbeat: self.heartbeat.clone(),
+                timeouts: self.timeouts.clone(),
+                ready_resends: self.ready_resends,
+                outbox_capacity: self.outbox_capacity,
+                max_message_size: self.max_message_size,
+                can_refresh_token: self.token.as_ref().is_some_and(|t| t.can_refresh()),
+                jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
+            },
+        })
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+/// A checked configuration. Only [`SocketConfig::validate`] makes one.
+#[derive(Debug, Clone)]
+pub struct ValidConfig {
+    /// What may be recorded.
+    pub info: SocketInfo,
+    /// The URL to connect to, with `jobId` and without any token.
+    pub(crate) ws_url: Url,
+    pub(crate) state_url: Option<Url>,
+    pub(crate) token: Option<Arc<dyn TokenSource>>,
+    pub(crate) token_placement: TokenPlacement,
+    /// What the state machine needs.
+    pub machine: MachineConfig,
+}
+
+/// The part of the configuration the state machine reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// Protocol adapter.
+    pub adapter: AdapterKind,
+    /// Reconnect policy.
+    pub reconnect: ReconnectPolicy,
+    /// Heartbeat policy.
+    pub heartbeat: HeartbeatPolicy,
+    /// Phase timeouts.
+    pub timeouts: Timeouts,
+    /// `ready` re-sends per attempt.
+    pub ready_resends: u32,
+    /// Outbox capacity.
+    pub outbox_capacity: usize,
+    /// Largest message, bytes.
+    pub max_message_size: usize,
+    /// Whether a 401 or 4001 can be answered with a fresh token.
+    pub can_refresh_token: bool,
+    /// Seed of the jitter generator.
+    pub jitter_seed: u64,
+}
+
+impl MachineConfig {
+    /// Defaults for the given adapter, for tests of the machine alone.
+    pub fn new(adapter: AdapterKind) -> MachineConfig {
+        let c = SocketConfig::job("ws://127.0.0.1:1/?jobId=j");
+        MachineConfig {
+            adapter,
+            reconnect: c.reconnect,
+            heartbeat: c.heartbeat,
+            timeouts: c.timeouts,
+            ready_resends: c.ready_resends,
+            outbox_capacity: c.outbox_capacity,
+            max_message_size: c.max_message_size,
+            can_refresh_token: false,
+            jitter_seed: 1,
+        }
+    }
+}

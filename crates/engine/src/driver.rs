@@ -1,0 +1,449 @@
+//! The thin tokio driver: one task per socket, one `select!` loop over a
+//! closed set of wake-ups, each turned into one [`Input`]; the machine's
+//! effects are carried out in order. The driver decides nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use sockscope_protocol::JobState;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use crate::bus::Bus;
+use crate::config::{TokenPlacement, ValidConfig};
+use crate::event::{
+    ErrorClass, Event, EventKind, Mono, MsgId, Progress, SocketId, State, UserAction,
+};
+use crate::machine::{Effect, InFrame, Input, Machine, OutFrame, SyncFailure};
+use crate::token::Token;
+use crate::{Error, Snapshot};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type Opened = Result<(Ws, Option<Token>, bool), ErrorClass>;
+
+/// What a [`crate::SocketHandle`] asks of its task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send {
+        text: String,
+        broadcast: bool,
+        reply: oneshot::Sender<Result<MsgId, Error>>,
+    },
+    User(UserAction),
+    NetworkChanged,
+}
+
+/// What every socket task shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub epoch: tokio::time::Instant,
+    pub bus: Bus,
+    pub http: reqwest::Client,
+    tls: OnceLock<Result<Arc<rustls::ClientConfig>, Error>>,
+}
+
+impl Shared {
+    pub fn new(bus: Bus, http: reqwest::Client) -> Shared {
+        Shared {
+            epoch: tokio::time::Instant::now(),
+            bus,
+            http,
+            tls: OnceLock::new(),
+        }
+    }
+
+    pub fn now(&self) -> Mono {
+        Mono(u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn instant(&self, at: Mono) -> tokio::time::Instant {
+        self.epoch + Duration::from_nanos(at.0)
+    }
+
+    fn tls(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+        self.tls.get_or_init(client_tls).clone()
+    }
+
+    pub async fn emit(&self, socket: SocketId, mono: Mono, kind: EventKind) {
+        self.bus
+            .publish(Event {
+                socket,
+                mono,
+                wall: SystemTime::now(),
+                kind,
+            })
+            .await;
+    }
+}
+
+/// rustls with ring and the OS root certificates, built once per engine.
+fn client_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        // A cert the store rejects is skipped, as browsers do.
+        let _ = roots.add(cert);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Runs one socket until every handle to it is gone.
+pub(crate) async fn run(
+    id: SocketId,
+    cfg: Arc<ValidConfig>,
+    shared: Arc<Shared>,
+    mut cmds: mpsc::Receiver<Command>,
+    snapshot: watch::Sender<Snapshot>,
+) {
+    let mut d = Driver {
+        id,
+        machine: Machine::new(cfg.machine.clone()),
+        cfg,
+        shared,
+        snapshot,
+        ws: None,
+        connecting: None,
+        syncing: None,
+        token: None,
+        reply: None,
+    };
+    d.shared
+        .emit(
+            id,
+            d.shared.now(),
+            EventKind::SocketAdded(d.cfg.info.clone()),
+        )
+        .await;
+    d.step(Input::Start).await;
+    loop {
+        let timer = d.machine.next_timer();
+        let input = tokio::select! {
+            biased;
+            cmd = cmds.recv() => match cmd {
+                Some(Command::Send { text, broadcast, reply }) => {
+                    d.reply = Some(reply);
+                    Input::Send { text, broadcast }
+                }
+                Some(Command::User(action)) => Input::User(action),
+                Some(Command::NetworkChanged) => Input::NetworkChanged,
+                None => break,
+            },
+            opened = async { d.connecting.as_mut().expect("guarded").await }, if d.connecting.is_some() => {
+                d.connecting = None;
+                match opened {
+                    Ok((ws, token, refreshed)) => {
+                        d.ws = Some(ws);
+                        if token.is_some() {
+                            d.token = token;
+                        }
+                        Input::HandshakeDone { token_refreshed: refreshed }
+                    }
+                    Err(class) => Input::HandshakeFailed(class),
+                }
+            },
+            msg = async { d.ws.as_mut().expect("guarded").next().await }, if d.ws.is_some() => {
+                match read_input(msg) {
+                    Read::Input(input) => input,
+                    Read::Two(first, second) => {
+                        d.step(first).await;
+                        second
+                    }
+                    Read::Skip => continue,
+                }
+            },
+            synced = async { d.syncing.as_mut().expect("guarded").await }, if d.syncing.is_some() => {
+                d.syncing = None;
+                Input::StateSyncDone(synced)
+            },
+            () = tokio::time::sleep_until(d.shared.instant(timer.map_or(Mono(0), |t| t.0))), if timer.is_some() => {
+                Input::Timer(timer.expect("guarded").1)
+            },
+        };
+        d.step(input).await;
+    }
+}
+
+struct Driver {
+    id: SocketId,
+    machine: Machine,
+    cfg: Arc<ValidConfig>,
+    shared: Arc<Shared>,
+    snapshot: watch::Sender<Snapshot>,
+    ws: Option<Ws>,
+    connecting: Option<BoxFut<Opened>>,
+    syncing: Option<BoxFut<Result<JobState, SyncFailure>>>,
+    token: Option<Token>,
+    reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
+}
+
+impl Driver {
+    async fn step(&mut self, input: Input) {
+        let mut next = Some(input);
+        while let Some(input) = next.take() {
+            let now = self.shared.now();
+            let effects = self.machine.step(input, now);
+            let mut findings = 0;
+            let mut rtt = None;
+            for effect in effects {
+                match effect {
+                    Effect::Connect { refresh_token, .. } => {
+                        self.ws = None;
+                        self.connecting = Some(Box::pin(open(
+                            self.cfg.clone(),
+                            self.shared.clone(),
+                            self.token.clone(),
+                            refresh_token,
+                        )));
+                    }
+                    Effect::AbortConnect => self.connecting = None,
+                    Effect::Write(frame) => {
+                        if let Some(class) = self.write(frame).await {
+                            next = Some(Input::TransportError(class));
+                        }
+                    }
+                    Effect::DropTransport => self.ws = None,
+                    Effect::StateSync { .. } => {
+                        self.syncing = Some(Box::pin(state_sync(
+                            self.cfg.clone(),
+                            self.shared.clone(),
+                            self.token.clone(),
+                        )));
+                    }
+                    Effect::Emit(kind) => {
+                        match &kind {
+                            EventKind::Finding(_) => findings += 1,
+                            EventKind::HeartbeatAnswered { rtt: r } => rtt = Some(*r),
+                            _ => {}
+                        }
+                        self.shared.emit(self.id, now, kind).await;
+                    }
+                    Effect::SendResult(result) => {
+                        if let Some(reply) = self.reply.take() {
+                            // The caller may have stopped waiting; the outcome is in the events.
+                            let _ = reply.send(result);
+                        }
+                    }
+                }
+            }
+            let m = &self.machine;
+            self.snapshot.send_modify(|s| {
+                s.state = m.state().clone();
+                s.attempts = m.attempts();
+                s.last_seq = m.last_seq();
+                s.outbox = m.outbox_len();
+                s.progress = m.progress().cloned();
+                s.findings += findings;
+                if rtt.is_some() {
+                    s.last_rtt = rtt;
+                }
+            });
+        }
+    }
+
+    /// Writes one frame; a failure drops the transport and is returned as
+    /// the class the machine must hear about.
+    async fn write(&mut self, frame: OutFrame) -> Option<ErrorClass> {
+        let ws = self.ws.as_mut()?;
+        let msg = match frame {
+            OutFrame::Text(t) => Message::Text(t.into()),
+            OutFrame::Ping(p) => Message::Ping(p.into()),
+            OutFrame::Close { code, reason } => Message::Close(Some(CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            })),
+        };
+        let limit = self.cfg.machine.heartbeat.timeout;
+        let failed = match tokio::time::timeout(limit, ws.send(msg)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(ws_error_class(&e)),
+            Err(_) => Some(ErrorClass::Io("write_timeout".into())),
+        };
+        if failed.is_some() {
+            self.ws = None;
+        }
+        failed
+    }
+}
+
+enum Read {
+    Input(Input),
+    Two(Input, Input),
+    Skip,
+}
+
+fn read_input(msg: Option<Result<Message, tungstenite::Error>>) -> Read {
+    use tungstenite::error::{CapacityError, ProtocolError};
+    let input = match msg {
+        None => Input::TransportEnded,
+        Some(Ok(Message::Text(t))) => Input::Frame(InFrame::Text(t.as_str().to_owned())),
+        Some(Ok(Message::Binary(b))) => Input::Frame(InFrame::Binary(b.len())),
+        Some(Ok(Message::Ping(p))) => Input::Frame(InFrame::Ping(p.len())),
+        Some(Ok(Message::Pong(p))) => Input::Frame(InFrame::Pong(p.to_vec())),
+        Some(Ok(Message::Close(frame))) => Input::PeerClose {
+            code: frame.map_or(1005, |f| u16::from(f.code)),
+        },
+        Some(Ok(Message::Frame(_))) => return Read::Skip,
+        Some(Err(tungstenite::Error::Protocol(ProtocolError::ReceivedAfterClosing))) => {
+            Input::PeerFrameAfterClose
+        }
+        Some(Err(tungstenite::Error::Utf8(_))) => Input::Frame(InFrame::InvalidUtf8(0)),
+        Some(Err(tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, .. }))) => {
+            return Read::Two(
+                Input::Frame(InFrame::Oversized(size)),
+                Input::TransportError(ErrorClass::Protocol("message_too_long".into())),
+            );
+        }
+        Some(Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed)) => {
+            Input::TransportEnded
+        }
+        Some(Err(e)) => Input::TransportError(ws_error_class(&e)),
+    };
+    Read::Input(input)
+}
+
+fn ws_error_class(e: &tungstenite::Error) -> ErrorClass {
+    use tungstenite::error::ProtocolError;
+    match e {
+        tungstenite::Error::Http(resp) => ErrorClass::HttpStatus(resp.status().as_u16()),
+        tungstenite::Error::Io(io) => ErrorClass::Io(io_kind(io.kind())),
+        tungstenite::Error::Tls(t) => ErrorClass::Tls(t.to_string()),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            ErrorClass::Io("reset".into())
+        }
+        other => ErrorClass::Protocol(other.to_string()),
+    }
+}
+
+fn io_kind(kind: std::io::ErrorKind) -> String {
+    let text = format!("{kind:?}");
+    let mut out = String::with_capacity(text.len() + 4);
+    for (i, c) in text.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+async fn current_token(
+    cfg: &ValidConfig,
+    cached: Option<Token>,
+    refresh: bool,
+) -> Result<(Option<Token>, bool), ErrorClass> {
+    let Some(source) = &cfg.token else {
+        return Ok((None, false));
+    };
+    if refresh {
+        let t = source.refresh().await.map_err(|_| ErrorClass::Token)?;
+        return Ok((Some(t), true));
+    }
+    if let Some(t) = cached {
+        return Ok((Some(t), false));
+    }
+    let t = source.token().await.map_err(|_| ErrorClass::Token)?;
+    Ok((Some(t), false))
+}
+
+async fn open(
+    cfg: Arc<ValidConfig>,
+    shared: Arc<Shared>,
+    cached: Option<Token>,
+    refresh: bool,
+) -> Opened {
+    let (token, refreshed) = current_token(&cfg, cached, refresh).await?;
+    let mut url = cfg.ws_url.clone();
+    if let (Some(t), TokenPlacement::Query) = (&token, cfg.token_placement) {
+        url.query_pairs_mut().append_pair("token", t.expose());
+    }
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|_| ErrorClass::Protocol("bad_request".into()))?;
+    if let (Some(t), TokenPlacement::Header) = (&token, cfg.token_placement) {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+            .map_err(|_| ErrorClass::Token)?;
+        value.set_sensitive(true);
+        request.headers_mut().insert("authorization", value);
+    }
+    let connector = if url.scheme() == "wss" {
+        let tls = shared.tls().map_err(|e| ErrorClass::Tls(e.to_string()))?;
+        Some(Connector::Rustls(tls))
+    } else {
+        Some(Connector::Plain)
+    };
+    let ws_config = ws_config(cfg.machine.max_message_size);
+    let (ws, _response) =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector)
+            .await
+            .map_err(|e| ws_error_class(&e))?;
+    Ok((ws, token, refreshed))
+}
+
+/// Frames up to 16× the message limit are read and dropped by the machine
+/// (the connection is kept); larger ones fail the connection.
+pub(crate) fn ws_config(max_message_size: usize) -> WebSocketConfig {
+    let hard_cap = max_message_size.saturating_mul(16);
+    WebSocketConfig::default()
+        .max_message_size(Some(hard_cap))
+        .max_frame_size(Some(hard_cap))
+}
+
+async fn state_sync(
+    cfg: Arc<ValidConfig>,
+    shared: Arc<Shared>,
+    cached: Option<Token>,
+) -> Result<JobState, SyncFailure> {
+    let Some(url) = cfg.state_url.clone() else {
+        return Err(SyncFailure::Io("no_state_url".into()));
+    };
+    let (token, _) = current_token(&cfg, cached, false)
+        .await
+        .map_err(|_| SyncFailure::Io("token".into()))?;
+    let mut req = shared.http.get(url).timeout(cfg.machine.timeouts.handshake);
+    if let Some(t) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
+            .map_err(|_| SyncFailure::Io("token".into()))?;
+        value.set_sensitive(true);
+        req = req.header("authorization", value);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SyncFailure::Io(if e.is_timeout() { "timeout" } else { "request" }.into()))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(SyncFailure::Status(status));
+    }
+    resp.json::<JobState>()
+        .await
+        .map_err(|_| SyncFailure::Io("bad_body".into()))
+}
+
+/// A fresh snapshot for a socket not yet started.
+pub(crate) fn initial_snapshot() -> Snapshot {
+    Snapshot {
+        state: State::Idle,
+        attempts: 0,
+        last_seq: None,
+        outbox: 0,
+        progress: None::<Progress>,
+        findings: 0,
+        last_rtt: None,
+    }
+}

@@ -1,0 +1,1250 @@
+//! The per-socket state machine, sans IO: `step(input, now) -> effects`.
+//!
+//! It owns every decision of PROTOCOL.md's client rules: when a socket is
+//! Ready, what waits in the outbox, what may be written, when to reconnect and
+//! how long to wait, what a seq means. It never reads a clock, never touches a
+//! socket and never spawns: the driver feeds it inputs with the time and carries
+//! out the effects. Timers are deadlines it keeps; the driver asks
+//! [`Machine::next_timer`] and feeds [`Input::Timer`] when one is due.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use sockscope_protocol::{
+    ClientMessage, CloseAction, CloseCode, JobState, JobStatus, ProtocolError, ServerMessage,
+    encode_client, parse_server,
+};
+
+use crate::Error;
+use crate::config::MachineConfig;
+use crate::event::{
+    AdapterKind, Cause, ClosedReason, Direction, DropReason, ErrorClass, EventKind, FailedReason,
+    Finding, FindingClass, FrameRecord, MessageStage, Mono, MsgId, Opcode, Progress,
+    ProgressSource, Side, State, StateName, StateSyncOutcome, StateSyncRecord, TimerKind,
+    UserAction,
+};
+
+/// State-sync tries per sync (PROTOCOL.md rule 5).
+pub const STATE_SYNC_TRIES: u32 = 3;
+
+/// Close code we send when we give up on a connection that is still up.
+const GOING_AWAY: u16 = 1001;
+
+/// Everything the machine reacts to. A closed set: the driver's `select!`
+/// loop turns each of its wake-ups into exactly one of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Begin connecting.
+    Start,
+    /// The WebSocket handshake completed.
+    HandshakeDone {
+        /// The driver fetched a fresh token for this attempt.
+        token_refreshed: bool,
+    },
+    /// The handshake failed.
+    HandshakeFailed(ErrorClass),
+    /// A data, ping or pong frame arrived.
+    Frame(InFrame),
+    /// The peer's close frame arrived.
+    PeerClose {
+        /// Its code (1005 when it had none).
+        code: u16,
+    },
+    /// The peer sent a frame after its close frame (seen by the WebSocket layer).
+    PeerFrameAfterClose,
+    /// The transport ended cleanly (EOF after or without a close frame).
+    TransportEnded,
+    /// A read or write failed; the transport is gone.
+    TransportError(ErrorClass),
+    /// A timer is due.
+    Timer(TimerKind),
+    /// The application sends a message.
+    Send {
+        /// The message text.
+        text: String,
+        /// Part of a broadcast to many sockets.
+        broadcast: bool,
+    },
+    /// The user acts.
+    User(UserAction),
+    /// A state-sync call finished.
+    StateSyncDone(Result<JobState, SyncFailure>),
+    /// The network changed under us: retry a backoff now, probe a live link.
+    NetworkChanged,
+}
+
+/// A frame that came in, before the machine reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InFrame {
+    /// A text frame.
+    Text(String),
+    /// A binary frame of this size.
+    Binary(usize),
+    /// A text frame whose payload was not UTF-8, of this size.
+    InvalidUtf8(usize),
+    /// A frame larger than the hard cap of the WebSocket layer.
+    Oversized(usize),
+    /// A WebSocket ping (answered by the WebSocket layer).
+    Ping(usize),
+    /// A WebSocket pong with its payload.
+    Pong(Vec<u8>),
+}
+
+/// Why a state-sync call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncFailure {
+    /// The server answered with this status.
+    Status(u16),
+    /// No answer: I/O, timeout, or a body that did not parse.
+    Io(String),
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Open a connection (fetching a fresh token first if asked).
+    Connect {
+        /// Attempt number.
+        attempt: u32,
+        /// Ask the token source for a fresh token first.
+        refresh_token: bool,
+    },
+    /// Abandon the handshake in flight.
+    AbortConnect,
+    /// Write a frame.
+    Write(OutFrame),
+    /// Drop the transport now, without waiting for anything.
+    DropTransport,
+    /// Call the job-state endpoint.
+    StateSync {
+        /// Try number.
+        try_no: u32,
+    },
+    /// Publish an event.
+    Emit(EventKind),
+    /// Answer the pending [`Input::Send`].
+    SendResult(Result<MsgId, Error>),
+}
+
+/// A frame to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutFrame {
+    /// A text frame.
+    Text(String),
+    /// A WebSocket ping with this payload.
+    Ping(Vec<u8>),
+    /// A close frame.
+    Close {
+        /// Code.
+        code: u16,
+        /// Reason text.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Finished,
+    Failed,
+}
+
+/// One socket's protocol state.
+#[derive(Debug)]
+pub struct Machine {
+    cfg: MachineConfig,
+    state: State,
+    /// Connection attempts over the socket's life.
+    attempts: u32,
+    /// Failed attempts since the last Ready.
+    failures: u32,
+    /// A fresh token was already tried since the last Ready.
+    refreshed_since_ready: bool,
+    /// The next attempt fetches a fresh token.
+    refresh_next: bool,
+    /// A connection (handshake done) exists.
+    connected: bool,
+    /// Close frames on the current connection.
+    peer_close: Option<u16>,
+    we_closed: bool,
+    job_outcome: Option<(Outcome, ClosedReason)>,
+    last_seq: Option<u64>,
+    ready_sends: u32,
+    outbox: VecDeque<(MsgId, String)>,
+    next_msg: MsgId,
+    ping_no: u64,
+    ping_sent: Option<(Mono, Vec<u8>)>,
+    sync_try: Option<u32>,
+    timers: [Option<Mono>; TimerKind::ALL.len()],
+    rng: fastrand::Rng,
+    progress: Option<Progress>,
+}
+
+impl Machine {
+    /// A machine in `Idle`.
+    pub fn new(cfg: MachineConfig) -> Machine {
+        let rng = fastrand::Rng::with_seed(cfg.jitter_seed);
+        Machine {
+            cfg,
+            state: State::Idle,
+            attempts: 0,
+            failures: 0,
+            refreshed_since_ready: false,
+            refresh_next: false,
+            connected: false,
+            peer_close: None,
+            we_closed: false,
+            job_outcome: None,
+            last_seq: None,
+            ready_sends: 0,
+            outbox: VecDeque::new(),
+            next_msg: 1,
+            ping_no: 0,
+            ping_sent: None,
+            sync_try: None,
+            timers: [None; TimerKind::ALL.len()],
+            rng,
+            progress: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Connection attempts so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Last seq seen, for the job adapter.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Messages waiting for Ready.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The job's progress, as far as the socket knows.
+    pub fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
+    /// The earliest armed timer.
+    pub fn next_timer(&self) -> Option<(Mono, TimerKind)> {
+        TimerKind::ALL
+            .iter()
+            .zip(self.timers.iter())
+            .filter_map(|(k, t)| t.map(|at| (at, *k)))
+            .min()
+    }
+
+    /// Feeds one input at time `now`; returns what the driver must do, in order.
+    pub fn step(&mut self, input: Input, now: Mono) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match input {
+            Input::Start => self.on_start(now, &mut fx),
+            Input::HandshakeDone { token_refreshed } => {
+                self.on_handshake_done(token_refreshed, now, &mut fx)
+            }
+            Input::HandshakeFailed(class) => self.on_handshake_failed(class, now, &mut fx),
+            Input::Frame(frame) => self.on_frame(frame, now, &mut fx),
+            Input::PeerClose { code } => self.on_peer_close(code, now, &mut fx),
+            Input::PeerFrameAfterClose => {
+                if self.connected {
+                    self.find(
+                        &mut fx,
+                        FindingClass::PeerFrameAfterClose,
+                        "the peer sent a frame after its close frame".into(),
+                    );
+                }
+            }
+            Input::TransportEnded => self.on_transport_end(None, now, &mut fx),
+            Input::TransportError(class) => self.on_transport_end(Some(class), now, &mut fx),
+            Input::Timer(kind) => self.on_timer(kind, now, &mut fx),
+            Input::Send { text, broadcast } => self.on_send(text, broadcast, &mut fx),
+            Input::User(action) => self.on_user(action, now, &mut fx),
+            Input::StateSyncDone(result) => self.on_sync_done(result, now, &mut fx),
+            Input::NetworkChanged => self.on_network_changed(now, &mut fx),
+        }
+        fx
+    }
+
+    // ---- helpers -------------------------------------------------------
+
+    fn attempt(&self) -> u32 {
+        self.attempts
+    }
+
+    fn arm(&mut self, kind: TimerKind, at: Mono) {
+        self.timers[kind as usize] = Some(at);
+    }
+
+    fn disarm(&mut self, kind: TimerKind) {
+        self.timers[kind as usize] = None;
+    }
+
+    fn armed(&self, kind: TimerKind) -> bool {
+        self.timers[kind as usize].is_some()
+    }
+
+    fn disarm_connection_timers(&mut self) {
+        for k in [
+            TimerKind::Handshake,
+            TimerKind::Ready,
+            TimerKind::Ping,
+            TimerKind::Pong,
+            TimerKind::Close,
+        ] {
+            self.disarm(k);
+        }
+        self.ping_sent = None;
+    }
+
+    fn go(&mut self, to: State, cause: Cause, fx: &mut Vec<Effect>) {
+        let from = self.state.name();
+        self.state = to.clone();
+        fx.push(Effect::Emit(EventKind::Transition { from, to, cause }));
+    }
+
+    fn find(&self, fx: &mut Vec<Effect>, class: FindingClass, detail: String) {
+        fx.push(Effect::Emit(EventKind::Finding(Finding {
+            class,
+            attempt: self.attempt(),
+            detail,
+        })));
+    }
+
+    fn write(&mut self, frame: OutFrame, msg: Option<MsgId>, fx: &mut Vec<Effect>) {
+        debug_assert!(self.connected && !self.we_closed && self.peer_close.is_none());
+        let record = match &frame {
+            OutFrame::Text(text) => FrameRecord {
+                direction: Direction::Out,
+                opcode: Opcode::Text,
+                size: text.len(),
+                message_type: self.out_type(text),
+                seq: None,
+                msg,
+                close_code: None,
+                text: Some(text.clone()),
+            },
+            OutFrame::Ping(p) => frame_record(Direction::Out, Opcode::Ping, p.len()),
+            OutFrame::Close { code, reason } => {
+                self.we_closed = true;
+                FrameRecord {
+                    close_code: Some(*code),
+                    ..frame_record(Direction::Out, Opcode::Close, reason.len() + 2)
+                }
+            }
+        };
+        fx.push(Effect::Write(frame));
+        fx.push(Effect::Emit(EventKind::Frame(record)));
+    }
+
+    fn out_type(&self, text: &str) -> Option<String> {
+        if self.cfg.adapter != AdapterKind::Job {
+            return None;
+        }
+        sockscope_protocol::parse_client(text, self.cfg.max_message_size)
+            .ok()
+            .map(|m| m.kind().to_owned())
+    }
+
+    fn connect(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.attempts += 1;
+        self.connected = false;
+        self.peer_close = None;
+        self.we_closed = false;
+        self.ready_sends = 0;
+        let refresh_token = std::mem::take(&mut self.refresh_next);
+        if refresh_token {
+            self.refreshed_since_ready = true;
+        }
+        self.go(
+            State::Connecting {
+                attempt: self.attempts,
+            },
+            cause,
+            fx,
+        );
+        self.arm(TimerKind::Handshake, now.plus(self.cfg.timeouts.handshake));
+        fx.push(Effect::Connect {
+            attempt: self.attempts,
+            refresh_token,
+        });
+    }
+
+    /// The attempt failed: back off, or give up when the budget is spent.
+    fn attempt_failed(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.connected = false;
+        self.disarm_connection_timers();
+        self.failures += 1;
+        let policy = &self.cfg.reconnect;
+        if self.failures > policy.max_attempts {
+            self.find(
+                fx,
+                FindingClass::ReconnectExhausted,
+                format!("{} retries failed; giving up", policy.max_attempts),
+            );
+            let attempts = policy.max_attempts;
+            self.fail(FailedReason::ReconnectExhausted { attempts }, cause, fx);
+            return;
+        }
+        let ceiling = policy.ceiling(self.failures);
+        let delay = if policy.jitter {
+            let max = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(self.rng.u64(0..=max))
+        } else {
+            ceiling
+        };
+        fx.push(Effect::Emit(EventKind::BackoffPlanned {
+            attempt: self.failures,
+            delay,
+            ceiling,
+        }));
+        let until = now.plus(delay);
+        self.arm(TimerKind::Backoff, until);
+        self.go(
+            State::Backoff {
+                attempt: self.failures,
+                until,
+            },
+            cause,
+            fx,
+        );
+    }
+
+    fn drain_outbox(&mut self, reason: DropReason, fx: &mut Vec<Effect>) {
+        for (id, _) in self.outbox.drain(..) {
+            fx.push(Effect::Emit(EventKind::Message {
+                id,
+                stage: MessageStage::Dropped { reason },
+            }));
+        }
+    }
+
+    fn end_all_timers(&mut self) {
+        self.timers = [None; TimerKind::ALL.len()];
+        self.ping_sent = None;
+        self.sync_try = None;
+    }
+
+    fn fail(&mut self, reason: FailedReason, cause: Cause, fx: &mut Vec<Effect>) {
+        self.end_all_timers();
+        self.drain_outbox(DropReason::Failed, fx);
+        self.go(State::Failed { reason }, cause, fx);
+    }
+
+    fn close_terminal(&mut self, reason: ClosedReason, cause: Cause, fx: &mut Vec<Effect>) {
+        self.end_all_timers();
+        self.drain_outbox(DropReason::Closed, fx);
+        self.go(State::Closed { reason }, cause, fx);
+    }
+
+    /// Ends a live connection from our side without a close handshake.
+    fn abandon_connection(&mut self, code: u16, reason: &str, fx: &mut Vec<Effect>) {
+        if self.connected && !self.we_closed && self.peer_close.is_none() {
+            self.write(
+                OutFrame::Close {
+                    code,
+                    reason: reason.into(),
+                },
+                None,
+                fx,
+            );
+        }
+        if self.connected {
+            fx.push(Effect::DropTransport);
+        }
+        self.connected = false;
+    }
+
+    fn become_ready(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.failures = 0;
+        self.refreshed_since_ready = false;
+        self.disarm(TimerKind::Ready);
+        self.go(
+            State::Ready {
+                attempt: self.attempts,
+            },
+            cause,
+            fx,
+        );
+        // The adapter's own `ready` went out at the handshake; queued
+        // application messages follow it, in order (socket.io issue 305).
+        while let Some((id, text)) = self.outbox.pop_front() {
+            self.write(OutFrame::Text(text), Some(id), fx);
+            fx.push(Effect::Emit(EventKind::Message {
+                id,
+                stage: MessageStage::Written,
+            }));
+        }
+        if !self.armed(TimerKind::Ping) {
+            self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
+        }
+    }
+
+    fn send_ready(&mut self, fx: &mut Vec<Effect>) {
+        self.ready_sends += 1;
+        let text = encode_client(&ClientMessage::Ready {
+            resume_from: self.last_seq,
+        });
+        self.write(OutFrame::Text(text), None, fx);
+    }
+
+    fn start_sync(&mut self, fx: &mut Vec<Effect>) {
+        if self.cfg.adapter != AdapterKind::Job || self.sync_try.is_some() {
+            return;
+        }
+        self.request_sync(1, fx);
+    }
+
+    fn request_sync(&mut self, try_no: u32, fx: &mut Vec<Effect>) {
+        self.sync_try = Some(try_no);
+        fx.push(Effect::StateSync { try_no });
+        fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
+            try_no,
+            outcome: StateSyncOutcome::Requested,
+        })));
+    }
+
+    fn set_progress(
+        &mut self,
+        processed: u64,
+        total: u64,
+        status: Option<JobStatus>,
+        source: ProgressSource,
+        fx: &mut Vec<Effect>,
+    ) {
+        let p = Progress {
+            processed,
+            total,
+            status,
+            source,
+        };
+        fx.push(Effect::Emit(EventKind::Progress(p.clone())));
+        self.progress = Some(p);
+    }
+
+    fn send_ping(&mut self, now: Mono, fx: &mut Vec<Effect>) {
+        self.ping_no += 1;
+        let payload = self.ping_no.to_be_bytes().to_vec();
+        self.ping_sent = Some((now, payload.clone()));
+        self.write(OutFrame::Ping(payload), None, fx);
+        self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
+    }
+
+    // ---- inputs ----------------------------------------------------------
+
+    fn on_start(&mut self, now: Mono, fx: &mut Vec<Effect>) {
+        if self.state == State::Idle {
+            self.connect(Cause::Start, now, fx);
+        }
+    }
+
+    fn on_handshake_done(&mut self, token_refreshed: bool, now: Mono, fx: &mut Vec<Effect>) {
+        if !matches!(self.state, State::Connecting { .. }) {
+            return;
+        }
+        self.disarm(TimerKind::Handshake);
+        self.connected = true;
+        if token_refreshed {
+            self.find(
+                fx,
+                FindingClass::TokenRefreshed,
+                "a fresh token was fetched for this attempt".into(),
+            );
+        }
+        self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
+        match self.cfg.adapter {
+            AdapterKind::Raw => self.become_ready(Cause::HandshakeDone, now, fx),
+            AdapterKind::Job => {
+                self.go(
+                    State::AwaitingReady {
+                        attempt: self.attempts,
+                    },
+                    Cause::HandshakeDone,
+                    fx,
+                );
+                self.send_ready(fx);
+                self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+            }
+        }
+    }
+
+    fn on_handshake_failed(&mut self, class: ErrorClass, now: Mono, fx: &mut Vec<Effect>) {
+        if !matches!(self.state, State::Connecting { .. }) {
+            return;
+        }
+        self.disarm(TimerKind::Handshake);
+        let cause = Cause::HandshakeFailed(class.clone());
+        match class {
+            ErrorClass::HttpStatus(404) => self.fail(FailedReason::JobUnknown, cause, fx),
+            ErrorClass::HttpStatus(401) => {
+                if self.cfg.can_refresh_token && !self.refreshed_since_ready {
+                    self.refresh_next = true;
+                    self.failures += 1;
+                    self.connect(cause, now, fx);
+                } else {
+                    self.fail(FailedReason::Unauthorized, cause, fx);
+                }
+            }
+            ErrorClass::Token => self.fail(FailedReason::TokenUnavailable, cause, fx),
+            _ => self.attempt_failed(cause, now, fx),
+        }
+    }
+
+    fn on_frame(&mut self, frame: InFrame, now: Mono, fx: &mut Vec<Effect>) {
+        if !self.connected {
+            return;
+        }
+        let (opcode, size) = match &frame {
+            InFrame::Text(t) => (Opcode::Text, t.len()),
+            InFrame::Binary(n) | InFrame::InvalidUtf8(n) | InFrame::Oversized(n) => {
+                (Opcode::Binary, *n)
+            }
+            InFrame::Ping(n) => (Opcode::Ping, *n),
+            InFrame::Pong(p) => (Opcode::Pong, p.len()),
+        };
+        let opcode = if matches!(frame, InFrame::InvalidUtf8(_)) {
+            Opcode::Text
+        } else {
+            opcode
+        };
+        if self.peer_close.is_some() {
+            fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                Direction::In,
+                opcode,
+                size,
+            ))));
+            self.find(
+                fx,
+                FindingClass::PeerFrameAfterClose,
+                format!(
+                    "a {} frame of {size} bytes came after the peer's close frame",
+                    opcode.as_str()
+                ),
+            );
+            return;
+        }
+        match frame {
+            InFrame::Text(text) => self.on_text(text, now, fx),
+            InFrame::Pong(payload) => {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Pong,
+                    payload.len(),
+                ))));
+                if let Some((sent, expected)) = &self.ping_sent
+                    && *expected == payload
+                {
+                    let rtt = now.since(*sent);
+                    self.ping_sent = None;
+                    self.disarm(TimerKind::Pong);
+                    fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
+                }
+            }
+            InFrame::Ping(n) => {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Ping,
+                    n,
+                ))));
+            }
+            InFrame::Binary(n) => {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Binary,
+                    n,
+                ))));
+                if self.cfg.adapter == AdapterKind::Job {
+                    self.protocol_error(&ProtocolError::InvalidUtf8, fx);
+                }
+            }
+            InFrame::InvalidUtf8(n) => {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Text,
+                    n,
+                ))));
+                self.protocol_error(&ProtocolError::InvalidUtf8, fx);
+            }
+            InFrame::Oversized(n) => {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Binary,
+                    n,
+                ))));
+                let limit = self.cfg.max_message_size;
+                self.protocol_error(&ProtocolError::Oversized { size: n, limit }, fx);
+            }
+        }
+    }
+
+    fn protocol_error(&self, e: &ProtocolError, fx: &mut Vec<Effect>) {
+        self.find(
+            fx,
+            FindingClass::ProtocolError,
+            format!("{}: {e}", e.class()),
+        );
+    }
+
+    fn on_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+        let size = text.len();
+        if self.cfg.adapter == AdapterKind::Raw {
+            if size > self.cfg.max_message_size {
+                fx.push(Effect::Emit(EventKind::Frame(frame_record(
+                    Direction::In,
+                    Opcode::Text,
+                    size,
+                ))));
+                let limit = self.cfg.max_message_size;
+                self.protocol_error(&ProtocolError::Oversized { size, limit }, fx);
+                return;
+            }
+            fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
+                text: Some(text),
+                ..frame_record(Direction::In, Opcode::Text, size)
+            })));
+            return;
+        }
+        let parsed = parse_server(&text, self.cfg.max_message_size);
+        let mut record = frame_record(Direction::In, Opcode::Text, size);
+        if let Ok(env) = &parsed {
+            record.message_type = Some(env.message.kind().to_owned());
+            record.seq = env.seq;
+        }
+        if !matches!(parsed, Err(ProtocolError::Oversized { .. })) {
+            record.text = Some(text);
+        }
+        fx.push(Effect::Emit(EventKind::Frame(record)));
+        let env = match parsed {
+            Ok(env) => env,
+            Err(e) => return self.protocol_error(&e, fx),
+        };
+        if let Some(seq) = env.seq {
+            let last = self.last_seq.unwrap_or(0);
+            if self.last_seq.is_some() && seq <= last {
+                self.find(
+                    fx,
+                    FindingClass::DuplicateSeq,
+                    format!("seq {seq} at or below last seen {last}; dropped"),
+                );
+                return;
+            }
+            if seq > last + 1 {
+                self.find(
+                    fx,
+                    FindingClass::SeqGap,
+                    format!("expected seq {}, got {seq}; syncing state", last + 1),
+                );
+                self.start_sync(fx);
+            }
+            self.last_seq = Some(seq);
+        }
+        match env.message {
+            ServerMessage::ReadyAck { last_seq, replayed } => {
+                if !matches!(self.state, State::AwaitingReady { .. }) {
+                    return;
+                }
+                let seen = self.last_seq.unwrap_or(0);
+                if last_seq > seen {
+                    self.find(
+                        fx,
+                        FindingClass::SeqGap,
+                        format!(
+                            "server is at seq {last_seq} but replay ended at {seen}; syncing state"
+                        ),
+                    );
+                    self.start_sync(fx);
+                }
+                self.become_ready(Cause::ReadyAck { replayed }, now, fx);
+            }
+            ServerMessage::ResyncRequired { reason } => {
+                self.find(
+                    fx,
+                    FindingClass::ResyncRequired,
+                    format!("server cannot replay ({reason}); fetching job state"),
+                );
+                self.start_sync(fx);
+            }
+            ServerMessage::JobStarted { total_count } => self.set_progress(
+                0,
+                total_count,
+                Some(JobStatus::Running),
+                ProgressSource::Event,
+                fx,
+            ),
+            ServerMessage::JobProgress {
+                processed_count,
+                total_count,
+                ..
+            } => self.set_progress(
+                processed_count,
+                total_count,
+                Some(JobStatus::Running),
+                ProgressSource::Event,
+                fx,
+            ),
+            ServerMessage::JobComplete {
+                processed_count,
+                total_count,
+                ..
+            } => {
+                self.job_outcome = Some((Outcome::Finished, ClosedReason::JobFinished));
+                self.set_progress(
+                    processed_count,
+                    total_count,
+                    Some(JobStatus::Complete),
+                    ProgressSource::Event,
+                    fx,
+                );
+            }
+            ServerMessage::JobFailed {
+                code, retryable, ..
+            } => {
+                self.job_outcome =
+                    Some((Outcome::Failed, ClosedReason::JobFailed { code, retryable }));
+                if let Some(p) = self.progress.clone() {
+                    self.set_progress(
+                        p.processed,
+                        p.total,
+                        Some(JobStatus::Failed),
+                        ProgressSource::Event,
+                        fx,
+                    );
+                }
+            }
+            ServerMessage::KeepAlive
+            | ServerMessage::Pong { .. }
+            | ServerMessage::Unknown { .. } => {}
+        }
+    }
+
+    fn on_peer_close(&mut self, code: u16, now: Mono, fx: &mut Vec<Effect>) {
+        if !self.connected || self.peer_close.is_some() {
+            return;
+        }
+        self.peer_close = Some(code);
+        fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
+            close_code: Some(code),
+            ..frame_record(Direction::In, Opcode::Close, 2)
+        })));
+        for k in [TimerKind::Ready, TimerKind::Ping, TimerKind::Pong] {
+            self.disarm(k);
+        }
+        self.ping_sent = None;
+        if self.we_closed {
+            // Our close was answered; the transport end will follow.
+            return;
+        }
+        self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
+        self.go(
+            State::Closing {
+                initiator: Side::Peer,
+                code,
+            },
+            Cause::PeerClose { code },
+            fx,
+        );
+    }
+
+    fn on_transport_end(&mut self, error: Option<ErrorClass>, now: Mono, fx: &mut Vec<Effect>) {
+        if !self.connected {
+            return;
+        }
+        self.connected = false;
+        self.disarm_connection_timers();
+        if let State::Closing {
+            initiator: Side::Us,
+            ..
+        } = self.state
+        {
+            self.close_terminal(
+                ClosedReason::UserClosed,
+                Cause::TransportEnded {
+                    code: self.peer_close.unwrap_or(1000),
+                },
+                fx,
+            );
+            return;
+        }
+        let code = match self.peer_close {
+            Some(code) => code,
+            None => {
+                self.find(
+                    fx,
+                    FindingClass::AbnormalClose,
+                    match &error {
+                        Some(e) => {
+                            format!("transport lost with no close frame ({})", e.type_name())
+                        }
+                        None => "transport ended with no close frame".into(),
+                    },
+                );
+                CloseCode::ABNORMAL.0
+            }
+        };
+        let cause = match error {
+            Some(e) if self.peer_close.is_none() => Cause::TransportError(e),
+            _ => Cause::TransportEnded { code },
+        };
+        self.after_close(code, cause, now, fx);
+    }
+
+    fn after_close(&mut self, code: u16, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        let failed = matches!(self.job_outcome, Some((Outcome::Failed, _)));
+        match CloseCode(code).action(failed) {
+            CloseAction::Finished => {
+                let reason = self
+                    .job_outcome
+                    .as_ref()
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or(ClosedReason::JobFinished);
+                self.close_terminal(reason, cause, fx);
+            }
+            CloseAction::Reconnect => self.attempt_failed(cause, now, fx),
+            CloseAction::RefreshToken => {
+                self.failures += 1;
+                if self.failures > self.cfg.reconnect.max_attempts {
+                    self.attempt_failed(cause, now, fx);
+                } else {
+                    self.refresh_next = true;
+                    self.connect(cause, now, fx);
+                }
+            }
+            CloseAction::NeedsNewToken => self.fail(FailedReason::Unauthorized, cause, fx),
+            CloseAction::JobUnknown => self.fail(FailedReason::JobUnknown, cause, fx),
+        }
+    }
+
+    fn on_timer(&mut self, kind: TimerKind, now: Mono, fx: &mut Vec<Effect>) {
+        match self.timers[kind as usize] {
+            Some(at) if at <= now => self.disarm(kind),
+            _ => return,
+        }
+        match kind {
+            TimerKind::Handshake => {
+                if matches!(self.state, State::Connecting { .. }) {
+                    self.find(
+                        fx,
+                        FindingClass::HandshakeTimeout,
+                        format!("no handshake within {:?}", self.cfg.timeouts.handshake),
+                    );
+                    fx.push(Effect::AbortConnect);
+                    self.attempt_failed(Cause::Timeout(TimerKind::Handshake), now, fx);
+                }
+            }
+            TimerKind::Ready => {
+                if !matches!(self.state, State::AwaitingReady { .. }) {
+                    return;
+                }
+                self.find(
+                    fx,
+                    FindingClass::ReadyTimeout,
+                    format!(
+                        "no ready_ack within {:?} of ready #{}",
+                        self.cfg.timeouts.ready, self.ready_sends
+                    ),
+                );
+                if self.ready_sends <= self.cfg.ready_resends {
+                    self.find(
+                        fx,
+                        FindingClass::ReadyResent,
+                        format!("ready sent again (#{})", self.ready_sends + 1),
+                    );
+                    self.send_ready(fx);
+                    self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+                } else {
+                    self.abandon_connection(GOING_AWAY, "ready timeout", fx);
+                    self.attempt_failed(Cause::Timeout(TimerKind::Ready), now, fx);
+                }
+            }
+            TimerKind::Backoff => {
+                if matches!(self.state, State::Backoff { .. }) {
+                    self.connect(Cause::BackoffElapsed, now, fx);
+                }
+            }
+            TimerKind::Ping => {
+                if !self.connected || self.peer_close.is_some() || self.we_closed {
+                    return;
+                }
+                if self.ping_sent.is_none() {
+                    self.send_ping(now, fx);
+                }
+                self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
+            }
+            TimerKind::Pong => {
+                if !self.connected || self.ping_sent.is_none() {
+                    return;
+                }
+                self.find(
+                    fx,
+                    FindingClass::HeartbeatLost,
+                    format!("no pong within {:?}", self.cfg.heartbeat.timeout),
+                );
+                // A half-open link will not answer a close frame either.
+                fx.push(Effect::DropTransport);
+                self.connected = false;
+                self.attempt_failed(Cause::HeartbeatLost, now, fx);
+            }
+            TimerKind::Close => {
+                if !self.connected {
+                    return;
+                }
+                fx.push(Effect::DropTransport);
+                self.on_transport_end(None, now, fx);
+            }
+            TimerKind::StateSyncRetry => {
+                if let Some(n) = self.sync_try {
+                    self.request_sync(n + 1, fx);
+                }
+            }
+        }
+    }
+
+    fn on_send(&mut self, text: String, broadcast: bool, fx: &mut Vec<Effect>) {
+        let id = self.next_msg;
+        self.next_msg += 1;
+        let dropped = |reason| {
+            Effect::Emit(EventKind::Message {
+                id,
+                stage: MessageStage::Dropped { reason },
+            })
+        };
+        if text.len() > self.cfg.max_message_size {
+            fx.push(dropped(DropReason::TooLarge));
+            fx.push(Effect::SendResult(Err(Error::MessageTooLarge {
+                size: text.len(),
+                limit: self.cfg.max_message_size,
+            })));
+            return;
+        }
+        match self.state.name() {
+            StateName::Ready if self.connected && !self.we_closed && self.peer_close.is_none() => {
+                self.write(OutFrame::Text(text), Some(id), fx);
+                fx.push(Effect::Emit(EventKind::Message {
+                    id,
+                    stage: MessageStage::Written,
+                }));
+                fx.push(Effect::SendResult(Ok(id)));
+            }
+            StateName::Idle
+            | StateName::Connecting
+            | StateName::AwaitingReady
+            | StateName::Backoff => {
+                let capacity = self.cfg.outbox_capacity;
+                if self.outbox.len() >= capacity {
+                    self.find(
+                        fx,
+                        FindingClass::OutboxOverflow,
+                        format!("message {id} refused: {capacity} already wait for Ready"),
+                    );
+                    fx.push(dropped(DropReason::OutboxFull));
+                    fx.push(Effect::SendResult(Err(Error::OutboxFull { capacity })));
+                    return;
+                }
+                self.outbox.push_back((id, text));
+                self.find(
+                    fx,
+                    FindingClass::SendBeforeReadyQueued,
+                    format!(
+                        "message {id} sent in {}; queued until Ready",
+                        self.state.name().as_str()
+                    ),
+                );
+                fx.push(Effect::Emit(EventKind::Message {
+                    id,
+                    stage: MessageStage::Queued {
+                        depth: self.outbox.len(),
+                    },
+                }));
+                fx.push(Effect::SendResult(Ok(id)));
+            }
+            _ => {
+                let (class, what) = if broadcast && self.state.name() == StateName::Closing {
+                    (FindingClass::BroadcastSkippedClosing, "broadcast skipped")
+                } else {
+                    (FindingClass::SendAfterClosePrevented, "send refused")
+                };
+                self.find(
+                    fx,
+                    class,
+                    format!(
+                        "message {id}: {what} in {}; no frame written",
+                        self.state.name().as_str()
+                    ),
+                );
+                fx.push(dropped(DropReason::Closed));
+                fx.push(Effect::SendResult(Err(Error::Closed)));
+            }
+        }
+    }
+
+    fn on_user(&mut self, action: UserAction, now: Mono, fx: &mut Vec<Effect>) {
+        let cause = Cause::User(action);
+        match action {
+            UserAction::Cancel => {
+                if self.state.is_terminal() {
+                    return;
+                }
+                if matches!(self.state, State::Connecting { .. }) {
+                    fx.push(Effect::AbortConnect);
+                }
+                self.abandon_connection(1000, "cancelled", fx);
+                self.end_all_timers();
+                self.drain_outbox(DropReason::Cancelled, fx);
+                self.go(State::Cancelled, cause, fx);
+            }
+            UserAction::Close => match self.state.name() {
+                StateName::AwaitingReady | StateName::Ready => {
+                    self.write(
+                        OutFrame::Close {
+                            code: 1000,
+                            reason: "closed by user".into(),
+                        },
+                        None,
+                        fx,
+                    );
+                    for k in [TimerKind::Ready, TimerKind::Ping, TimerKind::Pong] {
+                        self.disarm(k);
+                    }
+                    self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
+                    self.drain_outbox(DropReason::Closed, fx);
+                    self.go(
+                        State::Closing {
+                            initiator: Side::Us,
+                            code: 1000,
+                        },
+                        cause,
+                        fx,
+                    );
+                }
+                StateName::Idle | StateName::Connecting | StateName::Backoff => {
+                    if matches!(self.state, State::Connecting { .. }) {
+                        fx.push(Effect::AbortConnect);
+                    }
+                    self.connected = false;
+                    self.close_terminal(ClosedReason::UserClosed, cause, fx);
+                }
+                _ => {}
+            },
+            UserAction::Retry => match self.state.name() {
+                StateName::Backoff => {
+                    self.disarm(TimerKind::Backoff);
+                    self.connect(cause, now, fx);
+                }
+                StateName::Failed | StateName::Closed => {
+                    self.failures = 0;
+                    self.refreshed_since_ready = false;
+                    self.job_outcome = None;
+                    self.connect(cause, now, fx);
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn on_sync_done(
+        &mut self,
+        result: Result<JobState, SyncFailure>,
+        now: Mono,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(try_no) = self.sync_try else {
+            return;
+        };
+        match result {
+            Ok(state) => {
+                self.sync_try = None;
+                fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
+                    try_no,
+                    outcome: StateSyncOutcome::Synced {
+                        status: state.status,
+                        processed: state.processed_count,
+                        total: state.total_count,
+                        last_seq: state.last_seq,
+                    },
+                })));
+                // The state covers every event up to its seq.
+                self.last_seq = Some(self.last_seq.unwrap_or(0).max(state.last_seq));
+                self.set_progress(
+                    state.processed_count,
+                    state.total_count,
+                    Some(state.status),
+                    ProgressSource::StateSync,
+                    fx,
+                );
+            }
+            Err(failure) => {
+                let (status, error, retryable) = match &failure {
+                    SyncFailure::Status(s) => (Some(*s), format!("http_{s}"), *s >= 500),
+                    SyncFailure::Io(kind) => (None, format!("io_{kind}"), true),
+                };
+                let will_retry =
+                    retryable && try_no < STATE_SYNC_TRIES && !self.state.is_terminal();
+                fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
+                    try_no,
+                    outcome: StateSyncOutcome::Failed {
+                        status,
+                        error: error.clone(),
+                        will_retry,
+                    },
+                })));
+                if will_retry {
+                    self.find(
+                        fx,
+                        FindingClass::StateSyncRetry,
+                        format!("state sync try {try_no} failed ({error}); trying again"),
+                    );
+                    let delay = self.cfg.timeouts.state_sync_retry * 2u32.pow(try_no - 1);
+                    self.arm(TimerKind::StateSyncRetry, now.plus(delay));
+                    return;
+                }
+                self.sync_try = None;
+                self.find(
+                    fx,
+                    FindingClass::StateSyncFailed,
+                    format!("state sync gave up after try {try_no} ({error})"),
+                );
+                if status == Some(404) && !self.state.is_terminal() {
+                    if matches!(self.state, State::Connecting { .. }) {
+                        fx.push(Effect::AbortConnect);
+                    }
+                    self.abandon_connection(1000, "job unknown", fx);
+                    self.fail(FailedReason::JobUnknown, Cause::StateSyncNotFound, fx);
+                }
+            }
+        }
+    }
+
+    fn on_network_changed(&mut self, now: Mono, fx: &mut Vec<Effect>) {
+        match self.state.name() {
+            StateName::Backoff => {
+                self.disarm(TimerKind::Backoff);
+                self.connect(Cause::BackoffElapsed, now, fx);
+            }
+            StateName::Ready | StateName::AwaitingReady
+                if self.connected && self.ping_sent.is_none() =>
+            {
+                self.send_ping(now, fx);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn frame_record(direction: Direction, opcode: Opcode, size: usize) -> FrameRecord {
+    FrameRecord {
+        direction,
+        opcode,
+        size,
+        message_type: None,
+        seq: None,
+        msg: None,
+        close_code: None,
+        text: None,
+    }
+}
