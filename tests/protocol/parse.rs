@@ -64,6 +64,16 @@ fn oversized_frames_are_refused_before_parsing() {
 }
 
 #[test]
+fn floats_in_results_survive_a_round_trip() {
+    let frame = r#"{"v":1,"type":"job_complete","seq":1,"payload":{"processedCount":1,"totalCount":1,"result":1.0715660391465826e-75}}"#;
+    let parsed = parse_server(frame, LIMIT).unwrap();
+    assert_eq!(
+        parse_server(&encode_server(&parsed), LIMIT).unwrap(),
+        parsed
+    );
+}
+
+#[test]
 fn client_messages_round_trip() {
     for m in [
         ClientMessage::Ready { resume_from: None },

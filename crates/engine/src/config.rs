@@ -246,6 +246,7 @@ impl SocketConfig {
                 let mut u = Url::parse(&text).map_err(|e| bad("url", &e.to_string()))?;
                 u.path_segments_mut()
                     .map_err(|_| bad("url", "cannot derive the state URL"))?
+                    .pop_if_empty()
                     .push(id);
                 Some(u)
             }

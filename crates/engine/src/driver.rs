@@ -157,7 +157,12 @@ pub(crate) async fn run(
                 }
             },
             msg = async { d.ws.as_mut().expect("guarded").next().await }, if d.ws.is_some() => {
-                match read_input(msg) {
+                let read = read_input(msg);
+                // A finished stream answers every poll at once: stop polling it.
+                if read.ends_transport() {
+                    d.ws = None;
+                }
+                match read {
                     Read::Input(input) => input,
                     Read::Two(first, second) => {
                         d.step(first).await;
@@ -284,6 +289,16 @@ enum Read {
     Input(Input),
     Two(Input, Input),
     Skip,
+}
+
+impl Read {
+    fn ends_transport(&self) -> bool {
+        let last = match self {
+            Read::Input(i) | Read::Two(_, i) => i,
+            Read::Skip => return false,
+        };
+        matches!(last, Input::TransportEnded | Input::TransportError(_))
+    }
 }
 
 fn read_input(msg: Option<Result<Message, tungstenite::Error>>) -> Read {

@@ -341,6 +341,8 @@ pub enum Cause {
     HeartbeatLost,
     /// The backoff delay ran out.
     BackoffElapsed,
+    /// The OS reported a network change; a backoff was cut short.
+    NetworkChanged,
     /// A user action.
     User(UserAction),
     /// A state sync answered 404.

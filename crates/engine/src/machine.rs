@@ -759,6 +759,8 @@ impl Machine {
                         ),
                     );
                     self.start_sync(fx);
+                    // The sync covers the missing events; live ones follow on.
+                    self.last_seq = Some(last_seq);
                 }
                 self.become_ready(Cause::ReadyAck { replayed }, now, fx);
             }
@@ -1224,7 +1226,7 @@ impl Machine {
         match self.state.name() {
             StateName::Backoff => {
                 self.disarm(TimerKind::Backoff);
-                self.connect(Cause::BackoffElapsed, now, fx);
+                self.connect(Cause::NetworkChanged, now, fx);
             }
             StateName::Ready | StateName::AwaitingReady
                 if self.connected && self.ping_sent.is_none() =>

@@ -379,7 +379,9 @@ pub fn encode_server(envelope: &Envelope) -> String {
             processed_count,
             total_count,
             result,
-        } => json!({ "processedCount": processed_count, "totalCount": total_count, "result": result }),
+        } => {
+            json!({ "processedCount": processed_count, "totalCount": total_count, "result": result })
+        }
         ServerMessage::JobFailed {
             code,
             message,

@@ -1,0 +1,15 @@
+//! `sockscope-sim`: the fault-injecting job simulator as a program.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sockscope_sim::cli::{Args, run};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    run(Args::parse()).await
+}
