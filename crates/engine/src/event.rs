@@ -220,6 +220,21 @@ impl State {
     }
 }
 
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Connecting { attempt }
+            | State::AwaitingReady { attempt }
+            | State::Ready { attempt } => write!(f, "{} (attempt {attempt})", self.name().as_str()),
+            State::Backoff { attempt, .. } => write!(f, "Backoff (retry {attempt})"),
+            State::Closing { initiator, code } => write!(f, "Closing ({code} by {initiator:?})"),
+            State::Closed { reason } => write!(f, "Closed ({reason:?})"),
+            State::Failed { reason } => write!(f, "Failed ({reason:?})"),
+            State::Idle | State::Cancelled => f.write_str(self.name().as_str()),
+        }
+    }
+}
+
 /// A state's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StateName {

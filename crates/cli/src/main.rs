@@ -1,0 +1,16 @@
+//! `sockscope`: thin binary; parsing here, work in [`sockscope_cli::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = sockscope_cli::Args::parse();
+    match sockscope_cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sockscope: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `sockscope` binary.
+
+mod demo;
