@@ -1,7 +1,11 @@
 //! Integration tests of the engine: the machine alone (transcripts, property
-//! tests) and the whole engine against the simulator over real loopback
-//! sockets.
+//! tests) and the whole engine against the simulator, or a hand-written
+//! misbehaving peer, over real loopback sockets.
 
+mod config;
+mod many;
 mod properties;
 mod rules;
+mod secrets;
 mod transcript;
+mod wire;

@@ -332,6 +332,13 @@ pub struct ValidConfig {
     pub machine: MachineConfig,
 }
 
+impl ValidConfig {
+    /// The job-state URL, if the socket has one. Holds no token.
+    pub fn state_url(&self) -> Option<&str> {
+        self.state_url.as_ref().map(Url::as_str)
+    }
+}
+
 /// The part of the configuration the state machine reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineConfig {

@@ -533,7 +533,7 @@ finding_classes! {
     StateSyncFailed => "state_sync_failed", Network, Error, "State sync gave up.";
     TokenRefreshed => "token_refreshed", Prevented, Info, "The token expired and a fresh one was fetched.";
     ReconnectExhausted => "reconnect_exhausted", Network, Error, "Every allowed reconnect failed.";
-    ProtocolError => "protocol_error", Peer, Warning, "A frame was malformed, oversized or not UTF-8; it was dropped and the connection kept.";
+    ProtocolError => "protocol_error", Peer, Warning, "A frame was malformed, oversized or binary: dropped, connection kept. Invalid UTF-8 text fails the connection (RFC 6455, 1007); the resume loses nothing.";
 }
 
 /// Direction of a frame.

@@ -670,6 +670,11 @@ impl Machine {
                     n,
                 ))));
                 self.protocol_error(&ProtocolError::InvalidUtf8, fx);
+                // RFC 6455 fails the connection here (and the WebSocket layer
+                // stops reading); the resume on reconnect loses nothing.
+                self.abandon_connection(1007, "invalid UTF-8", fx);
+                let cause = Cause::TransportError(ErrorClass::Protocol("invalid_utf8".into()));
+                self.attempt_failed(cause, now, fx);
             }
             InFrame::Oversized(n) => {
                 fx.push(Effect::Emit(EventKind::Frame(frame_record(
@@ -898,7 +903,13 @@ impl Machine {
 
     fn after_close(&mut self, code: u16, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
         let failed = matches!(self.job_outcome, Some((Outcome::Failed, _)));
-        match CloseCode(code).action(failed) {
+        let action = match &self.job_outcome {
+            // The job's outcome is known: whatever the code, there is
+            // nothing left to reconnect for.
+            Some(_) => CloseAction::Finished,
+            None => CloseCode(code).action(failed),
+        };
+        match action {
             CloseAction::Finished => {
                 let reason = self
                     .job_outcome

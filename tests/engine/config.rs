@@ -1,0 +1,139 @@
+//! Socket configs are checked when the socket is created, with a clear error
+//! that names the field and never echoes a secret.
+
+use std::time::Duration;
+
+use sockscope_engine::{Engine, EngineConfig, Error, SocketConfig};
+
+fn refused(cfg: SocketConfig) -> (&'static str, String) {
+    match cfg.validate() {
+        Err(Error::InvalidConfig { field, reason }) => (field, reason),
+        other => panic!("expected an invalid config, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_configs_name_the_field() {
+    let ok = || SocketConfig::job("ws://127.0.0.1:9/ws/progress?jobId=j1");
+    let cases: Vec<(SocketConfig, &str, &str)> = vec![
+        (SocketConfig::job("not a url"), "url", "not a URL"),
+        (
+            SocketConfig::job("http://h/ws?jobId=j"),
+            "url",
+            "scheme must be ws or wss",
+        ),
+        (SocketConfig::job("ws://h:1/ws"), "job_id", "needs a job id"),
+        (
+            SocketConfig {
+                job_id: Some("other".into()),
+                ..ok()
+            },
+            "job_id",
+            "differs",
+        ),
+        (
+            SocketConfig {
+                outbox_capacity: 0,
+                ..ok()
+            },
+            "outbox_capacity",
+            "at least 1",
+        ),
+        (
+            SocketConfig {
+                max_message_size: 10,
+                ..ok()
+            },
+            "max_message_size",
+            "at least 1024",
+        ),
+        (
+            SocketConfig {
+                state_url: Some("ftp://x/".into()),
+                ..ok()
+            },
+            "state_url",
+            "http or https",
+        ),
+        (
+            {
+                let mut c = ok();
+                c.reconnect.cap = Duration::from_millis(1);
+                c
+            },
+            "reconnect",
+            "base <= cap",
+        ),
+        (
+            {
+                let mut c = ok();
+                c.heartbeat.interval = Duration::ZERO;
+                c
+            },
+            "heartbeat",
+            "positive",
+        ),
+    ];
+    for (cfg, field, words) in cases {
+        let url = cfg.url.clone();
+        let (got_field, reason) = refused(cfg);
+        assert_eq!(got_field, field, "{url}: {reason}");
+        assert!(reason.contains(words), "{url}: `{reason}` lacks `{words}`");
+    }
+    assert!(ok().validate().is_ok());
+    assert!(
+        SocketConfig::raw("wss://example.com/feed")
+            .validate()
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_token_in_the_url_is_refused_without_being_repeated() {
+    let secret = "s3cr3t-token-value";
+    for url in [
+        format!("ws://h:1/ws?jobId=j&token={secret}"),
+        format!("ws://user:{secret}@h:1/ws?jobId=j"),
+    ] {
+        let (field, reason) = refused(SocketConfig::job(url));
+        assert_eq!(field, "url");
+        assert!(!reason.contains(secret), "{reason}");
+        let shown = format!("{}", Error::InvalidConfig { field, reason });
+        assert!(!shown.contains(secret));
+    }
+}
+
+#[tokio::test]
+async fn the_engine_refuses_a_bad_config_and_starts_nothing() {
+    sockscope_test_support::bounded(async {
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let err = engine
+            .add_socket(&SocketConfig::job("ws://h:1/ws"))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidConfig {
+                field: "job_id",
+                ..
+            }
+        ));
+        assert!(engine.sockets().is_empty());
+    })
+    .await;
+}
+
+#[test]
+fn the_state_url_is_derived_from_the_socket_url() {
+    let v = SocketConfig::job("wss://api.example.com/ws/progress?jobId=j%2042")
+        .validate()
+        .unwrap();
+    assert_eq!(v.info.job_id.as_deref(), Some("j 42"));
+    assert_eq!(
+        v.info.endpoint.to_string(),
+        "wss://api.example.com:443/ws/progress"
+    );
+    assert_eq!(
+        v.state_url(),
+        Some("https://api.example.com/api/job-state/j%2042")
+    );
+}
