@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         match args.command {
             Command::Demo(a) => demo::run(a).await,
-            Command::Sim(a) => sockscope_sim::cli::run(a).await,
+            Command::Sim(a) => Ok(sockscope_sim::cli::run(a).await?),
         }
     })
 }

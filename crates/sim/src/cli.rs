@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::{Faults, Sim, SimConfig};
+use crate::{Faults, Sim, SimConfig, SimError};
 
 /// Run the fault-injecting job simulator until Ctrl-C.
 #[derive(Debug, Clone, Parser)]
@@ -22,7 +22,7 @@ pub struct Args {
 
 /// Starts the simulator, prints `sockscope-sim listening on http://ADDR` on
 /// stdout and serves until Ctrl-C.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args) -> Result<ExitCode, SimError> {
     let faults = args
         .faults
         .iter()

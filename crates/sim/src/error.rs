@@ -28,6 +28,10 @@ pub enum SimError {
     /// A wait in [`crate::Sim::wait_for`] ran out of time. Retryable: wait again.
     #[error("timed out after {0:?} waiting for a wire event")]
     Timeout(std::time::Duration),
+    /// Writing to the terminal or waiting for Ctrl-C failed. Fatal for the
+    /// command line run.
+    #[error("terminal I/O failed: {0}")]
+    Io(#[from] std::io::Error),
     /// The simulator was shut down. Fatal.
     #[error("the simulator has shut down")]
     ShutDown,

@@ -7,9 +7,10 @@ use sockscope_sim::cli::{Args, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
+    // The library reports typed errors; the binary only adds context.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    run(Args::parse()).await
+    Ok(run(Args::parse()).await?)
 }
