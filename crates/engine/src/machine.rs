@@ -318,13 +318,27 @@ impl Machine {
     }
 
     fn write(&mut self, frame: OutFrame, msg: Option<MsgId>, fx: &mut Vec<Effect>) {
+        self.write_typed(frame, msg, None, fx);
+    }
+
+    /// `known_type` spares parsing a frame the adapter wrote itself.
+    fn write_typed(
+        &mut self,
+        frame: OutFrame,
+        msg: Option<MsgId>,
+        known_type: Option<&str>,
+        fx: &mut Vec<Effect>,
+    ) {
         debug_assert!(self.connected && !self.we_closed && self.peer_close.is_none());
         let record = match &frame {
             OutFrame::Text(text) => FrameRecord {
                 direction: Direction::Out,
                 opcode: Opcode::Text,
                 size: text.len(),
-                message_type: self.out_type(text),
+                message_type: match known_type {
+                    Some(t) => Some(t.to_owned()),
+                    None => self.out_type(text),
+                },
                 seq: None,
                 msg,
                 close_code: None,
@@ -488,10 +502,11 @@ impl Machine {
 
     fn send_ready(&mut self, fx: &mut Vec<Effect>) {
         self.ready_sends += 1;
-        let text = encode_client(&ClientMessage::Ready {
+        let ready = ClientMessage::Ready {
             resume_from: self.last_seq,
-        });
-        self.write(OutFrame::Text(text), None, fx);
+        };
+        let text = encode_client(&ready);
+        self.write_typed(OutFrame::Text(text), None, Some(ready.kind()), fx);
     }
 
     fn start_sync(&mut self, fx: &mut Vec<Effect>) {
