@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_build_tools
+# A real OTLP collector for the recorder's tests.
+python3 -c 'import rotel' 2>/dev/null || python3 -m pip install --quiet rotel
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

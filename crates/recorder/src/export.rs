@@ -1,0 +1,509 @@
+//! Exports of a past session: Jaeger's native JSON (the Jaeger UI's "JSON
+//! File" upload reads it), OTLP JSON, and a CSV of its transitions. All are
+//! built from the stored, already-scrubbed records; payloads are never
+//! exported.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::read::RecordReader;
+use crate::record::EventBody;
+use crate::trace::{AttrValue, SpanRecord, TraceBuilder, hex};
+
+/// Every span of a session, in the order they finished.
+pub fn session_spans(reader: &RecordReader, session_id: i64) -> Result<Vec<SpanRecord>, Error> {
+    let session = reader.session(session_id)?;
+    let mut builder = TraceBuilder::new(session.tag);
+    let mut spans = Vec::new();
+    let mut last = session.started_ns;
+    reader.for_each_event(session_id, |e| {
+        last = last.max(e.wall_ns);
+        builder.push(&e, &mut spans);
+        Ok(())
+    })?;
+    builder.finish_all(session.ended_ns.unwrap_or(last).max(last), &mut spans);
+    Ok(spans)
+}
+
+fn write_json<T: Serialize>(out: impl Write, v: &T) -> Result<(), Error> {
+    serde_json::to_writer(out, v).map_err(|e| Error::Export(e.to_string()))
+}
+
+/// Jaeger native JSON: `{"data":[trace...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JaegerFile {
+    /// One entry per trace (socket).
+    pub data: Vec<JaegerTrace>,
+}
+
+/// A Jaeger trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JaegerTrace {
+    /// Hex trace id.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// Spans.
+    pub spans: Vec<JaegerSpan>,
+    /// Processes by id.
+    pub processes: BTreeMap<String, JaegerProcess>,
+}
+
+/// A Jaeger span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JaegerSpan {
+    /// Hex trace id.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// Hex span id.
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+    /// Name.
+    pub operation_name: String,
+    /// Parent links.
+    pub references: Vec<JaegerRef>,
+    /// Start, µs since the epoch.
+    pub start_time: i64,
+    /// Duration, µs.
+    pub duration: i64,
+    /// Attributes.
+    pub tags: Vec<JaegerTag>,
+    /// Events.
+    pub logs: Vec<JaegerLog>,
+    /// Key into `processes`.
+    #[serde(rename = "processID")]
+    pub process_id: String,
+}
+
+/// A Jaeger reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JaegerRef {
+    /// `CHILD_OF`.
+    #[serde(rename = "refType")]
+    pub ref_type: String,
+    /// Hex trace id.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// Hex parent span id.
+    #[serde(rename = "spanID")]
+    pub span_id: String,
+}
+
+/// A Jaeger tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JaegerTag {
+    /// Key.
+    pub key: String,
+    /// `string`, `int64` or `bool`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Value.
+    pub value: AttrValue,
+}
+
+/// A Jaeger log (span event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JaegerLog {
+    /// µs since the epoch.
+    pub timestamp: i64,
+    /// Fields; the first is `event` = the event name.
+    pub fields: Vec<JaegerTag>,
+}
+
+/// A Jaeger process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JaegerProcess {
+    /// Service name.
+    pub service_name: String,
+    /// Resource attributes.
+    pub tags: Vec<JaegerTag>,
+}
+
+fn jaeger_tag(key: &str, v: &AttrValue) -> JaegerTag {
+    JaegerTag {
+        key: key.to_owned(),
+        kind: match v {
+            AttrValue::Str(_) => "string",
+            AttrValue::Int(_) => "int64",
+            AttrValue::Bool(_) => "bool",
+        }
+        .into(),
+        value: v.clone(),
+    }
+}
+
+/// The spans of a session as Jaeger native JSON.
+pub fn jaeger(spans: &[SpanRecord], service_name: &str) -> JaegerFile {
+    let mut traces: BTreeMap<[u8; 16], Vec<JaegerSpan>> = BTreeMap::new();
+    for sp in spans {
+        let trace_id = hex(&sp.trace_id);
+        let mut tags: Vec<JaegerTag> = sp
+            .attributes
+            .iter()
+            .map(|(k, v)| jaeger_tag(k, v))
+            .collect();
+        if let Some(e) = &sp.error {
+            tags.push(jaeger_tag("error", &AttrValue::Bool(true)));
+            tags.push(jaeger_tag(
+                "otel.status_description",
+                &AttrValue::Str(e.clone()),
+            ));
+        }
+        traces.entry(sp.trace_id).or_default().push(JaegerSpan {
+            trace_id: trace_id.clone(),
+            span_id: hex(&sp.span_id),
+            operation_name: sp.name.clone(),
+            references: sp
+                .parent
+                .iter()
+                .map(|p| JaegerRef {
+                    ref_type: "CHILD_OF".into(),
+                    trace_id: trace_id.clone(),
+                    span_id: hex(p),
+                })
+                .collect(),
+            start_time: sp.start_ns / 1000,
+            duration: (sp.end_ns - sp.start_ns) / 1000,
+            tags,
+            logs: sp
+                .events
+                .iter()
+                .map(|e| JaegerLog {
+                    timestamp: e.time_ns / 1000,
+                    fields: std::iter::once(jaeger_tag("event", &AttrValue::Str(e.name.into())))
+                        .chain(e.attributes.iter().map(|(k, v)| jaeger_tag(k, v)))
+                        .collect(),
+                })
+                .collect(),
+            process_id: "p1".into(),
+        });
+    }
+    let process = JaegerProcess {
+        service_name: service_name.to_owned(),
+        tags: Vec::new(),
+    };
+    JaegerFile {
+        data: traces
+            .into_iter()
+            .map(|(id, spans)| JaegerTrace {
+                trace_id: hex(&id),
+                spans,
+                processes: BTreeMap::from([("p1".to_owned(), process.clone())]),
+            })
+            .collect(),
+    }
+}
+
+/// Writes a session as Jaeger native JSON.
+pub fn write_jaeger(
+    reader: &RecordReader,
+    session_id: i64,
+    service_name: &str,
+    out: impl Write,
+) -> Result<(), Error> {
+    write_json(
+        out,
+        &jaeger(&session_spans(reader, session_id)?, service_name),
+    )
+}
+
+/// OTLP JSON (`{"resourceSpans":[...]}`), as the OTLP/HTTP JSON encoding
+/// defines it: hex ids, 64-bit integers as strings, enums as numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpFile {
+    /// One resource: the sockscope service.
+    pub resource_spans: Vec<OtlpResourceSpans>,
+}
+
+/// Spans of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpResourceSpans {
+    /// The resource.
+    pub resource: OtlpResource,
+    /// Spans by scope.
+    pub scope_spans: Vec<OtlpScopeSpans>,
+}
+
+/// A resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtlpResource {
+    /// Attributes (`service.name`).
+    pub attributes: Vec<OtlpKeyValue>,
+}
+
+/// Spans of one instrumentation scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtlpScopeSpans {
+    /// The scope.
+    pub scope: OtlpScope,
+    /// Spans.
+    pub spans: Vec<OtlpSpan>,
+}
+
+/// An instrumentation scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtlpScope {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+}
+
+/// A span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpSpan {
+    /// Hex.
+    pub trace_id: String,
+    /// Hex.
+    pub span_id: String,
+    /// Hex, empty for a root.
+    pub parent_span_id: String,
+    /// Name.
+    pub name: String,
+    /// 1: internal.
+    pub kind: i32,
+    /// ns, as a string.
+    pub start_time_unix_nano: String,
+    /// ns, as a string.
+    pub end_time_unix_nano: String,
+    /// Attributes.
+    pub attributes: Vec<OtlpKeyValue>,
+    /// Events.
+    pub events: Vec<OtlpEvent>,
+    /// Status.
+    pub status: OtlpStatus,
+}
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OtlpEvent {
+    /// ns, as a string.
+    pub time_unix_nano: String,
+    /// Name.
+    pub name: String,
+    /// Attributes.
+    pub attributes: Vec<OtlpKeyValue>,
+}
+
+/// A status: code 0 unset, 2 error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtlpStatus {
+    /// Code.
+    pub code: i32,
+    /// Message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// A key and value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtlpKeyValue {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: OtlpAnyValue,
+}
+
+/// An OTLP AnyValue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OtlpAnyValue {
+    /// Text.
+    #[serde(rename = "stringValue")]
+    String(String),
+    /// 64-bit integer, as a string.
+    #[serde(rename = "intValue")]
+    Int(String),
+    /// Flag.
+    #[serde(rename = "boolValue")]
+    Bool(bool),
+}
+
+fn otlp_kv(key: &str, v: &AttrValue) -> OtlpKeyValue {
+    OtlpKeyValue {
+        key: key.to_owned(),
+        value: match v {
+            AttrValue::Str(s) => OtlpAnyValue::String(s.clone()),
+            AttrValue::Int(i) => OtlpAnyValue::Int(i.to_string()),
+            AttrValue::Bool(b) => OtlpAnyValue::Bool(*b),
+        },
+    }
+}
+
+/// The spans of a session as OTLP JSON.
+pub fn otlp_json(spans: &[SpanRecord], service_name: &str) -> OtlpFile {
+    OtlpFile {
+        resource_spans: vec![OtlpResourceSpans {
+            resource: OtlpResource {
+                attributes: vec![otlp_kv(
+                    "service.name",
+                    &AttrValue::Str(service_name.into()),
+                )],
+            },
+            scope_spans: vec![OtlpScopeSpans {
+                scope: OtlpScope {
+                    name: "sockscope-recorder".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                },
+                spans: spans
+                    .iter()
+                    .map(|sp| OtlpSpan {
+                        trace_id: hex(&sp.trace_id),
+                        span_id: hex(&sp.span_id),
+                        parent_span_id: sp.parent.map(|p| hex(&p)).unwrap_or_default(),
+                        name: sp.name.clone(),
+                        kind: 1,
+                        start_time_unix_nano: sp.start_ns.to_string(),
+                        end_time_unix_nano: sp.end_ns.to_string(),
+                        attributes: sp.attributes.iter().map(|(k, v)| otlp_kv(k, v)).collect(),
+                        events: sp
+                            .events
+                            .iter()
+                            .map(|e| OtlpEvent {
+                                time_unix_nano: e.time_ns.to_string(),
+                                name: e.name.into(),
+                                attributes: e
+                                    .attributes
+                                    .iter()
+                                    .map(|(k, v)| otlp_kv(k, v))
+                                    .collect(),
+                            })
+                            .collect(),
+                        status: match &sp.error {
+                            Some(m) => OtlpStatus {
+                                code: 2,
+                                message: m.clone(),
+                            },
+                            None => OtlpStatus {
+                                code: 0,
+                                message: String::new(),
+                            },
+                        },
+                    })
+                    .collect(),
+            }],
+        }],
+    }
+}
+
+/// Writes a session as OTLP JSON.
+pub fn write_otlp_json(
+    reader: &RecordReader,
+    session_id: i64,
+    service_name: &str,
+    out: impl Write,
+) -> Result<(), Error> {
+    write_json(
+        out,
+        &otlp_json(&session_spans(reader, session_id)?, service_name),
+    )
+}
+
+/// Header of the transitions CSV.
+pub const TRANSITIONS_CSV_HEADER: &str = "session_id,socket_id,socket_name,event_id,mono_ns,wall_ns,wall_utc,from_state,to_state,attempt,cause,cause_detail,error_type,close_code,reason,reason_detail";
+
+/// Writes a session's transitions as CSV (RFC 4180 quoting), one row per
+/// transition in time order.
+pub fn write_transitions_csv(
+    reader: &RecordReader,
+    session_id: i64,
+    mut out: impl Write,
+) -> Result<(), Error> {
+    reader.session(session_id)?;
+    let names: BTreeMap<u64, String> = reader
+        .sockets(session_id)?
+        .into_iter()
+        .map(|s| (s.socket_id, s.config.name))
+        .collect();
+    let io = |e: std::io::Error| Error::Export(e.to_string());
+    writeln!(out, "{TRANSITIONS_CSV_HEADER}").map_err(io)?;
+    reader.for_each_event(session_id, |e| {
+        let EventBody::Transition(t) = &e.body else {
+            return Ok(());
+        };
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let fields = [
+            session_id.to_string(),
+            e.socket_id.to_string(),
+            names.get(&e.socket_id).cloned().unwrap_or_default(),
+            e.event_id.to_string(),
+            e.mono_ns.to_string(),
+            e.wall_ns.to_string(),
+            rfc3339(e.wall_ns),
+            t.from.clone(),
+            t.to.clone(),
+            opt(t.attempt.map(|a| a.to_string())),
+            t.cause.clone(),
+            opt(t.cause_detail.clone()),
+            opt(t.error_type.clone()),
+            opt(t.close_code.map(|c| c.to_string())),
+            opt(t.reason.clone()),
+            opt(t.reason_detail.clone()),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", line.join(",")).map_err(io)
+    })
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_owned()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` from wall ns.
+pub fn rfc3339(wall_ns: i64) -> String {
+    let secs = wall_ns.div_euclid(1_000_000_000);
+    let millis = wall_ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(1_800_000_000_123_000_000),
+            "2027-01-15T08:00:00.123Z"
+        );
+        assert_eq!(
+            super::rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn csv_quotes() {
+        assert_eq!(super::csv_field("a,b"), "\"a,b\"");
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("plain"), "plain");
+    }
+}

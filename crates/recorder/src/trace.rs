@@ -1,0 +1,438 @@
+//! The trace model, shared by live export and exports from history.
+//!
+//! One trace per socket per session. Its root span ("socket NAME") is
+//! zero-length, ended when the socket is added, so that it is exported at
+//! once; every state interval (Idle, Connecting, AwaitingReady, Ready,
+//! Backoff, Closing, then the terminal state) is a child span that ends at
+//! the next transition. Frames, findings, messages, backoffs, state syncs,
+//! progress and heartbeats are span events on the interval they fall in.
+//! Spans of a socket that lives for hours thus reach the collector at each
+//! transition; an unfinished interval is never exported live.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{EventBody, EventRecord, SocketRecord, TransitionRecord};
+use crate::store::SessionTag;
+
+/// Span events kept per state span; further ones are counted in
+/// `sockscope.dropped_events`. Bounds memory for a long Ready interval.
+pub const MAX_EVENTS_PER_SPAN: usize = 1024;
+
+/// An attribute value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    /// Text.
+    Str(String),
+    /// Integer.
+    Int(i64),
+    /// Flag.
+    Bool(bool),
+}
+
+/// A key and value.
+pub type Attr = (&'static str, AttrValue);
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanEventRecord {
+    /// Name, e.g. `frame`, `finding`.
+    pub name: &'static str,
+    /// Wall ns since the Unix epoch.
+    pub time_ns: i64,
+    /// Attributes.
+    pub attributes: Vec<Attr>,
+}
+
+/// A finished span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanRecord {
+    /// Trace id.
+    pub trace_id: [u8; 16],
+    /// Span id.
+    pub span_id: [u8; 8],
+    /// Parent span id (the socket's root), if any.
+    pub parent: Option<[u8; 8]>,
+    /// Name: `socket NAME` for the root, the state name otherwise.
+    pub name: String,
+    /// Start, wall ns.
+    pub start_ns: i64,
+    /// End, wall ns.
+    pub end_ns: i64,
+    /// Attributes.
+    pub attributes: Vec<Attr>,
+    /// Events.
+    pub events: Vec<SpanEventRecord>,
+    /// `Some(description)` when the interval ended in an error.
+    pub error: Option<String>,
+}
+
+/// Deterministic ids: live traces and exports from history agree.
+fn mix(mut x: u64) -> u64 {
+    // splitmix64 finaliser
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The trace id of a socket in a session.
+pub fn trace_id(session: SessionTag, socket: u64) -> [u8; 16] {
+    let a = mix(session.trace_salt ^ mix(session.id as u64));
+    let b = mix(a ^ mix(socket));
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&a.to_be_bytes());
+    out[8..].copy_from_slice(&(b | 1).to_be_bytes());
+    out
+}
+
+/// The id of a socket's `n`th span (0 is the root).
+pub fn span_id(trace: [u8; 16], n: u64) -> [u8; 8] {
+    let t = u64::from_be_bytes(trace[8..].try_into().unwrap_or([0; 8]));
+    (mix(t ^ mix(n)) | 1).to_be_bytes()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug)]
+struct OpenSpan {
+    span: SpanRecord,
+    dropped: u64,
+}
+
+#[derive(Debug)]
+struct SocketTrace {
+    trace_id: [u8; 16],
+    root: [u8; 8],
+    spans: u64,
+    attempt: Option<u32>,
+    current: Option<OpenSpan>,
+}
+
+/// Turns a stream of event records into finished spans.
+#[derive(Debug)]
+pub struct TraceBuilder {
+    session: SessionTag,
+    sockets: HashMap<u64, SocketTrace>,
+}
+
+impl TraceBuilder {
+    /// A builder for one session.
+    pub fn new(session: SessionTag) -> TraceBuilder {
+        TraceBuilder {
+            session,
+            sockets: HashMap::new(),
+        }
+    }
+
+    /// Takes one event; pushes the spans it finished onto `out`.
+    pub fn push(&mut self, e: &EventRecord, out: &mut Vec<SpanRecord>) {
+        let session = self.session;
+        if let EventBody::SocketAdded(info) = &e.body {
+            let trace = trace_id(session, e.socket_id);
+            let root = span_id(trace, 0);
+            out.push(SpanRecord {
+                trace_id: trace,
+                span_id: root,
+                parent: None,
+                name: format!("socket {}", info.name),
+                start_ns: e.wall_ns,
+                end_ns: e.wall_ns,
+                attributes: socket_attrs(session, e.socket_id, info),
+                events: Vec::new(),
+                error: None,
+            });
+            let mut st = SocketTrace {
+                trace_id: trace,
+                root,
+                spans: 0,
+                attempt: None,
+                current: None,
+            };
+            open(&mut st, e.socket_id, "Idle", e.wall_ns, Vec::new());
+            if let Some(old) = self.sockets.insert(e.socket_id, st) {
+                close_into(old, e.wall_ns, None, out);
+            }
+            return;
+        }
+        let st = self.sockets.entry(e.socket_id).or_insert_with(|| {
+            // Events of a socket whose SocketAdded was not seen.
+            let trace = trace_id(session, e.socket_id);
+            SocketTrace {
+                trace_id: trace,
+                root: span_id(trace, 0),
+                spans: 0,
+                attempt: None,
+                current: None,
+            }
+        });
+        if st.current.is_none() {
+            open(st, e.socket_id, "Idle", e.wall_ns, Vec::new());
+        }
+        match &e.body {
+            EventBody::Transition(t) => {
+                if let Some(mut cur) = st.current.take() {
+                    cur.span.attributes.push(("sockscope.next_state", s(&t.to)));
+                    cur.span
+                        .attributes
+                        .push(("sockscope.exit_cause", s(&t.cause)));
+                    let error = t.error_type.clone();
+                    if let Some(et) = &error {
+                        cur.span.attributes.push(("error.type", s(et)));
+                    }
+                    finish(cur, e.wall_ns, error, out);
+                }
+                if t.attempt.is_some() && t.to != "Backoff" {
+                    st.attempt = t.attempt;
+                }
+                open(st, e.socket_id, &t.to, e.wall_ns, transition_attrs(t));
+                if matches!(t.to.as_str(), "Closed" | "Failed" | "Cancelled") {
+                    // Terminal: nothing follows, so end it now.
+                    let cur = st.current.take();
+                    if let Some(cur) = cur {
+                        let error = (t.to == "Failed")
+                            .then(|| t.reason.clone().unwrap_or_else(|| "failed".into()));
+                        finish(cur, e.wall_ns, error, out);
+                    }
+                }
+            }
+            body => {
+                let Some(ev) = span_event(body, e.wall_ns) else {
+                    return;
+                };
+                let Some(cur) = st.current.as_mut() else {
+                    return;
+                };
+                if cur.span.events.len() < MAX_EVENTS_PER_SPAN {
+                    cur.span.events.push(ev);
+                } else {
+                    cur.dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Ends every open interval at `end_ns` (marked
+    /// `sockscope.unfinished`), for the end of a session or a shutdown.
+    pub fn finish_all(&mut self, end_ns: i64, out: &mut Vec<SpanRecord>) {
+        let mut ids: Vec<u64> = self.sockets.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(st) = self.sockets.remove(&id) {
+                close_into(st, end_ns, None, out);
+            }
+        }
+    }
+}
+
+fn close_into(mut st: SocketTrace, end_ns: i64, error: Option<String>, out: &mut Vec<SpanRecord>) {
+    if let Some(mut cur) = st.current.take() {
+        cur.span
+            .attributes
+            .push(("sockscope.unfinished", AttrValue::Bool(true)));
+        let end = end_ns.max(cur.span.start_ns);
+        finish(cur, end, error, out);
+    }
+}
+
+fn finish(mut cur: OpenSpan, end_ns: i64, error: Option<String>, out: &mut Vec<SpanRecord>) {
+    if cur.dropped > 0 {
+        cur.span.attributes.push((
+            "sockscope.dropped_events",
+            AttrValue::Int(cur.dropped as i64),
+        ));
+    }
+    cur.span.end_ns = end_ns.max(cur.span.start_ns);
+    cur.span.error = error;
+    out.push(cur.span);
+}
+
+fn open(st: &mut SocketTrace, socket: u64, state: &str, start_ns: i64, mut attrs: Vec<Attr>) {
+    st.spans += 1;
+    attrs.insert(0, ("sockscope.state", s(state)));
+    attrs.insert(1, ("sockscope.socket.id", AttrValue::Int(socket as i64)));
+    if let Some(a) = st.attempt {
+        if !attrs.iter().any(|(k, _)| *k == "sockscope.attempt") {
+            attrs.push(("sockscope.attempt", AttrValue::Int(a.into())));
+        }
+    }
+    st.current = Some(OpenSpan {
+        span: SpanRecord {
+            trace_id: st.trace_id,
+            span_id: span_id(st.trace_id, st.spans),
+            parent: Some(st.root),
+            name: state.to_owned(),
+            start_ns,
+            end_ns: start_ns,
+            attributes: attrs,
+            events: Vec::new(),
+            error: None,
+        },
+        dropped: 0,
+    });
+}
+
+fn s(v: &str) -> AttrValue {
+    AttrValue::Str(v.to_owned())
+}
+
+fn i(v: impl TryInto<i64>) -> AttrValue {
+    AttrValue::Int(v.try_into().unwrap_or(i64::MAX))
+}
+
+/// Root span attributes: OTel semconv where it exists, sockscope.* else.
+fn socket_attrs(session: SessionTag, socket: u64, info: &SocketRecord) -> Vec<Attr> {
+    let mut a = vec![
+        ("server.address", s(&info.host)),
+        ("server.port", i(info.port)),
+        ("url.scheme", s(&info.scheme)),
+        ("url.path", s(&info.path)),
+        ("network.protocol.name", s("websocket")),
+        ("sockscope.session.id", i(session.id)),
+        ("sockscope.socket.id", i(socket)),
+        ("sockscope.socket.name", s(&info.name)),
+        ("sockscope.adapter", s(&info.adapter)),
+    ];
+    if let Some(j) = &info.job_id {
+        a.push(("sockscope.job.id", s(j)));
+    }
+    if let Some(t) = &info.token_source {
+        a.push(("sockscope.token_source", s(t)));
+    }
+    a
+}
+
+fn transition_attrs(t: &TransitionRecord) -> Vec<Attr> {
+    let mut a = vec![("sockscope.entry_cause", s(&t.cause))];
+    if let Some(d) = &t.cause_detail {
+        a.push(("sockscope.entry_cause_detail", s(d)));
+    }
+    if let Some(x) = t.attempt {
+        a.push(("sockscope.attempt", i(x)));
+    }
+    if let Some(c) = t.close_code {
+        a.push(("sockscope.close_code", i(c)));
+    }
+    if let Some(c) = &t.close_initiator {
+        a.push(("sockscope.close_initiator", s(c)));
+    }
+    if let Some(r) = &t.reason {
+        a.push(("sockscope.reason", s(r)));
+    }
+    if let Some(r) = &t.reason_detail {
+        a.push(("sockscope.reason_detail", s(r)));
+    }
+    if let Some(u) = t.backoff_until_ns {
+        a.push(("sockscope.backoff_until_mono_ns", i(u)));
+    }
+    a
+}
+
+fn span_event(body: &EventBody, time_ns: i64) -> Option<SpanEventRecord> {
+    let (name, attributes): (&'static str, Vec<Attr>) = match body {
+        EventBody::Frame(f) => {
+            let mut a = vec![
+                ("sockscope.frame.direction", s(&f.direction)),
+                ("sockscope.frame.opcode", s(&f.opcode)),
+                ("sockscope.frame.size", i(f.size)),
+            ];
+            if let Some(t) = &f.message_type {
+                a.push(("sockscope.message.type", s(t)));
+            }
+            if let Some(q) = f.seq {
+                a.push(("sockscope.seq", i(q)));
+            }
+            if let Some(m) = f.msg_id {
+                a.push(("sockscope.message.id", i(m)));
+            }
+            if let Some(c) = f.close_code {
+                a.push(("sockscope.close_code", i(c)));
+            }
+            ("frame", a)
+        }
+        EventBody::Finding(f) => {
+            let detail = serde_json::from_str::<serde_json::Value>(&f.detail)
+                .ok()
+                .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            (
+                "finding",
+                vec![
+                    ("sockscope.finding.class", s(&f.class)),
+                    ("sockscope.finding.severity", s(&f.severity)),
+                    ("sockscope.finding.side", s(&f.side)),
+                    ("sockscope.finding.detail", s(&detail)),
+                    ("sockscope.attempt", i(f.attempt)),
+                ],
+            )
+        }
+        EventBody::Message(m) => {
+            let mut a = vec![
+                ("sockscope.message.id", i(m.msg_id)),
+                ("sockscope.message.stage", s(&m.stage)),
+            ];
+            if let Some(d) = m.depth {
+                a.push(("sockscope.outbox.depth", i(d)));
+            }
+            if let Some(r) = &m.drop_reason {
+                a.push(("sockscope.message.drop_reason", s(r)));
+            }
+            ("message", a)
+        }
+        EventBody::BackoffPlanned(b) => (
+            "backoff_planned",
+            vec![
+                ("sockscope.backoff.attempt", i(b.attempt)),
+                ("sockscope.backoff.delay_ms", i(b.delay_ns / 1_000_000)),
+                ("sockscope.backoff.ceiling_ms", i(b.ceiling_ns / 1_000_000)),
+            ],
+        ),
+        EventBody::StateSync(x) => {
+            let mut a = vec![
+                ("sockscope.state_sync.try", i(x.try_no)),
+                ("sockscope.state_sync.outcome", s(&x.outcome)),
+            ];
+            if let Some(v) = &x.job_status {
+                a.push(("sockscope.job.status", s(v)));
+            }
+            if let Some(v) = x.processed {
+                a.push(("sockscope.job.processed", i(v)));
+            }
+            if let Some(v) = x.total {
+                a.push(("sockscope.job.total", i(v)));
+            }
+            if let Some(v) = x.http_status {
+                a.push(("http.response.status_code", i(v)));
+            }
+            if let Some(v) = &x.error {
+                a.push(("error.type", s(v)));
+            }
+            ("state_sync", a)
+        }
+        EventBody::Progress(p) => {
+            let mut a = vec![
+                ("sockscope.job.processed", i(p.processed)),
+                ("sockscope.job.total", i(p.total)),
+                ("sockscope.progress.source", s(&p.source)),
+            ];
+            if let Some(v) = &p.status {
+                a.push(("sockscope.job.status", s(v)));
+            }
+            ("progress", a)
+        }
+        EventBody::HeartbeatAnswered { rtt_ns } => {
+            ("heartbeat", vec![("sockscope.rtt_us", i(rtt_ns / 1000))])
+        }
+        EventBody::SocketAdded(_) | EventBody::Transition(_) => return None,
+    };
+    Some(SpanEventRecord {
+        name,
+        time_ns,
+        attributes,
+    })
+}

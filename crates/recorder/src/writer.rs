@@ -1,0 +1,530 @@
+//! The one writer thread: it drains the lossless subscription in batches
+//! and commits each batch in one transaction.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, ErrorCode, Transaction, params};
+use serde::{Deserialize, Serialize};
+use sockscope_engine::Event;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::Error;
+use crate::record::{EventBody, EventRecord, wall_ns};
+use crate::store::{self, OpenReport, Retention, SessionTag};
+
+/// Recorder settings.
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    /// The database file. Created, with its directory, if missing.
+    pub path: PathBuf,
+    /// A batch is committed once it holds this many events. Default 2048.
+    pub batch_events: usize,
+    /// ...or once its first event has waited this long. Default 50 ms: the
+    /// most a crash can lose is the last 50 ms or 2048 events.
+    pub flush_interval: Duration,
+    /// Frame payloads are kept up to this many bytes (after scrubbing);
+    /// `None` keeps none. Default `Some(4096)`.
+    pub payload_cap: Option<usize>,
+    /// How long recordings are kept. Default: see [`Retention`].
+    pub retention: Retention,
+    /// How long a statement waits for another connection's lock. Default 5 s.
+    pub busy_timeout: Duration,
+    /// Recorded in the session row. Default: this crate's version.
+    pub app_version: String,
+}
+
+impl RecorderConfig {
+    /// Defaults, recording to `path`.
+    pub fn new(path: impl Into<PathBuf>) -> RecorderConfig {
+        RecorderConfig {
+            path: path.into(),
+            batch_events: 2048,
+            flush_interval: Duration::from_millis(50),
+            payload_cap: Some(4096),
+            retention: Retention::default(),
+            busy_timeout: Duration::from_secs(5),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// What the writer did, once it has stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterSummary {
+    /// The session written.
+    pub session: SessionTag,
+    /// Events taken from the channel.
+    pub received: u64,
+    /// Events committed. Equals `received` unless the writer failed.
+    pub written: u64,
+    /// Transactions committed.
+    pub batches: u64,
+}
+
+/// Records a lossless event subscription into SQLite on its own thread.
+/// Dropping it detaches the thread, which records until every sender of
+/// the channel is gone; [`Recorder::finish`] or [`Recorder::stop`] also
+/// wait for the last commit and report.
+#[derive(Debug)]
+pub struct Recorder {
+    session: SessionTag,
+    written: watch::Receiver<u64>,
+    stop: Option<oneshot::Sender<()>>,
+    done: oneshot::Receiver<Result<WriterSummary, Error>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Recorder {
+    /// Opens the database (moving a corrupt or foreign file aside, marking
+    /// crashed sessions, applying retention), begins a session and starts
+    /// the writer thread on `events`. Blocks on disk while opening: call it
+    /// before the engine runs, or from `spawn_blocking`.
+    pub fn start(
+        config: RecorderConfig,
+        events: mpsc::Receiver<Arc<Event>>,
+    ) -> Result<(Recorder, OpenReport), Error> {
+        let (conn, created, moved_aside) =
+            store::open_for_write(&config.path, config.busy_timeout)?;
+        let host = store::host_name();
+        let crashed_sessions = store::mark_crashed(&conn, &host)?;
+        let pruned_sessions = store::prune(&conn, &config.retention, None)?;
+        let session = store::begin_session(&conn, &host, &config.app_version)?;
+        let report = OpenReport {
+            path: config.path.clone(),
+            session,
+            schema_version: crate::schema::SCHEMA_VERSION,
+            created,
+            moved_aside,
+            crashed_sessions,
+            pruned_sessions,
+        };
+        let (written_tx, written) = watch::channel(0u64);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let mut writer = Writer {
+            conn,
+            session,
+            payload_cap: config.payload_cap,
+            batch: config.batch_events.max(1),
+            interval: config.flush_interval,
+            retention: config.retention.clone(),
+            written: written_tx,
+            sockets: HashMap::new(),
+            received: 0,
+            batches: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sockscope-recorder".into())
+            .spawn(move || {
+                let result = writer.run(events, stop_rx);
+                let _ = done_tx.send(result);
+            })
+            .map_err(|e| Error::io("spawning the writer thread for", &config.path, e))?;
+        Ok((
+            Recorder {
+                session,
+                written,
+                stop: Some(stop_tx),
+                done: done_rx,
+                thread: Some(thread),
+            },
+            report,
+        ))
+    }
+
+    /// The session being recorded.
+    pub fn session(&self) -> SessionTag {
+        self.session
+    }
+
+    /// Events committed so far.
+    pub fn written(&self) -> u64 {
+        *self.written.borrow()
+    }
+
+    /// Watches the count of events committed; it changes once per batch.
+    pub fn watch_written(&self) -> watch::Receiver<u64> {
+        self.written.clone()
+    }
+
+    /// Waits until every sender of the channel is gone and every event is
+    /// committed, then ends the session cleanly.
+    pub async fn finish(mut self) -> Result<WriterSummary, Error> {
+        self.wait().await
+    }
+
+    /// Stops taking events now: what the channel already holds is
+    /// committed, later sends fail. Ends the session cleanly.
+    pub async fn stop(mut self) -> Result<WriterSummary, Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.wait().await
+    }
+
+    async fn wait(&mut self) -> Result<WriterSummary, Error> {
+        let result = (&mut self.done).await.map_err(|_| Error::WriterGone)?;
+        if let Some(t) = self.thread.take() {
+            // It has sent its result; joining is immediate.
+            t.join().map_err(|_| Error::WriterGone)?;
+        }
+        result
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct SocketTrack {
+    /// The transition that began the current state.
+    transition: Option<i64>,
+    /// The socket's last event, when it was a frame.
+    last_frame: Option<i64>,
+    /// The open `connection_attempts` row.
+    attempt_row: Option<i64>,
+}
+
+struct Writer {
+    conn: Connection,
+    session: SessionTag,
+    payload_cap: Option<usize>,
+    batch: usize,
+    interval: Duration,
+    retention: Retention,
+    written: watch::Sender<u64>,
+    sockets: HashMap<u64, SocketTrack>,
+    received: u64,
+    batches: u64,
+}
+
+/// A failed commit is retried this many times (busy, locked, disk full)
+/// before the writer gives up.
+const COMMIT_TRIES: u32 = 20;
+
+/// Retention is applied again after this many batches.
+const PRUNE_EVERY_BATCHES: u64 = 4096;
+
+impl Writer {
+    fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Arc<Event>>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> Result<WriterSummary, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| Error::io("starting the writer runtime for", "sqlite", e))?;
+        let result = rt.block_on(async {
+            let mut buf: Vec<Arc<Event>> = Vec::with_capacity(self.batch);
+            let mut stopping = false;
+            let mut closed = false;
+            while !closed {
+                if buf.is_empty() {
+                    tokio::select! {
+                        n = rx.recv_many(&mut buf, self.batch) => if n == 0 { break },
+                        asked = &mut stop, if !stopping => { stopping = true; close_if_asked(&mut rx, asked); continue }
+                    }
+                }
+                let deadline = tokio::time::Instant::now() + self.interval;
+                while buf.len() < self.batch {
+                    let room = self.batch - buf.len();
+                    tokio::select! {
+                        biased;
+                        n = rx.recv_many(&mut buf, room) => if n == 0 { closed = true; break },
+                        asked = &mut stop, if !stopping => { stopping = true; close_if_asked(&mut rx, asked) }
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
+                self.commit(&buf)?;
+                buf.clear();
+                if self.batches % PRUNE_EVERY_BATCHES == 0 {
+                    store::prune(&self.conn, &self.retention, Some(self.session.id))?;
+                }
+            }
+            Ok::<_, Error>(())
+        });
+        let ended = self.conn.execute(
+            "UPDATE sessions SET ended_ns = ?1, end_state = ?2 WHERE id = ?3",
+            params![
+                wall_ns(SystemTime::now()),
+                if result.is_ok() { "clean" } else { "crashed" },
+                self.session.id
+            ],
+        );
+        result?;
+        ended?;
+        let written = *self.written.borrow();
+        Ok(WriterSummary {
+            session: self.session,
+            received: self.received,
+            written,
+            batches: self.batches,
+        })
+    }
+
+    fn commit(&mut self, batch: &[Arc<Event>]) -> Result<(), Error> {
+        self.received += batch.len() as u64;
+        let records: Vec<EventRecord> = batch
+            .iter()
+            .map(|e| EventRecord::from_event(e, self.payload_cap))
+            .collect();
+        let mut tries = 0;
+        loop {
+            // A rolled-back try must not leave links to rows that are gone.
+            let snapshot = self.sockets.clone();
+            match self.try_commit(&records) {
+                Ok(()) => break,
+                Err(e) if retryable(&e) && tries < COMMIT_TRIES => {
+                    tries += 1;
+                    self.sockets = snapshot;
+                    tracing::warn!(error = %e, tries, "recorder commit failed; retrying");
+                    std::thread::sleep(Duration::from_millis(50 * u64::from(tries)));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "recorder commit failed; giving up");
+                    return Err(e.into());
+                }
+            }
+        }
+        self.batches += 1;
+        self.written.send_modify(|n| *n += batch.len() as u64);
+        Ok(())
+    }
+
+    fn try_commit(&mut self, records: &[EventRecord]) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            // The two statements almost every event runs, looked up once.
+            let mut hot = Hot {
+                event: tx.prepare_cached(INSERT_EVENT)?,
+                frame: tx.prepare_cached(INSERT_FRAME)?,
+            };
+            for r in records {
+                insert(&tx, &mut hot, self.session.id, r, &mut self.sockets)?;
+            }
+        }
+        tx.execute(
+            "UPDATE sessions SET event_count = event_count + ?1 WHERE id = ?2",
+            params![records.len() as i64, self.session.id],
+        )?;
+        tx.commit()
+    }
+}
+
+/// `Recorder::stop` closes the channel; a dropped `Recorder` does not (the
+/// writer then runs until the senders are gone).
+fn close_if_asked(
+    rx: &mut mpsc::Receiver<Arc<Event>>,
+    asked: Result<(), oneshot::error::RecvError>,
+) {
+    if asked.is_ok() {
+        rx.close();
+    }
+}
+
+fn retryable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull)
+    )
+}
+
+fn opt_i64(v: Option<u64>) -> Option<i64> {
+    v.map(|x| x as i64)
+}
+
+/// Inserts one event and its detail row; keeps the per-socket links.
+const INSERT_EVENT: &str = "INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
+const INSERT_FRAME: &str = "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+struct Hot<'c> {
+    event: rusqlite::CachedStatement<'c>,
+    frame: rusqlite::CachedStatement<'c>,
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    hot: &mut Hot<'_>,
+    session: i64,
+    r: &EventRecord,
+    sockets: &mut HashMap<u64, SocketTrack>,
+) -> rusqlite::Result<()> {
+    hot.event.execute(params![
+        session,
+        r.socket_id as i64,
+        r.mono_ns as i64,
+        r.wall_ns,
+        r.body.kind()
+    ])?;
+    let id = tx.last_insert_rowid();
+    let track = sockets.entry(r.socket_id).or_default();
+    let previous_frame = track.last_frame.take();
+    match &r.body {
+        EventBody::SocketAdded(s) => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sockets (session_id, socket_id, event_id, name, scheme, host, port, path, adapter, job_id, token_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                session,
+                r.socket_id as i64,
+                id,
+                s.name,
+                s.scheme,
+                s.host,
+                s.port,
+                s.path,
+                s.adapter,
+                s.job_id,
+                s.token_source
+            ])?;
+        }
+        EventBody::Transition(t) => {
+            tx.prepare_cached(
+                "INSERT INTO transitions (event_id, from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                id,
+                t.from,
+                t.to,
+                t.attempt,
+                opt_i64(t.backoff_until_ns),
+                t.close_code,
+                t.close_initiator,
+                t.reason,
+                t.reason_detail,
+                t.cause,
+                t.cause_detail,
+                t.error_type
+            ])?;
+            track.transition = Some(id);
+            track_attempt(tx, session, r, t, id, track)?;
+        }
+        EventBody::Finding(f) => {
+            tx.prepare_cached(
+                "INSERT INTO findings (event_id, class, side, severity, attempt, detail, transition_event_id, frame_event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                id,
+                f.class,
+                f.side,
+                f.severity,
+                f.attempt,
+                f.detail,
+                track.transition,
+                previous_frame
+            ])?;
+        }
+        EventBody::Frame(f) => {
+            hot.frame.execute(params![
+                id,
+                f.direction,
+                f.opcode,
+                f.size as i64,
+                f.message_type,
+                opt_i64(f.seq),
+                opt_i64(f.msg_id),
+                f.close_code,
+                f.payload,
+                f.payload_truncated
+            ])?;
+            track.last_frame = Some(id);
+        }
+        EventBody::Message(m) => {
+            tx.prepare_cached(
+                "INSERT INTO messages (event_id, msg_id, stage, depth, drop_reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![id, m.msg_id as i64, m.stage, opt_i64(m.depth), m.drop_reason])?;
+        }
+        EventBody::BackoffPlanned(b) => {
+            tx.prepare_cached("INSERT INTO backoffs (event_id, attempt, delay_ns, ceiling_ns) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![id, b.attempt, b.delay_ns as i64, b.ceiling_ns as i64])?;
+        }
+        EventBody::StateSync(s) => {
+            tx.prepare_cached(
+                "INSERT INTO state_syncs (event_id, try_no, outcome, job_status, processed, total, last_seq, http_status, error, will_retry)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id,
+                s.try_no,
+                s.outcome,
+                s.job_status,
+                opt_i64(s.processed),
+                opt_i64(s.total),
+                opt_i64(s.last_seq),
+                s.http_status,
+                s.error,
+                s.will_retry
+            ])?;
+        }
+        EventBody::Progress(p) => {
+            tx.prepare_cached("INSERT INTO progress (event_id, processed, total, status, source) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![id, p.processed as i64, p.total as i64, p.status, p.source])?;
+        }
+        EventBody::HeartbeatAnswered { rtt_ns } => {
+            tx.prepare_cached("INSERT INTO heartbeats (event_id, rtt_ns) VALUES (?1, ?2)")?
+                .execute(params![id, *rtt_ns as i64])?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps `connection_attempts`: a row opens on Connecting, gets its
+/// handshake and ready marks, and closes when the socket leaves the
+/// connect-to-Ready path.
+fn track_attempt(
+    tx: &Transaction<'_>,
+    session: i64,
+    r: &EventRecord,
+    t: &crate::record::TransitionRecord,
+    id: i64,
+    track: &mut SocketTrack,
+) -> rusqlite::Result<()> {
+    match t.to.as_str() {
+        "Connecting" => {
+            if let Some(row) = track.attempt_row.take() {
+                close_attempt(tx, row, id, &t.cause)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO connection_attempts (session_id, socket_id, attempt, started_event_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![session, r.socket_id as i64, t.attempt.unwrap_or(0), id])?;
+            track.attempt_row = Some(tx.last_insert_rowid());
+        }
+        "AwaitingReady" => {
+            if let Some(row) = track.attempt_row {
+                tx.prepare_cached(
+                    "UPDATE connection_attempts SET handshake_event_id = ?1 WHERE id = ?2",
+                )?
+                .execute(params![id, row])?;
+            }
+        }
+        "Ready" => {
+            if let Some(row) = track.attempt_row {
+                tx.prepare_cached(
+                    "UPDATE connection_attempts SET ready_event_id = ?1 WHERE id = ?2",
+                )?
+                .execute(params![id, row])?;
+            }
+        }
+        _ => {
+            if let Some(row) = track.attempt_row.take() {
+                close_attempt(tx, row, id, &t.cause)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn close_attempt(tx: &Transaction<'_>, row: i64, id: i64, cause: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE connection_attempts SET ended_event_id = ?1, end_cause = ?2 WHERE id = ?3",
+    )?
+    .execute(params![id, cause, row])?;
+    Ok(())
+}

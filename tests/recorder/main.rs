@@ -1,0 +1,16 @@
+//! Integration tests of sockscope-recorder: SQLite recording, zero loss,
+//! crash safety, corrupt files, retention, OpenTelemetry, exports, secrecy.
+
+mod synthetic;
+
+mod collector;
+mod corrupt;
+mod crash;
+mod engine_e2e;
+mod export;
+mod otlp;
+mod retention;
+mod secrecy;
+mod sqlite;
+mod support;
+mod zero_loss;

@@ -1,0 +1,128 @@
+//! No secret leaks: a known token, planted in a frame payload, an
+//! Authorization-like string, an error text, a finding and a token-source
+//! description, appears in none of the database files, the OTLP payloads
+//! the collector received, the exports, or the logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sockscope_engine::{Event, EventKind};
+use sockscope_recorder::otel::{OtlpProtocol, Telemetry};
+use sockscope_recorder::{RecordReader, Recorder, RecorderConfig, export};
+use sockscope_test_support::within;
+use tokio::sync::mpsc;
+
+use crate::collector::Rotel;
+use crate::otlp::{after_everything, config_for};
+use crate::synthetic::socket_life;
+
+const SECRET: &str = "tok_S3cr3t-9f8e7d6c5b4a";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_clean(place: &str, bytes: &[u8]) {
+    let hay = String::from_utf8_lossy(bytes);
+    assert!(!hay.contains(SECRET), "the secret leaked into {place}");
+    // Also not in a JSON-escaped or partial form.
+    assert!(
+        !hay.contains(&SECRET[4..16]),
+        "part of the secret leaked into {place}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_token_reaches_no_file_trace_export_or_log() {
+    within(Duration::from_secs(40), "the secrecy test", async {
+        // Every log line of the process, at every level.
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init();
+
+        let events: Vec<Event> = socket_life(1, 0, 30, Some(SECRET));
+        // The secret really is in the input, in each planted place.
+        let planted = events
+            .iter()
+            .filter(|e| format!("{:?}", e.kind).contains(SECRET))
+            .count();
+        assert!(planted >= 4, "secret planted in {planted} events");
+        assert!(events.iter().any(|e| matches!(&e.kind, EventKind::SocketAdded(i) if i.token_source.as_deref().unwrap().contains(SECRET))));
+
+        let rotel = tokio::task::spawn_blocking(Rotel::start).await.unwrap();
+        let telemetry = Telemetry::install(&config_for(&rotel, OtlpProtocol::HttpProtobuf, "sockscope")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+
+        // Two lossless subscriptions, as the app has: SQLite and OTel.
+        let (db_tx, db_rx) = mpsc::channel(1024);
+        let (otel_tx, otel_rx) = mpsc::channel(1024);
+        let (recorder, report) = Recorder::start(RecorderConfig::new(&path), db_rx).unwrap();
+        let live = telemetry.spawn_live_traces(report.session, otel_rx);
+        let n = events.len() as u64;
+        for e in events {
+            let e = Arc::new(e);
+            db_tx.send(e.clone()).await.unwrap();
+            otel_tx.send(e).await.unwrap();
+        }
+        drop(otel_tx);
+        live.await.unwrap();
+        let mut written = recorder.watch_written();
+        written.wait_for(|w| *w == n).await.unwrap();
+
+        // The files while the writer is open: the WAL holds the rows.
+        let wal = std::fs::read(dir.path().join("rec.db-wal")).unwrap();
+        assert!(!wal.is_empty());
+        assert_clean("the -wal file", &wal);
+        assert_clean("the database file", &std::fs::read(&path).unwrap());
+        drop(db_tx);
+        recorder.finish().await.unwrap();
+        let db = std::fs::read(&path).unwrap();
+        assert_clean("the database file", &db);
+        // The payload and the token source were kept, scrubbed.
+        assert!(String::from_utf8_lossy(&db).contains("[REDACTED]"));
+        let reader = RecordReader::open(&path).unwrap();
+        let sockets = reader.sockets(report.session.id).unwrap();
+        assert_eq!(sockets[0].config.token_source.as_deref(), Some("static:[REDACTED]"));
+
+        // What the collector received.
+        let t = telemetry.clone();
+        tokio::task::spawn_blocking(move || t.shutdown()).await.unwrap().unwrap();
+        let rotel = after_everything(rotel, OtlpProtocol::HttpProtobuf).await;
+        let received = rotel.text();
+        assert!(received.contains("Name           : Closed"), "the trace arrived");
+        assert!(received.contains("sockscope.finding.detail"), "finding details were exported");
+        assert_clean("the OTLP payloads", received.as_bytes());
+
+        // Every export format.
+        let mut jaeger = Vec::new();
+        export::write_jaeger(&reader, report.session.id, "sockscope", &mut jaeger).unwrap();
+        assert_clean("the Jaeger export", &jaeger);
+        let mut otlp = Vec::new();
+        export::write_otlp_json(&reader, report.session.id, "sockscope", &mut otlp).unwrap();
+        assert_clean("the OTLP JSON export", &otlp);
+        let mut csv = Vec::new();
+        export::write_transitions_csv(&reader, report.session.id, &mut csv).unwrap();
+        assert_clean("the CSV export", &csv);
+        // And the read API's own serialisation, as the UI would get it.
+        let page = reader.events(&sockscope_recorder::WindowQuery::whole_session(report.session.id, 10_000)).unwrap();
+        assert_clean("the read API's JSON", serde_json::to_string(&page).unwrap().as_bytes());
+
+        assert_clean("the logs", &logs.0.lock().unwrap());
+    })
+    .await
+}
