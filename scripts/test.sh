@@ -7,6 +7,8 @@ source scripts/lib.sh
 ensure_build_tools
 # A real OTLP collector for the recorder's tests.
 python3 -c 'import rotel' 2>/dev/null || python3 -m pip install --quiet rotel
+# Network namespaces/veth and a real Secret Service for the environment tests.
+apt_install iproute2 dbus gnome-keyring
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -1254,9 +1254,9 @@ impl Machine {
                 self.disarm(TimerKind::Backoff);
                 self.connect(Cause::NetworkChanged, now, fx);
             }
-            StateName::Ready | StateName::AwaitingReady
-                if self.connected && self.ping_sent.is_none() =>
-            {
+            // A ping still waiting is stale (sent on the old path, or before
+            // a suspend that its deadline knows nothing of): probe afresh.
+            StateName::Ready | StateName::AwaitingReady if self.connected => {
                 self.send_ping(now, fx);
             }
             _ => {}
