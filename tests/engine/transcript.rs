@@ -266,6 +266,7 @@ fn render(out: &mut String, now: Mono, what: &str, fx: &[Effect]) {
                     format!("heartbeat_answered rtt={}", ms(*rtt))
                 }
                 EventKind::SocketAdded(_) => "socket_added".into(),
+                EventKind::Environment(c) => format!("environment {c:?}"),
             },
         };
         let _ = writeln!(out, "  {line}");

@@ -170,6 +170,13 @@ pub fn socket_life(socket: u64, start_mono: u64, frames: u64, secret: Option<&st
         },
     ));
     out.push(ev(
+        sockscope_engine::event::ENGINE_WIDE,
+        next(ms),
+        EventKind::Environment(sockscope_engine::event::EnvironmentChange::Wake {
+            suspended: Duration::from_secs(90),
+        }),
+    ));
+    out.push(ev(
         socket,
         next(ms),
         transition(

@@ -8,8 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use sockscope_protocol::JobStatus;
 
-/// Engine-wide id of a socket.
+/// Engine-wide id of a socket. Sockets count from 1.
 pub type SocketId = u64;
+
+/// The socket id of engine-wide events, which belong on every lane.
+pub const ENGINE_WIDE: SocketId = 0;
 
 /// Per-socket id of an application message.
 pub type MsgId = u64;
@@ -90,6 +93,28 @@ pub enum EventKind {
     HeartbeatAnswered {
         /// Round-trip time.
         rtt: Duration,
+    },
+    /// The machine's environment changed; every socket was told. Carried
+    /// with [`ENGINE_WIDE`] as its socket.
+    Environment(EnvironmentChange),
+}
+
+/// A change around the engine that every socket reacts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvironmentChange {
+    /// An interface address came or went.
+    Address {
+        /// Came (true) or went.
+        added: bool,
+        /// The address.
+        addr: std::net::IpAddr,
+        /// Its prefix length.
+        prefix: u8,
+    },
+    /// The machine woke after being suspended for about this long.
+    Wake {
+        /// Time spent suspended.
+        suspended: Duration,
     },
 }
 

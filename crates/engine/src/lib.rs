@@ -154,6 +154,25 @@ impl Engine {
         all
     }
 
+    /// Records each change as an engine-wide event, then tells every socket
+    /// once (a backoff ends now, a live link is probed now). The events come
+    /// first, so they precede each socket's reaction in the log. Returns the
+    /// sockets told.
+    pub async fn environment_changed(&self, changes: &[event::EnvironmentChange]) -> Vec<SocketId> {
+        let shared = &self.inner.shared;
+        for change in changes {
+            let kind = EventKind::Environment(change.clone());
+            shared.emit(event::ENGINE_WIDE, shared.now(), kind).await;
+        }
+        let mut told = Vec::new();
+        for h in self.sockets() {
+            if h.network_changed().await.is_ok() {
+                told.push(h.id());
+            }
+        }
+        told
+    }
+
     /// Cancels a socket and forgets it.
     pub async fn remove_socket(&self, id: SocketId) -> Result<(), Error> {
         let handle = self.lock().remove(&id).ok_or(Error::UnknownSocket(id))?;

@@ -21,6 +21,6 @@ pub mod wake;
 
 pub use error::{Error, KeyringUnavailable};
 pub use network::{AddressChange, NetworkChange, NetworkWatcher};
-pub use react::{Change, EnvironmentTask, Observed, Sources, notify_all};
+pub use react::{Change, EnvironmentTask, Observed, Sources};
 pub use secrets::{KeyringToken, TokenChoice};
 pub use wake::{BootClock, Sample, SystemBootClock, Wake, WakeDetector};

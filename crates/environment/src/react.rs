@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use sockscope_engine::event::EnvironmentChange;
 use sockscope_engine::{Engine, Mono, SocketId};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -21,6 +22,22 @@ pub enum Change {
     Network(NetworkChange),
     /// The machine woke from a suspend.
     Wake(Wake),
+}
+
+impl Change {
+    /// The engine-wide event this change is recorded as.
+    pub fn to_engine(&self) -> EnvironmentChange {
+        match self {
+            Change::Network(c) => EnvironmentChange::Address {
+                added: c.kind == crate::network::AddressChange::Added,
+                addr: c.addr,
+                prefix: c.prefix,
+            },
+            Change::Wake(w) => EnvironmentChange::Wake {
+                suspended: w.suspended,
+            },
+        }
+    }
 }
 
 impl fmt::Display for Change {
@@ -44,25 +61,6 @@ pub struct Observed {
     pub wall: SystemTime,
     /// Sockets told, by id.
     pub notified: Vec<SocketId>,
-    /// Sockets that could not be told (their task had ended).
-    pub failed: Vec<(SocketId, sockscope_engine::Error)>,
-}
-
-/// Calls [`network_changed`](sockscope_engine::SocketHandle::network_changed)
-/// on every socket of `engine`: a backoff ends now, a live link is probed
-/// now (a ping still waiting for its pong is stale and superseded).
-pub async fn notify_all(
-    engine: &Engine,
-) -> (Vec<SocketId>, Vec<(SocketId, sockscope_engine::Error)>) {
-    let mut notified = Vec::new();
-    let mut failed = Vec::new();
-    for socket in engine.sockets() {
-        match socket.network_changed().await {
-            Ok(()) => notified.push(socket.id()),
-            Err(e) => failed.push((socket.id(), e)),
-        }
-    }
-    (notified, failed)
 }
 
 /// Where changes come from. Either may be absent.
@@ -157,14 +155,15 @@ async fn react(
         }
         let mono = engine.now();
         let wall = SystemTime::now();
-        let (notified, failed) = notify_all(&engine).await;
+        let recorded: Vec<EnvironmentChange> = changes.iter().map(Change::to_engine).collect();
+        // A socket whose task had ended is not in `notified`.
+        let notified = engine.environment_changed(&recorded).await;
         // No subscriber is fine.
         let _ = reports.send(Observed {
             changes,
             mono,
             wall,
             notified,
-            failed,
         });
     }
 }

@@ -402,6 +402,12 @@ impl RecordReader {
             "heartbeat_answered" => one("SELECT rtt_ns FROM heartbeats WHERE event_id = ?1", &|r| {
                 Ok(EventBody::HeartbeatAnswered { rtt_ns: u(r, 0)? })
             }),
+            "environment" => one("SELECT change, detail FROM environment WHERE event_id = ?1", &|r| {
+                Ok(EventBody::Environment(crate::record::EnvironmentRecord {
+                    change: r.get(0)?,
+                    detail: r.get(1)?,
+                }))
+            }),
             other => Err(Error::Malformed(format!("event {id} has unknown kind {other:?}"))),
         }
     }

@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, DropReason, ErrorClass, Event, EventKind, FailedReason,
-    FindingSide, MessageStage, ProgressSource, Severity, Side, State, StateSyncOutcome, UserAction,
+    Cause, ClosedReason, Direction, DropReason, EnvironmentChange, ErrorClass, Event, EventKind,
+    FailedReason, FindingSide, MessageStage, ProgressSource, Severity, Side, State,
+    StateSyncOutcome, UserAction,
 };
 use sockscope_protocol::JobStatus;
 
@@ -53,6 +54,17 @@ pub enum EventBody {
         /// Round trip in ns.
         rtt_ns: u64,
     },
+    /// An engine-wide change (socket id 0), drawn on every lane.
+    Environment(EnvironmentRecord),
+}
+
+/// An engine-wide change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    /// `address_added`, `address_removed` or `wake`.
+    pub change: String,
+    /// The address with its prefix, or the time suspended.
+    pub detail: String,
 }
 
 impl EventBody {
@@ -68,6 +80,7 @@ impl EventBody {
             EventBody::StateSync(_) => "state_sync",
             EventBody::Progress(_) => "progress",
             EventBody::HeartbeatAnswered { .. } => "heartbeat_answered",
+            EventBody::Environment(_) => "environment",
         }
     }
 }
@@ -405,6 +418,25 @@ fn body(kind: &EventKind, payload_cap: Option<usize>) -> EventBody {
             .to_owned(),
         }),
         EventKind::HeartbeatAnswered { rtt } => EventBody::HeartbeatAnswered { rtt_ns: ns(*rtt) },
+        EventKind::Environment(change) => EventBody::Environment(match change {
+            EnvironmentChange::Address {
+                added,
+                addr,
+                prefix,
+            } => EnvironmentRecord {
+                change: if *added {
+                    "address_added"
+                } else {
+                    "address_removed"
+                }
+                .to_owned(),
+                detail: format!("{addr}/{prefix}"),
+            },
+            EnvironmentChange::Wake { suspended } => EnvironmentRecord {
+                change: "wake".to_owned(),
+                detail: format!("suspended {:.3} s", suspended.as_secs_f64()),
+            },
+        }),
     }
 }
 

@@ -151,11 +151,20 @@ CREATE VIEW v_findings AS
     FROM findings f JOIN events e ON e.id = f.event_id;
 "#;
 
+/// Engine-wide changes (network, wake), drawn on every lane.
+const V2: &str = r#"
+CREATE TABLE environment (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id),
+    change   TEXT NOT NULL,   -- address_added | address_removed | wake
+    detail   TEXT NOT NULL    -- 10.0.0.1/24, or 'suspended 3600.000 s'
+);
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's
 /// `user_version`, which equals the number of migrations applied.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;

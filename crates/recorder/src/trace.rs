@@ -132,6 +132,10 @@ impl TraceBuilder {
 
     /// Takes one event; pushes the spans it finished onto `out`.
     pub fn push(&mut self, e: &EventRecord, out: &mut Vec<SpanRecord>) {
+        // Engine-wide changes belong to no socket's trace.
+        if matches!(e.body, EventBody::Environment(_)) {
+            return;
+        }
         let session = self.session;
         if let EventBody::SocketAdded(info) = &e.body {
             let trace = trace_id(session, e.socket_id);
@@ -428,7 +432,9 @@ fn span_event(body: &EventBody, time_ns: i64) -> Option<SpanEventRecord> {
         EventBody::HeartbeatAnswered { rtt_ns } => {
             ("heartbeat", vec![("sockscope.rtt_us", i(rtt_ns / 1000))])
         }
-        EventBody::SocketAdded(_) | EventBody::Transition(_) => return None,
+        EventBody::SocketAdded(_) | EventBody::Transition(_) | EventBody::Environment(_) => {
+            return None;
+        }
     };
     Some(SpanEventRecord {
         name,

@@ -470,6 +470,12 @@ fn insert(
             tx.prepare_cached("INSERT INTO heartbeats (event_id, rtt_ns) VALUES (?1, ?2)")?
                 .execute(params![id, *rtt_ns as i64])?;
         }
+        EventBody::Environment(c) => {
+            tx.prepare_cached(
+                "INSERT INTO environment (event_id, change, detail) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, c.change, c.detail])?;
+        }
     }
     Ok(())
 }
