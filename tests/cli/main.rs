@@ -1,3 +1,4 @@
 //! Integration tests of the `sockscope` binary.
 
 mod demo;
+mod scenario;

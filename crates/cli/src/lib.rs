@@ -1,8 +1,15 @@
-//! The `sockscope` command line. For now: `demo` (the simulator plus three
-//! job sockets whose faults set off the races of the seeds, with every
-//! transition and finding printed) and `sim` (the simulator alone).
+//! The `sockscope` command line: `demo` (the simulator plus three job
+//! sockets whose faults set off the races of the seeds, with every
+//! transition and finding printed), `sim` (the simulator alone), `scenario`
+//! (the race scenario catalog) and `proxy` (the chaos proxy). Parsing is
+//! here; the work is in `sockscope-core`.
 
 mod demo;
+mod history;
+mod printer;
+mod proxy;
+mod scenario;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -26,6 +33,67 @@ enum Command {
     ///
     /// Example: `sockscope sim --listen 127.0.0.1:8080 --fault interval_ms=200`
     Sim(sockscope_sim::cli::Args),
+    /// List the race scenarios, or run one and check its findings.
+    ///
+    /// Examples: `sockscope scenario list`, `sockscope scenario run half-open-stall`
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
+    /// Run the chaos proxy: a TCP proxy with toxics switchable at runtime.
+    Proxy(proxy::ProxyArgs),
+    /// Watch job sockets headless: progress bars on a terminal, or JSON lines.
+    ///
+    /// Examples: `sockscope watch --config sockets.toml`,
+    /// `JOB_TOKEN=… sockscope watch --url wss://api.example.com/ws/progress --job-id j-42 --token-env JOB_TOKEN --json`
+    Watch(watch::WatchArgs),
+    /// List recorded sessions.
+    ///
+    /// Example: `sockscope sessions`
+    Sessions(history::DbArg),
+    /// Print a session's events.
+    ///
+    /// Example: `sockscope events --session 3 --socket csv_import --json`
+    Events {
+        /// The session id (see `sockscope sessions`).
+        #[arg(long)]
+        session: i64,
+        /// Only these sockets, by name or id (repeatable).
+        #[arg(long)]
+        socket: Vec<String>,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: history::DbArg,
+    },
+    /// Export a session as Jaeger JSON, OTLP JSON or a CSV of transitions.
+    ///
+    /// Example: `sockscope export --session 3 --format jaeger -o trace.json`
+    Export {
+        /// The session id.
+        #[arg(long)]
+        session: i64,
+        /// The format.
+        #[arg(long, value_enum)]
+        format: history::Format,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        db: history::DbArg,
+    },
+    /// Draw a session as text lanes: one row per socket, states along time.
+    ///
+    /// Example: `sockscope timeline --session 3`
+    Timeline {
+        /// The session id.
+        #[arg(long)]
+        session: i64,
+        /// Columns of the time axis.
+        #[arg(long, default_value_t = 100)]
+        width: usize,
+        #[command(flatten)]
+        db: history::DbArg,
+    },
 }
 
 /// Runs the command.
@@ -37,6 +105,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match args.command {
             Command::Demo(a) => demo::run(a).await,
             Command::Sim(a) => Ok(sockscope_sim::cli::run(a).await?),
+            Command::Scenario(c) => scenario::run(c).await,
+            Command::Proxy(a) => proxy::run(a).await,
+            Command::Watch(a) => watch::run(a).await,
+            Command::Sessions(db) => history::sessions(&db),
+            Command::Events {
+                session,
+                socket,
+                json,
+                db,
+            } => history::events(&db, session, &socket, json),
+            Command::Export {
+                session,
+                format,
+                out,
+                db,
+            } => history::export(&db, session, format, &out),
+            Command::Timeline { session, width, db } => history::timeline(&db, session, width),
         }
     })
 }

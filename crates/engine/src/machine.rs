@@ -439,10 +439,11 @@ impl Machine {
         }
     }
 
+    /// A state sync already in flight is let finish: after a terminal close
+    /// its answer is the only word on how far the job got.
     fn end_all_timers(&mut self) {
         self.timers = [None; TimerKind::ALL.len()];
         self.ping_sent = None;
-        self.sync_try = None;
     }
 
     fn fail(&mut self, reason: FailedReason, cause: Cause, fx: &mut Vec<Effect>) {
@@ -1196,23 +1197,30 @@ impl Machine {
                         last_seq: state.last_seq,
                     },
                 })));
-                // The state covers every event up to its seq.
-                self.last_seq = Some(self.last_seq.unwrap_or(0).max(state.last_seq));
-                self.set_progress(
-                    state.processed_count,
-                    state.total_count,
-                    Some(state.status),
-                    ProgressSource::StateSync,
-                    fx,
-                );
+                // The state covers every event up to its seq; an answer older
+                // than the events already seen must not turn progress back.
+                let seen = self.last_seq.unwrap_or(0);
+                self.last_seq = Some(seen.max(state.last_seq));
+                if state.last_seq >= seen {
+                    self.set_progress(
+                        state.processed_count,
+                        state.total_count,
+                        Some(state.status),
+                        ProgressSource::StateSync,
+                        fx,
+                    );
+                }
             }
             Err(failure) => {
                 let (status, error, retryable) = match &failure {
                     SyncFailure::Status(s) => (Some(*s), format!("http_{s}"), *s >= 500),
                     SyncFailure::Io(kind) => (None, format!("io_{kind}"), true),
                 };
-                let will_retry =
-                    retryable && try_no < STATE_SYNC_TRIES && !self.state.is_terminal();
+                // A closed socket still wants the job's final state; a
+                // cancelled one does not.
+                let will_retry = retryable
+                    && try_no < STATE_SYNC_TRIES
+                    && self.state.name() != StateName::Cancelled;
                 fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
                     try_no,
                     outcome: StateSyncOutcome::Failed {

@@ -1,0 +1,279 @@
+//! History commands: `sessions`, `events`, `export`, `timeline`. They only
+//! read the database, through the recorder's read API.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use sockscope_recorder::export::{rfc3339, write_jaeger, write_otlp_json, write_transitions_csv};
+use sockscope_recorder::{EventBody, EventRecord, RecordReader, WindowQuery};
+
+/// Where the database is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArg {
+    /// The database file. Default: the platform data dir
+    /// (`~/.local/share/sockscope/sockscope.db` on Linux).
+    #[arg(long, env = "SOCKSCOPE_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbArg {
+    /// The path to use.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.db {
+            Some(p) => Ok(p.clone()),
+            None => Ok(sockscope_core::config::default_db_path()?),
+        }
+    }
+
+    fn open(&self) -> anyhow::Result<RecordReader> {
+        let path = self.path()?;
+        if !path.exists() {
+            bail!(
+                "no database at {} (run `sockscope demo` or `sockscope watch` first)",
+                path.display()
+            );
+        }
+        RecordReader::open(&path).with_context(|| format!("opening {}", path.display()))
+    }
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// Jaeger's native JSON; the Jaeger UI's "JSON File" upload reads it.
+    Jaeger,
+    /// OTLP JSON (`{"resourceSpans": …}`).
+    Otlp,
+    /// A CSV of the session's transitions.
+    Csv,
+}
+
+/// `sockscope sessions`.
+pub fn sessions(db: &DbArg) -> anyhow::Result<ExitCode> {
+    let reader = db.open()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:>5}  {:<24} {:<8} {:>9}  host",
+        "id", "started", "end", "events"
+    )?;
+    for s in reader.sessions()? {
+        writeln!(
+            out,
+            "{:>5}  {:<24} {:<8} {:>9}  {}",
+            s.tag.id,
+            rfc3339(s.started_ns),
+            s.end_state,
+            s.event_count,
+            s.host
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn socket_names(reader: &RecordReader, session: i64) -> anyhow::Result<BTreeMap<u64, String>> {
+    Ok(reader
+        .sockets(session)?
+        .into_iter()
+        .map(|s| (s.socket_id, s.config.name))
+        .collect())
+}
+
+fn pick_sockets(
+    names: &BTreeMap<u64, String>,
+    wanted: &[String],
+) -> anyhow::Result<Option<Vec<u64>>> {
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for w in wanted {
+        let id = names
+            .iter()
+            .find(|(id, name)| *name == w || id.to_string() == *w)
+            .map(|(id, _)| *id);
+        match id {
+            Some(id) => ids.push(id),
+            None => bail!(
+                "no socket `{w}` in this session; it has: {}",
+                names.values().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// `sockscope events`.
+pub fn events(
+    db: &DbArg,
+    session: i64,
+    sockets: &[String],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let reader = db.open()?;
+    reader.session(session)?;
+    let names = socket_names(&reader, session)?;
+    let mut q = WindowQuery::whole_session(session, 4096);
+    q.sockets = pick_sockets(&names, sockets)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let start = first_mono(&reader, session)?;
+    loop {
+        let page = reader.events(&q)?;
+        for e in &page.events {
+            if json {
+                serde_json::to_writer(&mut out, e)?;
+                writeln!(out)?;
+            } else {
+                let name = names.get(&e.socket_id).map_or("?", String::as_str);
+                let t = e.mono_ns.saturating_sub(start) as f64 / 1e9;
+                writeln!(out, "{t:>10.6}s  {name:<16} {}", describe(e))?;
+            }
+        }
+        match page.next {
+            Some(c) => q.after = Some(c),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn first_mono(reader: &RecordReader, session: i64) -> anyhow::Result<u64> {
+    let page = reader.events(&WindowQuery::whole_session(session, 1))?;
+    Ok(page.events.first().map_or(0, |e| e.mono_ns))
+}
+
+/// One line for an event.
+pub fn describe(e: &EventRecord) -> String {
+    match &e.body {
+        EventBody::SocketAdded(s) => format!(
+            "added {}://{}:{}{} ({})",
+            s.scheme, s.host, s.port, s.path, s.adapter
+        ),
+        EventBody::Transition(t) => format!("{} -> {}  ({})", t.from, t.to, t.cause),
+        EventBody::Finding(f) => format!("! {} [{}]: {}", f.class, f.side, f.detail),
+        EventBody::Frame(f) => format!(
+            "{} {} {}B{}{}",
+            if f.direction == "out" { "->" } else { "<-" },
+            f.opcode,
+            f.size,
+            f.message_type
+                .as_ref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default(),
+            f.seq.map(|s| format!(" seq={s}")).unwrap_or_default()
+        ),
+        EventBody::Message(m) => format!("message {} {}", m.msg_id, m.stage),
+        EventBody::BackoffPlanned(b) => format!(
+            "backoff #{} planned {:.0} ms (ceiling {:.0} ms)",
+            b.attempt,
+            b.delay_ns as f64 / 1e6,
+            b.ceiling_ns as f64 / 1e6
+        ),
+        EventBody::StateSync(s) => format!("state sync try {} {}", s.try_no, s.outcome),
+        EventBody::Progress(p) => format!("progress {}/{}", p.processed, p.total),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `sockscope export`.
+pub fn export(db: &DbArg, session: i64, format: Format, out: &PathBuf) -> anyhow::Result<ExitCode> {
+    let reader = db.open()?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let w = BufWriter::new(file);
+    match format {
+        Format::Jaeger => write_jaeger(&reader, session, "sockscope", w)?,
+        Format::Otlp => write_otlp_json(&reader, session, "sockscope", w)?,
+        Format::Csv => write_transitions_csv(&reader, session, w)?,
+    }
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The glyph a state is drawn with in the text timeline.
+fn glyph(state: &str) -> char {
+    match state {
+        "Connecting" => '~',
+        "AwaitingReady" => '?',
+        "Ready" => '=',
+        "Backoff" => '.',
+        "Closing" => '-',
+        "Closed" => ' ',
+        "Failed" => 'x',
+        "Cancelled" => '/',
+        _ => ' ',
+    }
+}
+
+/// `sockscope timeline`: one row per socket, state glyphs along a time axis,
+/// `!` where a finding happened.
+pub fn timeline(db: &DbArg, session: i64, width: usize) -> anyhow::Result<ExitCode> {
+    let reader = db.open()?;
+    reader.session(session)?;
+    let names = socket_names(&reader, session)?;
+    let mut transitions: BTreeMap<u64, Vec<(u64, String)>> = BTreeMap::new();
+    let mut findings: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut environment: Vec<u64> = Vec::new();
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    reader.for_each_event(session, |e| {
+        lo = lo.min(e.mono_ns);
+        hi = hi.max(e.mono_ns);
+        match &e.body {
+            EventBody::Transition(t) => transitions
+                .entry(e.socket_id)
+                .or_default()
+                .push((e.mono_ns, t.to.clone())),
+            EventBody::Finding(_) => findings.entry(e.socket_id).or_default().push(e.mono_ns),
+            EventBody::Environment(_) => environment.push(e.mono_ns),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    if lo > hi {
+        bail!("session {session} has no events");
+    }
+    let width = width.clamp(20, 400);
+    let span = (hi - lo).max(1);
+    let col = |t: u64| (((t - lo) as u128 * (width as u128 - 1)) / span as u128) as usize;
+    let mut out = std::io::stdout().lock();
+    let label = names.values().map(String::len).max().unwrap_or(6).max(6);
+    writeln!(
+        out,
+        "{:label$}  0s{:>w$}",
+        "",
+        format!("{:.3}s", span as f64 / 1e9),
+        w = width - 2
+    )?;
+    for (id, name) in &names {
+        let mut row = vec![' '; width];
+        let ts = transitions.get(id).map_or(&[][..], Vec::as_slice);
+        for (i, (t, state)) in ts.iter().enumerate() {
+            let end = ts.get(i + 1).map_or(hi, |n| n.0);
+            let g = glyph(state);
+            for c in row.iter_mut().take(col(end) + 1).skip(col(*t)) {
+                *c = g;
+            }
+        }
+        // Engine-wide changes cross every lane.
+        for t in &environment {
+            row[col(*t)] = '|';
+        }
+        for t in findings.get(id).map_or(&[][..], Vec::as_slice) {
+            row[col(*t)] = '!';
+        }
+        writeln!(
+            out,
+            "{name:label$}  {}",
+            row.into_iter().collect::<String>()
+        )?;
+    }
+    writeln!(
+        out,
+        "{:label$}  ~ connecting  ? awaiting ready  = ready  . backoff  - closing  x failed  / cancelled  ! finding  | network/wake",
+        ""
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! `sockscope watch`: runs job sockets headless, recording everything; live
+//! progress bars on a terminal, or JSON lines of events with `--json`.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
+use sockscope_engine::event::EventKind;
+use sockscope_engine::{AdapterKind, State};
+use sockscope_recorder::{EventRecord, TelemetryConfig};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::printer::EventPrinter;
+
+/// Options of `sockscope watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// A TOML file of sockets (see docs/config.example.toml).
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    config: Option<PathBuf>,
+    /// One socket's ws:// or wss:// URL (without a token).
+    #[arg(long, required_unless_present = "config")]
+    url: Option<String>,
+    /// The job id, if the URL has no `jobId=`.
+    #[arg(long)]
+    job_id: Option<String>,
+    /// The environment variable that holds the token.
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// Protocol adapter: `job` (PROTOCOL.md) or `raw` (any WebSocket).
+    #[arg(long, default_value = "job", value_parser = ["job", "raw"])]
+    protocol: String,
+    /// Print every event as a JSON line instead of progress bars.
+    #[arg(long)]
+    json: bool,
+    /// Export live traces over OTLP (configured by the OTEL_* variables).
+    #[arg(long)]
+    otlp: bool,
+    /// The database to record into. Default: the platform data dir.
+    #[arg(long, env = "SOCKSCOPE_DB", value_name = "FILE")]
+    db: Option<PathBuf>,
+}
+
+/// Runs until every socket has ended; exit 0 only if every job completed.
+pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::start(SessionOptions {
+        db_path: args.db.clone(),
+        config_path: args.config.clone(),
+        telemetry: args.otlp.then(TelemetryConfig::from_env),
+        watch_environment: true,
+        ..SessionOptions::default()
+    })
+    .await?;
+    for w in session.warnings() {
+        eprintln!("warning: line {}: {}", w.line, w.message);
+    }
+    let mut events = session.subscribe_from_start();
+    if let Some(url) = &args.url {
+        let mut spec = SocketSpec::job(url.clone());
+        spec.adapter = if args.protocol == "raw" {
+            AdapterKind::Raw
+        } else {
+            AdapterKind::Job
+        };
+        spec.job_id = args.job_id.clone();
+        if let Some(var) = &args.token_env {
+            spec.token = TokenSpec::Env(var.clone());
+        }
+        session.add_socket(spec).await?;
+    }
+    if session.sockets().is_empty() {
+        bail!("no sockets to watch: the config has none");
+    }
+    let bars = (!args.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
+    let mut bar_of: HashMap<u64, ProgressBar> = HashMap::new();
+    let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
+        .expect("the template is valid");
+    let mut printer = EventPrinter::default();
+    let mut out = std::io::stdout().lock();
+    loop {
+        if session.sockets().iter().all(|s| s.state.is_terminal()) {
+            break;
+        }
+        let e = match events.recv().await {
+            Ok(e) => e,
+            Err(RecvError::Lagged(n)) => {
+                eprintln!("({n} live events skipped; all are recorded)");
+                continue;
+            }
+            Err(RecvError::Closed) => break,
+        };
+        if args.json {
+            use std::io::Write;
+            serde_json::to_writer(&mut out, &EventRecord::from_event(&e, Some(4096)))?;
+            writeln!(out)?;
+            continue;
+        }
+        match &bars {
+            Some(m) => {
+                let bar = bar_of.entry(e.socket).or_insert_with(|| {
+                    let b = m.add(ProgressBar::new(0));
+                    b.set_style(style.clone());
+                    b
+                });
+                match &e.kind {
+                    EventKind::SocketAdded(info) => bar.set_prefix(info.name.clone()),
+                    EventKind::Progress(p) => {
+                        bar.set_length(p.total);
+                        bar.set_position(p.processed);
+                    }
+                    EventKind::Transition { to, .. } => bar.set_message(to.to_string()),
+                    _ => {}
+                }
+            }
+            None => {
+                if let Some(line) = printer.line(&e) {
+                    use std::io::Write;
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+    }
+    for b in bar_of.values() {
+        b.finish();
+    }
+    let sockets = session.sockets();
+    let id = session.session_id();
+    session.stop().await?;
+    let failed: Vec<_> = sockets
+        .iter()
+        .filter(|s| !matches!(s.state, State::Closed { .. }))
+        .collect();
+    eprintln!(
+        "session {id}: {} sockets, {} did not complete",
+        sockets.len(),
+        failed.len()
+    );
+    for s in &failed {
+        eprintln!("  {}: {}", s.name, s.state);
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

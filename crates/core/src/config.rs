@@ -1,0 +1,389 @@
+//! The TOML file of job sockets (`docs/config.example.toml` shows every key).
+//! Every error names the file and the line; an inline token is allowed but
+//! warned about, and never repeated in a message.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sockscope_engine::{
+    AdapterKind, HeartbeatPolicy, ReconnectPolicy, SocketConfig, StaticToken, Token, TokenFuture,
+    TokenPlacement, TokenSource,
+};
+use sockscope_protocol::JobKind;
+use toml::Spanned;
+
+use crate::CoreError;
+
+/// Where a socket's token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSpec {
+    /// No token.
+    None,
+    /// Written in the config file. Works, and is warned about.
+    Inline(Token),
+    /// Read from this environment variable at each connect.
+    Env(String),
+    /// Read from this file at each connect (trailing whitespace trimmed).
+    File(PathBuf),
+    /// Read from the OS keyring entry of this job.
+    Keyring {
+        /// The job whose token it is.
+        job_id: String,
+    },
+}
+
+/// Ask a test backend to create the job (`POST /api/jobs`) when the socket
+/// is added; its answer supplies the job id and the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateJob {
+    /// Job kind.
+    pub kind: JobKind,
+    /// Items.
+    pub total_count: u64,
+    /// Fault knobs for the simulator, as JSON.
+    pub faults: Option<serde_json::Value>,
+}
+
+/// Makes the token source of a [`TokenSpec::Keyring`] entry for a job.
+pub type KeyringSource<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn TokenSource>, CoreError>;
+
+/// One socket, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketSpec {
+    /// Display name. Default: the job id.
+    pub name: Option<String>,
+    /// `ws://` or `wss://` URL, without a token.
+    pub url: String,
+    /// Protocol adapter. Default `job`.
+    pub adapter: AdapterKind,
+    /// Job id (or `jobId=` in the URL, or `create`).
+    pub job_id: Option<String>,
+    /// Create the job first through `POST /api/jobs`.
+    pub create: Option<CreateJob>,
+    /// Token source. Default none.
+    pub token: TokenSpec,
+    /// Where the token travels. Default the `Authorization` header.
+    pub token_placement: TokenPlacement,
+    /// Reconnect policy. Default: 1 s doubling to 30 s, 5 retries, jitter.
+    pub reconnect: ReconnectPolicy,
+    /// Heartbeat. Default: ping every 15 s, 10 s to answer.
+    pub heartbeat: HeartbeatPolicy,
+    /// Line of the `[[socket]]` table in its file, for error messages.
+    pub line: Option<usize>,
+}
+
+impl SocketSpec {
+    /// A job socket with every default.
+    pub fn job(url: impl Into<String>) -> SocketSpec {
+        SocketSpec {
+            name: None,
+            url: url.into(),
+            adapter: AdapterKind::Job,
+            job_id: None,
+            create: None,
+            token: TokenSpec::None,
+            token_placement: TokenPlacement::Header,
+            reconnect: ReconnectPolicy::default(),
+            heartbeat: HeartbeatPolicy::default(),
+            line: None,
+        }
+    }
+
+    /// The engine's config for this socket, with its token source resolved.
+    /// `keyring` makes the source for [`TokenSpec::Keyring`].
+    pub fn socket_config(&self, keyring: KeyringSource<'_>) -> Result<SocketConfig, CoreError> {
+        let mut c = match self.adapter {
+            AdapterKind::Job => SocketConfig::job(self.url.clone()),
+            AdapterKind::Raw => SocketConfig::raw(self.url.clone()),
+        };
+        c.name = self.name.clone();
+        c.job_id = self.job_id.clone();
+        c.token_placement = self.token_placement;
+        c.reconnect = self.reconnect.clone();
+        c.heartbeat = self.heartbeat.clone();
+        c.token = match &self.token {
+            TokenSpec::None => None,
+            TokenSpec::Inline(t) => Some(Arc::new(StaticToken::new(t.expose()))),
+            TokenSpec::Env(var) => Some(Arc::new(sockscope_engine::EnvToken::new(var.clone()))),
+            TokenSpec::File(path) => Some(Arc::new(FileToken { path: path.clone() })),
+            TokenSpec::Keyring { job_id } => Some(keyring(job_id)?),
+        };
+        Ok(c)
+    }
+}
+
+/// A token read from a file at each connect, so a rotated file is picked up.
+#[derive(Debug, Clone)]
+pub struct FileToken {
+    path: PathBuf,
+}
+
+impl FileToken {
+    /// Reads `path`.
+    pub fn new(path: impl Into<PathBuf>) -> FileToken {
+        FileToken { path: path.into() }
+    }
+}
+
+impl TokenSource for FileToken {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async move {
+            let unavailable = |reason: String| sockscope_engine::Error::TokenUnavailable {
+                source_name: self.describe(),
+                reason,
+            };
+            let text = tokio::fs::read_to_string(&self.path)
+                .await
+                .map_err(|e| unavailable(e.kind().to_string()))?;
+            let token = text.trim_end();
+            if token.is_empty() {
+                return Err(unavailable("the file is empty".into()));
+            }
+            Ok(Token::new(token))
+        })
+    }
+
+    fn can_refresh(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+}
+
+/// A warning about a config that works but should not be left so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// Line in the file.
+    pub line: usize,
+    /// What to change.
+    pub message: String,
+}
+
+/// A loaded, checked config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The sockets, in file order.
+    pub sockets: Vec<SocketSpec>,
+    /// Things that work but should change.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileShape {
+    #[serde(default)]
+    socket: Vec<Spanned<SocketShape>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SocketShape {
+    name: Option<String>,
+    url: Spanned<String>,
+    #[serde(default)]
+    adapter: Option<Spanned<String>>,
+    job_id: Option<String>,
+    create: Option<CreateShape>,
+    token: Option<Spanned<TokenShape>>,
+    token_placement: Option<Spanned<String>>,
+    reconnect: Option<ReconnectShape>,
+    heartbeat: Option<HeartbeatShape>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateShape {
+    kind: JobKind,
+    total_count: u64,
+    faults: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TokenShape {
+    Inline(String),
+    Source(TokenSourceShape),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenSourceShape {
+    env: Option<String>,
+    file: Option<PathBuf>,
+    keyring: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconnectShape {
+    base_ms: Option<u64>,
+    cap_ms: Option<u64>,
+    factor: Option<u32>,
+    max_attempts: Option<u32>,
+    jitter: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeartbeatShape {
+    interval_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, CoreError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CoreError::Io {
+            what: format!("reading config {}", path.display()),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Checks `text`, as read from `path` (named in errors only).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, CoreError> {
+        let err = |span: Option<std::ops::Range<usize>>, message: String| CoreError::Config {
+            path: path.to_owned(),
+            line: span.map_or(1, |s| line_of(text, s.start)),
+            message,
+        };
+        let shape: FileShape = toml::from_str(text).map_err(|e| {
+            // The parser's message may quote the offending text, which could
+            // be an inline token: keep only its description line.
+            let message = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_owned();
+            err(e.span(), message)
+        })?;
+        let mut sockets = Vec::new();
+        let mut warnings = Vec::new();
+        for entry in shape.socket {
+            let span = entry.span();
+            let line = line_of(text, span.start);
+            let s = entry.into_inner();
+            let at = |sp: std::ops::Range<usize>, m: String| err(Some(sp), m);
+            let mut spec = SocketSpec::job(s.url.get_ref().clone());
+            spec.line = Some(line);
+            spec.name = s.name;
+            spec.job_id = s.job_id;
+            if let Some(a) = &s.adapter {
+                spec.adapter = match a.get_ref().as_str() {
+                    "job" => AdapterKind::Job,
+                    "raw" => AdapterKind::Raw,
+                    other => {
+                        return Err(at(
+                            a.span(),
+                            format!("adapter must be `job` or `raw`, not `{other}`"),
+                        ));
+                    }
+                };
+            }
+            if let Some(p) = &s.token_placement {
+                spec.token_placement = match p.get_ref().as_str() {
+                    "header" => TokenPlacement::Header,
+                    "query" => TokenPlacement::Query,
+                    other => {
+                        return Err(at(
+                            p.span(),
+                            format!("token_placement must be `header` or `query`, not `{other}`"),
+                        ));
+                    }
+                };
+            }
+            if let Some(t) = s.token {
+                let tspan = t.span();
+                spec.token = match t.into_inner() {
+                    TokenShape::Inline(secret) => {
+                        warnings.push(ConfigWarning {
+                            line: line_of(text, tspan.start),
+                            message: "a token is written in the file; use { env = \"VAR\" }, \
+                                      { file = \"PATH\" } or { keyring = \"JOB\" } instead"
+                                .into(),
+                        });
+                        TokenSpec::Inline(Token::new(secret))
+                    }
+                    TokenShape::Source(src) => match (src.env, src.file, src.keyring) {
+                        (Some(v), None, None) => TokenSpec::Env(v),
+                        (None, Some(f), None) => TokenSpec::File(f),
+                        (None, None, Some(k)) => TokenSpec::Keyring { job_id: k },
+                        _ => {
+                            return Err(at(
+                                tspan,
+                                "token takes exactly one of env, file or keyring".into(),
+                            ));
+                        }
+                    },
+                };
+            }
+            if let Some(c) = s.create {
+                let faults = match c.faults {
+                    Some(t) => Some(
+                        serde_json::to_value(t)
+                            .map_err(|e| err(Some(span.clone()), format!("create.faults: {e}")))?,
+                    ),
+                    None => None,
+                };
+                spec.create = Some(CreateJob {
+                    kind: c.kind,
+                    total_count: c.total_count,
+                    faults,
+                });
+            }
+            if let Some(r) = s.reconnect {
+                let d = ReconnectPolicy::default();
+                spec.reconnect = ReconnectPolicy {
+                    base: r.base_ms.map_or(d.base, Duration::from_millis),
+                    cap: r.cap_ms.map_or(d.cap, Duration::from_millis),
+                    factor: r.factor.unwrap_or(d.factor),
+                    max_attempts: r.max_attempts.unwrap_or(d.max_attempts),
+                    jitter: r.jitter.unwrap_or(d.jitter),
+                };
+            }
+            if let Some(h) = s.heartbeat {
+                let d = HeartbeatPolicy::default();
+                spec.heartbeat = HeartbeatPolicy {
+                    interval: h.interval_ms.map_or(d.interval, Duration::from_millis),
+                    timeout: h.timeout_ms.map_or(d.timeout, Duration::from_millis),
+                };
+            }
+            // The engine's own check, with a placeholder job id for sockets
+            // whose job is created when they are added.
+            let mut check = spec.clone();
+            if check.create.is_some() && check.job_id.is_none() {
+                check.job_id = Some("to-be-created".into());
+            }
+            let placeholder = |_: &str| -> Result<Arc<dyn TokenSource>, CoreError> {
+                Ok(Arc::new(StaticToken::new("placeholder")))
+            };
+            let cfg = check.socket_config(&placeholder)?;
+            if let Err(sockscope_engine::Error::InvalidConfig { field, reason }) = cfg.validate() {
+                let sp = if field == "url" {
+                    s.url.span()
+                } else {
+                    span.clone()
+                };
+                return Err(at(sp, format!("{field}: {reason}")));
+            }
+            sockets.push(spec);
+        }
+        Ok(Config { sockets, warnings })
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Where the database lives unless told otherwise: the platform data dir
+/// (`~/.local/share/sockscope/sockscope.db` on Linux).
+pub fn default_db_path() -> Result<PathBuf, CoreError> {
+    let dirs = directories::ProjectDirs::from("", "", "sockscope").ok_or(CoreError::NoDataDir)?;
+    Ok(dirs.data_dir().join("sockscope.db"))
+}

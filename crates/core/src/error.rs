@@ -1,0 +1,57 @@
+//! The crate's one error type.
+
+/// Everything the app core can fail at. A scenario whose checks fail is not
+/// an error: it is a report with a failing verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// No scenario has this id. Fatal: `scenario::catalog()` lists the ids.
+    #[error("no scenario named `{0}` (`sockscope scenario list` shows them)")]
+    UnknownScenario(String),
+    /// The simulator failed to start or refused a call. Retryable when it
+    /// could not bind; fatal otherwise (a bug in the scenario).
+    #[error("simulator: {0}")]
+    Sim(#[from] sockscope_sim::SimError),
+    /// The engine refused a socket or has shut down. Fatal: the scenario or
+    /// the configuration is wrong.
+    #[error("engine: {0}")]
+    Engine(#[from] sockscope_engine::Error),
+    /// A listener could not bind, or an upstream address did not resolve.
+    /// Retryable: the port may be free or the name resolvable later.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, e.g. `binding 127.0.0.1:9000`.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The proxy has shut down; its handle can no longer change anything.
+    /// Fatal for that handle: start a new proxy.
+    #[error("the proxy has shut down")]
+    ProxyStopped,
+    /// The config file is wrong at this line. Fatal: fix the file.
+    #[error("{path}:{line}: {message}")]
+    Config {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong. Never holds a token.
+        message: String,
+    },
+    /// The platform has no data directory for the default database. Fatal:
+    /// pass a database path.
+    #[error("no data directory on this platform; pass a database path")]
+    NoDataDir,
+    /// The recorder failed (database or telemetry). Fatal for the session;
+    /// a corrupt file was already moved aside by then.
+    #[error("recorder: {0}")]
+    Recorder(#[from] sockscope_recorder::Error),
+    /// A job could not be created through `POST /api/jobs`. Retryable if
+    /// the backend was down.
+    #[error("creating the job: {0}")]
+    CreateJob(String),
+    /// A background task failed. Fatal.
+    #[error("background task: {0}")]
+    Task(String),
+}

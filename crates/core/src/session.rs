@@ -1,0 +1,425 @@
+//! A session: the engine, the recorder and, when asked, telemetry and an
+//! embedded simulator, wired together for one run of the CLI or the app.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sockscope_engine::event::Progress;
+use sockscope_engine::{
+    AdapterKind, Engine, EngineConfig, Event, SocketHandle, SocketId, State, TokenSource,
+};
+use sockscope_environment::{EnvironmentTask, KeyringToken, NetworkWatcher, Sources, WakeDetector};
+use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
+use sockscope_recorder::{OpenReport, Recorder, RecorderConfig, Telemetry, TelemetryConfig};
+use sockscope_sim::{Sim, SimConfig};
+use tokio::sync::broadcast;
+use url::Url;
+
+use crate::CoreError;
+use crate::config::{Config, ConfigWarning, SocketSpec, TokenSpec, default_db_path};
+use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, demo_jobs};
+
+/// How to start a session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// The database. Default: [`default_db_path`].
+    pub db_path: Option<PathBuf>,
+    /// Start the embedded simulator with the three demo jobs. Default off.
+    pub demo: bool,
+    /// Demo pace: milliseconds between items. Default 50.
+    pub demo_interval_ms: Option<u64>,
+    /// Demo size: items per job. Default [`DEMO_ITEMS`].
+    pub demo_items: Option<u64>,
+    /// A TOML file of sockets to add at start. Default none.
+    pub config_path: Option<PathBuf>,
+    /// Live OTLP export. Default off.
+    pub telemetry: Option<TelemetryConfig>,
+    /// Watch the OS for network changes and wakes, and tell every socket.
+    /// Default off (the CLI and the app turn it on).
+    pub watch_environment: bool,
+}
+
+/// A socket at a glance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketView {
+    /// Engine id.
+    pub id: SocketId,
+    /// Display name.
+    pub name: String,
+    /// Adapter.
+    pub adapter: AdapterKind,
+    /// Job id.
+    pub job_id: Option<String>,
+    /// State now.
+    pub state: State,
+    /// Connection attempts so far.
+    pub attempts: u32,
+    /// Job progress.
+    pub progress: Option<Progress>,
+    /// Last heartbeat round trip.
+    pub last_rtt: Option<Duration>,
+    /// Findings so far.
+    pub findings: u64,
+}
+
+/// One run: cheap to clone, every clone is the same session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    engine: Engine,
+    recorder: tokio::sync::Mutex<Option<Recorder>>,
+    telemetry: Option<Telemetry>,
+    traces: Mutex<Option<tokio::task::JoinHandle<u64>>>,
+    sim: tokio::sync::Mutex<Option<Sim>>,
+    report: OpenReport,
+    demo: bool,
+    sockets: Mutex<BTreeMap<SocketId, SocketHandle>>,
+    http: reqwest::Client,
+    warnings: Vec<ConfigWarning>,
+    first_live: Mutex<Option<broadcast::Receiver<Arc<Event>>>>,
+    /// Dropping it stops the watch.
+    environment: Mutex<Option<EnvironmentTask>>,
+}
+
+impl Session {
+    /// Opens the database, starts recording, then adds the demo and config
+    /// sockets.
+    pub async fn start(opts: SessionOptions) -> Result<Session, CoreError> {
+        let config = match &opts.config_path {
+            Some(p) => Some(Config::load(p)?),
+            None => None,
+        };
+        let engine = Engine::new(EngineConfig::default())?;
+        let events = engine.subscribe_lossless(8192);
+        let first_live = engine.subscribe_live();
+        let db = match opts.db_path.clone() {
+            Some(p) => p,
+            None => default_db_path()?,
+        };
+        let (recorder, report) =
+            tokio::task::spawn_blocking(move || Recorder::start(RecorderConfig::new(db), events))
+                .await
+                .map_err(|e| CoreError::Task(e.to_string()))??;
+        let (telemetry, traces) = match &opts.telemetry {
+            Some(cfg) => {
+                let t = Telemetry::install(cfg)?;
+                let handle = t.spawn_live_traces(report.session, engine.subscribe_lossless(8192));
+                (Some(t), Some(handle))
+            }
+            None => (None, None),
+        };
+        let environment = if opts.watch_environment {
+            // A machine without an address watch still gets wake detection.
+            let network = NetworkWatcher::start().await.ok();
+            Some(EnvironmentTask::spawn(
+                engine.clone(),
+                Sources {
+                    network,
+                    wake: Some(WakeDetector::system()),
+                },
+            ))
+        } else {
+            None
+        };
+        let session = Session {
+            inner: Arc::new(Inner {
+                engine,
+                recorder: tokio::sync::Mutex::new(Some(recorder)),
+                telemetry,
+                traces: Mutex::new(traces),
+                sim: tokio::sync::Mutex::new(None),
+                report,
+                demo: opts.demo,
+                sockets: Mutex::new(BTreeMap::new()),
+                http: reqwest::Client::new(),
+                warnings: config
+                    .as_ref()
+                    .map(|c| c.warnings.clone())
+                    .unwrap_or_default(),
+                first_live: Mutex::new(Some(first_live)),
+                environment: Mutex::new(environment),
+            }),
+        };
+        if opts.demo {
+            session
+                .start_demo(
+                    opts.demo_items.unwrap_or(DEMO_ITEMS),
+                    opts.demo_interval_ms.unwrap_or(50),
+                )
+                .await?;
+        }
+        if let Some(cfg) = config {
+            for spec in cfg.sockets {
+                session.add_socket(spec).await?;
+            }
+        }
+        Ok(session)
+    }
+
+    async fn start_demo(&self, items: u64, interval_ms: u64) -> Result<(), CoreError> {
+        let sim = Sim::start(SimConfig::default()).await?;
+        let base = sim.http_base();
+        *self.inner.sim.lock().await = Some(sim);
+        for job in demo_jobs(items, interval_ms) {
+            let mut spec =
+                SocketSpec::job(format!("{}/ws/progress", base.replacen("http", "ws", 1)));
+            spec.name = Some(job.kind.as_str().to_owned());
+            spec.create = Some(crate::config::CreateJob {
+                kind: job.kind,
+                total_count: items,
+                faults: Some(
+                    serde_json::to_value(&job.faults)
+                        .map_err(|e| CoreError::Task(e.to_string()))?,
+                ),
+            });
+            let id = self
+                .add_socket_with(spec, |c| {
+                    c.timeouts.ready = DEMO_READY_TIMEOUT;
+                    c.ready_resends = 4;
+                })
+                .await?;
+            let handle = self.handle(id)?;
+            for n in 0..job.early_sends {
+                let ping = format!(r#"{{"v":1,"type":"ping","payload":{{"nonce":"early-{n}"}}}}"#);
+                handle.send(ping).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The session's row id in the database.
+    pub fn session_id(&self) -> i64 {
+        self.inner.report.session.id
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.inner.report.path
+    }
+
+    /// What opening the database found (a file moved aside, crashed
+    /// sessions, pruned ones).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.inner.report
+    }
+
+    /// Warnings from the config file.
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.inner.warnings
+    }
+
+    /// Whether the embedded simulator and demo jobs run.
+    pub fn is_demo(&self) -> bool {
+        self.inner.demo
+    }
+
+    /// The engine, for callers that need more than this API.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The embedded simulator's base URL, in demo mode.
+    pub async fn sim_base(&self) -> Option<String> {
+        self.inner.sim.lock().await.as_ref().map(Sim::http_base)
+    }
+
+    /// Every socket, by id.
+    pub fn sockets(&self) -> Vec<SocketView> {
+        self.lock()
+            .values()
+            .map(|h| {
+                let s = h.snapshot();
+                let info = h.info();
+                SocketView {
+                    id: h.id(),
+                    name: info.name.clone(),
+                    adapter: info.adapter,
+                    job_id: info.job_id.clone(),
+                    state: s.state,
+                    attempts: s.attempts,
+                    progress: s.progress,
+                    last_rtt: s.last_rtt,
+                    findings: s.findings,
+                }
+            })
+            .collect()
+    }
+
+    /// Live events from now on; a slow reader skips ahead and is told how
+    /// many it missed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.engine.subscribe_live()
+    }
+
+    /// Live events from the session's start, including the demo and config
+    /// sockets added by [`Session::start`]. The first call gets it; later
+    /// calls get [`Session::subscribe`].
+    pub fn subscribe_from_start(&self) -> broadcast::Receiver<Arc<Event>> {
+        let first = self
+            .inner
+            .first_live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        first.unwrap_or_else(|| self.subscribe())
+    }
+
+    /// Adds a socket; with `create`, the job is created first.
+    pub async fn add_socket(&self, spec: SocketSpec) -> Result<SocketId, CoreError> {
+        self.add_socket_with(spec, |_| {}).await
+    }
+
+    async fn add_socket_with(
+        &self,
+        mut spec: SocketSpec,
+        tweak: impl FnOnce(&mut sockscope_engine::SocketConfig),
+    ) -> Result<SocketId, CoreError> {
+        if let Some(create) = spec.create.take() {
+            let job = self.create_job(&spec.url, create).await?;
+            spec.url = job.ws_url;
+            spec.job_id = Some(job.job_id);
+            spec.token = TokenSpec::Inline(sockscope_engine::Token::new(job.token));
+        }
+        let mut cfg = spec.socket_config(&keyring_source)?;
+        tweak(&mut cfg);
+        let handle = self.inner.engine.add_socket(&cfg)?;
+        let id = handle.id();
+        self.lock().insert(id, handle);
+        Ok(id)
+    }
+
+    async fn create_job(
+        &self,
+        ws_url: &str,
+        create: crate::config::CreateJob,
+    ) -> Result<CreateJobResponse, CoreError> {
+        let mut url =
+            Url::parse(ws_url).map_err(|e| CoreError::CreateJob(format!("bad URL: {e}")))?;
+        let scheme = if url.scheme() == "wss" {
+            "https"
+        } else {
+            "http"
+        };
+        url.set_scheme(scheme)
+            .map_err(|()| CoreError::CreateJob("cannot derive the jobs URL".into()))?;
+        url.set_path("/api/jobs");
+        url.set_query(None);
+        let body = CreateJobRequest {
+            kind: create.kind,
+            total_count: create.total_count,
+            faults: create.faults,
+        };
+        let resp = self
+            .inner
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| CoreError::CreateJob(e.without_url().to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(CoreError::CreateJob(format!(
+                "the backend answered {status}"
+            )));
+        }
+        resp.json()
+            .await
+            .map_err(|e| CoreError::CreateJob(format!("unreadable answer: {}", e.without_url())))
+    }
+
+    fn handle(&self, id: SocketId) -> Result<SocketHandle, CoreError> {
+        self.lock().get(&id).cloned().ok_or(CoreError::Engine(
+            sockscope_engine::Error::UnknownSocket(id),
+        ))
+    }
+
+    /// Cancels a socket and forgets it.
+    pub async fn remove_socket(&self, id: SocketId) -> Result<(), CoreError> {
+        self.handle(id)?;
+        self.lock().remove(&id);
+        self.inner.engine.remove_socket(id).await?;
+        Ok(())
+    }
+
+    /// Cancels a socket: no attempt is ever made again.
+    pub async fn cancel(&self, id: SocketId) -> Result<(), CoreError> {
+        Ok(self.handle(id)?.cancel().await?)
+    }
+
+    /// Reconnects now, from Backoff, Closed or Failed.
+    pub async fn retry(&self, id: SocketId) -> Result<(), CoreError> {
+        Ok(self.handle(id)?.retry().await?)
+    }
+
+    /// Waits until every socket has ended (Closed, Failed or Cancelled).
+    /// Unbounded: wrap it in a timeout.
+    pub async fn wait_all_ended(&self) -> Result<(), CoreError> {
+        let handles: Vec<_> = self.lock().values().cloned().collect();
+        for h in handles {
+            h.wait_for(|s| s.state.is_terminal()).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session: cancels live sockets, commits every event, flushes
+    /// telemetry, stops the simulator. Returns how many events were written.
+    pub async fn stop(self) -> Result<u64, CoreError> {
+        let watch = self
+            .inner
+            .environment
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(watch);
+        let handles: Vec<_> = self.lock().values().cloned().collect();
+        for h in &handles {
+            if !h.snapshot().state.is_terminal() {
+                h.cancel().await?;
+            }
+        }
+        for h in &handles {
+            let ended = h.wait_for(|s| s.state.is_terminal());
+            // A socket task that already ended has nothing more to say.
+            let _ = tokio::time::timeout(Duration::from_secs(5), ended).await;
+        }
+        let recorder = self.inner.recorder.lock().await.take();
+        let written = match recorder {
+            Some(r) => r.stop().await?.written,
+            None => 0,
+        };
+        let traces = self
+            .inner
+            .traces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(t) = traces {
+            t.abort();
+        }
+        if let Some(t) = &self.inner.telemetry {
+            t.flush()?;
+            t.shutdown()?;
+        }
+        if let Some(sim) = self.inner.sim.lock().await.take() {
+            sim.shutdown().await;
+        }
+        Ok(written)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketId, SocketHandle>> {
+        self.inner.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The OS keyring entry of a job. Whether a keyring answers shows at the
+/// first connect, as a `TokenUnavailable` naming the source.
+fn keyring_source(job_id: &str) -> Result<Arc<dyn TokenSource>, CoreError> {
+    Ok(Arc::new(KeyringToken::new(job_id)))
+}
