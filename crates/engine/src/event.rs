@@ -387,6 +387,8 @@ pub enum Cause {
     User(UserAction),
     /// A state sync answered 404.
     StateSyncNotFound,
+    /// A state sync said the job has ended.
+    JobEnded,
     /// The token source failed.
     TokenUnavailable,
     /// The reconnect budget is spent.

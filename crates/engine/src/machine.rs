@@ -1201,6 +1201,21 @@ impl Machine {
                 // than the events already seen must not turn progress back.
                 let seen = self.last_seq.unwrap_or(0);
                 self.last_seq = Some(seen.max(state.last_seq));
+                // A job the server has ended has nothing left to reconnect
+                // for, even when the replay that said so was lost.
+                if state.status.is_terminal() && self.job_outcome.is_none() {
+                    let outcome = match state.status {
+                        JobStatus::Failed => (
+                            Outcome::Failed,
+                            ClosedReason::JobFailed {
+                                code: "job_failed".into(),
+                                retryable: false,
+                            },
+                        ),
+                        _ => (Outcome::Finished, ClosedReason::JobFinished),
+                    };
+                    self.job_outcome = Some(outcome);
+                }
                 if state.last_seq >= seen {
                     self.set_progress(
                         state.processed_count,
@@ -1209,6 +1224,11 @@ impl Machine {
                         ProgressSource::StateSync,
                         fx,
                     );
+                }
+                if let (Some((_, reason)), State::Backoff { .. }) = (&self.job_outcome, &self.state)
+                {
+                    let reason = reason.clone();
+                    self.close_terminal(reason, Cause::JobEnded, fx);
                 }
             }
             Err(failure) => {

@@ -537,6 +537,7 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
             ),
         ),
         Cause::StateSyncNotFound => ("state_sync_not_found", None),
+        Cause::JobEnded => ("job_ended", None),
         Cause::TokenUnavailable => ("token_unavailable", None),
         Cause::RetriesExhausted => ("retries_exhausted", None),
     };
