@@ -246,8 +246,8 @@ async fn a_broadcast_skips_a_closing_socket_and_records_the_skip() {
         cfg.timeouts.close = Duration::from_secs(5);
         let a = h.add(&cfg);
         let b = h.add(&h.config(&live));
-        h.state(&a, StateName::Ready).await;
-        h.state(&b, StateName::Ready).await;
+        h.entered(&a, StateName::Ready).await;
+        h.entered(&b, StateName::Ready).await;
         h.sim
             .wait_for(|e| matches!(e, WireEvent::Stalled { .. }), EVENT_TIMEOUT)
             .await
@@ -606,8 +606,8 @@ async fn the_token_travels_in_the_header_or_on_request_the_query() {
         let mut cfg = h.config(&b);
         cfg.token_placement = sockscope_engine::TokenPlacement::Query;
         let sb = h.add(&cfg);
-        h.state(&sa, StateName::Ready).await;
-        h.state(&sb, StateName::Ready).await;
+        h.entered(&sa, StateName::Ready).await;
+        h.entered(&sb, StateName::Ready).await;
         let auth = |job: &str| {
             h.sim.wire_log().into_iter().find_map(|e| match e {
                 WireEvent::Connection {

@@ -32,7 +32,7 @@ async fn no_event_carries_the_token_in_either_placement() {
             sockets.push(h.add(&cfg));
         }
         for s in &sockets {
-            h.state(s, StateName::Closed).await;
+            h.entered(s, StateName::Closed).await;
         }
         assert!(h.log.len() > 50);
         for e in &h.log {

@@ -129,6 +129,20 @@ impl Harness {
         .await
     }
 
+    /// Like [`Harness::state`], but an entry already in the log counts:
+    /// for waiting on several sockets, whose events interleave.
+    pub async fn entered(&mut self, socket: &SocketHandle, name: StateName) -> Arc<Event> {
+        let id = socket.id();
+        let seen = self.log.iter().find(|e| {
+            e.socket == id
+                && matches!(&e.kind, EventKind::Transition { to, .. } if to.name() == name)
+        });
+        match seen {
+            Some(e) => e.clone(),
+            None => self.state(socket, name).await,
+        }
+    }
+
     /// Waits for a finding of `class` on `socket`.
     pub async fn finding(&mut self, socket: &SocketHandle, class: FindingClass) -> Arc<Event> {
         let id = socket.id();
