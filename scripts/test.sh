@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, every test, and a smoke run of the
-# benchmarks so their harness cannot rot. Installs what is missing first.
+# The test command: formatting, lints, every test (the app's end-to-end
+# suite included: it starts Xvfb itself), and a smoke run of the benchmarks
+# so their harness cannot rot. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -9,6 +10,12 @@ ensure_build_tools
 python3 -c 'import rotel' 2>/dev/null || python3 -m pip install --quiet rotel
 # Network namespaces/veth and a real Secret Service for the environment tests.
 apt_install iproute2 dbus gnome-keyring
+ensure_app_build_deps
+ensure_app_test_deps
+
+# ui/ first: its unit tests, then the bundle the app embeds.
+ui_deps
+(cd ui && npm test && npm run build)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -16,3 +23,4 @@ cargo test --workspace
 if [ -f crates/engine/benches/connect.rs ]; then
   SOCKSCOPE_BENCH_N=20 cargo bench --profile dev -p sockscope-engine --bench connect
 fi
+SOCKSCOPE_BENCH_EVENTS=20000 cargo bench --profile dev -p sockscope-recorder --bench recorder

@@ -1,0 +1,214 @@
+//! The commands the webview may call (each has one `allow-*` permission in
+//! capabilities/main.json). They are thin: the app core does the work.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use sockscope_core::{Session, scenario};
+use sockscope_recorder::{RecordReader, WindowQuery, export};
+use tauri::State;
+use tauri::ipc::Channel;
+
+use crate::error::UiError;
+use crate::live;
+use crate::transfer::{
+    AddSocketRequest, AppInfo, CursorIo, EventPageOut, LiveBatch, OtlpSettings, ScenarioRow,
+    SessionRow, SocketRow, UiEvent,
+};
+
+/// What every command may reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The running session.
+    pub session: Session,
+    /// Where exports go.
+    pub export_dir: PathBuf,
+    /// The OTLP settings file.
+    pub otlp_path: PathBuf,
+}
+
+type Res<T> = Result<T, UiError>;
+
+/// Registers every command; keep in step with `command_names.rs`.
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        app_info,
+        subscribe,
+        sockets,
+        add_socket,
+        remove_socket,
+        cancel_socket,
+        retry_socket,
+        sessions,
+        session_events,
+        scenarios,
+        run_scenario,
+        export_session,
+        otlp_settings,
+        set_otlp_settings,
+    ]
+}
+
+#[tauri::command]
+fn app_info(state: State<'_, AppState>) -> AppInfo {
+    let s = &state.session;
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        demo: s.is_demo(),
+        session_id: s.session_id(),
+        db_path: s.db_path().to_path_buf(),
+        now: s.engine().now().0,
+        warnings: s.warnings().iter().map(|w| w.message.clone()).collect(),
+    }
+}
+
+/// Starts the live stream on `channel`: first what the recorder already
+/// holds for this session, then live events, one batch per frame.
+#[tauri::command]
+async fn subscribe(state: State<'_, AppState>, channel: Channel<LiveBatch>) -> Res<()> {
+    let session = state.session.clone();
+    // Subscribe before the backfill so nothing falls between the two.
+    let rx = session.subscribe();
+    let s = session.clone();
+    let (first, cutoff) = tauri::async_runtime::spawn_blocking(move || live::backfill(&s))
+        .await
+        .map_err(|e| UiError::new("task", e.to_string()))??;
+    tauri::async_runtime::spawn(live::forward(session, rx, cutoff, first, channel));
+    Ok(())
+}
+
+#[tauri::command]
+fn sockets(state: State<'_, AppState>) -> Vec<SocketRow> {
+    state
+        .session
+        .sockets()
+        .iter()
+        .map(SocketRow::from)
+        .collect()
+}
+
+#[tauri::command]
+async fn add_socket(state: State<'_, AppState>, request: AddSocketRequest) -> Res<u64> {
+    Ok(state.session.add_socket(request.into_spec()?).await?)
+}
+
+#[tauri::command]
+async fn remove_socket(state: State<'_, AppState>, id: u64) -> Res<()> {
+    Ok(state.session.remove_socket(id).await?)
+}
+
+#[tauri::command]
+async fn cancel_socket(state: State<'_, AppState>, id: u64) -> Res<()> {
+    Ok(state.session.cancel(id).await?)
+}
+
+#[tauri::command]
+async fn retry_socket(state: State<'_, AppState>, id: u64) -> Res<()> {
+    Ok(state.session.retry(id).await?)
+}
+
+fn reader(state: &AppState) -> Res<RecordReader> {
+    Ok(RecordReader::open(state.session.db_path())?)
+}
+
+#[tauri::command]
+async fn sessions(state: State<'_, AppState>) -> Res<Vec<SessionRow>> {
+    let r = reader(&state)?;
+    let mut out: Vec<SessionRow> = r.sessions()?.into_iter().map(SessionRow::from).collect();
+    out.sort_by_key(|s| std::cmp::Reverse(s.id));
+    Ok(out)
+}
+
+#[tauri::command]
+async fn session_events(
+    state: State<'_, AppState>,
+    session_id: i64,
+    after: Option<CursorIo>,
+    page_size: usize,
+) -> Res<EventPageOut> {
+    let r = reader(&state)?;
+    let mut q = WindowQuery::whole_session(session_id, page_size.clamp(1, 100_000));
+    q.after = after.map(Into::into);
+    let page = r.events(&q)?;
+    Ok(EventPageOut {
+        events: page.events.into_iter().map(UiEvent::from).collect(),
+        next: page.next.map(Into::into),
+    })
+}
+
+#[tauri::command]
+fn scenarios() -> Vec<ScenarioRow> {
+    scenario::catalog()
+        .iter()
+        .map(|s| ScenarioRow {
+            id: s.id,
+            race: s.race,
+            seed: s.seed,
+            expected: s.expected.iter().map(|c| c.as_str()).collect(),
+        })
+        .collect()
+}
+
+#[tauri::command]
+async fn run_scenario(id: String) -> Res<crate::scenario_view::ScenarioResult> {
+    let report = scenario::run(&id).await?;
+    Ok(crate::scenario_view::ScenarioResult::from(&report))
+}
+
+/// Writes a session in `format` (`jaeger`, `otlp` or `csv`) to the export
+/// directory and returns the file's path.
+#[tauri::command]
+async fn export_session(
+    state: State<'_, AppState>,
+    session_id: i64,
+    format: String,
+) -> Res<PathBuf> {
+    let (ext, label) = match format.as_str() {
+        "jaeger" => ("jaeger.json", "jaeger"),
+        "otlp" => ("otlp.json", "otlp"),
+        "csv" => ("transitions.csv", "csv"),
+        other => {
+            return Err(UiError::new(
+                "bad_request",
+                format!("unknown export format `{other}` (jaeger, otlp or csv)"),
+            ));
+        }
+    };
+    std::fs::create_dir_all(&state.export_dir)?;
+    let path = state
+        .export_dir
+        .join(format!("sockscope-session-{session_id}.{ext}"));
+    let db = state.session.db_path().to_path_buf();
+    let out = path.clone();
+    tauri::async_runtime::spawn_blocking(move || -> Res<()> {
+        let r = RecordReader::open(&db)?;
+        let mut file = BufWriter::new(File::create(&out)?);
+        match label {
+            "jaeger" => export::write_jaeger(&r, session_id, "sockscope", &mut file)?,
+            "otlp" => export::write_otlp_json(&r, session_id, "sockscope", &mut file)?,
+            _ => export::write_transitions_csv(&r, session_id, &mut file)?,
+        }
+        file.flush()?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| UiError::new("task", e.to_string()))??;
+    Ok(path)
+}
+
+#[tauri::command]
+fn otlp_settings(state: State<'_, AppState>) -> Res<OtlpSettings> {
+    crate::settings::load_otlp(&state.otlp_path)
+}
+
+#[tauri::command]
+fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -> Res<()> {
+    if !matches!(settings.protocol.as_str(), "grpc" | "http_protobuf") {
+        return Err(UiError::new(
+            "bad_request",
+            "protocol is grpc or http_protobuf",
+        ));
+    }
+    crate::settings::save_otlp(&state.otlp_path, &settings)
+}

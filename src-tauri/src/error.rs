@@ -1,0 +1,62 @@
+//! What crosses to the webview when a command fails: `{code, message}`.
+
+use serde::Serialize;
+use sockscope_core::CoreError;
+
+/// A command's error, as the UI receives it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UiError {
+    /// Stable machine-readable code, e.g. `unknown_socket`.
+    pub code: &'static str,
+    /// Plain words for the person.
+    pub message: String,
+}
+
+impl UiError {
+    /// An error with this code and message.
+    pub fn new(code: &'static str, message: impl Into<String>) -> UiError {
+        UiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for UiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl From<CoreError> for UiError {
+    fn from(e: CoreError) -> UiError {
+        let code = match &e {
+            CoreError::UnknownScenario(_) => "unknown_scenario",
+            CoreError::Sim(_) => "simulator",
+            CoreError::Engine(sockscope_engine::Error::UnknownSocket(_)) => "unknown_socket",
+            CoreError::Engine(_) => "engine",
+            CoreError::Io { .. } => "io",
+            CoreError::ProxyStopped => "proxy_stopped",
+            CoreError::Config { .. } => "config",
+            CoreError::NoDataDir => "no_data_dir",
+            CoreError::Recorder(_) => "recorder",
+            CoreError::CreateJob(_) => "create_job",
+            CoreError::Task(_) => "task",
+            #[allow(unreachable_patterns)]
+            _ => "core",
+        };
+        UiError::new(code, e.to_string())
+    }
+}
+
+impl From<sockscope_recorder::Error> for UiError {
+    fn from(e: sockscope_recorder::Error) -> UiError {
+        UiError::new("recorder", e.to_string())
+    }
+}
+
+impl From<std::io::Error> for UiError {
+    fn from(e: std::io::Error) -> UiError {
+        UiError::new("io", e.to_string())
+    }
+}

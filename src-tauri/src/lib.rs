@@ -1,0 +1,89 @@
+//! The sockscope desktop app: a Tauri shell over the app core. This is the
+//! only crate that knows Tauri; it owns the serde transfer types of the
+//! webview boundary and nothing of the domain.
+
+mod commands;
+mod error;
+mod live;
+mod scenario_view;
+mod settings;
+mod transfer;
+mod tray;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sockscope_core::{Session, SessionOptions};
+use tauri::Manager;
+
+pub use error::UiError;
+
+/// Command-line options of the app.
+#[derive(Debug, Default, Clone)]
+pub struct AppArgs {
+    /// Force demo mode (simulator plus the three demo jobs).
+    pub demo: bool,
+    /// A TOML file of sockets; default: the config dir's sockets.toml.
+    pub config: Option<PathBuf>,
+    /// The database; default: the platform data dir.
+    pub db: Option<PathBuf>,
+}
+
+/// How the session starts: a config file if there is one, else the demo,
+/// so a first start shows a race within seconds.
+fn session_options(
+    args: &AppArgs,
+    otlp: Option<sockscope_recorder::TelemetryConfig>,
+) -> SessionOptions {
+    let config = args
+        .config
+        .clone()
+        .or_else(|| Some(settings::sockets_file(&settings::config_dir())).filter(|p| p.exists()));
+    SessionOptions {
+        db_path: args.db.clone(),
+        demo: args.demo || config.is_none(),
+        config_path: config,
+        telemetry: otlp,
+        ..SessionOptions::default()
+    }
+}
+
+/// Starts the session, opens the window, and runs until it closes.
+pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
+    let config_dir = settings::config_dir();
+    let otlp_path = config_dir.join("otlp.json");
+    let otlp = settings::load_otlp(&otlp_path)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .telemetry();
+    let opts = session_options(&args, otlp);
+    let session =
+        tauri::async_runtime::block_on(Session::start(opts)).context("starting the session")?;
+    let state = commands::AppState {
+        session: session.clone(),
+        export_dir: settings::export_dir(),
+        otlp_path,
+    };
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .manage(state)
+        .invoke_handler(commands::handler())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let tray = tray::build(&handle);
+            tauri::async_runtime::spawn(tray::watch(handle, session.clone(), tray));
+            Ok(())
+        })
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .context("building the window")?;
+    app.run(|handle, ev| {
+        if let tauri::RunEvent::Exit = ev {
+            // Commit every event and mark the session clean.
+            let session = handle.state::<commands::AppState>().session.clone();
+            if let Err(e) = tauri::async_runtime::block_on(session.stop()) {
+                tracing::warn!("stopping the session: {e}");
+            }
+        }
+    });
+    Ok(ExitCode::SUCCESS)
+}

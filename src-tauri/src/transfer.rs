@@ -1,0 +1,326 @@
+//! Serde transfer types for the webview: the app's boundary, flattened to
+//! numbers and strings. Live events and history pages share one shape
+//! ([`UiEvent`]), built from the recorder's scrubbed records, so the UI
+//! draws both the same way and never sees a secret.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sockscope_core::session::SocketView;
+use sockscope_core::{SocketSpec, TokenSpec};
+use sockscope_engine::{AdapterKind, Event, State};
+use sockscope_recorder::{EventBody, EventRecord, PageCursor, SessionSummary};
+
+/// Payload bytes kept per live frame for the inspector (scrubbed first).
+pub const LIVE_PAYLOAD_CAP: usize = 4096;
+
+/// One event for the timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UiEvent {
+    /// Recorder row id (0 for live events).
+    pub id: i64,
+    /// Socket id.
+    pub s: u64,
+    /// Monotonic ns since the engine started.
+    pub t: u64,
+    /// Wall clock in µs since the Unix epoch (ns would not fit a JS number).
+    pub w: i64,
+    /// What happened, tagged by `kind`.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl UiEvent {
+    /// A live engine event, scrubbed and capped as the recorder would.
+    pub fn live(ev: &Event) -> UiEvent {
+        UiEvent::from(EventRecord::from_event(ev, Some(LIVE_PAYLOAD_CAP)))
+    }
+}
+
+impl From<EventRecord> for UiEvent {
+    fn from(r: EventRecord) -> UiEvent {
+        UiEvent {
+            id: r.event_id,
+            s: r.socket_id,
+            t: r.mono_ns,
+            w: r.wall_ns / 1000,
+            body: r.body,
+        }
+    }
+}
+
+/// A row of the socket list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SocketRow {
+    /// Socket id.
+    pub id: u64,
+    /// Display name.
+    pub name: String,
+    /// `job` or `raw`.
+    pub adapter: &'static str,
+    /// Job id.
+    pub job_id: Option<String>,
+    /// State name.
+    pub state: &'static str,
+    /// Attempt of the state (retry number in Backoff).
+    pub attempt: u32,
+    /// Connection attempts so far.
+    pub attempts: u32,
+    /// When Backoff ends (monotonic ns).
+    pub backoff_until: Option<u64>,
+    /// Items processed.
+    pub processed: Option<u64>,
+    /// Items in all.
+    pub total: Option<u64>,
+    /// Findings so far.
+    pub findings: u64,
+    /// Last heartbeat round trip.
+    pub rtt_ms: Option<f64>,
+}
+
+impl From<&SocketView> for SocketRow {
+    fn from(v: &SocketView) -> SocketRow {
+        let (attempt, backoff_until) = match &v.state {
+            State::Connecting { attempt }
+            | State::AwaitingReady { attempt }
+            | State::Ready { attempt } => (*attempt, None),
+            State::Backoff { attempt, until } => (*attempt, Some(until.0)),
+            _ => (v.attempts, None),
+        };
+        SocketRow {
+            id: v.id,
+            name: v.name.clone(),
+            adapter: v.adapter.as_str(),
+            job_id: v.job_id.clone(),
+            state: v.state.name().as_str(),
+            attempt,
+            attempts: v.attempts,
+            backoff_until,
+            processed: v.progress.as_ref().map(|p| p.processed),
+            total: v.progress.as_ref().map(|p| p.total),
+            findings: v.findings,
+            rtt_ms: v.last_rtt.map(|d| d.as_secs_f64() * 1e3),
+        }
+    }
+}
+
+/// What the live channel carries, at most once per display frame.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LiveBatch {
+    /// Engine-monotonic ns when the batch left.
+    pub now: u64,
+    /// Events since the last batch, in order.
+    pub events: Vec<UiEvent>,
+    /// Events the live subscription skipped because this reader lagged.
+    pub missed: u64,
+    /// The socket list, when anything changed.
+    pub sockets: Option<Vec<SocketRow>>,
+}
+
+/// `app_info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// App version.
+    pub version: &'static str,
+    /// Whether the embedded simulator and demo jobs run.
+    pub demo: bool,
+    /// Session row id.
+    pub session_id: i64,
+    /// The database file.
+    pub db_path: PathBuf,
+    /// Engine-monotonic ns now.
+    pub now: u64,
+    /// Config warnings, in words.
+    pub warnings: Vec<String>,
+}
+
+/// A past session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    /// Session id.
+    pub id: i64,
+    /// Start, wall µs.
+    pub started_us: i64,
+    /// End, wall µs.
+    pub ended_us: Option<i64>,
+    /// `running`, `clean` or `crashed`.
+    pub end_state: String,
+    /// Events recorded.
+    pub event_count: u64,
+    /// Version that recorded it.
+    pub app_version: String,
+}
+
+impl From<SessionSummary> for SessionRow {
+    fn from(s: SessionSummary) -> SessionRow {
+        SessionRow {
+            id: s.tag.id,
+            started_us: s.started_ns / 1000,
+            ended_us: s.ended_ns.map(|n| n / 1000),
+            end_state: s.end_state,
+            event_count: s.event_count,
+            app_version: s.app_version,
+        }
+    }
+}
+
+/// A page of a past session's events.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPageOut {
+    /// The events, in time order.
+    pub events: Vec<UiEvent>,
+    /// Where the next page starts; `None` at the end.
+    pub next: Option<CursorIo>,
+}
+
+/// A page cursor as JSON.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct CursorIo {
+    /// Monotonic ns of the last event returned.
+    pub mono_ns: u64,
+    /// Its event id.
+    pub event_id: i64,
+}
+
+impl From<PageCursor> for CursorIo {
+    fn from(c: PageCursor) -> CursorIo {
+        CursorIo {
+            mono_ns: c.mono_ns,
+            event_id: c.event_id,
+        }
+    }
+}
+
+impl From<CursorIo> for PageCursor {
+    fn from(c: CursorIo) -> PageCursor {
+        PageCursor {
+            mono_ns: c.mono_ns,
+            event_id: c.event_id,
+        }
+    }
+}
+
+/// Where a new socket's token comes from. The token itself never crosses
+/// the boundary: only a variable name, a file path or a keyring entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenRef {
+    /// No token.
+    None,
+    /// An environment variable of the app's process.
+    Env {
+        /// Its name.
+        name: String,
+    },
+    /// A file.
+    File {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// The OS keyring entry of a job.
+    Keyring {
+        /// The job.
+        job_id: String,
+    },
+}
+
+/// `add_socket`'s argument.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddSocketRequest {
+    /// `ws://` or `wss://` URL, without a token.
+    pub url: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// `job` or `raw`.
+    pub adapter: String,
+    /// Job id.
+    pub job_id: Option<String>,
+    /// Token source.
+    pub token: TokenRef,
+}
+
+impl AddSocketRequest {
+    /// The core's socket spec.
+    pub fn into_spec(self) -> Result<SocketSpec, crate::error::UiError> {
+        let mut spec = SocketSpec::job(self.url.trim());
+        spec.adapter = match self.adapter.as_str() {
+            "job" => AdapterKind::Job,
+            "raw" => AdapterKind::Raw,
+            other => {
+                return Err(crate::error::UiError::new(
+                    "bad_request",
+                    format!("unknown adapter `{other}` (job or raw)"),
+                ));
+            }
+        };
+        spec.name = self.name.filter(|n| !n.trim().is_empty());
+        spec.job_id = self.job_id.filter(|j| !j.trim().is_empty());
+        spec.token = match self.token {
+            TokenRef::None => TokenSpec::None,
+            TokenRef::Env { name } => TokenSpec::Env(name),
+            TokenRef::File { path } => TokenSpec::File(path),
+            TokenRef::Keyring { job_id } => TokenSpec::Keyring { job_id },
+        };
+        Ok(spec)
+    }
+}
+
+/// A catalog entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioRow {
+    /// Kebab-case id.
+    pub id: &'static str,
+    /// The race, in a sentence.
+    pub race: &'static str,
+    /// Seed documents.
+    pub seed: &'static str,
+    /// Findings it must produce.
+    pub expected: Vec<&'static str>,
+}
+
+/// OTLP settings as the dialog edits them; stored as JSON in the config
+/// dir and applied at the next session start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// Send live traces.
+    pub enabled: bool,
+    /// `grpc` or `http_protobuf`.
+    pub protocol: String,
+    /// Collector endpoint; `None` leaves it to the standard variables.
+    pub endpoint: Option<String>,
+    /// `service.name`.
+    pub service_name: Option<String>,
+}
+
+impl Default for OtlpSettings {
+    fn default() -> OtlpSettings {
+        OtlpSettings {
+            enabled: false,
+            protocol: "http_protobuf".into(),
+            endpoint: None,
+            service_name: None,
+        }
+    }
+}
+
+impl OtlpSettings {
+    /// The recorder's telemetry config, or `None` when disabled.
+    pub fn telemetry(&self) -> Option<sockscope_recorder::TelemetryConfig> {
+        if !self.enabled {
+            return None;
+        }
+        let mut cfg = sockscope_recorder::TelemetryConfig::from_env();
+        cfg.protocol = if self.protocol == "grpc" {
+            sockscope_recorder::OtlpProtocol::Grpc
+        } else {
+            sockscope_recorder::OtlpProtocol::HttpProtobuf
+        };
+        if let Some(e) = &self.endpoint {
+            cfg.endpoint = Some(e.clone());
+        }
+        if let Some(s) = &self.service_name {
+            cfg.service_name = s.clone();
+        }
+        Some(cfg)
+    }
+}

@@ -1,0 +1,149 @@
+//! The tray icon (overall progress) and OS notifications when a job
+//! completes or fails. Both are best effort: a desktop without a tray host
+//! or a notification daemon (Xvfb in CI) still runs the app.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sockscope_core::Session;
+use sockscope_core::session::SocketView;
+use sockscope_engine::State;
+use sockscope_engine::event::{ClosedReason, EventKind, FailedReason};
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The tray's line: sockets ready and overall progress of the jobs.
+pub fn summary(sockets: &[SocketView]) -> String {
+    let ready = sockets
+        .iter()
+        .filter(|s| matches!(s.state, State::Ready { .. }))
+        .count();
+    let ended = sockets.iter().filter(|s| s.state.is_terminal()).count();
+    let (done, total) = sockets
+        .iter()
+        .filter_map(|s| s.progress.as_ref())
+        .fold((0u64, 0u64), |(d, t), p| {
+            (d + p.processed.min(p.total), t + p.total)
+        });
+    let pct = (done * 100)
+        .checked_div(total)
+        .map(|p| format!(" · {p}%"))
+        .unwrap_or_default();
+    format!(
+        "sockscope: {ready}/{} ready, {ended} ended{pct}",
+        sockets.len()
+    )
+}
+
+/// What a terminal transition means to a person, for jobs only.
+pub fn job_outcome(name: &str, to: &State) -> Option<(String, String)> {
+    match to {
+        State::Closed {
+            reason: ClosedReason::JobFinished,
+        } => Some((format!("{name}: job complete"), "The job finished.".into())),
+        State::Closed {
+            reason: ClosedReason::JobFailed { code, retryable },
+        } => Some((
+            format!("{name}: job failed"),
+            format!(
+                "The server reported {code}{}.",
+                if *retryable { " (retryable)" } else { "" }
+            ),
+        )),
+        State::Failed { reason } => Some((
+            format!("{name}: socket failed"),
+            match reason {
+                FailedReason::ReconnectExhausted { attempts } => {
+                    format!("Gave up after {attempts} reconnects.")
+                }
+                FailedReason::Unauthorized => "The token was refused.".into(),
+                FailedReason::JobUnknown => "The server does not know the job.".into(),
+                FailedReason::TokenUnavailable => "No token could be read.".into(),
+            },
+        )),
+        _ => None,
+    }
+}
+
+/// Builds the tray icon; `None` when the desktop has no tray.
+pub fn build(app: &AppHandle) -> Option<TrayIcon> {
+    let show = MenuItem::with_id(app, "show", "Show sockscope", true, None::<&str>).ok()?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>).ok()?;
+    let menu = Menu::with_items(app, &[&show, &quit]).ok()?;
+    let mut builder = TrayIconBuilder::with_id("main")
+        .tooltip("sockscope")
+        .menu(&menu)
+        .on_menu_event(|app, ev| match ev.id().as_ref() {
+            "show" => {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.show();
+                    let _ = w.set_focus();
+                }
+            }
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        builder = builder.icon(icon.clone());
+    }
+    match builder.build(app) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!("no tray icon: {e}");
+            None
+        }
+    }
+}
+
+/// Keeps the tray line current and notifies on job ends, until the
+/// session's events stop.
+pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
+    let mut rx = session.subscribe();
+    let mut notified: HashSet<u64> = HashSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last = String::new();
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Ok(ev) => {
+                    if let EventKind::Transition { to, .. } = &ev.kind
+                        && !to.is_terminal()
+                    {
+                        // A retried socket may end again, and say so again.
+                        notified.remove(&ev.socket);
+                    }
+                    if let EventKind::Transition { to, .. } = &ev.kind
+                        && to.is_terminal()
+                        && notified.insert(ev.socket)
+                    {
+                        let name = session
+                            .sockets()
+                            .into_iter()
+                            .find(|s| s.id == ev.socket)
+                            .map_or_else(|| format!("socket {}", ev.socket), |s| s.name);
+                        if let Some((title, body)) = job_outcome(&name, to)
+                            && let Err(e) = app.notification().builder().title(&title).body(&body).show()
+                        {
+                            tracing::info!("notification not shown ({e}): {title}");
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
+            _ = tick.tick() => {
+                let line = summary(&session.sockets());
+                if line != last {
+                    if let Some(t) = &tray {
+                        let _ = t.set_tooltip(Some(&line));
+                        let _ = t.set_title(Some(&line));
+                    }
+                    last = line;
+                }
+            }
+        }
+    }
+}

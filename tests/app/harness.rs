@@ -1,0 +1,296 @@
+//! Starts Xvfb (when there is no display), tauri-driver and a WebDriver
+//! session on the app binary; stops them with SIGTERM, never SIGKILL (a
+//! killed tauri-driver leaves WebKitWebDriver holding its port).
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+
+/// How often a condition is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+pub enum Outcome {
+    Ready(App),
+    Skip(String),
+}
+
+pub struct App {
+    pub client: Client,
+    pub export_dir: PathBuf,
+    display: String,
+    driver: Child,
+    xvfb: Option<Child>,
+    _home: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let home_cargo = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin"));
+    std::env::split_paths(&path)
+        .chain(home_cargo)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn artifact(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = repo_root().join("ci-artifacts");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir.join(format!("e2e-{name}.png")))
+}
+
+/// A port nothing listens on now (the OS picks it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding an ephemeral port")
+}
+
+fn free_display() -> u32 {
+    (99..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .unwrap_or(99)
+}
+
+fn terminate(child: &mut Child, what: &str) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+    eprintln!("{what} did not exit within 10 s of SIGTERM");
+}
+
+fn wait_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(POLL);
+    }
+    false
+}
+
+impl App {
+    pub async fn start() -> Outcome {
+        let have_display = std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty());
+        let xvfb_bin = which("Xvfb");
+        if !have_display && xvfb_bin.is_none() {
+            return Outcome::Skip("no DISPLAY and no Xvfb (scripts/test.sh installs xvfb)".into());
+        }
+        let driver_bin = which("tauri-driver").expect(
+            "tauri-driver is missing: `cargo install tauri-driver --locked` (scripts/test.sh does)",
+        );
+        assert!(
+            which("WebKitWebDriver").is_some() || Path::new("/usr/bin/WebKitWebDriver").exists(),
+            "WebKitWebDriver is missing: apt-get install webkit2gtk-driver (scripts/test.sh does)"
+        );
+        let app_bin = std::env::var_os("SOCKSCOPE_APP_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sockscope-app")));
+
+        let (display, xvfb) = if have_display && std::env::var_os("SOCKSCOPE_E2E_XVFB").is_none() {
+            (std::env::var("DISPLAY").unwrap_or_default(), None)
+        } else {
+            let n = free_display();
+            let child = Command::new(xvfb_bin.expect("Xvfb"))
+                .args([
+                    format!(":{n}"),
+                    "-screen".into(),
+                    "0".into(),
+                    "1600x1000x24".into(),
+                    "-nolisten".into(),
+                    "tcp".into(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting Xvfb");
+            let sock = format!("/tmp/.X11-unix/X{n}");
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while !Path::new(&sock).exists() {
+                assert!(Instant::now() < deadline, "Xvfb :{n} did not come up");
+                std::thread::sleep(POLL);
+            }
+            (format!(":{n}"), Some(child))
+        };
+
+        let home = std::env::temp_dir().join(format!("sockscope-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).expect("temp dir");
+        let export_dir = home.join("exports");
+        // Own ports: another run on this machine may hold the defaults.
+        let port = free_port();
+        let native_port = free_port();
+        let driver = Command::new(driver_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            // A fresh user: no sockets.toml, so the app opens in demo mode.
+            .env("SOCKSCOPE_CONFIG_DIR", home.join("config"))
+            .env("SOCKSCOPE_EXPORT_DIR", &export_dir)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tauri-driver");
+        let app = App {
+            client: match Self::connect(port, &app_bin, &home).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut d = driver;
+                    terminate(&mut d, "tauri-driver");
+                    if let Some(mut x) = xvfb {
+                        terminate(&mut x, "Xvfb");
+                    }
+                    panic!("no WebDriver session: {e}");
+                }
+            },
+            export_dir,
+            display,
+            driver,
+            xvfb,
+            _home: TempDir(home),
+        };
+        let _ = app.client.set_window_size(1440, 900).await;
+        Outcome::Ready(app)
+    }
+
+    /// The driver refuses connections until WebKitWebDriver is up: retry,
+    /// within a bound.
+    async fn connect(port: u16, app_bin: &Path, home: &Path) -> Result<Client, String> {
+        if !wait_port(port, Duration::from_secs(20)) {
+            return Err(format!("tauri-driver did not listen on {port}"));
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({
+                "application": app_bin,
+                "args": ["--db", home.join("data/sockscope.db")],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match ClientBuilder::native()
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Err(last)
+    }
+
+    pub async fn js(&self, script: &str) -> anyhow::Result<Value> {
+        Ok(self.client.execute(script, vec![]).await?)
+    }
+
+    /// Polls `script` until it returns true, or fails after `timeout`.
+    pub async fn wait_js(&self, script: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.js(script).await? == Value::Bool(true) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let shot = self.screenshot("timeout").await.ok();
+                anyhow::bail!(
+                    "timed out after {timeout:?} waiting for: {script} (screenshot {shot:?})"
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Polls `script` until `pred` holds on its value; `None` if it never
+    /// does within `timeout` (for checks that something does not happen).
+    pub async fn wait_js_value(
+        &self,
+        script: &str,
+        pred: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(v) = self.js(script).await
+                && pred(&v)
+            {
+                return Some(v);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        None
+    }
+
+    /// Saves a PNG of the window as `ci-artifacts/e2e-NAME.png`: through
+    /// WebDriver, else (it did not answer in time) the X display's root.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let path = artifact(name)?;
+        match tokio::time::timeout(Duration::from_secs(10), self.client.screenshot()).await {
+            Ok(png) => {
+                std::fs::write(&path, png?)?;
+                Ok(path)
+            }
+            Err(_) => self.screenshot_x11(name),
+        }
+    }
+
+    /// The whole X display, through ImageMagick's `import`.
+    pub fn screenshot_x11(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let path = artifact(name)?;
+        let ok = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.display)
+            .status()?
+            .success();
+        anyhow::ensure!(ok, "import -window root failed");
+        Ok(path)
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.client.clone().close().await;
+        terminate(&mut self.driver, "tauri-driver");
+        if let Some(mut x) = self.xvfb.take() {
+            terminate(&mut x, "Xvfb");
+        }
+    }
+}

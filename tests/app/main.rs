@@ -1,0 +1,184 @@
+//! End-to-end tests of the real app: the built binary in a window under
+//! Xvfb (or the desktop's display), driven through tauri-driver and
+//! WebKitWebDriver. Each step saves a screenshot into `ci-artifacts/`.
+//!
+//! Skips itself, saying so, only when there is neither a display nor Xvfb.
+
+mod harness;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use harness::{App, Outcome};
+
+/// One app for all steps: starting WebKit costs seconds, and the steps
+/// follow what a new user does in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_scenario_cancel_export() {
+    let app = match App::start().await {
+        Outcome::Ready(app) => app,
+        Outcome::Skip(why) => {
+            eprintln!("e2e skipped: {why}");
+            return;
+        }
+    };
+    // A WebDriver call that never answers must not hang CI.
+    let result = tokio::time::timeout(Duration::from_secs(300), steps(&app)).await;
+    if result.is_err() {
+        let _ = app.screenshot_x11("timeout");
+    }
+    app.stop().await;
+    result
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("e2e steps took over 300 s")))
+        .unwrap();
+}
+
+async fn steps(app: &App) -> anyhow::Result<()> {
+    let c = &app.client;
+    // The page is up once it has its session and its live channel.
+    app.wait_js(
+        "return document.body.dataset.ready === '1'",
+        Duration::from_secs(30),
+    )
+    .await?;
+    let mode = c.find(Locator::Id("mode")).await?.text().await?;
+    anyhow::ensure!(mode.contains("DEMO"), "demo mode is labelled, got {mode:?}");
+
+    eprintln!("e2e: step 1");
+    // 1. The three demo sockets each reach Ready.
+    app.wait_js(
+        "return document.querySelectorAll('#socket-list li[data-was-ready=\"1\"]').length >= 3",
+        Duration::from_secs(30),
+    )
+    .await?;
+    app.screenshot("01-demo-ready").await?;
+
+    eprintln!("e2e: step 2");
+    // 2. Findings show up as markers; clicking one opens its moment.
+    app.wait_js(
+        "return Number(document.getElementById('findings-count').textContent) > 0",
+        Duration::from_secs(20),
+    )
+    .await?;
+    c.find(Locator::Css("#tabs button[data-tab='findings']"))
+        .await?
+        .click()
+        .await?;
+    let link = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".finding-link"))
+        .await?;
+    link.click().await?;
+    let details = c.find(Locator::Id("tab-details")).await?.text().await?;
+    anyhow::ensure!(
+        details.contains("attempt"),
+        "details tell the finding: {details:?}"
+    );
+    app.screenshot("02-finding-selected").await?;
+
+    eprintln!("e2e: step 3");
+    // 3. A scenario runs and produces the finding it exists for.
+    c.find(Locator::Id("scenarios-btn")).await?.click().await?;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-scenario='send-before-handshake']"))
+        .await?
+        .click()
+        .await?;
+    let verdict = c
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(
+            "[data-scenario-result='send-before-handshake']",
+        ))
+        .await?
+        .text()
+        .await?;
+    eprintln!("e2e: scenario verdict {verdict:?}");
+    anyhow::ensure!(verdict.contains("pass"), "scenario verdict: {verdict:?}");
+    let summary = c.find(Locator::Id("tab-scenario")).await?.text().await?;
+    anyhow::ensure!(
+        summary.contains("send_before_ready_queued"),
+        "scenario shows its finding: {summary:?}"
+    );
+    app.screenshot("03-scenario").await?;
+    c.find(Locator::Id("back-live")).await?.click().await?;
+
+    eprintln!("e2e: step 4");
+    // 4. A real socket that cannot connect reconnects; cancel stops it.
+    c.find(Locator::Id("add-socket")).await?.click().await?;
+    let form = c.find(Locator::Id("add-form")).await?;
+    form.find(Locator::Css("input[name='url']"))
+        .await?
+        .send_keys("ws://127.0.0.1:9/nowhere")
+        .await?;
+    form.find(Locator::Css("input[name='name']"))
+        .await?
+        .send_keys("unreachable")
+        .await?;
+    form.find(Locator::Css("select[name='adapter'] option[value='raw']"))
+        .await?
+        .click()
+        .await?;
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
+    let backoff = "#socket-list li[data-name='unreachable'][data-state='Backoff']";
+    app.wait_js(
+        &format!("return document.querySelector(\"{backoff}\") !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    app.screenshot("04-reconnecting").await?;
+    app.js(&format!(
+        "document.querySelector(\"{backoff} button.cancel\").click(); return true"
+    ))
+    .await?;
+    let cancelled = "#socket-list li[data-name='unreachable'][data-state='Cancelled']";
+    app.wait_js(
+        &format!("return document.querySelector(\"{cancelled}\") !== null"),
+        Duration::from_secs(10),
+    )
+    .await?;
+    let attempts_js = format!("return document.querySelector(\"{cancelled}\").dataset.attempts");
+    let before = app.js(&attempts_js).await?;
+    // Longer than the first backoff (1 s): an attempt after cancel would show.
+    let changed = app
+        .wait_js_value(&attempts_js, |v| v != &before, Duration::from_millis(2500))
+        .await;
+    anyhow::ensure!(
+        changed.is_none(),
+        "an attempt after cancel: {before} -> {changed:?}"
+    );
+    app.screenshot("05-cancelled").await?;
+
+    eprintln!("e2e: step 5");
+    // 5. Export writes a file.
+    c.find(Locator::Id("export-btn")).await?.click().await?;
+    c.find(Locator::Css("#export-menu button[data-format='jaeger']"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js(
+        "return !!document.getElementById('status').dataset.exported",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let path = app
+        .js("return document.getElementById('status').dataset.exported")
+        .await?;
+    let path = path.as_str().unwrap_or_default().to_owned();
+    let text = std::fs::read_to_string(&path)?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    anyhow::ensure!(
+        json["data"][0]["spans"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "the Jaeger file at {path} has spans"
+    );
+    anyhow::ensure!(path.starts_with(app.export_dir.to_str().unwrap_or("")));
+    app.screenshot("06-exported").await?;
+    Ok(())
+}

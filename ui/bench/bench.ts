@@ -1,0 +1,94 @@
+// Benchmark page: 1M synthetic events on 8 sockets, the real Timeline on a
+// real canvas. The runner (timeline-bench.mjs) reads window.benchResult.
+
+import { NS } from "../src/scale";
+import { Store } from "../src/store";
+import { Timeline } from "../src/timeline";
+import type { StateName, UiEvent } from "../src/types";
+
+const N = Number(new URLSearchParams(location.search).get("n") ?? 1_000_000);
+const SOCKETS = 8;
+
+function synth(n: number): UiEvent[] {
+  const out: UiEvent[] = [];
+  const w0 = 1_700_000_000_000_000;
+  const states: StateName[] = ["Connecting", "AwaitingReady", "Ready", "Backoff"];
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let s = 0; s < SOCKETS; s++) {
+    out.push({ id: 0, s, t: 0, w: w0, kind: "socket_added", name: `job_${s}`, scheme: "ws", host: "sim", port: 1, path: "/", adapter: "job", job_id: null, token_source: null });
+  }
+  // One hour of traffic: frames every ~3.6 ms per socket, a transition
+  // every ~200 frames, a finding every ~5000.
+  const span = NS.h;
+  const per = Math.floor((n - SOCKETS) / SOCKETS);
+  for (let s = 0; s < SOCKETS; s++) {
+    let si = 0;
+    for (let i = 0; i < per; i++) {
+      const t = Math.floor((i / per) * span) + s * 1000;
+      const w = w0 + t / 1000;
+      if (i % 200 === 0) {
+        const to = states[si++ % states.length];
+        out.push({ id: 0, s, t, w, kind: "transition", from: "Idle", to, attempt: 1, backoff_until_ns: null, close_code: null, close_initiator: null, reason: null, reason_detail: null, cause: "start", cause_detail: null, error_type: null });
+      } else if (i % 5000 === 1) {
+        out.push({ id: 0, s, t, w, kind: "finding", class: "abnormal_close", side: rnd() < 0.5 ? "network" : "peer", severity: "warning", attempt: 1, detail: "{}" });
+      } else {
+        out.push({ id: 0, s, t, w, kind: "frame", direction: rnd() < 0.5 ? "in" : "out", opcode: "text", size: 100, message_type: "job_progress", seq: i, msg_id: null, close_code: null, payload: null, payload_truncated: false });
+      }
+    }
+  }
+  out.sort((a, b) => a.t - b.t);
+  return out;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+const nextFrame = () => new Promise<number>((r) => requestAnimationFrame(r));
+
+async function run(): Promise<void> {
+  const events = synth(N);
+  const store = new Store();
+  const t0 = performance.now();
+  store.add(events);
+  const ingestMs = performance.now() - t0;
+  const canvas = document.getElementById("timeline") as HTMLCanvasElement;
+  const tl = new Timeline(canvas, store, { onSelect() {}, onLiveChange() {}, onCursor() {}, onRange() {} });
+  tl.resize(1600, 700);
+  tl.setLive(false);
+  const f0 = performance.now();
+  tl.fitAll();
+  tl.draw();
+  await nextFrame();
+  const firstDrawMs = performance.now() - f0;
+
+  const measure = async (label: string, step: (i: number) => void, frames: number) => {
+    const draws: number[] = [];
+    const intervals: number[] = [];
+    let last = await nextFrame();
+    for (let i = 0; i < frames; i++) {
+      step(i);
+      tl.draw();
+      draws.push(tl.lastDrawMs);
+      const now = await nextFrame();
+      intervals.push(now - last);
+      last = now;
+    }
+    return { label, frames, drawP50: pct(draws, 50), drawP95: pct(draws, 95), drawMax: Math.max(...draws), frameP50: pct(intervals, 50), frameP95: pct(intervals, 95) };
+  };
+  const results = [];
+  // Whole hour in view: every lane is dense.
+  results.push(await measure("pan, whole hour in view", () => (tl.scale = { ...tl.scale, t0: tl.scale.t0 - 5 * tl.scale.nsPerPx }), 120));
+  results.push(await measure("zoom in, hour → µs", () => (tl.scale = { ...tl.scale, nsPerPx: Math.max(1, tl.scale.nsPerPx * 0.85), t0: tl.scale.t0 + 800 * tl.scale.nsPerPx * 0.15 }), 120));
+  tl.fitAll();
+  results.push(await measure("zoom out, fitted → 24 h", () => {
+    tl.scale = { ...tl.scale, nsPerPx: tl.scale.nsPerPx * 1.02 };
+  }, 120));
+  (window as unknown as { benchResult: unknown }).benchResult = { n: store.events.length, ingestMs, firstDrawMs, results };
+}
+
+run().catch((e) => {
+  (window as unknown as { benchResult: unknown }).benchResult = { error: String(e) };
+});

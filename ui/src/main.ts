@@ -1,0 +1,500 @@
+// The window: socket list, timeline, and the bottom tabs. Live batches are
+// coalesced per animation frame before they touch the store or the canvas.
+
+import { FrameCoalescer, mergeBatches } from "./coalesce";
+import { detailLines, findingDetail } from "./details";
+import { eta } from "./layout";
+import { prettyPayload } from "./redact";
+import { NS, formatClock, formatDuration } from "./scale";
+import { Store } from "./store";
+import { Timeline } from "./timeline";
+import { type AddSocketRequest, UiError, api, inTauri } from "./transport";
+import type { AppInfo, LiveBatch, ScenarioResult, SocketRow, UiEvent } from "./types";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing`);
+  return el as T;
+};
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") el.className = v;
+    else el.setAttribute(k, v);
+  }
+  for (const k of kids) el.append(k);
+  return el;
+}
+
+const liveStore = new Store();
+let store = liveStore;
+let info: AppInfo | null = null;
+let rows: SocketRow[] = [];
+let viewingSession: number | null = null;
+let missedTotal = 0;
+
+const status = (text: string) => {
+  $("status").textContent = text;
+};
+const showError = (e: unknown) => {
+  const msg = e instanceof UiError ? `${e.code}: ${e.message}` : String(e);
+  status(`✖ ${msg}`);
+};
+
+const timeline = new Timeline(
+  $<HTMLCanvasElement>("timeline"),
+  store,
+  {
+    onSelect: (p) => showDetails(p.ev),
+    onLiveChange: (on) => {
+      $("live").classList.toggle("on", on);
+    },
+    onCursor: (text) => {
+      $("cursor-time").textContent = text;
+    },
+    onRange: (text) => {
+      $("selection-info").textContent = text;
+    },
+  },
+  $("tooltip"),
+);
+
+// ---- live events -------------------------------------------------------
+
+const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
+  const b = mergeBatches(batches);
+  liveStore.add(b.events);
+  missedTotal += b.missed;
+  if (b.now > 0) timeline.setNow(b.now);
+  if (b.sockets) rows = b.sockets;
+  renderSockets();
+  if (store === liveStore) {
+    renderFindings();
+    timeline.invalidate();
+  }
+});
+
+function loop(): void {
+  timeline.frame();
+  if (store === liveStore) renderCountdowns();
+  requestAnimationFrame(loop);
+}
+
+// ---- socket list --------------------------------------------------------
+
+const BADGE: Record<string, string> = {
+  Idle: "○",
+  Connecting: "◔",
+  AwaitingReady: "◑",
+  Ready: "●",
+  Backoff: "◐",
+  Closing: "◕",
+  Closed: "■",
+  Failed: "✖",
+  Cancelled: "⊘",
+};
+
+let renderedRows = "";
+function renderSockets(): void {
+  // Re-render only on change: a list rebuilt every frame eats clicks.
+  const key = JSON.stringify(rows) + rows.map((r) => (liveStore.tracks.get(r.id)?.segState.includes(3) ? 1 : 0)).join("");
+  if (key === renderedRows) return;
+  renderedRows = key;
+  const list = $("socket-list");
+  list.replaceChildren(
+    ...rows.map((r) => {
+      const tr = liveStore.tracks.get(r.id);
+      const terminal = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
+      const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
+      const left =
+        tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+      const bar = h("div", { class: "progress" }, h("div", { class: "fill" }));
+      (bar.firstChild as HTMLElement).style.width = `${pct ?? 0}%`;
+      const attemptText =
+        r.state === "Backoff"
+          ? h("span", { class: "countdown mono", "data-until": String(r.backoff_until ?? 0) }, "")
+          : h("span", { class: "mono dim" }, `attempt ${r.attempts}`);
+      const actions = h("span", { class: "actions" });
+      if (!terminal) {
+        const b = h("button", { type: "button", class: "cancel", "data-socket": String(r.id) }, "cancel");
+        b.addEventListener("click", () => api.cancel(r.id).catch(showError));
+        actions.append(b);
+      }
+      if (r.state === "Failed" || r.state === "Backoff") {
+        const b = h("button", { type: "button", class: "retry", "data-socket": String(r.id) }, "retry");
+        b.addEventListener("click", () => api.retry(r.id).catch(showError));
+        actions.append(b);
+      }
+      const li = h(
+        "li",
+        {
+          class: `socket st-${r.state}`,
+          "data-socket": String(r.id),
+          "data-name": r.name,
+          "data-state": r.state,
+          "data-attempts": String(r.attempts),
+          "data-was-ready": tr?.segState.includes(3) || r.state === "Ready" ? "1" : "0",
+        },
+        h("div", { class: "line" }, h("span", { class: "badge" }, BADGE[r.state] ?? "?"), h("span", { class: "name" }, r.name), h("span", { class: "state" }, r.state)),
+        h("div", { class: "line" }, attemptText, h("span", { class: "findings", title: "findings" }, r.findings > 0 ? `⚑ ${r.findings}` : "")),
+        h("div", { class: "line" }, bar, h("span", { class: "mono pct" }, pct === null ? "" : `${pct}%`), h("span", { class: "mono eta" }, left === null ? "" : left === 0 ? "done" : formatDuration(left))),
+        actions,
+      );
+      li.addEventListener("click", (e) => {
+        if ((e.target as HTMLElement).tagName === "BUTTON") return;
+        ($("inspector-socket") as HTMLSelectElement).value = String(r.id);
+        renderInspector();
+      });
+      return li;
+    }),
+  );
+  const sel = $<HTMLSelectElement>("inspector-socket");
+  const cur = sel.value;
+  sel.replaceChildren(...rows.map((r) => h("option", { value: String(r.id) }, r.name)));
+  if (cur) sel.value = cur;
+}
+
+function renderCountdowns(): void {
+  const now = timeline.now();
+  for (const el of document.querySelectorAll<HTMLElement>(".countdown")) {
+    const until = Number(el.dataset.until);
+    const row = rows.find((r) => String(r.id) === el.closest("li")?.getAttribute("data-socket"));
+    el.textContent = `Backoff ${row?.attempt ?? "?"} in ${formatDuration(Math.max(0, until - now))}`;
+  }
+}
+
+// ---- findings -------------------------------------------------------------
+
+let renderedFindings = "";
+function renderFindings(force = false): void {
+  $("findings-count").textContent = String(store.findingsTotal);
+  const pane = $("tab-findings");
+  if (pane.hidden) return;
+  // Re-render only when findings change: links rebuilt every frame eat clicks.
+  const key = `${store.findingsTotal}:${store === liveStore}`;
+  if (!force && key === renderedFindings) return;
+  renderedFindings = key;
+  pane.replaceChildren(
+    ...store.findingsByClass().map(([cls, items]) => {
+      const first = store.events[items[0].mark.ev];
+      const side = first?.kind === "finding" ? first.side : "";
+      return h(
+        "details",
+        { class: `fgroup side-${side}`, open: "" },
+        h("summary", {}, h("span", { class: "fclass" }, cls), ` ${side} · ${items.length}`),
+        ...items.slice(0, 200).map((it) => {
+          const ev = store.events[it.mark.ev];
+          const a = h(
+            "a",
+            { href: "#", class: "finding-link mono", "data-class": cls },
+            `${formatClock(it.mark.t + store.wallAnchorNs, NS.us)}  ${store.tracks.get(it.socket)?.name ?? it.socket}  ${ev?.kind === "finding" ? findingDetail(ev.detail) : ""}`,
+          );
+          a.addEventListener("click", (e) => {
+            e.preventDefault();
+            timeline.focus({ socket: it.socket, ev: it.mark.ev }, it.mark.t);
+            showDetails(it.mark.ev);
+          });
+          return h("div", {}, a);
+        }),
+      );
+    }),
+  );
+}
+
+// ---- details --------------------------------------------------------------
+
+function showDetails(ev: number): void {
+  switchTab("details");
+  const lines = detailLines(store, ev);
+  $("tab-details").replaceChildren(...lines.map((l, i) => h("div", { class: i === 0 ? "dhead mono" : "mono" }, l)));
+}
+
+// ---- inspector -------------------------------------------------------------
+
+let selectedFrame = -1;
+function renderInspector(): void {
+  if ($("tab-inspector").hidden) switchTab("inspector");
+  const socket = Number($<HTMLSelectElement>("inspector-socket").value);
+  const q = $<HTMLInputElement>("inspector-search").value.trim().toLowerCase();
+  const tr = store.tracks.get(socket);
+  const list = $("frame-list");
+  if (!tr) {
+    list.replaceChildren();
+    return;
+  }
+  const items: HTMLElement[] = [];
+  let matched = 0;
+  for (let i = tr.frameEv.length - 1; i >= 0 && items.length < 500; i--) {
+    const ev = store.events[tr.frameEv[i]];
+    if (ev.kind !== "frame") continue;
+    const text = `${ev.direction} ${ev.opcode} ${ev.message_type ?? ""} ${ev.seq ?? ""} ${ev.payload ?? ""}`.toLowerCase();
+    if (q && !text.includes(q)) continue;
+    matched++;
+    const li = h("li", { class: `frame dir-${ev.direction}` }, `${formatClock(ev.t + store.wallAnchorNs, NS.us)} ${ev.direction === "out" ? "↑" : "↓"} ${ev.message_type ?? ev.opcode}${ev.seq !== null ? ` #${ev.seq}` : ""} ${ev.size}B`);
+    const idx = tr.frameEv[i];
+    li.addEventListener("click", () => {
+      selectedFrame = idx;
+      const e = store.events[idx];
+      $("frame-body").textContent = e.kind === "frame" ? prettyPayload(e.payload) + (e.payload_truncated ? "\n… (truncated)" : "") : "";
+      timeline.focus({ socket, ev: idx }, e.t);
+    });
+    if (idx === selectedFrame) li.classList.add("on");
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+  $("inspector-count").textContent = `${matched} frames${items.length >= 500 ? " (newest 500)" : ""}`;
+}
+
+// ---- tabs ------------------------------------------------------------------
+
+function switchTab(name: string): void {
+  for (const b of document.querySelectorAll<HTMLElement>("#tabs button[data-tab]")) b.classList.toggle("on", b.dataset.tab === name);
+  for (const t of document.querySelectorAll<HTMLElement>("#bottom .tab")) t.hidden = t.id !== `tab-${name}`;
+  if (name === "findings") renderFindings(true);
+  if (name === "sessions") renderSessions().catch(showError);
+}
+
+// ---- sessions (history) -----------------------------------------------------
+
+async function renderSessions(): Promise<void> {
+  const list = await api.sessions();
+  $("tab-sessions").replaceChildren(
+    h(
+      "table",
+      { class: "mono" },
+      h("tr", {}, ...["session", "started", "events", "end", ""].map((x) => h("th", {}, x))),
+      ...list.map((s) => {
+        const open = h("button", { type: "button", class: "open-session", "data-session": String(s.id) }, s.id === info?.session_id ? "live" : "open");
+        open.addEventListener("click", () => (s.id === info?.session_id ? backToLive() : openSession(s.id).catch(showError)));
+        return h("tr", {}, h("td", {}, String(s.id)), h("td", {}, new Date(s.started_us / 1000).toLocaleString()), h("td", {}, String(s.event_count)), h("td", {}, s.end_state), h("td", {}, open));
+      }),
+    ),
+  );
+}
+
+async function openSession(id: number): Promise<void> {
+  const hist = new Store();
+  let after = null;
+  for (;;) {
+    const page = await api.sessionEvents(id, after, 20000);
+    hist.add(page.events);
+    status(`session ${id}: ${hist.events.length} events loaded`);
+    if (!page.next) break;
+    after = page.next;
+  }
+  store = hist;
+  viewingSession = id;
+  timeline.setLive(false);
+  timeline.setStore(hist, hist.tMax);
+  $("history-label").textContent = `history: session ${id}`;
+  $("history-label").hidden = false;
+  $("back-live").hidden = false;
+  renderFindings(true);
+}
+
+function backToLive(): void {
+  store = liveStore;
+  viewingSession = null;
+  timeline.setStore(liveStore, null);
+  timeline.setLive(true);
+  $("history-label").hidden = true;
+  $("back-live").hidden = true;
+  renderFindings(true);
+}
+
+function showStore(s: Store, label: string): void {
+  store = s;
+  timeline.setLive(false);
+  timeline.setStore(s, s.tMax);
+  $("history-label").textContent = label;
+  $("history-label").hidden = false;
+  $("back-live").hidden = false;
+  renderFindings(true);
+}
+
+// ---- scenarios ---------------------------------------------------------------
+
+async function setupScenarios(): Promise<void> {
+  const menu = $("scenarios-menu");
+  const list = await api.scenarios();
+  menu.replaceChildren(
+    ...list.map((s) => {
+      const b = h("button", { type: "button", "data-scenario": s.id, title: `${s.race} (seed ${s.seed})` }, s.id);
+      b.addEventListener("click", () => {
+        menu.hidden = true;
+        runScenario(s.id).catch(showError);
+      });
+      return b;
+    }),
+  );
+}
+
+async function runScenario(id: string): Promise<void> {
+  switchTab("scenario");
+  const pane = $("tab-scenario");
+  pane.replaceChildren(h("div", { class: "mono" }, `running ${id}…`));
+  const r: ScenarioResult = await api.runScenario(id);
+  const s = new Store();
+  s.add(r.events);
+  showStore(s, `scenario: ${id}`);
+  switchTab("scenario");
+  pane.replaceChildren(
+    h("div", { class: `verdict mono ${r.passed ? "pass" : "fail"}`, "data-scenario-result": id }, `${r.passed ? "✔ pass" : "✖ fail"}  ${id}  ${formatDuration(r.elapsed_ms * NS.ms)}  ${r.verdict}`),
+    h("div", { class: "mono" }, `findings: ${Object.entries(r.findings).map(([k, v]) => `${k} ×${v}`).join(", ") || "none"}`),
+    ...r.observations.map((o) => h("div", { class: "mono dim" }, `· ${o}`)),
+  );
+}
+
+// ---- export, add socket, OTLP ----------------------------------------------
+
+async function exportAs(format: "jaeger" | "otlp" | "csv"): Promise<void> {
+  const id = viewingSession ?? info?.session_id;
+  if (id === undefined) return;
+  const path = await api.exportSession(id, format);
+  status(`exported session ${id} → ${path}`);
+  $("status").dataset.exported = path;
+}
+
+function setupDialogs(): void {
+  const dlg = $<HTMLDialogElement>("add-dialog");
+  $("add-socket").addEventListener("click", () => {
+    $("add-error").textContent = "";
+    dlg.showModal();
+  });
+  $("add-cancel").addEventListener("click", () => dlg.close());
+  $<HTMLFormElement>("add-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    const s = (k: string) => String(f.get(k) ?? "").trim();
+    const ref = s("token_ref");
+    const kind = s("token_kind");
+    const token: AddSocketRequest["token"] =
+      kind === "env" ? { kind, name: ref } : kind === "file" ? { kind, path: ref } : kind === "keyring" ? { kind, job_id: ref || s("job_id") } : { kind: "none" };
+    api
+      .addSocket({ url: s("url"), name: s("name") || null, adapter: s("adapter") === "raw" ? "raw" : "job", job_id: s("job_id") || null, token })
+      .then(() => dlg.close())
+      .catch((err: unknown) => {
+        $("add-error").textContent = err instanceof UiError ? err.message : String(err);
+      });
+  });
+
+  const od = $<HTMLDialogElement>("otlp-dialog");
+  const form = $<HTMLFormElement>("otlp-form");
+  $("otlp-btn").addEventListener("click", async () => {
+    try {
+      const s = await api.otlpSettings();
+      (form.elements.namedItem("enabled") as HTMLInputElement).checked = s.enabled;
+      (form.elements.namedItem("protocol") as HTMLSelectElement).value = s.protocol;
+      (form.elements.namedItem("endpoint") as HTMLInputElement).value = s.endpoint ?? "";
+      (form.elements.namedItem("service_name") as HTMLInputElement).value = s.service_name ?? "";
+      od.showModal();
+    } catch (e) {
+      showError(e);
+    }
+  });
+  $("otlp-cancel").addEventListener("click", () => od.close());
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    api
+      .setOtlpSettings({
+        enabled: f.get("enabled") === "on",
+        protocol: f.get("protocol") === "grpc" ? "grpc" : "http_protobuf",
+        endpoint: String(f.get("endpoint") ?? "").trim() || null,
+        service_name: String(f.get("service_name") ?? "").trim() || null,
+      })
+      .then(() => {
+        od.close();
+        refreshOtlpDot().catch(showError);
+      })
+      .catch((err: unknown) => {
+        $("otlp-error").textContent = err instanceof UiError ? err.message : String(err);
+      });
+  });
+}
+
+async function refreshOtlpDot(): Promise<void> {
+  const s = await api.otlpSettings();
+  $("otlp-dot").classList.toggle("on", s.enabled);
+}
+
+function setupChrome(): void {
+  for (const b of document.querySelectorAll<HTMLElement>("#tabs button[data-tab]")) b.addEventListener("click", () => switchTab(b.dataset.tab!));
+  const toggle = (btn: string, menu: string) =>
+    $(btn).addEventListener("click", (e) => {
+      e.stopPropagation();
+      $(menu).hidden = !$(menu).hidden;
+    });
+  toggle("scenarios-btn", "scenarios-menu");
+  toggle("export-btn", "export-menu");
+  document.addEventListener("click", () => {
+    $("scenarios-menu").hidden = true;
+    $("export-menu").hidden = true;
+  });
+  for (const b of document.querySelectorAll<HTMLElement>("#export-menu button")) {
+    b.addEventListener("click", () => exportAs(b.dataset.format as "jaeger" | "otlp" | "csv").catch(showError));
+  }
+  $("zoom-in").addEventListener("click", () => timeline.zoom(0.5));
+  $("zoom-out").addEventListener("click", () => timeline.zoom(2));
+  $("fit").addEventListener("click", () => {
+    timeline.setLive(false);
+    timeline.fitAll();
+  });
+  $("live").addEventListener("click", () => timeline.setLive(!timeline.live));
+  $("back-live").addEventListener("click", backToLive);
+  $("inspector-socket").addEventListener("change", renderInspector);
+  $("inspector-search").addEventListener("input", renderInspector);
+  $("theme-btn").addEventListener("click", () => {
+    document.documentElement.classList.toggle("light");
+    timeline.refreshTheme();
+  });
+  document.addEventListener("keydown", (e) => {
+    if ((e.target as HTMLElement).closest("input, select, textarea, dialog")) return;
+    if (e.key === "f") {
+      timeline.setLive(false);
+      timeline.fitAll();
+    } else if (e.key === "l") timeline.setLive(!timeline.live);
+    else if (e.key === "/") {
+      e.preventDefault();
+      switchTab("inspector");
+      renderInspector();
+      $("inspector-search").focus();
+    }
+  });
+  const wrap = $("timeline-wrap");
+  const ro = new ResizeObserver(() => timeline.resize(wrap.clientWidth, wrap.clientHeight));
+  ro.observe(wrap);
+  timeline.resize(wrap.clientWidth, wrap.clientHeight);
+}
+
+async function start(): Promise<void> {
+  setupChrome();
+  setupDialogs();
+  requestAnimationFrame(loop);
+  if (!inTauri()) {
+    status("not running inside the app: no live session");
+    return;
+  }
+  info = await api.appInfo();
+  timeline.setNow(info.now);
+  const mode = $("mode");
+  mode.hidden = !info.demo;
+  mode.textContent = "● DEMO: embedded simulator, three racing demo jobs";
+  $("session").textContent = `session ${info.session_id}`;
+  if (info.warnings.length > 0) status(`config: ${info.warnings.join("; ")}`);
+  rows = await api.sockets();
+  renderSockets();
+  await api.subscribe((b) => coalescer.push([b]));
+  await Promise.all([setupScenarios(), refreshOtlpDot()]);
+  document.body.dataset.ready = "1";
+  setInterval(() => {
+    if (store !== liveStore) return;
+    const drawn = timeline.lastDrawMs.toFixed(1);
+    status(`${liveStore.events.length} events · draw ${drawn} ms${missedTotal ? ` · ${missedTotal} missed (UI lagged)` : ""}`);
+  }, 1000);
+}
+
+start().catch(showError);
+
+export type { UiEvent };

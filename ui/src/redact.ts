@@ -1,0 +1,34 @@
+// A second guard for the inspector: the recorder already scrubs payloads,
+// but nothing that looks like a credential is shown even if one slipped by.
+
+const SECRET_KEY = /^(token|access_token|refresh_token|id_token|authorization|auth|password|passwd|secret|api_key|apikey|cookie|set-cookie|session|jwt)$/i;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g;
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\b/g;
+const QUERY_TOKEN = /([?&](?:token|access_token|auth|key)=)[^&\s"]+/gi;
+
+export const REDACTED = "[redacted]";
+
+function scrubText(s: string): string {
+  return s.replace(BEARER, `$1 ${REDACTED}`).replace(JWT, REDACTED).replace(QUERY_TOKEN, `$1${REDACTED}`);
+}
+
+function scrubValue(v: unknown): unknown {
+  if (typeof v === "string") return scrubText(v);
+  if (Array.isArray(v)) return v.map(scrubValue);
+  if (v && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = SECRET_KEY.test(k) && x !== null ? REDACTED : scrubValue(x);
+    return out;
+  }
+  return v;
+}
+
+/** Pretty JSON when the payload parses, scrubbed text otherwise. */
+export function prettyPayload(text: string | null): string {
+  if (text === null) return "(no payload kept)";
+  try {
+    return JSON.stringify(scrubValue(JSON.parse(text)), null, 2);
+  } catch {
+    return scrubText(text);
+  }
+}

@@ -1,0 +1,121 @@
+// The time axis: pure math, no DOM. A scale maps engine-monotonic ns to
+// canvas pixels: x = (t - t0) / nsPerPx.
+
+export interface TimeScale {
+  /** ns at x = 0. */
+  t0: number;
+  /** ns per CSS pixel. */
+  nsPerPx: number;
+  /** Width in CSS pixels of the drawable area. */
+  width: number;
+}
+
+/** Deepest zoom: 1 ns per pixel, so one µs spans 1000 px. */
+export const MIN_NS_PER_PX = 1;
+/** Widest zoom: 24 h across 1000 px. */
+export const MAX_NS_PER_PX = (24 * 3600e9) / 1000;
+
+export const NS = { us: 1e3, ms: 1e6, s: 1e9, min: 60e9, h: 3600e9 } as const;
+
+export function clampNsPerPx(v: number): number {
+  return Math.min(MAX_NS_PER_PX, Math.max(MIN_NS_PER_PX, v));
+}
+
+export function xOf(s: TimeScale, t: number): number {
+  return (t - s.t0) / s.nsPerPx;
+}
+
+export function tOf(s: TimeScale, x: number): number {
+  return s.t0 + x * s.nsPerPx;
+}
+
+/** Zooms by `factor` (<1 zooms in) keeping the time under `x` fixed. */
+export function zoomAt(s: TimeScale, x: number, factor: number): TimeScale {
+  const anchor = tOf(s, x);
+  const nsPerPx = clampNsPerPx(s.nsPerPx * factor);
+  return { ...s, nsPerPx, t0: anchor - x * nsPerPx };
+}
+
+/** Drags the content right by `dx` pixels. */
+export function pan(s: TimeScale, dx: number): TimeScale {
+  return { ...s, t0: s.t0 - dx * s.nsPerPx };
+}
+
+/** Shows [a, b] with `padPx` of margin on each side. */
+export function fit(a: number, b: number, width: number, padPx = 16): TimeScale {
+  const span = Math.max(b - a, 1000);
+  const usable = Math.max(width - 2 * padPx, 1);
+  const nsPerPx = clampNsPerPx(span / usable);
+  return { width, nsPerPx, t0: a - padPx * nsPerPx };
+}
+
+/** Live-follow: `now` sits at `at` (a fraction of the width). */
+export function follow(s: TimeScale, now: number, at = 0.92): TimeScale {
+  return { ...s, t0: now - s.width * at * s.nsPerPx };
+}
+
+/** Centres the view on [a, b] (a finding's ±50 ms window). */
+export function windowAround(s: TimeScale, a: number, b: number): TimeScale {
+  return fit(a, b, s.width, 0);
+}
+
+const STEPS: number[] = (() => {
+  const out: number[] = [];
+  for (let e = 0; e <= 9; e++) {
+    for (const m of [1, 2, 5]) out.push(m * 10 ** e);
+  }
+  // Clock-friendly steps above a second.
+  for (const v of [10e9, 15e9, 30e9, NS.min, 2 * NS.min, 5 * NS.min, 10 * NS.min, 15 * NS.min, 30 * NS.min, NS.h, 2 * NS.h, 3 * NS.h, 6 * NS.h, 12 * NS.h, 24 * NS.h]) out.push(v);
+  return [...new Set(out)].sort((a, b) => a - b);
+})();
+
+/** The smallest "nice" step (1-2-5 below 10 s, clock steps above) at least `minPx` apart. */
+export function tickStep(nsPerPx: number, minPx = 90): number {
+  const want = nsPerPx * minPx;
+  for (const s of STEPS) if (s >= want) return s;
+  return STEPS[STEPS.length - 1];
+}
+
+/** Tick times in view, aligned to the wall clock: `wallAnchorNs` is wall ns at mono 0. */
+export function ticks(s: TimeScale, step: number, wallAnchorNs = 0): number[] {
+  const start = tOf(s, 0);
+  const end = tOf(s, s.width);
+  const wallStart = start + wallAnchorNs;
+  const first = Math.ceil(wallStart / step) * step - wallAnchorNs;
+  const out: number[] = [];
+  for (let t = first; t <= end && out.length < 1000; t += step) out.push(t);
+  return out;
+}
+
+function pad(n: number, w: number): string {
+  return String(Math.floor(n)).padStart(w, "0");
+}
+
+/** A wall-clock label whose precision follows the tick step (UTC-free: local time). */
+export function formatClock(wallNs: number, step: number, tzOffsetMin = new Date().getTimezoneOffset()): string {
+  const localNs = wallNs - tzOffsetMin * 60e9;
+  const dayNs = ((localNs % (24 * NS.h)) + 24 * NS.h) % (24 * NS.h);
+  const h = dayNs / NS.h;
+  const m = (dayNs % NS.h) / NS.min;
+  const sec = (dayNs % NS.min) / NS.s;
+  const hm = `${pad(h, 2)}:${pad(m, 2)}`;
+  if (step >= NS.min) return hm;
+  const hms = `${hm}:${pad(sec, 2)}`;
+  if (step >= NS.s) return hms;
+  const subNs = dayNs % NS.s;
+  if (step >= NS.ms) return `${hms}.${pad(subNs / NS.ms, 3)}`;
+  if (step >= NS.us) return `${hms}.${pad(subNs / NS.ms, 3)} ${pad((subNs % NS.ms) / NS.us, 3)}`;
+  return `${hms}.${pad(subNs / NS.ms, 3)} ${pad((subNs % NS.ms) / NS.us, 3)} ${pad(subNs % NS.us, 3)}`;
+}
+
+/** A duration in the unit that reads best: 417 µs, 1.7 s, 1m04s. */
+export function formatDuration(ns: number): string {
+  const a = Math.abs(ns);
+  const sign = ns < 0 ? "−" : "";
+  if (a < NS.us) return `${sign}${Math.round(a)} ns`;
+  if (a < NS.ms) return `${sign}${(a / NS.us).toFixed(a < 10 * NS.us ? 1 : 0)} µs`;
+  if (a < NS.s) return `${sign}${(a / NS.ms).toFixed(a < 10 * NS.ms ? 1 : 0)} ms`;
+  if (a < NS.min) return `${sign}${(a / NS.s).toFixed(1)} s`;
+  if (a < NS.h) return `${sign}${Math.floor(a / NS.min)}m${pad((a % NS.min) / NS.s, 2)}s`;
+  return `${sign}${Math.floor(a / NS.h)}h${pad((a % NS.h) / NS.min, 2)}m`;
+}

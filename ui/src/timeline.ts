@@ -1,0 +1,620 @@
+// The canvas timeline: one lane per socket on a shared time axis. Drawing
+// walks pixels, not events (layout.forEachPixel), so 1M events stay smooth.
+
+import { AXIS_H, GUTTER_W, type Lane, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
+import { type TimeScale, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
+import { STATE_CODES, type Store, type Track, type FindingMark } from "./store";
+
+export interface Pick {
+  socket: number;
+  ev: number;
+}
+
+export interface TimelineHooks {
+  onSelect(p: Pick): void;
+  onLiveChange(live: boolean): void;
+  onCursor(text: string): void;
+  onRange(text: string): void;
+}
+
+interface Palette {
+  bg: string;
+  fg: string;
+  dim: string;
+  grid: string;
+  lane: string;
+  states: string[];
+  out: string;
+  in: string;
+  close: string;
+  arrow: string;
+  sync: string;
+  syncBad: string;
+  prevented: string;
+  peer: string;
+  network: string;
+  error: string;
+  cursor: string;
+}
+
+function palette(el: HTMLElement): Palette {
+  const cs = getComputedStyle(el);
+  const v = (n: string, d: string) => cs.getPropertyValue(n).trim() || d;
+  return {
+    bg: v("--bg", "#0f1419"),
+    fg: v("--fg", "#d7dde4"),
+    dim: v("--dim", "#7d8590"),
+    grid: v("--grid", "#222a33"),
+    lane: v("--lane", "#151b22"),
+    states: [
+      "transparent",
+      v("--st-connecting", "#d29922"),
+      v("--st-awaiting", "#d29922"),
+      v("--st-ready", "#3fb950"),
+      v("--st-backoff", "#6e7681"),
+      v("--st-closing", "#f0883e"),
+      v("--st-closed", "#3a414a"),
+      v("--st-failed", "#f85149"),
+      v("--st-cancelled", "#a371f7"),
+    ],
+    out: v("--tick-out", "#79c0ff"),
+    in: v("--tick-in", "#c9d1d9"),
+    close: v("--tick-close", "#ff7b72"),
+    arrow: v("--arrow", "#e3b341"),
+    sync: v("--sync", "#56d4dd"),
+    syncBad: v("--sync-bad", "#ff7b72"),
+    prevented: v("--f-prevented", "#58a6ff"),
+    peer: v("--f-peer", "#ff9b3d"),
+    network: v("--f-network", "#ff5c8a"),
+    error: v("--f-error", "#ff3b30"),
+    cursor: v("--cursor", "#e6edf3"),
+  };
+}
+
+type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
+/** Colour is never the only cue: each state also has a texture. */
+const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
+
+function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: PatternKind): CanvasPattern | string {
+  if (kind === "none" || typeof document === "undefined") return color;
+  const c = document.createElement("canvas");
+  c.width = 8;
+  c.height = 8;
+  const p = c.getContext("2d")!;
+  p.fillStyle = color;
+  p.fillRect(0, 0, 8, 8);
+  p.strokeStyle = "rgba(0,0,0,0.45)";
+  p.fillStyle = "rgba(0,0,0,0.45)";
+  p.lineWidth = 1.5;
+  p.beginPath();
+  switch (kind) {
+    case "dots":
+      p.fillRect(1, 1, 2, 2);
+      p.fillRect(5, 5, 2, 2);
+      break;
+    case "hatch":
+      p.moveTo(-2, 10);
+      p.lineTo(10, -2);
+      p.moveTo(-2, 2);
+      p.lineTo(2, -2);
+      p.moveTo(6, 10);
+      p.lineTo(10, 6);
+      break;
+    case "vstripe":
+      p.moveTo(2, 0);
+      p.lineTo(2, 8);
+      p.moveTo(6, 0);
+      p.lineTo(6, 8);
+      break;
+    case "hstripe":
+      p.moveTo(0, 2);
+      p.lineTo(8, 2);
+      p.moveTo(0, 6);
+      p.lineTo(8, 6);
+      break;
+    case "cross":
+      p.moveTo(0, 0);
+      p.lineTo(8, 8);
+      p.moveTo(8, 0);
+      p.lineTo(0, 8);
+      break;
+  }
+  p.stroke();
+  return ctx.createPattern(c, "repeat") ?? color;
+}
+
+export class Timeline {
+  readonly canvas: HTMLCanvasElement;
+  private ctx: CanvasRenderingContext2D;
+  private store: Store;
+  private hooks: TimelineHooks;
+  scale: TimeScale = { t0: 0, nsPerPx: 1e7, width: 800 };
+  live = true;
+  /** Engine "now": from the last batch, extrapolated by the local clock. */
+  private nowBase = 0;
+  private nowAt = 0;
+  private frozenNow: number | null = null;
+  private dirty = true;
+  private drawnVersion = -1;
+  private pal: Palette;
+  private fills: (CanvasPattern | string)[] = [];
+  private lanes: Lane[] = [];
+  private cursorX: number | null = null;
+  private drag: { x: number; t0: number; range: boolean; moved: boolean } | null = null;
+  private range: [number, number] | null = null;
+  selected: Pick | null = null;
+  private dpr = 1;
+  private heightPx = 300;
+  scrollY = 0;
+  /** Last draw's duration, for the status line and the benchmark. */
+  lastDrawMs = 0;
+  private tooltip: HTMLElement | null;
+
+  constructor(canvas: HTMLCanvasElement, store: Store, hooks: TimelineHooks, tooltip: HTMLElement | null = null) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d", { alpha: false })!;
+    this.store = store;
+    this.hooks = hooks;
+    this.tooltip = tooltip;
+    this.pal = palette(canvas);
+    this.refreshTheme();
+    this.bind();
+  }
+
+  setStore(store: Store, now: number | null): void {
+    this.store = store;
+    this.frozenNow = now;
+    this.selected = null;
+    this.range = null;
+    this.fitAll();
+  }
+
+  refreshTheme(): void {
+    this.pal = palette(this.canvas);
+    this.fills = this.pal.states.map((c, i) => makePattern(this.ctx, c, STATE_PATTERN[i]));
+    this.dirty = true;
+  }
+
+  setNow(now: number): void {
+    this.nowBase = now;
+    this.nowAt = performance.now();
+  }
+
+  now(): number {
+    if (this.frozenNow !== null) return this.frozenNow;
+    if (this.nowAt === 0) return this.store.tMax;
+    return Math.max(this.store.tMax, this.nowBase + (performance.now() - this.nowAt) * 1e6);
+  }
+
+  resize(width: number, height: number): void {
+    this.dpr = window.devicePixelRatio || 1;
+    this.canvas.width = Math.floor(width * this.dpr);
+    this.canvas.height = Math.floor(height * this.dpr);
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${height}px`;
+    this.heightPx = height;
+    this.scale = { ...this.scale, width: Math.max(width - GUTTER_W, 10) };
+    this.dirty = true;
+  }
+
+  setLive(on: boolean): void {
+    if (this.live === on) return;
+    this.live = on;
+    this.hooks.onLiveChange(on);
+    this.dirty = true;
+  }
+
+  fitAll(): void {
+    const a = Number.isFinite(this.store.tMin) ? this.store.tMin : 0;
+    const b = Math.max(this.now(), a + NS.s);
+    this.scale = fit(a, b, this.scale.width);
+    this.dirty = true;
+  }
+
+  zoom(factor: number): void {
+    this.scale = zoomAt(this.scale, this.live ? this.scale.width * 0.92 : this.scale.width / 2, factor);
+    this.dirty = true;
+  }
+
+  /** Selects a moment and opens a ±50 ms window around it. */
+  focus(p: Pick, t: number): void {
+    this.setLive(false);
+    this.selected = p;
+    this.scale = windowAround(this.scale, t - 50 * NS.ms, t + 50 * NS.ms);
+    this.dirty = true;
+  }
+
+  invalidate(): void {
+    this.dirty = true;
+  }
+
+  /** Draws when something changed; returns whether it drew. */
+  frame(): boolean {
+    if (this.live && this.frozenNow === null) {
+      this.scale = follow(this.scale, this.now());
+      this.dirty = true;
+    }
+    if (!this.dirty && this.drawnVersion === this.store.version) return false;
+    this.draw();
+    return true;
+  }
+
+  draw(): void {
+    const started = performance.now();
+    this.dirty = false;
+    this.drawnVersion = this.store.version;
+    const { ctx, pal } = this;
+    const W = this.scale.width + GUTTER_W;
+    const H = this.heightPx;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    this.lanes = layoutLanes(this.store.order, this.scrollY);
+    const now = this.now();
+
+    ctx.save();
+    ctx.translate(GUTTER_W, 0);
+    ctx.beginPath();
+    ctx.rect(0, 0, this.scale.width, H);
+    ctx.clip();
+    this.drawAxis(H);
+    for (const lane of this.lanes) {
+      if (lane.bottom < AXIS_H || lane.y > H) continue;
+      const tr = this.store.tracks.get(lane.socket);
+      if (tr) this.drawLane(tr, lane, now);
+    }
+    this.drawRange(H);
+    this.drawCursor(H);
+    ctx.restore();
+
+    // Gutter: names over a solid background.
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, GUTTER_W, H);
+    ctx.font = "12px var(--mono, monospace)";
+    ctx.textBaseline = "middle";
+    for (const lane of this.lanes) {
+      if (lane.bottom < AXIS_H || lane.y > H) continue;
+      const tr = this.store.tracks.get(lane.socket);
+      ctx.fillStyle = pal.fg;
+      ctx.fillText(ellipsis(tr?.name ?? "", 12), 6, lane.barTop + lane.barH / 2);
+      ctx.fillStyle = pal.dim;
+      ctx.font = "10px monospace";
+      ctx.fillText("out", GUTTER_W - 24, lane.outTop + lane.tickH / 2);
+      ctx.fillText("in", GUTTER_W - 24, lane.inTop + lane.tickH / 2);
+      ctx.font = "12px monospace";
+    }
+    this.lastDrawMs = performance.now() - started;
+  }
+
+  private drawAxis(H: number): void {
+    const { ctx, pal, scale } = this;
+    const step = tickStep(scale.nsPerPx);
+    ctx.font = "11px monospace";
+    ctx.textBaseline = "middle";
+    ctx.fillStyle = pal.lane;
+    ctx.fillRect(0, 0, scale.width, AXIS_H);
+    for (const t of ticks(scale, step, this.store.wallAnchorNs)) {
+      const x = Math.round(xOf(scale, t)) + 0.5;
+      ctx.strokeStyle = pal.grid;
+      ctx.beginPath();
+      ctx.moveTo(x, AXIS_H);
+      ctx.lineTo(x, H);
+      ctx.stroke();
+      ctx.fillStyle = pal.dim;
+      ctx.fillText(formatClock(t + this.store.wallAnchorNs, step), x + 3, AXIS_H / 2);
+    }
+  }
+
+  private drawLane(tr: Track, lane: Lane, now: number): void {
+    const { ctx, pal, scale } = this;
+    ctx.fillStyle = pal.lane;
+    ctx.fillRect(0, lane.y, scale.width, lane.bottom - lane.y);
+
+    // State bar.
+    const end = Math.max(now, tr.lastT);
+    forEachSegment(tr.segStart.buf, tr.segStart.len, end, scale, (i, x0, x1) => {
+      const code = tr.segState[i];
+      if (code === 0) return;
+      ctx.fillStyle = this.fills[code];
+      ctx.fillRect(x0, lane.barTop, Math.max(x1 - x0, 1), lane.barH);
+    });
+
+    // Backoff: planned delay outlined (the filled grey is the actual one).
+    ctx.setLineDash([3, 2]);
+    ctx.strokeStyle = pal.fg;
+    for (const b of tr.backoffs) {
+      const x0 = xOf(scale, b.t);
+      const x1 = xOf(scale, b.t + b.delay);
+      if (x1 < -2 || x0 > scale.width + 2) continue;
+      ctx.strokeRect(x0 + 0.5, lane.barTop + 1.5, Math.max(x1 - x0, 1), lane.barH - 3);
+    }
+    ctx.setLineDash([]);
+
+    // Frames: out above the bar, in below; close frames stand out.
+    const fT = tr.frameT.buf;
+    forEachPixel(fT, tr.frameT.len, scale, (i, x) => {
+      const ev = this.store.events[tr.frameEv[i]];
+      const isClose = ev.kind === "frame" && ev.opcode === "close";
+      const out = tr.frameOut[i] === 1;
+      ctx.fillStyle = isClose ? pal.close : out ? pal.out : pal.in;
+      const top = out ? lane.outTop : lane.inTop;
+      ctx.fillRect(Math.floor(x), top, isClose ? 2 : 1, lane.tickH);
+    });
+
+    // Outbox: queued → flushed arrows.
+    ctx.strokeStyle = pal.arrow;
+    ctx.fillStyle = pal.arrow;
+    ctx.lineWidth = 1.5;
+    for (const a of tr.arrows) {
+      const x0 = xOf(scale, a.queued);
+      const x1 = xOf(scale, a.written ?? end);
+      if (x1 < -4 || x0 > scale.width + 4) continue;
+      const y = lane.outTop + 3;
+      ctx.beginPath();
+      ctx.moveTo(x0, lane.barTop);
+      ctx.lineTo(x0, y);
+      ctx.lineTo(x1, y);
+      ctx.stroke();
+      if (a.written !== null) {
+        ctx.beginPath();
+        ctx.moveTo(x1, y + 4);
+        ctx.lineTo(x1 - 3, y - 1);
+        ctx.lineTo(x1 + 3, y - 1);
+        ctx.closePath();
+        ctx.fill();
+      }
+    }
+    ctx.lineWidth = 1;
+
+    // State syncs: request → response spans under the in-row.
+    for (const s of tr.syncs) {
+      const x0 = xOf(scale, s.t);
+      const x1 = xOf(scale, s.end ?? end);
+      if (x1 < -2 || x0 > scale.width + 2) continue;
+      ctx.fillStyle = s.ok === false ? pal.syncBad : pal.sync;
+      ctx.fillRect(x0, lane.bottom - 2, Math.max(x1 - x0, 2), 2);
+      ctx.fillRect(x0, lane.bottom - 5, 1, 5);
+    }
+
+    // Findings last, on top of everything.
+    const fx = tr.findings;
+    let lastX = -10;
+    const lo = firstFindingAt(fx, tOf(scale, -8));
+    for (let i = lo; i < fx.length; i++) {
+      const f = fx[i];
+      const x = xOf(scale, f.t);
+      if (x > scale.width + 8) break;
+      if (x - lastX < 3 && !this.isSelected(tr.socket, f.ev)) continue;
+      lastX = x;
+      this.drawFinding(f, x, lane.barTop + lane.barH / 2, this.isSelected(tr.socket, f.ev));
+    }
+
+    if (this.selected?.socket === tr.socket) {
+      const ev = this.store.events[this.selected.ev];
+      if (ev) {
+        const x = xOf(scale, ev.t);
+        ctx.strokeStyle = pal.cursor;
+        ctx.strokeRect(x - 3.5, lane.y + 0.5, 7, lane.bottom - lane.y - 1);
+      }
+    }
+  }
+
+  private isSelected(socket: number, ev: number): boolean {
+    return this.selected !== null && this.selected.socket === socket && this.selected.ev === ev;
+  }
+
+  private drawFinding(f: FindingMark, x: number, y: number, selected: boolean): void {
+    const { ctx, pal } = this;
+    const r = selected ? 8 : 6;
+    const color = f.severity === "error" ? pal.error : f.side === "prevented" ? pal.prevented : f.side === "peer" ? pal.peer : pal.network;
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = pal.bg;
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    if (f.side === "prevented") {
+      // Our side, prevented: a diamond (a shield's outline).
+      ctx.moveTo(x, y - r);
+      ctx.lineTo(x + r, y);
+      ctx.lineTo(x, y + r);
+      ctx.lineTo(x - r, y);
+    } else if (f.side === "peer") {
+      // Their side: a warning triangle.
+      ctx.moveTo(x, y - r - 1);
+      ctx.lineTo(x + r + 1, y + r);
+      ctx.lineTo(x - r - 1, y + r);
+    } else {
+      ctx.arc(x, y, r, 0, Math.PI * 2);
+    }
+    ctx.closePath();
+    ctx.stroke();
+    ctx.fill();
+    ctx.fillStyle = pal.bg;
+    ctx.font = "bold 9px monospace";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText(f.side === "network" ? "×" : "!", x, y + (f.side === "peer" ? 2 : 0));
+    ctx.textAlign = "start";
+    ctx.lineWidth = 1;
+  }
+
+  private drawCursor(H: number): void {
+    if (this.cursorX === null) return;
+    const { ctx, pal } = this;
+    ctx.strokeStyle = pal.cursor;
+    ctx.globalAlpha = 0.6;
+    ctx.beginPath();
+    ctx.moveTo(Math.round(this.cursorX) + 0.5, AXIS_H);
+    ctx.lineTo(Math.round(this.cursorX) + 0.5, H);
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
+
+  private drawRange(H: number): void {
+    if (!this.range) return;
+    const { ctx, scale } = this;
+    const x0 = xOf(scale, this.range[0]);
+    const x1 = xOf(scale, this.range[1]);
+    ctx.fillStyle = "rgba(120,160,255,0.15)";
+    ctx.fillRect(Math.min(x0, x1), AXIS_H, Math.abs(x1 - x0), H - AXIS_H);
+  }
+
+  /** What is under (x, y), in canvas coordinates: a finding, a frame or a state. */
+  pick(x: number, y: number): Pick | null {
+    const lx = x - GUTTER_W;
+    const lane = laneAt(this.lanes, y);
+    if (!lane || lx < 0) return null;
+    const tr = this.store.tracks.get(lane.socket);
+    if (!tr) return null;
+    let best: FindingMark | null = null;
+    let bestD = 9;
+    for (const f of tr.findings) {
+      const d = Math.abs(xOf(this.scale, f.t) - lx);
+      if (d < bestD) {
+        best = f;
+        bestD = d;
+      }
+    }
+    if (best) return { socket: tr.socket, ev: best.ev };
+    const inTicks = y < lane.barTop || y >= lane.inTop;
+    if (inTicks) {
+      const i = nearest(tr.frameT.buf, tr.frameT.len, this.scale, lx, 4);
+      if (i >= 0) return { socket: tr.socket, ev: tr.frameEv[i] };
+    }
+    const t = tOf(this.scale, lx);
+    const si = lowerBound(tr.segStart.buf, tr.segStart.len, t + 1) - 1;
+    if (si >= 0) return { socket: tr.socket, ev: tr.segEv[si] };
+    return null;
+  }
+
+  private rangeCounts(a: number, b: number): string {
+    const [lo, hi] = a < b ? [a, b] : [b, a];
+    let states = 0;
+    let frames = 0;
+    let findings = 0;
+    for (const tr of this.store.tracks.values()) {
+      states += lowerBound(tr.segStart.buf, tr.segStart.len, hi) - lowerBound(tr.segStart.buf, tr.segStart.len, lo);
+      frames += lowerBound(tr.frameT.buf, tr.frameT.len, hi) - lowerBound(tr.frameT.buf, tr.frameT.len, lo);
+      findings += tr.findings.filter((f) => f.t >= lo && f.t < hi).length;
+    }
+    return `${formatDuration(hi - lo)}: ${states} transitions, ${frames} frames, ${findings} findings`;
+  }
+
+  private bind(): void {
+    const c = this.canvas;
+    c.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        const rect = c.getBoundingClientRect();
+        const x = e.clientX - rect.left - GUTTER_W;
+        if (e.altKey) {
+          this.scrollY = Math.max(0, this.scrollY + e.deltaY);
+        } else if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+          this.setLive(false);
+          this.scale = pan(this.scale, -e.deltaX);
+        } else {
+          // Zooming while following keeps "now" pinned; elsewhere, the cursor.
+          const anchor = this.live ? this.scale.width * 0.92 : x;
+          this.scale = zoomAt(this.scale, anchor, Math.exp(e.deltaY * 0.0015));
+        }
+        this.dirty = true;
+      },
+      { passive: false },
+    );
+    c.addEventListener("mousedown", (e) => {
+      const rect = c.getBoundingClientRect();
+      const x = e.clientX - rect.left - GUTTER_W;
+      this.drag = { x: e.clientX, t0: this.scale.t0, range: e.shiftKey, moved: false };
+      if (e.shiftKey) this.range = [tOf(this.scale, x), tOf(this.scale, x)];
+    });
+    window.addEventListener("mouseup", (e) => {
+      const d = this.drag;
+      this.drag = null;
+      if (!d || d.moved) return;
+      const rect = c.getBoundingClientRect();
+      const p = this.pick(e.clientX - rect.left, e.clientY - rect.top);
+      if (p) {
+        this.selected = p;
+        this.hooks.onSelect(p);
+        const ev = this.store.events[p.ev];
+        if (ev?.kind === "finding") this.focus(p, ev.t);
+        this.dirty = true;
+      }
+    });
+    c.addEventListener("mousemove", (e) => {
+      const rect = c.getBoundingClientRect();
+      const x = e.clientX - rect.left;
+      const y = e.clientY - rect.top;
+      this.cursorX = x - GUTTER_W >= 0 ? x - GUTTER_W : null;
+      if (this.cursorX !== null) {
+        const t = tOf(this.scale, this.cursorX);
+        this.hooks.onCursor(formatClock(t + this.store.wallAnchorNs, 1));
+      }
+      const d = this.drag;
+      if (d) {
+        const dx = e.clientX - d.x;
+        if (Math.abs(dx) > 2) d.moved = true;
+        if (d.range && this.range) {
+          this.range[1] = tOf(this.scale, x - GUTTER_W);
+          this.hooks.onRange(this.rangeCounts(this.range[0], this.range[1]));
+        } else if (d.moved) {
+          this.setLive(false);
+          this.scale = { ...this.scale, t0: d.t0 - dx * this.scale.nsPerPx };
+        }
+      }
+      this.hover(x, y, e.clientX - rect.left, e.clientY - rect.top);
+      this.dirty = true;
+    });
+    c.addEventListener("mouseleave", () => {
+      this.cursorX = null;
+      if (this.tooltip) this.tooltip.hidden = true;
+      this.dirty = true;
+    });
+  }
+
+  private hover(x: number, y: number, px: number, py: number): void {
+    if (!this.tooltip) return;
+    const p = this.pick(x, y);
+    const ev = p ? this.store.events[p.ev] : undefined;
+    if (!ev) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    this.tooltip.textContent = describeShort(ev);
+    this.tooltip.hidden = false;
+    this.tooltip.style.left = `${Math.min(px + 12, this.scale.width + GUTTER_W - 260)}px`;
+    this.tooltip.style.top = `${py + 14}px`;
+  }
+}
+
+function firstFindingAt(fx: readonly FindingMark[], t: number): number {
+  let lo = 0;
+  let hi = fx.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (fx[mid].t < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function ellipsis(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+export function describeShort(ev: import("./types").UiEvent): string {
+  switch (ev.kind) {
+    case "finding":
+      return `${ev.side === "prevented" ? "◆ prevented" : ev.side === "peer" ? "▲ peer" : "● network"}: ${ev.class} (attempt ${ev.attempt})`;
+    case "frame":
+      return `${ev.direction === "out" ? "↑ out" : "↓ in"} ${ev.opcode}${ev.message_type ? ` ${ev.message_type}` : ""}${ev.seq !== null ? ` seq ${ev.seq}` : ""}${ev.close_code !== null ? ` code ${ev.close_code}` : ""} · ${ev.size} B`;
+    case "transition":
+      return `${ev.from} → ${ev.to}${ev.attempt !== null ? ` (attempt ${ev.attempt})` : ""} · ${ev.cause}`;
+    case "socket_added":
+      return `added ${ev.name} ${ev.adapter}`;
+    default:
+      return ev.kind;
+  }
+}
+
+export { STATE_CODES };

@@ -1,0 +1,56 @@
+// The only module that talks to Rust. Errors come back as {code, message}.
+
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AppInfo, EventPage, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
+
+export class UiError extends Error {
+  readonly code: string;
+  constructor(e: UiErrorShape) {
+    super(e.message);
+    this.code = e.code;
+  }
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    if (e && typeof e === "object" && "code" in e && "message" in e) throw new UiError(e as UiErrorShape);
+    throw new UiError({ code: "ipc", message: String(e) });
+  }
+}
+
+export function inTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+export interface AddSocketRequest {
+  url: string;
+  name: string | null;
+  adapter: "job" | "raw";
+  job_id: string | null;
+  /** Where the token comes from; the token itself never crosses to the webview. */
+  token: { kind: "none" } | { kind: "env"; name: string } | { kind: "file"; path: string } | { kind: "keyring"; job_id: string };
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  subscribe: (onBatch: (b: LiveBatch) => void) => {
+    const ch = new Channel<LiveBatch>();
+    ch.onmessage = onBatch;
+    return call<void>("subscribe", { channel: ch });
+  },
+  sockets: () => call<SocketRow[]>("sockets"),
+  addSocket: (request: AddSocketRequest) => call<number>("add_socket", { request }),
+  removeSocket: (id: number) => call<void>("remove_socket", { id }),
+  cancel: (id: number) => call<void>("cancel_socket", { id }),
+  retry: (id: number) => call<void>("retry_socket", { id }),
+  sessions: () => call<SessionRow[]>("sessions"),
+  sessionEvents: (sessionId: number, after: EventPage["next"], pageSize: number) =>
+    call<EventPage>("session_events", { sessionId, after, pageSize }),
+  scenarios: () => call<ScenarioRow[]>("scenarios"),
+  runScenario: (id: string) => call<ScenarioResult>("run_scenario", { id }),
+  exportSession: (sessionId: number, format: "jaeger" | "otlp" | "csv") => call<string>("export_session", { sessionId, format }),
+  otlpSettings: () => call<OtlpSettings>("otlp_settings"),
+  setOtlpSettings: (settings: OtlpSettings) => call<void>("set_otlp_settings", { settings }),
+};

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { MAX_NS_PER_PX, MIN_NS_PER_PX, NS, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, xOf, zoomAt } from "../src/scale";
+
+const s0 = { t0: 1_000_000, nsPerPx: 1000, width: 1000 };
+
+describe("time scale", () => {
+  it("maps time to x and back", () => {
+    expect(xOf(s0, 1_000_000)).toBe(0);
+    expect(xOf(s0, 1_500_000)).toBe(500);
+    expect(tOf(s0, xOf(s0, 1_234_567))).toBeCloseTo(1_234_567, 6);
+  });
+
+  it("zooms around the cursor: the time under it stays put", () => {
+    const t = tOf(s0, 300);
+    const z = zoomAt(s0, 300, 0.25);
+    expect(z.nsPerPx).toBe(250);
+    expect(tOf(z, 300)).toBeCloseTo(t, 6);
+    const out = zoomAt(z, 800, 8);
+    expect(tOf(out, 800)).toBeCloseTo(tOf(z, 800), 6);
+  });
+
+  it("clamps zoom from hours down to a µs over a thousand pixels", () => {
+    let s = s0;
+    for (let i = 0; i < 100; i++) s = zoomAt(s, 10, 0.1);
+    expect(s.nsPerPx).toBe(MIN_NS_PER_PX);
+    expect(NS.us / s.nsPerPx).toBe(1000);
+    for (let i = 0; i < 100; i++) s = zoomAt(s, 10, 10);
+    expect(s.nsPerPx).toBe(MAX_NS_PER_PX);
+    expect(s.nsPerPx * s.width).toBeGreaterThanOrEqual(NS.h);
+  });
+
+  it("pans by pixels", () => {
+    const p = pan(s0, 100);
+    expect(p.t0).toBe(s0.t0 - 100 * 1000);
+    expect(xOf(p, 1_000_000)).toBe(100);
+  });
+
+  it("fits a span with margins and follows now near the right edge", () => {
+    const f = fit(0, 1e9, 1032, 16);
+    expect(xOf(f, 0)).toBeCloseTo(16, 6);
+    expect(xOf(f, 1e9)).toBeCloseTo(1016, 6);
+    const l = follow(f, 5e9, 0.9);
+    expect(xOf(l, 5e9)).toBeCloseTo(1032 * 0.9, 6);
+  });
+});
+
+describe("ticks", () => {
+  it("steps are nice and at least the minimum apart at every zoom", () => {
+    for (const nsPerPx of [1, 7, 130, 4e3, 9e5, 3e7, 1e9, 4e10, MAX_NS_PER_PX]) {
+      const step = tickStep(nsPerPx, 90);
+      expect(step / nsPerPx).toBeGreaterThanOrEqual(90);
+      const m = step / 10 ** Math.floor(Math.log10(step));
+      if (step < 10e9) expect([1, 2, 5]).toContain(Math.round(m));
+    }
+    expect(tickStep(1e9 / 100)).toBe(1e9);
+    expect(tickStep((45 * NS.s) / 90)).toBe(NS.min);
+  });
+
+  it("ticks are aligned to the wall clock, not to mono 0", () => {
+    const anchor = 1_700_000_000_123_456_789; // wall ns at mono 0
+    const s = { t0: 0, nsPerPx: 1e6, width: 1000 };
+    const ts = ticks(s, 100e6, anchor);
+    expect(ts.length).toBeGreaterThan(5);
+    for (const t of ts) expect((t + anchor) % 100e6).toBeLessThan(1e3 + 1);
+    for (let i = 1; i < ts.length; i++) expect(ts[i] - ts[i - 1]).toBeCloseTo(100e6, -1);
+  });
+
+  it("labels carry the precision of the step", () => {
+    const wall = Date.UTC(2024, 0, 1, 10, 42, 3) * 1e6 + 120_417_000;
+    expect(formatClock(wall, NS.s, 0)).toBe("10:42:03");
+    expect(formatClock(wall, NS.ms, 0)).toBe("10:42:03.120");
+    expect(formatClock(wall, NS.us, 0)).toBe("10:42:03.120 417");
+    expect(formatClock(wall, NS.min, 0)).toBe("10:42");
+  });
+
+  it("durations read in the right unit", () => {
+    expect(formatDuration(417e3)).toBe("417 µs");
+    expect(formatDuration(1.7e9)).toBe("1.7 s");
+    expect(formatDuration(64e9)).toBe("1m04s");
+    expect(formatDuration(3.8e9)).toBe("3.8 s");
+    expect(formatDuration(500)).toBe("500 ns");
+  });
+});
