@@ -48,7 +48,10 @@ ensure_node() {
 ui_deps() {
   ensure_node
   if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-    (cd ui && npm ci --no-audit --no-fund)
+    # Not `npm ci`: with this registry's omit-lockfile-registry-resolved
+    # setting, npm ci refuses a lock that lacks other platforms' optional
+    # packages (rollup, esbuild). `npm install` keeps the locked versions.
+    (cd ui && npm install --no-audit --no-fund)
   fi
 }
 
