@@ -202,8 +202,9 @@ impl Driver {
         while let Some(input) = next.take() {
             let now = self.shared.now();
             let effects = self.machine.step(input, now);
-            let mut findings = 0;
-            let mut rtt = None;
+            // The snapshot first: whoever sees one of this step's events
+            // must find the snapshot already past it.
+            self.update_snapshot(&effects);
             for effect in effects {
                 match effect {
                     Effect::Connect { refresh_token, .. } => {
@@ -229,14 +230,7 @@ impl Driver {
                             self.token.clone(),
                         )));
                     }
-                    Effect::Emit(kind) => {
-                        match &kind {
-                            EventKind::Finding(_) => findings += 1,
-                            EventKind::HeartbeatAnswered { rtt: r } => rtt = Some(*r),
-                            _ => {}
-                        }
-                        self.shared.emit(self.id, now, kind).await;
-                    }
+                    Effect::Emit(kind) => self.shared.emit(self.id, now, kind).await,
                     Effect::SendResult(result) => {
                         if let Some(reply) = self.reply.take() {
                             // The caller may have stopped waiting; the outcome is in the events.
@@ -245,19 +239,31 @@ impl Driver {
                     }
                 }
             }
-            let m = &self.machine;
-            self.snapshot.send_modify(|s| {
-                s.state = m.state().clone();
-                s.attempts = m.attempts();
-                s.last_seq = m.last_seq();
-                s.outbox = m.outbox_len();
-                s.progress = m.progress().cloned();
-                s.findings += findings;
-                if rtt.is_some() {
-                    s.last_rtt = rtt;
-                }
-            });
         }
+    }
+
+    fn update_snapshot(&self, effects: &[Effect]) {
+        let mut findings = 0;
+        let mut rtt = None;
+        for e in effects {
+            match e {
+                Effect::Emit(EventKind::Finding(_)) => findings += 1,
+                Effect::Emit(EventKind::HeartbeatAnswered { rtt: r }) => rtt = Some(*r),
+                _ => {}
+            }
+        }
+        let m = &self.machine;
+        self.snapshot.send_modify(|s| {
+            s.state = m.state().clone();
+            s.attempts = m.attempts();
+            s.last_seq = m.last_seq();
+            s.outbox = m.outbox_len();
+            s.progress = m.progress().cloned();
+            s.findings += findings;
+            if rtt.is_some() {
+                s.last_rtt = rtt;
+            }
+        });
     }
 
     /// Writes one frame; a failure drops the transport and is returned as
@@ -410,11 +416,18 @@ async fn open(
     Ok((ws, token, refreshed))
 }
 
+/// Bytes tungstenite reads from the socket at a time. Its default, 128 KiB,
+/// is zero-filled up front, so every idle socket would hold 128 KiB of
+/// resident memory; job sockets carry small JSON frames, and a larger frame
+/// still grows the buffer as it arrives (docs/benchmarks.md, "Scale").
+const READ_BUFFER: usize = 8 * 1024;
+
 /// Frames up to 16× the message limit are read and dropped by the machine
 /// (the connection is kept); larger ones fail the connection.
 pub(crate) fn ws_config(max_message_size: usize) -> WebSocketConfig {
     let hard_cap = max_message_size.saturating_mul(16);
     WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(hard_cap))
         .max_frame_size(Some(hard_cap))
 }
