@@ -23,4 +23,8 @@ cargo test --workspace
 if [ -f crates/engine/benches/connect.rs ]; then
   SOCKSCOPE_BENCH_N=20 cargo bench --profile dev -p sockscope-engine --bench connect
 fi
+if [ -d crates/bench ]; then
+  SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_MSGS=2000 cargo bench --profile dev -p sockscope-bench --bench throughput
+  SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_MSGS=2000 cargo bench --profile dev -p sockscope-bench --bench scale
+fi
 SOCKSCOPE_BENCH_EVENTS=20000 cargo bench --profile dev -p sockscope-recorder --bench recorder
