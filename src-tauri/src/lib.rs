@@ -45,6 +45,9 @@ fn session_options(
         demo: args.demo || config.is_none(),
         config_path: config,
         telemetry: otlp,
+        // Address changes and wake-ups reach every socket, and the timeline
+        // draws them as lines across all lanes.
+        watch_environment: true,
         ..SessionOptions::default()
     }
 }

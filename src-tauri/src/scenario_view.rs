@@ -1,12 +1,10 @@
 //! A scenario report as the webview shows it: verdict, findings, and the
-//! sockets' transitions as timeline events.
+//! run's sockets, transitions and finding markers as timeline events.
 
 use serde::Serialize;
 use sockscope_core::scenario::{ScenarioReport, Verdict};
-use sockscope_engine::event::{Endpoint, Event, EventKind, SocketInfo};
-use sockscope_engine::{AdapterKind, Mono};
+use sockscope_engine::event::EventKind;
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use crate::transfer::UiEvent;
 
@@ -25,48 +23,34 @@ pub struct ScenarioResult {
     pub elapsed_ms: f64,
     /// Findings by class.
     pub findings: BTreeMap<&'static str, usize>,
-    /// The sockets' transitions, one lane per socket.
+    /// The run's sockets, transitions, findings and engine-wide changes:
+    /// one lane per socket, finding markers on them.
     pub events: Vec<UiEvent>,
+}
+
+/// What the scenario view draws.
+fn shown(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::SocketAdded(_)
+            | EventKind::Transition { .. }
+            | EventKind::Finding(_)
+            | EventKind::Environment(_)
+    )
 }
 
 impl From<&ScenarioReport> for ScenarioResult {
     fn from(r: &ScenarioReport) -> ScenarioResult {
-        let wall = SystemTime::now() - r.elapsed;
-        let mut events = Vec::new();
-        for (i, s) in r.sockets.iter().enumerate() {
-            let socket = i as u64;
-            let added = Event {
-                socket,
-                mono: Mono(0),
-                wall,
-                kind: EventKind::SocketAdded(SocketInfo {
-                    name: s.name.clone(),
-                    endpoint: Endpoint {
-                        scheme: "ws".into(),
-                        host: "scenario".into(),
-                        port: 0,
-                        path: String::new(),
-                    },
-                    adapter: AdapterKind::Job,
-                    job_id: None,
-                    token_source: None,
-                }),
-            };
-            events.push(UiEvent::live(&added));
-            for t in &s.transitions {
-                let ev = Event {
-                    socket,
-                    mono: Mono(u64::try_from(t.at.as_nanos()).unwrap_or(u64::MAX)),
-                    wall: wall + t.at,
-                    kind: EventKind::Transition {
-                        from: t.from,
-                        to: t.to.clone(),
-                        cause: t.cause.clone(),
-                    },
-                };
-                events.push(UiEvent::live(&ev));
-            }
-        }
+        // The run's own engine events, with their real socket ids (from 1;
+        // 0 is engine-wide) and engine times. Frames, messages and the rest
+        // stay out: the scenario view shows lanes, states, findings and
+        // machine-wide changes, which keeps the reconnect storm small.
+        let mut events: Vec<UiEvent> = r
+            .events
+            .iter()
+            .filter(|e| shown(&e.kind))
+            .map(|e| UiEvent::live(e))
+            .collect();
         events.sort_by_key(|e| e.t);
         ScenarioResult {
             id: r.info.id,

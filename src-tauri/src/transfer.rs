@@ -324,3 +324,44 @@ impl OtlpSettings {
         Some(cfg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sockscope_engine::Mono;
+    use sockscope_engine::event::{ENGINE_WIDE, EnvironmentChange, EventKind};
+    use std::time::{Duration, SystemTime};
+
+    /// Engine-wide changes cross the boundary as socket 0 with their own
+    /// kind, which the UI draws across every lane instead of as a lane.
+    #[test]
+    fn engine_wide_events_pass_through_as_socket_zero() {
+        let wake = Event {
+            socket: ENGINE_WIDE,
+            mono: Mono(42_000),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            kind: EventKind::Environment(EnvironmentChange::Wake {
+                suspended: Duration::from_millis(3_500),
+            }),
+        };
+        let json = serde_json::to_value(UiEvent::live(&wake)).unwrap();
+        assert_eq!(json["s"], 0);
+        assert_eq!(json["t"], 42_000);
+        assert_eq!(json["kind"], "environment");
+        assert_eq!(json["change"], "wake");
+        assert!(json["detail"].as_str().unwrap().contains("3.5"), "{json}");
+
+        let addr = Event {
+            kind: EventKind::Environment(EnvironmentChange::Address {
+                added: false,
+                addr: "10.0.0.2".parse().unwrap(),
+                prefix: 24,
+            }),
+            ..wake
+        };
+        let json = serde_json::to_value(UiEvent::live(&addr)).unwrap();
+        assert_eq!(json["s"], 0);
+        assert_eq!(json["change"], "address_removed");
+        assert_eq!(json["detail"], "10.0.0.2/24");
+    }
+}

@@ -102,6 +102,13 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         summary.contains("send_before_ready_queued"),
         "scenario shows its finding: {summary:?}"
     );
+    // Its lanes carry its finding markers: the timeline publishes what its
+    // last draw put on the canvas (cleared when the view switched stores).
+    app.wait_js(
+        "return Number(document.getElementById('timeline').dataset.findingsDrawn) > 0",
+        Duration::from_secs(10),
+    )
+    .await?;
     app.screenshot("03-scenario").await?;
     c.find(Locator::Id("back-live")).await?.click().await?;
 
@@ -153,6 +160,17 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         "an attempt after cancel: {before} -> {changed:?}"
     );
     app.screenshot("05-cancelled").await?;
+    // Remove forgets it: its row goes (and stays gone after the next refresh).
+    app.js(&format!(
+        "document.querySelector(\"{cancelled} button.remove\").click(); return true"
+    ))
+    .await?;
+    app.wait_js(
+        "return document.querySelector(\"#socket-list li[data-name='unreachable']\") === null \
+         && document.querySelectorAll('#socket-list li').length >= 3",
+        Duration::from_secs(10),
+    )
+    .await?;
 
     eprintln!("e2e: step 5");
     // 5. Export writes a file.

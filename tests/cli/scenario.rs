@@ -20,17 +20,25 @@ fn scenario_list_shows_the_catalog() {
     assert!(stdout.contains("heartbeat_lost"), "{stdout}");
 }
 
-/// `scenario run` prints the transitions, the findings and PASS.
+/// `scenario run` prints the transitions, the findings, where the run is
+/// in the database, and PASS.
 #[test]
 fn scenario_run_prints_what_happened_and_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
     let out = Command::new(env!("CARGO_BIN_EXE_sockscope"))
-        .args(["scenario", "run", "send-after-close"])
+        .args(["scenario", "run", "send-after-close", "--db"])
+        .arg(&db)
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "exit {:?}\n{stdout}", out.status);
     assert!(stdout.contains("Ready -> Closing"), "{stdout}");
     assert!(stdout.contains("send_after_close_prevented"), "{stdout}");
+    assert!(
+        stdout.contains("recorded:") && stdout.contains("in session 1 of"),
+        "{stdout}"
+    );
     assert!(stdout.contains("result: PASS"), "{stdout}");
 }
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use sockscope_engine::event::{
-    ClosedReason, Direction, EventKind, Opcode as FrameOpcode, StateName,
+    ClosedReason, Direction, EventKind, FindingClass, Opcode as FrameOpcode, StateName,
 };
 use sockscope_engine::{SocketHandle, SocketId, State};
 use sockscope_sim::{Faults, JobKind, JobStatus, Opcode, Side, WireEvent};
@@ -152,6 +152,9 @@ struct Socket {
     connecting: u32,
     /// Connection attempts after the server's job ended.
     connects_after_end: u32,
+    /// A state sync gave up (PROTOCOL.md allows 3 tries): the socket may
+    /// rightly end short of the server's count.
+    sync_gave_up: bool,
     ended: Option<State>,
 }
 
@@ -269,6 +272,7 @@ async fn run_matrix(seed: u64) -> MatrixRun {
             cancelled_from: None,
             connecting: 0,
             connects_after_end: 0,
+            sync_gave_up: false,
             ended: None,
         });
     }
@@ -343,6 +347,9 @@ async fn run_matrix(seed: u64) -> MatrixRun {
                     s.ended = Some(to.clone());
                     open -= 1;
                 }
+            }
+            EventKind::Finding(f) if f.class == FindingClass::StateSyncFailed => {
+                s.sync_gave_up = true;
             }
             EventKind::Progress(p) => {
                 if let Some((action, at)) = s.plan.admin
@@ -471,6 +478,7 @@ async fn run_matrix(seed: u64) -> MatrixRun {
         let admin_cut_it = matches!(s.plan.admin, Some((Admin::Close(_), _))) && s.admin_done;
         if !seen_end
             || admin_cut_it
+            || s.sync_gave_up
             || !matches!(server.status, JobStatus::Complete | JobStatus::Failed)
         {
             continue;

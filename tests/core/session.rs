@@ -102,6 +102,39 @@ async fn a_socket_added_with_create_gets_its_job_and_token_from_the_backend() {
     .await;
 }
 
+/// Remove forgets a socket whatever its state, a cancelled one (whose task
+/// may have ended) included; removing it twice is an unknown socket.
+#[tokio::test]
+async fn a_cancelled_socket_can_be_removed() {
+    bounded(async {
+        let dir = tempdir();
+        let session = Session::start(SessionOptions {
+            db_path: Some(dir.join("r.db")),
+            ..SessionOptions::default()
+        })
+        .await
+        .unwrap();
+        let mut spec = SocketSpec::job("ws://127.0.0.1:9/nowhere");
+        spec.adapter = sockscope_engine::AdapterKind::Raw;
+        let id = session.add_socket(spec).await.unwrap();
+        let h = session.engine().socket(id).unwrap();
+        session.cancel(id).await.unwrap();
+        within(
+            Duration::from_secs(10),
+            "the socket to be cancelled",
+            h.wait_for(|s| matches!(s.state, State::Cancelled)),
+        )
+        .await
+        .unwrap();
+        session.remove_socket(id).await.unwrap();
+        assert!(session.sockets().is_empty());
+        assert!(session.engine().socket(id).is_none());
+        assert!(session.remove_socket(id).await.is_err());
+        session.stop().await.unwrap();
+    })
+    .await;
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "sockscope-core-{}-{}",

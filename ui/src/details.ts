@@ -61,6 +61,10 @@ export function detailLines(store: Store, evIndex: number): string[] {
       lines.push(`socket ${ev.name} added  ${clock}`);
       lines.push(`  ${ev.scheme}://${ev.host}:${ev.port}${ev.path}  adapter ${ev.adapter}${ev.job_id ? `  job ${ev.job_id}` : ""}${ev.token_source ? `  token from ${ev.token_source}` : ""}`);
       break;
+    case "environment":
+      lines.push(`${envLabel(ev.change, ev.detail)}  every socket  ${clock}`);
+      lines.push("  engine-wide: every socket was told (network_changed)");
+      break;
     default:
       lines.push(`${ev.kind}  ${name}  ${clock}`);
   }
@@ -76,4 +80,18 @@ export function findingDetail(detail: string): string {
     // Plain text.
   }
   return detail;
+}
+
+/** An engine-wide change in words, for the tooltip, the details and the line's label. */
+export function envLabel(change: string, detail: string): string {
+  switch (change) {
+    case "address_added":
+      return `⇅ network: address added ${detail}`;
+    case "address_removed":
+      return `⇅ network: address removed ${detail}`;
+    case "wake":
+      return `☾ woke from sleep (${detail})`;
+    default:
+      return `⇅ ${change}: ${detail}`;
+  }
 }

@@ -141,3 +141,55 @@ export function eta(firstT: number, firstDone: number, lastT: number, done: numb
   if (dt <= 0 || dd <= 0) return null;
   return ((total - done) * dt) / dd;
 }
+
+/** A machine-wide change as drawn: a vertical line over every lane. */
+export interface EnvLine {
+  /** Index into the marks passed in. */
+  index: number;
+  x: number;
+  /** From the axis' bottom to the last lane's bottom (or the view's bottom). */
+  y0: number;
+  y1: number;
+}
+
+/**
+ * Where engine-wide events land: one vertical line per visible mark, at its
+ * time, across all lanes (no lane of its own). Marks are sorted by `t`; at
+ * most one line per pixel column, so a burst of address changes stays cheap.
+ */
+export function envLines(marks: readonly { t: number }[], s: TimeScale, lanes: readonly Lane[], viewH: number): EnvLine[] {
+  const out: EnvLine[] = [];
+  const y0 = AXIS_H;
+  const last = lanes.length > 0 ? lanes[lanes.length - 1].bottom : AXIS_H + LANE_GAP;
+  const y1 = Math.max(y0, Math.min(viewH, last));
+  const tLeft = tOf(s, -1);
+  const tRight = tOf(s, s.width + 1);
+  let lastCol = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < marks.length; i++) {
+    const t = marks[i].t;
+    if (t < tLeft) continue;
+    if (t > tRight) break;
+    const x = xOf(s, t);
+    const col = Math.floor(x);
+    if (col === lastCol) continue;
+    lastCol = col;
+    out.push({ index: i, x, y0, y1 });
+  }
+  return out;
+}
+
+/** The line nearest to x within `radiusPx` whose span holds y; -1 if none. */
+export function envLineAt(lines: readonly EnvLine[], x: number, y: number, radiusPx: number): number {
+  let best = -1;
+  let bestD = radiusPx;
+  for (const l of lines) {
+    // The axis band holds the line's glyph: it picks too.
+    if (y < 0 || y > l.y1) continue;
+    const d = Math.abs(l.x - x);
+    if (d <= bestD) {
+      best = l.index;
+      bestD = d;
+    }
+  }
+  return best;
+}

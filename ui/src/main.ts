@@ -126,6 +126,23 @@ function renderSockets(): void {
         b.addEventListener("click", () => api.retry(r.id).catch(showError));
         actions.append(b);
       }
+      {
+        // Remove cancels the socket (if it still runs) and forgets it: its row
+        // and its lane go; its recorded history stays in the session.
+        const b = h("button", { type: "button", class: "remove", "data-socket": String(r.id), title: "cancel and remove" }, "remove");
+        b.addEventListener("click", () =>
+          api
+            .removeSocket(r.id)
+            .then(() => {
+              rows = rows.filter((x) => x.id !== r.id);
+              liveStore.removeLane(r.id);
+              renderSockets();
+              timeline.invalidate();
+            })
+            .catch(showError),
+        );
+        actions.append(b);
+      }
       const li = h(
         "li",
         {

@@ -1,7 +1,7 @@
 // What the timeline draws, per socket, in columnar arrays that grow in
 // place: 1M events cost typed arrays, not 1M re-sorts.
 
-import type { EventOf, StateName, UiEvent } from "./types";
+import { ENGINE_WIDE, type EventOf, type StateName, type UiEvent } from "./types";
 
 export class NumList {
   buf: Float64Array;
@@ -31,6 +31,14 @@ export interface FindingMark {
   cls: string;
   side: "prevented" | "peer" | "network";
   severity: "info" | "warning" | "error";
+}
+
+/** An engine-wide change (network, sleep/wake): a line across every lane. */
+export interface EnvMark {
+  t: number;
+  ev: number;
+  change: string;
+  detail: string;
 }
 
 export interface Arrow {
@@ -93,6 +101,8 @@ export class Store {
   readonly tracks = new Map<number, Track>();
   readonly order: number[] = [];
   findingsTotal = 0;
+  /** Engine-wide changes, in time order; they belong to no lane. */
+  readonly env: EnvMark[] = [];
   tMin = Number.POSITIVE_INFINITY;
   tMax = 0;
   /** Wall ns at mono 0, from the first event (wall µs · 1000 − mono ns). */
@@ -110,6 +120,17 @@ export class Store {
     return tr;
   }
 
+  /**
+   * Drops a removed socket's lane. Its events stay (history, details); the
+   * track stays in `tracks`, so late events for it never bring the lane back.
+   */
+  removeLane(socket: number): void {
+    const i = this.order.indexOf(socket);
+    if (i < 0) return;
+    this.order.splice(i, 1);
+    this.version++;
+  }
+
   add(events: readonly UiEvent[]): void {
     for (const e of events) this.addOne(e);
     if (events.length > 0) this.version++;
@@ -121,6 +142,11 @@ export class Store {
     if (this.wallAnchorNs === 0) this.wallAnchorNs = e.w * 1000 - e.t;
     if (e.t < this.tMin) this.tMin = e.t;
     if (e.t > this.tMax) this.tMax = e.t;
+    if (e.s === ENGINE_WIDE || e.kind === "environment") {
+      // Socket 0 is the engine itself: no lane, a line across all of them.
+      if (e.kind === "environment") this.addEnv({ t: e.t, ev, change: e.change, detail: e.detail });
+      return;
+    }
     const tr = this.track(e.s);
     // Live events per socket come in order; clamp so binary searches hold.
     const t = Math.max(e.t, tr.lastT);
@@ -161,6 +187,14 @@ export class Store {
       case "heartbeat_answered":
         break;
     }
+  }
+
+  private addEnv(m: EnvMark): void {
+    // History pages and live batches each come in time order; keep the
+    // list sorted even where they meet.
+    let i = this.env.length;
+    while (i > 0 && this.env[i - 1].t > m.t) i--;
+    this.env.splice(i, 0, m);
   }
 
   private pushSeg(tr: Track, t: number, state: StateName, ev: number): void {

@@ -1,9 +1,11 @@
 // The canvas timeline: one lane per socket on a shared time axis. Drawing
 // walks pixels, not events (layout.forEachPixel), so 1M events stay smooth.
 
-import { AXIS_H, GUTTER_W, type Lane, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
+import { envLabel } from "./details";
+import { AXIS_H, GUTTER_W, type EnvLine, type Lane, envLineAt, envLines, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
 import { type TimeScale, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { STATE_CODES, type Store, type Track, type FindingMark } from "./store";
+import { ENGINE_WIDE } from "./types";
 
 export interface Pick {
   socket: number;
@@ -34,6 +36,7 @@ interface Palette {
   peer: string;
   network: string;
   error: string;
+  env: string;
   cursor: string;
 }
 
@@ -67,6 +70,7 @@ function palette(el: HTMLElement): Palette {
     peer: v("--f-peer", "#ff9b3d"),
     network: v("--f-network", "#ff5c8a"),
     error: v("--f-error", "#ff3b30"),
+    env: v("--env", "#d2a8ff"),
     cursor: v("--cursor", "#e6edf3"),
   };
 }
@@ -139,6 +143,9 @@ export class Timeline {
   private pal: Palette;
   private fills: (CanvasPattern | string)[] = [];
   private lanes: Lane[] = [];
+  private envDrawn: EnvLine[] = [];
+  /** What the last draw put on the canvas (the e2e suite reads it from data attributes). */
+  drawn = { findings: 0, envLines: 0 };
   private cursorX: number | null = null;
   private drag: { x: number; t0: number; range: boolean; moved: boolean } | null = null;
   private range: [number, number] | null = null;
@@ -164,6 +171,9 @@ export class Timeline {
   setStore(store: Store, now: number | null): void {
     this.store = store;
     this.frozenNow = now;
+    // What was drawn belongs to the old store: forget it until the next draw.
+    delete this.canvas.dataset.findingsDrawn;
+    delete this.canvas.dataset.envLines;
     this.selected = null;
     this.range = null;
     this.fitAll();
@@ -258,11 +268,14 @@ export class Timeline {
     ctx.rect(0, 0, this.scale.width, H);
     ctx.clip();
     this.drawAxis(H);
+    let findings = 0;
     for (const lane of this.lanes) {
       if (lane.bottom < AXIS_H || lane.y > H) continue;
       const tr = this.store.tracks.get(lane.socket);
-      if (tr) this.drawLane(tr, lane, now);
+      if (tr) findings += this.drawLane(tr, lane, now);
     }
+    this.envDrawn = envLines(this.store.env, this.scale, this.lanes, H);
+    this.drawEnv();
     this.drawRange(H);
     this.drawCursor(H);
     ctx.restore();
@@ -284,6 +297,53 @@ export class Timeline {
       ctx.font = "12px monospace";
     }
     this.lastDrawMs = performance.now() - started;
+    this.report(findings, this.envDrawn.length);
+  }
+
+  /** Publishes what was drawn as data attributes (written only on change). */
+  private report(findings: number, envLines: number): void {
+    if (this.drawn.findings === findings && this.drawn.envLines === envLines && this.canvas.dataset.findingsDrawn !== undefined) return;
+    this.drawn = { findings, envLines };
+    this.canvas.dataset.findingsDrawn = String(findings);
+    this.canvas.dataset.envLines = String(envLines);
+  }
+
+  /** Machine-wide changes: a dashed line across every lane, a glyph in the axis band, the label when selected. */
+  private drawEnv(): void {
+    const { ctx, pal } = this;
+    const marks = this.store.env;
+    ctx.strokeStyle = pal.env;
+    ctx.fillStyle = pal.env;
+    ctx.lineWidth = 1;
+    ctx.font = "11px monospace";
+    ctx.textBaseline = "middle";
+    for (const l of this.envDrawn) {
+      const m = marks[l.index];
+      const selected = this.selected?.socket === ENGINE_WIDE && this.selected.ev === m.ev;
+      const x = Math.round(l.x) + 0.5;
+      ctx.setLineDash(selected ? [] : [4, 3]);
+      ctx.lineWidth = selected ? 2 : 1;
+      ctx.beginPath();
+      ctx.moveTo(x, l.y0);
+      ctx.lineTo(x, l.y1);
+      ctx.stroke();
+      // The glyph sits in the axis band over a patch of background, above the tick labels.
+      ctx.fillStyle = pal.bg;
+      ctx.fillRect(x - 6, 5, 12, AXIS_H - 10);
+      ctx.fillStyle = pal.env;
+      ctx.fillText(m.change === "wake" ? "☾" : "⇅", x - 4, AXIS_H / 2);
+      if (selected) {
+        const text = envLabel(m.change, m.detail);
+        const w = ctx.measureText(text).width + 8;
+        const lx = Math.min(x + 4, this.scale.width - w);
+        ctx.fillStyle = pal.bg;
+        ctx.fillRect(lx, l.y0 + 2, w, 16);
+        ctx.fillStyle = pal.env;
+        ctx.fillText(text, lx + 4, l.y0 + 10);
+      }
+    }
+    ctx.setLineDash([]);
+    ctx.lineWidth = 1;
   }
 
   private drawAxis(H: number): void {
@@ -305,7 +365,8 @@ export class Timeline {
     }
   }
 
-  private drawLane(tr: Track, lane: Lane, now: number): void {
+  /** Draws one lane; returns how many finding markers it drew. */
+  private drawLane(tr: Track, lane: Lane, now: number): number {
     const { ctx, pal, scale } = this;
     ctx.fillStyle = pal.lane;
     ctx.fillRect(0, lane.y, scale.width, lane.bottom - lane.y);
@@ -378,6 +439,7 @@ export class Timeline {
 
     // Findings last, on top of everything.
     const fx = tr.findings;
+    let marks = 0;
     let lastX = -10;
     const lo = firstFindingAt(fx, tOf(scale, -8));
     for (let i = lo; i < fx.length; i++) {
@@ -387,6 +449,7 @@ export class Timeline {
       if (x - lastX < 3 && !this.isSelected(tr.socket, f.ev)) continue;
       lastX = x;
       this.drawFinding(f, x, lane.barTop + lane.barH / 2, this.isSelected(tr.socket, f.ev));
+      marks++;
     }
 
     if (this.selected?.socket === tr.socket) {
@@ -397,6 +460,7 @@ export class Timeline {
         ctx.strokeRect(x - 3.5, lane.y + 0.5, 7, lane.bottom - lane.y - 1);
       }
     }
+    return marks;
   }
 
   private isSelected(socket: number, ev: number): boolean {
@@ -461,6 +525,10 @@ export class Timeline {
   /** What is under (x, y), in canvas coordinates: a finding, a frame or a state. */
   pick(x: number, y: number): Pick | null {
     const lx = x - GUTTER_W;
+    if (lx < 0) return null;
+    // Machine-wide lines first: they cross every lane and own no lane.
+    const ei = envLineAt(this.envDrawn, lx, y, 4);
+    if (ei >= 0) return { socket: ENGINE_WIDE, ev: this.store.env[ei].ev };
     const lane = laneAt(this.lanes, y);
     if (!lane || lx < 0) return null;
     const tr = this.store.tracks.get(lane.socket);
@@ -612,6 +680,8 @@ export function describeShort(ev: import("./types").UiEvent): string {
       return `${ev.from} → ${ev.to}${ev.attempt !== null ? ` (attempt ${ev.attempt})` : ""} · ${ev.cause}`;
     case "socket_added":
       return `added ${ev.name} ${ev.adapter}`;
+    case "environment":
+      return `${envLabel(ev.change, ev.detail)} · every socket`;
     default:
       return ev.kind;
   }

@@ -34,7 +34,12 @@ export type UiEvent = Base &
     | { kind: "state_sync"; try_no: number; outcome: "requested" | "synced" | "failed"; job_status: string | null; processed: number | null; total: number | null; last_seq: number | null; http_status: number | null; error: string | null; will_retry: boolean | null }
     | { kind: "progress"; processed: number; total: number; status: string | null; source: string }
     | { kind: "heartbeat_answered"; rtt_ns: number }
+    // Engine-wide (socket 0): drawn across every lane, never a lane itself.
+    | { kind: "environment"; change: "address_added" | "address_removed" | "wake" | string; detail: string }
   );
+
+/** The socket id of engine-wide events (the engine's `ENGINE_WIDE`). */
+export const ENGINE_WIDE = 0;
 
 export type EventOf<K extends UiEvent["kind"]> = Extract<UiEvent, { kind: K }>;
 

@@ -16,6 +16,8 @@ pub enum ScenarioCommand {
     Run {
         /// The scenario's id, as `sockscope scenario list` shows it.
         name: String,
+        #[command(flatten)]
+        db: crate::history::DbArg,
     },
 }
 
@@ -38,8 +40,8 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        ScenarioCommand::Run { name } => {
-            let report = scenario::run(&name).await?;
+        ScenarioCommand::Run { name, db } => {
+            let report = scenario::run_recorded(&name, &db.path()?).await?;
             println!("{report}");
             Ok(if report.passed() {
                 ExitCode::SUCCESS

@@ -51,6 +51,10 @@ pub enum CoreError {
     /// the backend was down.
     #[error("creating the job: {0}")]
     CreateJob(String),
+    /// The OS keyring refused (say, deleting a removed socket's token).
+    /// Retryable once the keyring is unlocked.
+    #[error("keyring: {0}")]
+    Keyring(#[from] sockscope_environment::Error),
     /// A background task failed. Fatal.
     #[error("background task: {0}")]
     Task(String),

@@ -140,8 +140,18 @@ pub fn info(id: &str) -> Option<&'static ScenarioInfo> {
 /// Runs the scenario `id` to its end. A failed check is a report with a
 /// failing [`Verdict`]; `Err` means the scenario could not run at all.
 pub async fn run(id: &str) -> Result<ScenarioReport, CoreError> {
+    run_with(id, None).await
+}
+
+/// Like [`run`], recording every event of the run as a new session of the
+/// database at `db`; the report says where.
+pub async fn run_recorded(id: &str, db: &std::path::Path) -> Result<ScenarioReport, CoreError> {
+    run_with(id, Some(db)).await
+}
+
+async fn run_with(id: &str, db: Option<&std::path::Path>) -> Result<ScenarioReport, CoreError> {
     let info = info(id).ok_or_else(|| CoreError::UnknownScenario(id.to_owned()))?;
-    let mut run = Run::new().await?;
+    let mut run = Run::new(db).await?;
     let outcome = match info.id {
         "send-before-handshake" => send_before_handshake(&mut run).await,
         "accepted-but-deaf" => accepted_but_deaf(&mut run).await,
@@ -176,6 +186,23 @@ pub struct ScenarioReport {
     pub elapsed: Duration,
     /// Pass or fail, with the reason.
     pub verdict: Verdict,
+    /// Where the run was recorded, when it was.
+    pub recording: Option<Recording>,
+    /// Every engine event of the run, in the order the lossless
+    /// subscription delivered it (engine-monotonic times, real socket ids):
+    /// what a timeline draws, findings included.
+    pub events: Vec<Arc<Event>>,
+}
+
+/// Where a scenario run is in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// The database file.
+    pub db: std::path::PathBuf,
+    /// The session holding the run.
+    pub session_id: i64,
+    /// Events written.
+    pub events: u64,
 }
 
 impl ScenarioReport {
@@ -263,6 +290,17 @@ impl fmt::Display for ScenarioReport {
             };
             writeln!(f, "  {:<28} {n:>5}{tag}", class.as_str())?;
         }
+        if let Some(r) = &self.recording {
+            writeln!(
+                f,
+                "recorded: {} events in session {} of {} (sockscope timeline --session {} --db {})",
+                r.events,
+                r.session_id,
+                r.db.display(),
+                r.session_id,
+                r.db.display()
+            )?;
+        }
         match &self.verdict {
             Verdict::Pass => write!(f, "result: PASS in {:.2}s", self.elapsed.as_secs_f64()),
             Verdict::Fail { reason } => write!(
@@ -323,12 +361,22 @@ struct Run {
     observations: Vec<String>,
     /// Servers a scenario started besides the simulator.
     tasks: Vec<JoinHandle<()>>,
+    recorder: Option<(sockscope_recorder::Recorder, std::path::PathBuf)>,
 }
 
 impl Run {
-    async fn new() -> Result<Run, CoreError> {
+    async fn new(db: Option<&std::path::Path>) -> Result<Run, CoreError> {
         let sim = Sim::start(SimConfig::default()).await?;
         let engine = Engine::new(EngineConfig::default())?;
+        let recorder = match db {
+            Some(path) => {
+                let feed = engine.subscribe_lossless(8192);
+                let config = sockscope_recorder::RecorderConfig::new(path);
+                let (recorder, _) = sockscope_recorder::Recorder::start(config, feed)?;
+                Some((recorder, path.to_owned()))
+            }
+            None => None,
+        };
         // Big enough that a scenario waiting on the wire never stalls the engine.
         let events = engine.subscribe_lossless(1 << 17);
         Ok(Run {
@@ -340,6 +388,7 @@ impl Run {
             started: std::time::Instant::now(),
             observations: Vec::new(),
             tasks: Vec::new(),
+            recorder,
         })
     }
 
@@ -532,9 +581,32 @@ impl Run {
             observations: std::mem::take(&mut self.observations),
             elapsed,
             verdict,
+            recording: None,
+            events: std::mem::take(&mut self.log),
         };
-        let Run { sim, engine, .. } = self;
+        let Run {
+            sim,
+            engine,
+            recorder,
+            ..
+        } = self;
         drop(engine);
+        let mut report = report;
+        if let Some((recorder, db)) = recorder {
+            // With the engine gone its tasks end and the feed closes; a task
+            // still ending gets a moment, then the queue is committed as is.
+            let session_id = recorder.session().id;
+            let summary = recorder.finish();
+            let summary = match tokio::time::timeout(Duration::from_secs(5), summary).await {
+                Ok(s) => s?,
+                Err(_) => return Err(CoreError::Task("the recorder did not finish".into())),
+            };
+            report.recording = Some(Recording {
+                db,
+                session_id,
+                events: summary.written,
+            });
+        }
         // Token sources may still hold the simulator; dropping it stops it too.
         if let Ok(sim) = Arc::try_unwrap(sim) {
             sim.shutdown().await;

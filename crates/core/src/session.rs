@@ -85,6 +85,9 @@ struct Inner {
     first_live: Mutex<Option<broadcast::Receiver<Arc<Event>>>>,
     /// Dropping it stops the watch.
     environment: Mutex<Option<EnvironmentTask>>,
+    /// Sockets whose token lives in the OS keyring, by job: the entry goes
+    /// when the socket does.
+    keyring_jobs: Mutex<BTreeMap<SocketId, String>>,
 }
 
 impl Session {
@@ -144,6 +147,7 @@ impl Session {
                     .unwrap_or_default(),
                 first_live: Mutex::new(Some(first_live)),
                 environment: Mutex::new(environment),
+                keyring_jobs: Mutex::new(BTreeMap::new()),
             }),
         };
         if opts.demo {
@@ -291,6 +295,9 @@ impl Session {
         let handle = self.inner.engine.add_socket(&cfg)?;
         let id = handle.id();
         self.lock().insert(id, handle);
+        if let TokenSpec::Keyring { job_id } = &spec.token {
+            self.keyring_jobs().insert(id, job_id.clone());
+        }
         Ok(id)
     }
 
@@ -344,8 +351,24 @@ impl Session {
     pub async fn remove_socket(&self, id: SocketId) -> Result<(), CoreError> {
         self.handle(id)?;
         self.lock().remove(&id);
-        self.inner.engine.remove_socket(id).await?;
+        match self.inner.engine.remove_socket(id).await {
+            // A socket whose task already ended (Cancelled, say) has nothing
+            // left to cancel: it is forgotten all the same.
+            Ok(()) | Err(sockscope_engine::Error::TaskEnded) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let keyring_job = self.keyring_jobs().remove(&id);
+        if let Some(job) = keyring_job {
+            KeyringToken::new(job).delete().await?;
+        }
         Ok(())
+    }
+
+    fn keyring_jobs(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketId, String>> {
+        self.inner
+            .keyring_jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Cancels a socket: no attempt is ever made again.
