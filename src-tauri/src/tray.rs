@@ -147,3 +147,87 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sockscope_engine::AdapterKind;
+    use sockscope_engine::event::{Progress, ProgressSource};
+
+    use super::*;
+
+    fn socket(id: u64, state: State, processed: u64, total: u64) -> SocketView {
+        SocketView {
+            id,
+            name: format!("s{id}"),
+            adapter: AdapterKind::Job,
+            job_id: None,
+            state,
+            attempts: 1,
+            progress: Some(Progress {
+                processed,
+                total,
+                status: None,
+                source: ProgressSource::Event,
+            }),
+            last_rtt: None,
+            findings: 0,
+        }
+    }
+
+    #[test]
+    fn the_tray_line_counts_ready_and_ended_sockets_and_overall_progress() {
+        let sockets = [
+            socket(1, State::Ready { attempt: 1 }, 30, 100),
+            socket(
+                2,
+                State::Closed {
+                    reason: ClosedReason::JobFinished,
+                },
+                100,
+                100,
+            ),
+            socket(
+                3,
+                State::Backoff {
+                    attempt: 1,
+                    until: Default::default(),
+                },
+                0,
+                0,
+            ),
+        ];
+        assert_eq!(summary(&sockets), "sockscope: 1/3 ready, 1 ended · 65%");
+        assert_eq!(summary(&[]), "sockscope: 0/0 ready, 0 ended");
+    }
+
+    #[test]
+    fn only_a_job_s_end_is_worth_a_notification() {
+        let done = State::Closed {
+            reason: ClosedReason::JobFinished,
+        };
+        assert_eq!(job_outcome("csv", &done).unwrap().0, "csv: job complete");
+        let failed = State::Closed {
+            reason: ClosedReason::JobFailed {
+                code: "bad_row".into(),
+                retryable: true,
+            },
+        };
+        let (title, body) = job_outcome("csv", &failed).unwrap();
+        assert_eq!(title, "csv: job failed");
+        assert!(
+            body.contains("bad_row") && body.contains("retryable"),
+            "{body}"
+        );
+        let gave_up = State::Failed {
+            reason: FailedReason::ReconnectExhausted { attempts: 5 },
+        };
+        assert!(
+            job_outcome("csv", &gave_up)
+                .unwrap()
+                .1
+                .contains("5 reconnects")
+        );
+        assert_eq!(job_outcome("csv", &State::Ready { attempt: 1 }), None);
+        assert_eq!(job_outcome("csv", &State::Cancelled), None);
+    }
+}
