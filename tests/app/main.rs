@@ -70,11 +70,12 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         .for_element(Locator::Css(".finding-link"))
         .await?;
     link.click().await?;
-    let details = c.find(Locator::Id("tab-details")).await?.text().await?;
-    anyhow::ensure!(
-        details.contains("attempt"),
-        "details tell the finding: {details:?}"
-    );
+    // The details pane fills in on the next render: wait for it.
+    app.wait_js(
+        "return document.getElementById('tab-details').textContent.includes('attempt')",
+        Duration::from_secs(10),
+    )
+    .await?;
     app.screenshot("02-finding-selected").await?;
 
     eprintln!("e2e: step 3");
