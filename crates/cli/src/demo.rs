@@ -48,17 +48,30 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         session.db_path().display()
     );
     let mut printer = EventPrinter::default();
+    let mut ended = std::collections::HashSet::new();
     loop {
-        if session.sockets().iter().all(|s| s.state.is_terminal()) {
+        // Ended once each socket's terminal transition has been read, so
+        // nothing before it goes unprinted.
+        if ended.len() >= session.sockets().len() {
             break;
         }
         match events.recv().await {
             Ok(e) => {
+                if matches!(&e.kind, sockscope_engine::event::EventKind::Transition { to, .. } if to.is_terminal())
+                {
+                    ended.insert(e.socket);
+                }
                 if let Some(line) = printer.line(&e) {
                     println!("{line}");
                 }
             }
-            Err(RecvError::Lagged(n)) => println!("  ({n} events not shown; all are recorded)"),
+            Err(RecvError::Lagged(n)) => {
+                println!("  ({n} events not shown; all are recorded)");
+                // A skipped event may have been an end: ask the snapshots.
+                if session.sockets().iter().all(|s| s.state.is_terminal()) {
+                    break;
+                }
+            }
             Err(RecvError::Closed) => break,
         }
     }

@@ -80,15 +80,27 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
         .expect("the template is valid");
     let mut printer = EventPrinter::default();
+    let mut ended = std::collections::HashSet::new();
     let mut out = std::io::stdout().lock();
     loop {
-        if session.sockets().iter().all(|s| s.state.is_terminal()) {
+        // Ended once each socket's terminal transition has been read, so
+        // nothing before it goes unprinted.
+        if ended.len() >= session.sockets().len() {
             break;
         }
         let e = match events.recv().await {
-            Ok(e) => e,
+            Ok(e) => {
+                if matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) {
+                    ended.insert(e.socket);
+                }
+                e
+            }
             Err(RecvError::Lagged(n)) => {
                 eprintln!("({n} live events skipped; all are recorded)");
+                // A skipped event may have been an end: ask the snapshots.
+                if session.sockets().iter().all(|s| s.state.is_terminal()) {
+                    break;
+                }
                 continue;
             }
             Err(RecvError::Closed) => break,
