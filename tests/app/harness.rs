@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
+use sockscope_core::scenario::{self, Recording};
 
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(50);
@@ -21,6 +22,9 @@ pub enum Outcome {
 pub struct App {
     pub client: Client,
     pub export_dir: PathBuf,
+    /// A scenario run recorded into the app's database before it started:
+    /// a past session for the history view to open.
+    pub past: Recording,
     display: String,
     driver: Child,
     xvfb: Option<Child>,
@@ -70,6 +74,19 @@ fn free_display() -> u32 {
                 && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
         })
         .unwrap_or(99)
+}
+
+/// `import -window WINDOW` (an X window's name, or `root`) into `path`.
+fn x11_capture(display: &str, window: &str, path: &Path) -> anyhow::Result<()> {
+    let ok = Command::new("import")
+        .args(["-window", window])
+        .arg(path)
+        .env("DISPLAY", display)
+        .stderr(Stdio::null())
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "import -window {window} failed on {display}");
+    Ok(())
 }
 
 fn terminate(child: &mut Child, what: &str) {
@@ -145,6 +162,13 @@ impl App {
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).expect("temp dir");
         let export_dir = home.join("exports");
+        let db = home.join("data/sockscope.db");
+        std::fs::create_dir_all(home.join("data")).expect("data dir");
+        let past = scenario::run_recorded("send-before-handshake", &db)
+            .await
+            .expect("recording a past session")
+            .recording
+            .expect("the run says where it was recorded");
         // Own ports: another run on this machine may hold the defaults.
         let port = free_port();
         let native_port = free_port();
@@ -166,7 +190,7 @@ impl App {
             .spawn()
             .expect("starting tauri-driver");
         let app = App {
-            client: match Self::connect(port, &app_bin, &home).await {
+            client: match Self::connect(port, &app_bin, &db).await {
                 Ok(c) => c,
                 Err(e) => {
                     let mut d = driver;
@@ -178,6 +202,7 @@ impl App {
                 }
             },
             export_dir,
+            past,
             display,
             driver,
             xvfb,
@@ -189,7 +214,7 @@ impl App {
 
     /// The driver refuses connections until WebKitWebDriver is up: retry,
     /// within a bound.
-    async fn connect(port: u16, app_bin: &Path, home: &Path) -> Result<Client, String> {
+    async fn connect(port: u16, app_bin: &Path, db: &Path) -> Result<Client, String> {
         if !wait_port(port, Duration::from_secs(20)) {
             return Err(format!("tauri-driver did not listen on {port}"));
         }
@@ -199,7 +224,7 @@ impl App {
             "tauri:options".into(),
             json!({
                 "application": app_bin,
-                "args": ["--db", home.join("data/sockscope.db")],
+                "args": ["--db", db],
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
@@ -260,34 +285,32 @@ impl App {
         None
     }
 
-    /// Saves a PNG of the window as `ci-artifacts/e2e-NAME.png`: through
-    /// WebDriver, else (it did not answer in time) the X display's root.
+    /// Saves a PNG of the app's window as `ci-artifacts/e2e-NAME.png`.
+    ///
+    /// Taken from the X server, not through WebDriver: WebKitWebDriver's
+    /// screenshot was seen never to answer once the page was at rest (a
+    /// past session open, nothing live), and every later WebDriver call
+    /// then queued behind it.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let path = artifact(name)?;
-        match tokio::time::timeout(Duration::from_secs(10), self.client.screenshot()).await {
-            Ok(png) => {
-                std::fs::write(&path, png?)?;
-                Ok(path)
-            }
-            Err(_) => self.screenshot_x11(name),
-        }
+        let display = self.display.clone();
+        let out = path.clone();
+        tokio::task::spawn_blocking(move || x11_capture(&display, "sockscope", &out)).await??;
+        Ok(path)
     }
 
-    /// The whole X display, through ImageMagick's `import`.
+    /// The whole X display (when the window itself cannot be found).
     pub fn screenshot_x11(&self, name: &str) -> anyhow::Result<PathBuf> {
         let path = artifact(name)?;
-        let ok = Command::new("import")
-            .args(["-window", "root"])
-            .arg(&path)
-            .env("DISPLAY", &self.display)
-            .status()?
-            .success();
-        anyhow::ensure!(ok, "import -window root failed");
+        x11_capture(&self.display, "root", &path)?;
         Ok(path)
     }
 
     pub async fn stop(mut self) {
-        let _ = self.client.clone().close().await;
+        eprintln!("e2e: closing the session");
+        let closed =
+            tokio::time::timeout(Duration::from_secs(20), self.client.clone().close()).await;
+        eprintln!("e2e: closed: {closed:?}");
         terminate(&mut self.driver, "tauri-driver");
         if let Some(mut x) = self.xvfb.take() {
             terminate(&mut x, "Xvfb");

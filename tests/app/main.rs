@@ -64,12 +64,13 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    let link = c
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(".finding-link"))
-        .await?;
-    link.click().await?;
+    // The list re-renders as findings arrive: find and click in one script,
+    // so the click never lands on a node that has just been replaced.
+    app.wait_js(
+        "const l = document.querySelector('.finding-link'); if (l) l.click(); return !!l",
+        Duration::from_secs(10),
+    )
+    .await?;
     // The details pane fills in on the next render: wait for it.
     app.wait_js(
         "return document.getElementById('tab-details').textContent.includes('attempt')",
@@ -199,5 +200,52 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     );
     anyhow::ensure!(path.starts_with(app.export_dir.to_str().unwrap_or("")));
     app.screenshot("06-exported").await?;
+
+    eprintln!("e2e: step 6");
+    // 6. A past session opens from SQLite into the same timeline, with all
+    // of its events and its finding markers.
+    let past = &app.past;
+    c.find(Locator::Css("#tabs button[data-tab='sessions']"))
+        .await?
+        .click()
+        .await?;
+    let open = format!(".open-session[data-session='{}']", past.session_id);
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&open))
+        .await?;
+    app.js(&format!(
+        "document.querySelector(\"{open}\").click(); return true"
+    ))
+    .await?;
+    app.wait_js(
+        &format!(
+            "return document.getElementById('history-label').textContent === 'history: session {}' \
+             && Number(document.getElementById('timeline').dataset.findingsDrawn) > 0",
+            past.session_id
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let loaded = app
+        .js("return document.getElementById('status').textContent")
+        .await?;
+    anyhow::ensure!(
+        loaded.as_str()
+            == Some(&format!(
+                "session {}: {} events loaded",
+                past.session_id, past.events
+            )),
+        "every recorded event is loaded: {loaded} (recorded {})",
+        past.events
+    );
+    app.screenshot("07-past-session").await?;
+    // And back to the live session.
+    c.find(Locator::Id("back-live")).await?.click().await?;
+    app.wait_js(
+        "return document.getElementById('history-label').hidden",
+        Duration::from_secs(10),
+    )
+    .await?;
     Ok(())
 }
