@@ -15,7 +15,7 @@ use sockscope_core::scenario::{self, Recording};
 const POLL: Duration = Duration::from_millis(50);
 
 pub enum Outcome {
-    Ready(App),
+    Ready(Box<App>),
     Skip(String),
 }
 
@@ -209,7 +209,7 @@ impl App {
             _home: TempDir(home),
         };
         let _ = app.client.set_window_size(1440, 900).await;
-        Outcome::Ready(app)
+        Outcome::Ready(Box::new(app))
     }
 
     /// The driver refuses connections until WebKitWebDriver is up: retry,
