@@ -1,9 +1,12 @@
 //! End-to-end tests of the real app: the built binary in a window under
 //! Xvfb (or the desktop's display), driven through tauri-driver and
 //! WebKitWebDriver. Each step saves a screenshot into `ci-artifacts/`.
+//! The app runs on a private session bus where the test is the desktop's
+//! notification daemon and tray host (`desktop.rs`).
 //!
 //! Skips itself, saying so, only when there is neither a display nor Xvfb.
 
+mod desktop;
 mod harness;
 
 use std::time::Duration;
@@ -33,6 +36,37 @@ async fn demo_scenario_cancel_export() {
         .unwrap();
 }
 
+/// Adds, through the "+ socket" form, a raw socket to a port nothing
+/// listens on, and waits until it is backing off; returns the row's selector.
+async fn add_unreachable_socket(app: &App, name: &str) -> anyhow::Result<String> {
+    let c = &app.client;
+    c.find(Locator::Id("add-socket")).await?.click().await?;
+    let form = c.find(Locator::Id("add-form")).await?;
+    form.find(Locator::Css("input[name='url']"))
+        .await?
+        .send_keys("ws://127.0.0.1:9/nowhere")
+        .await?;
+    form.find(Locator::Css("input[name='name']"))
+        .await?
+        .send_keys(name)
+        .await?;
+    form.find(Locator::Css("select[name='adapter'] option[value='raw']"))
+        .await?
+        .click()
+        .await?;
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
+    let backoff = format!("#socket-list li[data-name='{name}'][data-state='Backoff']");
+    app.wait_js(
+        &format!("return document.querySelector(\"{backoff}\") !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    Ok(backoff)
+}
+
 async fn steps(app: &App) -> anyhow::Result<()> {
     let c = &app.client;
     // The page is up once it has its session and its live channel.
@@ -52,6 +86,41 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     )
     .await?;
     app.screenshot("01-demo-ready").await?;
+
+    eprintln!("e2e: tray and notifications");
+    // The tray item shows the overall line and offers its menu.
+    let label = app
+        .desktop
+        .wait_tray_label(Duration::from_secs(10), |l| {
+            l.starts_with("sockscope: ") && l.contains("/3 ready")
+        })
+        .await?;
+    eprintln!("e2e: tray label {label:?}");
+    let menu = app.desktop.tray_menu().await?;
+    anyhow::ensure!(menu == ["Show sockscope", "Quit"], "tray menu: {menu:?}");
+    // Each demo job's end is a notification, once.
+    let jobs = ["csv_import", "bookshelf_scan", "enrichment"];
+    let shown = app
+        .desktop
+        .wait_notifications(
+            "a notification per demo job",
+            Duration::from_secs(30),
+            |n| {
+                jobs.iter()
+                    .all(|j| n.iter().any(|s| s.summary == format!("{j}: job complete")))
+            },
+        )
+        .await?;
+    anyhow::ensure!(shown.len() == 3, "one notification per job: {shown:?}");
+    anyhow::ensure!(
+        shown.iter().all(|s| s.body == "The job finished."),
+        "{shown:?}"
+    );
+    app.desktop
+        .wait_tray_label(Duration::from_secs(10), |l| {
+            l == "sockscope: 0/3 ready, 3 ended · 100%"
+        })
+        .await?;
 
     eprintln!("e2e: step 2");
     // 2. Findings show up as markers; clicking one opens its moment.
@@ -116,30 +185,7 @@ async fn steps(app: &App) -> anyhow::Result<()> {
 
     eprintln!("e2e: step 4");
     // 4. A real socket that cannot connect reconnects; cancel stops it.
-    c.find(Locator::Id("add-socket")).await?.click().await?;
-    let form = c.find(Locator::Id("add-form")).await?;
-    form.find(Locator::Css("input[name='url']"))
-        .await?
-        .send_keys("ws://127.0.0.1:9/nowhere")
-        .await?;
-    form.find(Locator::Css("input[name='name']"))
-        .await?
-        .send_keys("unreachable")
-        .await?;
-    form.find(Locator::Css("select[name='adapter'] option[value='raw']"))
-        .await?
-        .click()
-        .await?;
-    form.find(Locator::Css("button[type='submit']"))
-        .await?
-        .click()
-        .await?;
-    let backoff = "#socket-list li[data-name='unreachable'][data-state='Backoff']";
-    app.wait_js(
-        &format!("return document.querySelector(\"{backoff}\") !== null"),
-        Duration::from_secs(20),
-    )
-    .await?;
+    let backoff = add_unreachable_socket(app, "unreachable").await?;
     app.screenshot("04-reconnecting").await?;
     app.js(&format!(
         "document.querySelector(\"{backoff} button.cancel\").click(); return true"
@@ -240,6 +286,12 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         past.events
     );
     app.screenshot("07-past-session").await?;
+    // A cancelled socket is no job's end: nothing more was notified.
+    let shown = app
+        .desktop
+        .wait_notifications("no more", Duration::ZERO, |_| true)
+        .await?;
+    anyhow::ensure!(shown.len() == 3, "notifications: {shown:?}");
     // And back to the live session.
     c.find(Locator::Id("back-live")).await?.click().await?;
     app.wait_js(
