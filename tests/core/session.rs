@@ -1,11 +1,15 @@
 //! A session wires the engine, the recorder and the simulator: the demo runs
-//! to the end and every event lands in the database.
+//! to the end and every event lands in the database; OTLP export switches
+//! between real receivers while sockets run.
 
 use std::time::Duration;
 
-use sockscope_core::{Session, SessionOptions, SocketSpec};
-use sockscope_engine::State;
-use sockscope_recorder::RecordReader;
+use sockscope_core::{CoreError, Session, SessionOptions, SocketSpec};
+use sockscope_engine::{SocketId, State};
+use sockscope_recorder::trace::{hex, trace_id};
+use sockscope_recorder::{OtlpProtocol, RecordReader, TelemetryConfig};
+use sockscope_sim::Sim;
+use sockscope_test_support::otlp::{Rotel, SeenSpan, on_rotel, parse_spans, span_line};
 use sockscope_test_support::{bounded, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,16 +78,10 @@ async fn a_socket_added_with_create_gets_its_job_and_token_from_the_backend() {
         })
         .await
         .unwrap();
-        let mut spec = SocketSpec::job(format!(
-            "{}/ws/progress",
-            sim.http_base().replacen("http", "ws", 1)
-        ));
-        spec.create = Some(sockscope_core::config::CreateJob {
-            kind: sockscope_protocol::JobKind::CsvImport,
-            total_count: 5,
-            faults: Some(serde_json::json!({ "interval_ms": 5 })),
-        });
-        let id = session.add_socket(spec).await.unwrap();
+        let id = session
+            .add_socket(job_spec(&sim, "created", 5, 5))
+            .await
+            .unwrap();
         let h = session.engine().socket(id).unwrap();
         let snap = within(
             Duration::from_secs(10),
@@ -133,6 +131,228 @@ async fn a_cancelled_socket_can_be_removed() {
         session.stop().await.unwrap();
     })
     .await;
+}
+
+/// Switching from receiver A to B mid-session: A keeps what came before
+/// (the interval open at the switch ended there, unfinished) and gets
+/// nothing after; B takes over a running socket without its root span, and
+/// its intervals still hang under that root's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_telemetry_moves_export_from_one_receiver_to_another_while_sockets_run() {
+    bounded(async {
+        let (session, sim, a) = switched_on("switch.db", "switch-a", BATCH_DELAY).await;
+        let first = run_job(&session, &sim, "first").await;
+        let (a, ()) = on_rotel(a, |r| {
+            r.wait_for_line("first's Closed span", WAIT, span_line("Closed"))
+        })
+        .await;
+
+        // The second socket runs for minutes unless cancelled.
+        let b = start_rotel().await;
+        let second = session
+            .add_socket(job_spec(&sim, "second", 100_000, 20))
+            .await
+            .unwrap();
+        let h = session.engine().socket(second).unwrap();
+        within(
+            WAIT,
+            "the second socket to be Ready",
+            h.wait_for(|s| matches!(s.state, State::Ready { .. })),
+        )
+        .await
+        .unwrap();
+        session
+            .set_telemetry(Some(otlp_to(&b, OtlpProtocol::HttpProtobuf, "switch-b")))
+            .await
+            .unwrap();
+        session.cancel(second).await.unwrap();
+        within(
+            WAIT,
+            "the second socket to be cancelled",
+            h.wait_for(|s| matches!(s.state, State::Cancelled)),
+        )
+        .await
+        .unwrap();
+        let (b, ()) = on_rotel(b, |r| {
+            r.wait_for_line("second's Cancelled span", WAIT, span_line("Cancelled"))
+        })
+        .await;
+        let (a, ()) = on_rotel(a, Rotel::wait_for_everything).await;
+
+        let in_a = spans_of(&a, "switch-a");
+        let in_b = spans_of(&b, "switch-b");
+        let first_in_a = of_socket(&in_a, &session, first);
+        assert_eq!(first_in_a[0].name, "socket first");
+        assert_eq!(first_in_a.last().unwrap().name, "Closed");
+        assert!(of_socket(&in_b, &session, first).is_empty());
+
+        let second_in_a = of_socket(&in_a, &session, second);
+        assert_eq!(second_in_a[0].name, "socket second");
+        let root = second_in_a[0].id.clone();
+        let cut = second_in_a.last().unwrap();
+        assert_eq!(
+            cut.attr("sockscope.unfinished"),
+            Some("Bool(true)"),
+            "A's last interval of the second socket ends at the switch: {cut:?}"
+        );
+        assert!(second_in_a.iter().all(|s| s.name != "Cancelled"));
+
+        let second_in_b = of_socket(&in_b, &session, second);
+        assert!(!second_in_b.is_empty());
+        assert_eq!(second_in_b.last().unwrap().name, "Cancelled");
+        for s in &second_in_b {
+            assert_ne!(s.name, "socket second", "the root is not sent again");
+            assert_eq!(s.parent_id, root, "{} hangs under A's root", s.name);
+        }
+        session.stop().await.unwrap();
+    })
+    .await;
+}
+
+/// Bad input loses nothing: a config the exporter refuses is an error, and
+/// the export set at start goes on to its receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telemetry_config_the_exporter_refuses_is_an_error_and_export_goes_on() {
+    bounded(async {
+        let a = start_rotel().await;
+        let kept = otlp_to(&a, OtlpProtocol::HttpProtobuf, "kept");
+        let (session, sim) = session_and_sim("refused.db", Some(kept)).await;
+        for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf] {
+            let mut bad = otlp_to(&a, protocol, "refused");
+            bad.endpoint = Some("not a url".into());
+            let err = session.set_telemetry(Some(bad)).await.unwrap_err();
+            assert!(matches!(err, CoreError::Recorder(_)), "{protocol:?}: {err}");
+        }
+        let id = run_job(&session, &sim, "after-refusal").await;
+        let (a, ()) = on_rotel(a, |r| {
+            r.wait_for_line("the Closed span", WAIT, span_line("Closed"))
+        })
+        .await;
+        let kept = spans_of(&a, "kept");
+        let names: Vec<&str> = of_socket(&kept, &session, id)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names.first(), Some(&"socket after-refusal"));
+        assert_eq!(names.last(), Some(&"Closed"));
+        assert!(spans_of(&a, "refused").is_empty());
+        session.stop().await.unwrap();
+    })
+    .await;
+}
+
+/// `set_telemetry(None)` flushes: with an hour between scheduled exports,
+/// the spans can only have come from the switch. Nothing is sent after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_telemetry_off_flushes_what_is_queued_and_sends_nothing_after() {
+    bounded(async {
+        let hour = Duration::from_secs(3600);
+        let (session, sim, a) = switched_on("off.db", "off", hour).await;
+        let flushed = run_job(&session, &sim, "flushed").await;
+        session.set_telemetry(None).await.unwrap();
+        let (a, ()) = on_rotel(a, |r| {
+            r.wait_for_line("the flushed Closed span", WAIT, span_line("Closed"))
+        })
+        .await;
+        let unsent = run_job(&session, &sim, "unsent").await;
+        let (a, ()) = on_rotel(a, Rotel::wait_for_everything).await;
+        let seen = spans_of(&a, "off");
+        assert_eq!(
+            of_socket(&seen, &session, flushed).last().unwrap().name,
+            "Closed"
+        );
+        assert!(of_socket(&seen, &session, unsent).is_empty());
+        session.stop().await.unwrap();
+    })
+    .await;
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A session on a fresh database, and a simulator for its jobs.
+async fn session_and_sim(db: &str, telemetry: Option<TelemetryConfig>) -> (Session, Sim) {
+    let sim = Sim::start(Default::default()).await.unwrap();
+    let session = Session::start(SessionOptions {
+        db_path: Some(tempdir().join(db)),
+        telemetry,
+        ..SessionOptions::default()
+    })
+    .await
+    .unwrap();
+    (session, sim)
+}
+
+/// A job socket named `name`; the session creates the job on `sim`.
+fn job_spec(sim: &Sim, name: &str, total: u64, interval_ms: u64) -> SocketSpec {
+    let mut spec = SocketSpec::job(format!(
+        "{}/ws/progress",
+        sim.http_base().replacen("http", "ws", 1)
+    ));
+    spec.name = Some(name.into());
+    spec.create = Some(sockscope_core::config::CreateJob {
+        kind: sockscope_protocol::JobKind::CsvImport,
+        total_count: total,
+        faults: Some(serde_json::json!({ "interval_ms": interval_ms })),
+    });
+    spec
+}
+
+/// Adds a short job socket and waits for it to end.
+async fn run_job(session: &Session, sim: &Sim, name: &str) -> SocketId {
+    let id = session.add_socket(job_spec(sim, name, 5, 5)).await.unwrap();
+    let h = session.engine().socket(id).unwrap();
+    within(
+        WAIT,
+        "the job to end",
+        h.wait_for(|s| s.state.is_terminal()),
+    )
+    .await
+    .unwrap();
+    id
+}
+
+async fn start_rotel() -> Rotel {
+    tokio::task::spawn_blocking(Rotel::start).await.unwrap()
+}
+
+/// A session started with export off, then switched on to a new receiver
+/// over gRPC, exporting every `delay`.
+async fn switched_on(db: &str, service: &str, delay: Duration) -> (Session, Sim, Rotel) {
+    let (session, sim) = session_and_sim(db, None).await;
+    let rotel = start_rotel().await;
+    let mut cfg = otlp_to(&rotel, OtlpProtocol::Grpc, service);
+    cfg.scheduled_delay = delay;
+    session.set_telemetry(Some(cfg)).await.unwrap();
+    (session, sim, rotel)
+}
+
+/// How often the tests' batch processors export.
+const BATCH_DELAY: Duration = Duration::from_millis(50);
+
+/// Export to `rotel`, batches sent every [`BATCH_DELAY`].
+fn otlp_to(rotel: &Rotel, protocol: OtlpProtocol, service: &str) -> TelemetryConfig {
+    let mut c = TelemetryConfig::from_lookup(|_| None);
+    c.protocol = protocol;
+    c.service_name = service.into();
+    c.scheduled_delay = BATCH_DELAY;
+    c.endpoint = Some(match protocol {
+        OtlpProtocol::Grpc => format!("http://{}", rotel.grpc),
+        OtlpProtocol::HttpProtobuf => format!("http://{}/v1/traces", rotel.http),
+    });
+    c
+}
+
+fn spans_of(rotel: &Rotel, service: &str) -> Vec<SeenSpan> {
+    parse_spans(&rotel.text())
+        .into_iter()
+        .filter(|s| s.service == service)
+        .collect()
+}
+
+/// The spans of one socket's trace, in the order received.
+fn of_socket<'a>(spans: &'a [SeenSpan], session: &Session, id: SocketId) -> Vec<&'a SeenSpan> {
+    let trace = hex(&trace_id(session.open_report().session, id));
+    spans.iter().filter(|s| s.trace_id == trace).collect()
 }
 
 fn tempdir() -> std::path::PathBuf {

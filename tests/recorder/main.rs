@@ -3,7 +3,6 @@
 
 mod synthetic;
 
-mod collector;
 mod corrupt;
 mod crash;
 mod engine_e2e;

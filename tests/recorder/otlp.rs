@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use sockscope_recorder::otel::{OtlpProtocol, Telemetry, TelemetryConfig};
 use sockscope_recorder::trace::{TraceBuilder, hex, trace_id};
 use sockscope_recorder::{EventRecord, SessionTag};
+use sockscope_test_support::otlp::{Rotel, SeenSpan, on_rotel, parse_spans, span_line};
 use sockscope_test_support::within;
 use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::collector::{Rotel, SeenSpan, parse_spans};
 use crate::synthetic::socket_life;
 
 pub fn config_for(rotel: &Rotel, protocol: OtlpProtocol, service: &str) -> TelemetryConfig {
@@ -24,23 +24,6 @@ pub fn config_for(rotel: &Rotel, protocol: OtlpProtocol, service: &str) -> Telem
         OtlpProtocol::HttpProtobuf => format!("http://{}/v1/traces", rotel.http),
     });
     c
-}
-
-/// Runs blocking collector work off the async threads.
-pub async fn on_rotel<T: Send + 'static>(
-    mut rotel: Rotel,
-    f: impl FnOnce(&mut Rotel) -> T + Send + 'static,
-) -> (Rotel, T) {
-    tokio::task::spawn_blocking(move || {
-        let t = f(&mut rotel);
-        (rotel, t)
-    })
-    .await
-    .unwrap()
-}
-
-fn span_line(name: &'static str) -> impl FnMut(&str) -> bool {
-    move |l: &str| l.trim() == format!("Name           : {name}")
 }
 
 /// Sends a sentinel span through a second provider and waits for it: the

@@ -10,10 +10,10 @@ use std::time::Duration;
 use sockscope_engine::{Event, EventKind};
 use sockscope_recorder::otel::{OtlpProtocol, Telemetry};
 use sockscope_recorder::{RecordReader, Recorder, RecorderConfig, export};
+use sockscope_test_support::otlp::Rotel;
 use sockscope_test_support::within;
 use tokio::sync::mpsc;
 
-use crate::collector::Rotel;
 use crate::otlp::{after_everything, config_for};
 use crate::synthetic::socket_life;
 

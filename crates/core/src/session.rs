@@ -12,9 +12,12 @@ use sockscope_engine::{
 };
 use sockscope_environment::{EnvironmentTask, KeyringToken, NetworkWatcher, Sources, WakeDetector};
 use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
-use sockscope_recorder::{OpenReport, Recorder, RecorderConfig, Telemetry, TelemetryConfig};
+use sockscope_recorder::{
+    OpenReport, Recorder, RecorderConfig, SessionTag, Telemetry, TelemetryConfig,
+};
 use sockscope_sim::{Sim, SimConfig};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::CoreError;
@@ -34,7 +37,8 @@ pub struct SessionOptions {
     pub demo_items: Option<u64>,
     /// A TOML file of sockets to add at start. Default none.
     pub config_path: Option<PathBuf>,
-    /// Live OTLP export. Default off.
+    /// Live OTLP export. Default off; [`Session::set_telemetry`] changes it
+    /// later.
     pub telemetry: Option<TelemetryConfig>,
     /// Watch the OS for network changes and wakes, and tell every socket.
     /// Default off (the CLI and the app turn it on).
@@ -74,8 +78,8 @@ pub struct Session {
 struct Inner {
     engine: Engine,
     recorder: tokio::sync::Mutex<Option<Recorder>>,
-    telemetry: Option<Telemetry>,
-    traces: Mutex<Option<tokio::task::JoinHandle<u64>>>,
+    /// One lock for both, so a switch is never seen half done.
+    export: Mutex<Option<LiveExport>>,
     sim: tokio::sync::Mutex<Option<Sim>>,
     report: OpenReport,
     demo: bool,
@@ -109,13 +113,9 @@ impl Session {
             tokio::task::spawn_blocking(move || Recorder::start(RecorderConfig::new(db), events))
                 .await
                 .map_err(|e| CoreError::Task(e.to_string()))??;
-        let (telemetry, traces) = match &opts.telemetry {
-            Some(cfg) => {
-                let t = Telemetry::install(cfg)?;
-                let handle = t.spawn_live_traces(report.session, engine.subscribe_lossless(8192));
-                (Some(t), Some(handle))
-            }
-            None => (None, None),
+        let export = match &opts.telemetry {
+            Some(cfg) => Some(LiveExport::start(cfg, &engine, report.session)?),
+            None => None,
         };
         let environment = if opts.watch_environment {
             // A machine without an address watch still gets wake detection.
@@ -134,8 +134,7 @@ impl Session {
             inner: Arc::new(Inner {
                 engine,
                 recorder: tokio::sync::Mutex::new(Some(recorder)),
-                telemetry,
-                traces: Mutex::new(traces),
+                export: Mutex::new(export),
                 sim: tokio::sync::Mutex::new(None),
                 report,
                 demo: opts.demo,
@@ -417,18 +416,9 @@ impl Session {
             Some(r) => r.stop().await?.written,
             None => 0,
         };
-        let traces = self
-            .inner
-            .traces
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(t) = traces {
-            t.abort();
-        }
-        if let Some(t) = &self.inner.telemetry {
-            t.flush()?;
-            t.shutdown()?;
+        let export = self.export().take();
+        if let Some(export) = export {
+            export.end().await?;
         }
         if let Some(sim) = self.inner.sim.lock().await.take() {
             sim.shutdown().await;
@@ -436,8 +426,115 @@ impl Session {
         Ok(written)
     }
 
+    /// Switches live OTLP export on (`Some`), to another collector or
+    /// service name, or off (`None`), while sockets run.
+    ///
+    /// The new export is built before the old one is touched, so a config
+    /// the exporter refuses is an error and the current export goes on
+    /// unchanged. Both then see the events around the switch: the old one
+    /// ends its open intervals there (marked `sockscope.unfinished`) and is
+    /// flushed, best effort: a collector that is down costs its own spans,
+    /// not the switch, though it may hold this call for the exporter's
+    /// timeout.
+    ///
+    /// The new export meets sockets already running at their next event:
+    /// their root span is not sent again (their intervals still name it as
+    /// parent, by its deterministic id), the interval open at the switch is
+    /// named `Idle` from that event on, and span ids count from the switch,
+    /// so they need not match an export from history.
+    pub async fn set_telemetry(&self, config: Option<TelemetryConfig>) -> Result<(), CoreError> {
+        let new = match &config {
+            Some(cfg) => Some(LiveExport::start(
+                cfg,
+                &self.inner.engine,
+                self.inner.report.session,
+            )?),
+            None => None,
+        };
+        let old = std::mem::replace(&mut *self.export(), new);
+        if let Some(old) = old {
+            // The switch has happened; a failed last export does not undo it.
+            let _ = old.end().await;
+        }
+        Ok(())
+    }
+
+    fn export(&self) -> std::sync::MutexGuard<'_, Option<LiveExport>> {
+        self.inner.export.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketId, SocketHandle>> {
         self.inner.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Live OTLP export: a provider and the task feeding it socket traces.
+#[derive(Debug)]
+struct LiveExport {
+    telemetry: Telemetry,
+    /// Ends the feed, so the traces end on their own and lose nothing.
+    stop: oneshot::Sender<()>,
+    traces: JoinHandle<u64>,
+}
+
+impl LiveExport {
+    /// Subscribes only once the provider is built, so a refused config
+    /// leaves no subscriber behind.
+    fn start(
+        config: &TelemetryConfig,
+        engine: &Engine,
+        session: SessionTag,
+    ) -> Result<LiveExport, CoreError> {
+        let telemetry = Telemetry::install(config)?;
+        // Through a channel of our own: the engine's cannot be closed from
+        // here, and aborting the traces would drop what it still holds.
+        let mut events = engine.subscribe_lossless(8192);
+        let (tx, rx) = mpsc::channel(256);
+        let (stop, mut stopped) = oneshot::channel();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut stopped => break,
+                    e = events.recv() => {
+                        // Sent whole: a stop only cuts in while waiting.
+                        let Some(e) = e else { return };
+                        if tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            events.close();
+            while let Some(e) = events.recv().await {
+                if tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let traces = telemetry.spawn_live_traces(session, rx);
+        Ok(LiveExport {
+            telemetry,
+            stop,
+            traces,
+        })
+    }
+
+    /// Turns every event published so far into spans, then flushes and
+    /// shuts the provider down.
+    async fn end(self) -> Result<(), CoreError> {
+        let _ = self.stop.send(());
+        self.traces
+            .await
+            .map_err(|e| CoreError::Task(e.to_string()))?;
+        let telemetry = self.telemetry;
+        tokio::task::spawn_blocking(move || {
+            telemetry.flush()?;
+            telemetry.shutdown()
+        })
+        .await
+        .map_err(|e| CoreError::Task(e.to_string()))??;
+        Ok(())
     }
 }
 

@@ -1,9 +1,8 @@
 //! A real OTLP receiver for the tests: rotel-agent (`pip install rotel`),
-//! started on free ports, printing every span it receives to stdout.
+//! started on free ports, printing every span it receives to stdout, and a
+//! parser for what it prints.
 
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +10,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 /// A running rotel-agent. Killed on drop.
+#[derive(Debug)]
 pub struct Rotel {
     child: Child,
     lines: Receiver<String>,
@@ -21,6 +21,7 @@ pub struct Rotel {
     /// OTLP/HTTP address.
     pub http: SocketAddr,
     _dir: tempfile::TempDir,
+    marks: u64,
 }
 
 fn free_port() -> SocketAddr {
@@ -126,6 +127,7 @@ impl Rotel {
             grpc,
             http,
             _dir: dir,
+            marks: 0,
         };
         rotel.wait_for_line("rotel to start", Duration::from_secs(10), |l| {
             l.contains("Starting Rotel")
@@ -183,6 +185,59 @@ impl Rotel {
     pub fn text(&self) -> String {
         self.output.join("\n")
     }
+
+    /// Waits until everything rotel received before this call is printed:
+    /// sends a marker span (service [`MARK_SERVICE`]) over OTLP/HTTP JSON
+    /// and waits for it, as rotel prints in order.
+    pub fn wait_for_everything(&mut self) {
+        self.marks += 1;
+        let name = format!("sockscope-test-mark-{}", self.marks);
+        let body = format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"{MARK_SERVICE}"}}}}]}},"scopeSpans":[{{"spans":[{{"traceId":"5eed0000000000000000000000000001","spanId":"{:016x}","name":"{name}","kind":1,"startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#,
+            self.marks
+        );
+        let mut stream = TcpStream::connect_timeout(&self.http, Duration::from_secs(5))
+            .expect("connect to rotel's OTLP/HTTP receiver");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /v1/traces HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.http,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "rotel refused the marker span: {answer}"
+        );
+        self.wait_for_line(&name, Duration::from_secs(10), span_line(&name));
+    }
+}
+
+/// `service.name` of the spans [`Rotel::wait_for_everything`] sends.
+pub const MARK_SERVICE: &str = "sockscope-test-mark";
+
+/// Matches the line rotel prints for a span named `name`.
+pub fn span_line(name: &str) -> impl FnMut(&str) -> bool + use<> {
+    let want = format!("Name           : {name}");
+    move |l: &str| l.trim() == want
+}
+
+/// Runs blocking receiver work (the waits above) off the async threads.
+pub async fn on_rotel<T: Send + 'static>(
+    mut rotel: Rotel,
+    f: impl FnOnce(&mut Rotel) -> T + Send + 'static,
+) -> (Rotel, T) {
+    tokio::task::spawn_blocking(move || {
+        let t = f(&mut rotel);
+        (rotel, t)
+    })
+    .await
+    .unwrap()
 }
 
 impl Drop for Rotel {
