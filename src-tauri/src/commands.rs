@@ -202,13 +202,17 @@ fn otlp_settings(state: State<'_, AppState>) -> Res<OtlpSettings> {
     crate::settings::load_otlp(&state.otlp_path)
 }
 
+/// Saves the OTLP settings and applies them to the running session at once.
 #[tauri::command]
-fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -> Res<()> {
+async fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -> Res<()> {
     if !matches!(settings.protocol.as_str(), "grpc" | "http_protobuf") {
         return Err(UiError::new(
             "bad_request",
             "protocol is grpc or http_protobuf",
         ));
     }
+    // Switch the running session first: settings it cannot take are not
+    // saved, and the export that was running keeps running.
+    state.session.set_telemetry(settings.telemetry()).await?;
     crate::settings::save_otlp(&state.otlp_path, &settings)
 }

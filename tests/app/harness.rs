@@ -24,6 +24,8 @@ pub enum Outcome {
 pub struct App {
     pub client: Client,
     pub export_dir: PathBuf,
+    /// The app's config dir (`SOCKSCOPE_CONFIG_DIR`).
+    pub config_dir: PathBuf,
     /// A scenario run recorded into the app's database before it started:
     /// a past session for the history view to open.
     pub past: Recording,
@@ -211,6 +213,7 @@ impl App {
                 }
             },
             export_dir,
+            config_dir: home.join("config"),
             past,
             desktop,
             display,
@@ -302,6 +305,19 @@ impl App {
     /// past session open, nothing live), and every later WebDriver call
     /// then queued behind it.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        // What the DOM holds reaches the screen at the next frame: wait for
+        // two, so the picture shows the state the step just checked.
+        let frames = self.client.execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            vec![],
+        );
+        if tokio::time::timeout(Duration::from_secs(5), frames)
+            .await
+            .is_err()
+        {
+            eprintln!("no frame within 5 s before screenshot {name}");
+        }
         let path = artifact(name)?;
         let display = self.display.clone();
         let out = path.clone();

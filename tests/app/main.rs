@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use harness::{App, Outcome};
+use sockscope_test_support::otlp::{Rotel, parse_spans, span_line};
 
 /// One app for all steps: starting WebKit costs seconds, and the steps
 /// follow what a new user does in order.
@@ -299,5 +300,100 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         Duration::from_secs(10),
     )
     .await?;
+
+    eprintln!("e2e: step 7");
+    // 7. OTLP settings apply to the running session at once. An endpoint
+    // the exporter refuses is an error that saves nothing.
+    let rotel = tokio::task::spawn_blocking(Rotel::start).await?;
+    let otlp_file = app.config_dir.join("otlp.json");
+    submit_otlp(app, "not a url").await?;
+    app.wait_js(
+        "return document.getElementById('otlp-error').textContent.length > 0 \
+         && document.getElementById('otlp-dialog').open",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let refused = app
+        .js("return document.getElementById('otlp-error').textContent")
+        .await?;
+    eprintln!("e2e: refused endpoint: {refused}");
+    app.screenshot("08-otlp-refused").await?;
+    anyhow::ensure!(!otlp_file.exists(), "a refused setting was saved");
+    c.find(Locator::Id("otlp-cancel")).await?.click().await?;
+    // A real receiver: the dialog closes, the dot lights, the file holds it.
+    submit_otlp(app, &format!("http://{}", rotel.grpc)).await?;
+    app.wait_js(
+        "return !document.getElementById('otlp-dialog').open \
+         && document.getElementById('otlp-dot').classList.contains('on')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&otlp_file)?)?;
+    anyhow::ensure!(
+        saved["enabled"] == true && saved["service_name"] == "sockscope-e2e",
+        "saved: {saved}"
+    );
+    // A socket added now has its trace at the receiver once it ends.
+    let backoff = add_unreachable_socket(app, "otlp-probe").await?;
+    app.js(&format!(
+        "document.querySelector(\"{backoff} button.cancel\").click(); return true"
+    ))
+    .await?;
+    let spans = tokio::task::spawn_blocking(move || {
+        let mut rotel = rotel;
+        rotel.wait_for_line(
+            "the probe's root span",
+            Duration::from_secs(20),
+            span_line("socket otlp-probe"),
+        );
+        rotel.wait_for_everything();
+        parse_spans(&rotel.text())
+    })
+    .await?;
+    let root = spans
+        .iter()
+        .find(|s| s.name == "socket otlp-probe")
+        .ok_or_else(|| anyhow::anyhow!("no root span"))?;
+    anyhow::ensure!(root.service == "sockscope-e2e", "service: {root:?}");
+    anyhow::ensure!(
+        spans
+            .iter()
+            .any(|s| s.trace_id == root.trace_id && s.name == "Backoff"),
+        "the probe's Backoff interval is in its trace"
+    );
+    app.screenshot("09-otlp-on").await?;
+    Ok(())
+}
+
+/// Opens the OTLP dialog and saves: on, gRPC, `endpoint`, service
+/// `sockscope-e2e`.
+async fn submit_otlp(app: &App, endpoint: &str) -> anyhow::Result<()> {
+    let c = &app.client;
+    c.find(Locator::Id("otlp-btn")).await?.click().await?;
+    app.wait_js(
+        "return document.getElementById('otlp-dialog').open",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let form = c.find(Locator::Id("otlp-form")).await?;
+    let enabled = form.find(Locator::Css("input[name='enabled']")).await?;
+    if enabled.prop("checked").await?.as_deref() != Some("true") {
+        enabled.click().await?;
+    }
+    form.find(Locator::Css("select[name='protocol'] option[value='grpc']"))
+        .await?
+        .click()
+        .await?;
+    for (field, value) in [("endpoint", endpoint), ("service_name", "sockscope-e2e")] {
+        let input = form
+            .find(Locator::Css(&format!("input[name='{field}']")))
+            .await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+    }
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
     Ok(())
 }

@@ -390,7 +390,11 @@ function setupDialogs(): void {
       kind === "env" ? { kind, name: ref } : kind === "file" ? { kind, path: ref } : kind === "keyring" ? { kind, job_id: ref || s("job_id") } : { kind: "none" };
     api
       .addSocket({ url: s("url"), name: s("name") || null, adapter: s("adapter") === "raw" ? "raw" : "job", job_id: s("job_id") || null, token })
-      .then(() => dlg.close())
+      .then(() => {
+        // A fresh form for the next socket; on an error it keeps what was typed.
+        (e.target as HTMLFormElement).reset();
+        dlg.close();
+      })
       .catch((err: unknown) => {
         $("add-error").textContent = err instanceof UiError ? err.message : String(err);
       });
@@ -405,6 +409,7 @@ function setupDialogs(): void {
       (form.elements.namedItem("protocol") as HTMLSelectElement).value = s.protocol;
       (form.elements.namedItem("endpoint") as HTMLInputElement).value = s.endpoint ?? "";
       (form.elements.namedItem("service_name") as HTMLInputElement).value = s.service_name ?? "";
+      $("otlp-error").textContent = "";
       od.showModal();
     } catch (e) {
       showError(e);
