@@ -274,6 +274,14 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         Duration::from_secs(20),
     )
     .await?;
+    let note = app
+        .js("return document.getElementById('sockets-note').textContent")
+        .await?;
+    anyhow::ensure!(
+        note.as_str()
+            .is_some_and(|n| n.contains(&format!("session {}", past.session_id))),
+        "the live socket list says the timeline shows another session: {note}"
+    );
     let loaded = app
         .js("return document.getElementById('status').textContent")
         .await?;
@@ -296,7 +304,8 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     // And back to the live session.
     c.find(Locator::Id("back-live")).await?.click().await?;
     app.wait_js(
-        "return document.getElementById('history-label').hidden",
+        "return document.getElementById('history-label').hidden \
+         && document.getElementById('sockets-note').hidden",
         Duration::from_secs(10),
     )
     .await?;

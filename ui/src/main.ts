@@ -300,14 +300,8 @@ async function openSession(id: number): Promise<void> {
     if (!page.next) break;
     after = page.next;
   }
-  store = hist;
   viewingSession = id;
-  timeline.setLive(false);
-  timeline.setStore(hist, hist.tMax);
-  $("history-label").textContent = `history: session ${id}`;
-  $("history-label").hidden = false;
-  $("back-live").hidden = false;
-  renderFindings(true);
+  showStore(hist, `history: session ${id}`);
 }
 
 function backToLive(): void {
@@ -317,6 +311,7 @@ function backToLive(): void {
   timeline.setLive(true);
   $("history-label").hidden = true;
   $("back-live").hidden = true;
+  $("sockets-note").hidden = true;
   renderFindings(true);
 }
 
@@ -327,6 +322,9 @@ function showStore(s: Store, label: string): void {
   $("history-label").textContent = label;
   $("history-label").hidden = false;
   $("back-live").hidden = false;
+  // The list stays live while the timeline shows something else: say so.
+  $("sockets-note").textContent = `live session; the timeline shows ${label.replace(/^history: /, "")}`;
+  $("sockets-note").hidden = false;
   renderFindings(true);
 }
 
