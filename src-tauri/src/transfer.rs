@@ -278,8 +278,10 @@ pub struct ScenarioRow {
     pub expected: Vec<&'static str>,
 }
 
-/// OTLP settings as the dialog edits them; stored as JSON in the config
-/// dir and applied at the next session start.
+/// OTLP settings as the dialog edits them: applied to the running session
+/// when saved, stored as JSON in the config dir, and read at each start.
+/// Default: off, HTTP/protobuf, endpoint and service name from the
+/// standard `OTEL_*` variables.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OtlpSettings {
     /// Send live traces.
