@@ -135,8 +135,9 @@ async fn a_cancelled_socket_can_be_removed() {
 
 /// Switching from receiver A to B mid-session: A keeps what came before
 /// (the interval open at the switch ended there, unfinished) and gets
-/// nothing after; B takes over a running socket without its root span, and
-/// its intervals still hang under that root's id.
+/// nothing after; B takes over the running socket: it gets the socket's
+/// root span again (same id, marked resumed) and an interval named by the
+/// state at the switch, Ready, not Idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_telemetry_moves_export_from_one_receiver_to_another_while_sockets_run() {
     bounded(async {
@@ -198,11 +199,26 @@ async fn set_telemetry_moves_export_from_one_receiver_to_another_while_sockets_r
         assert!(second_in_a.iter().all(|s| s.name != "Cancelled"));
 
         let second_in_b = of_socket(&in_b, &session, second);
-        assert!(!second_in_b.is_empty());
-        assert_eq!(second_in_b.last().unwrap().name, "Cancelled");
-        for s in &second_in_b {
-            assert_ne!(s.name, "socket second", "the root is not sent again");
-            assert_eq!(s.parent_id, root, "{} hangs under A's root", s.name);
+        let names: Vec<&str> = second_in_b.iter().map(|s| s.name.as_str()).collect();
+        let (roots, intervals): (Vec<&SeenSpan>, Vec<&SeenSpan>) =
+            second_in_b.iter().partition(|s| s.name == "socket second");
+        assert_eq!(roots.len(), 1, "B gets the root span once: {names:?}");
+        let root_in_b = roots[0];
+        assert_eq!(root_in_b.id, root, "the same root as A's");
+        assert!(root_in_b.parent_id.is_empty());
+        assert_eq!(root_in_b.attr("sockscope.resumed"), Some("Bool(true)"));
+        // What A's root carries (a token source's description, never a
+        // token), and the mark.
+        let mut attrs = root_in_b.attrs.clone();
+        attrs.retain(|(k, _)| k != "sockscope.resumed");
+        assert_eq!(attrs, second_in_a[0].attrs);
+        assert_eq!(intervals[0].name, "Ready", "named by the state: {names:?}");
+        assert_eq!(intervals[0].attr("sockscope.resumed"), Some("Bool(true)"));
+        assert_eq!(intervals.last().unwrap().name, "Cancelled");
+        assert!(!names.contains(&"Idle"), "{names:?}");
+        for s in &intervals {
+            assert_eq!(s.parent_id, root, "{} hangs under the root", s.name);
+            assert_eq!(s.trace_id, root_in_b.trace_id);
         }
         session.stop().await.unwrap();
     })

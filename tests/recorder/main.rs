@@ -8,6 +8,7 @@ mod crash;
 mod engine_e2e;
 mod export;
 mod otlp;
+mod resume;
 mod retention;
 mod secrecy;
 mod sqlite;

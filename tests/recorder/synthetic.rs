@@ -20,7 +20,8 @@ pub fn epoch() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
-fn ev(socket: u64, mono: u64, kind: EventKind) -> Event {
+/// An event of `socket` at `mono` ns (wall: [`epoch`] plus `mono`).
+pub fn ev(socket: u64, mono: u64, kind: EventKind) -> Event {
     Event {
         socket,
         mono: Mono(mono),
@@ -45,11 +46,13 @@ pub fn socket_info(id: u64, token_source: Option<String>) -> SocketInfo {
     }
 }
 
-fn transition(from: StateName, to: State, cause: Cause) -> EventKind {
+/// A transition event's kind.
+pub fn transition(from: StateName, to: State, cause: Cause) -> EventKind {
     EventKind::Transition { from, to, cause }
 }
 
-fn frame_in(seq: u64, text: Option<String>) -> EventKind {
+/// An incoming `job_progress` frame.
+pub fn frame_in(seq: u64, text: Option<String>) -> EventKind {
     EventKind::Frame(FrameRecord {
         direction: Direction::In,
         opcode: Opcode::Text,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sockscope_engine::event::Progress;
 use sockscope_engine::{
@@ -12,6 +12,8 @@ use sockscope_engine::{
 };
 use sockscope_environment::{EnvironmentTask, KeyringToken, NetworkWatcher, Sources, WakeDetector};
 use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
+use sockscope_recorder::record::wall_ns;
+use sockscope_recorder::trace::{RunningSocket, TraceBuilder};
 use sockscope_recorder::{
     OpenReport, Recorder, RecorderConfig, SessionTag, Telemetry, TelemetryConfig,
 };
@@ -437,11 +439,12 @@ impl Session {
     /// not the switch, though it may hold this call for the exporter's
     /// timeout.
     ///
-    /// The new export meets sockets already running at their next event:
-    /// their root span is not sent again (their intervals still name it as
-    /// parent, by its deterministic id), the interval open at the switch is
-    /// named `Idle` from that event on, and span ids count from the switch,
-    /// so they need not match an export from history.
+    /// The new export is seeded with the sockets already running: the
+    /// interval open at the switch is named by the socket's state then
+    /// (and starts there), and the socket's root span is sent again with
+    /// its first span after the switch, both marked `sockscope.resumed`.
+    /// Span ids other than the root's count from the switch, so they need
+    /// not match an export from history.
     pub async fn set_telemetry(&self, config: Option<TelemetryConfig>) -> Result<(), CoreError> {
         let new = match &config {
             Some(cfg) => Some(LiveExport::start(
@@ -489,6 +492,15 @@ impl LiveExport {
         // Through a channel of our own: the engine's cannot be closed from
         // here, and aborting the traces would drop what it still holds.
         let mut events = engine.subscribe_lossless(8192);
+        // Snapshots after subscribing: an event can then be in both (the
+        // builder sorts that out), never in neither. None at session start.
+        let since = wall_ns(SystemTime::now());
+        let running: Vec<_> = engine
+            .sockets()
+            .iter()
+            .map(RunningSocket::from_handle)
+            .collect();
+        let builder = TraceBuilder::resume(session, since, running);
         let (tx, rx) = mpsc::channel(256);
         let (stop, mut stopped) = oneshot::channel();
         tokio::spawn(async move {
@@ -512,7 +524,7 @@ impl LiveExport {
                 }
             }
         });
-        let traces = telemetry.spawn_live_traces(session, rx);
+        let traces = telemetry.spawn_live_traces_from(builder, rx);
         Ok(LiveExport {
             telemetry,
             stop,

@@ -226,11 +226,20 @@ impl Telemetry {
     pub fn spawn_live_traces(
         &self,
         session: SessionTag,
+        events: mpsc::Receiver<Arc<Event>>,
+    ) -> tokio::task::JoinHandle<u64> {
+        self.spawn_live_traces_from(TraceBuilder::new(session), events)
+    }
+
+    /// [`Telemetry::spawn_live_traces`] with a builder of one's own, e.g.
+    /// one [`TraceBuilder::resume`]d with the sockets already running.
+    pub fn spawn_live_traces_from(
+        &self,
+        mut builder: TraceBuilder,
         mut events: mpsc::Receiver<Arc<Event>>,
     ) -> tokio::task::JoinHandle<u64> {
         let telemetry = self.clone();
         tokio::spawn(async move {
-            let mut builder = TraceBuilder::new(session);
             let mut spans = Vec::new();
             let mut made = 0u64;
             let mut buf = Vec::with_capacity(256);

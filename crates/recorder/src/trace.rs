@@ -8,10 +8,19 @@
 //! progress and heartbeats are span events on the interval they fall in.
 //! Spans of a socket that lives for hours thus reach the collector at each
 //! transition; an unfinished interval is never exported live.
+//!
+//! A builder started while sockets already run ([`TraceBuilder::resume`],
+//! for live export switched on mid-session) is seeded with each socket's
+//! configuration and state: the interval open at the seed is named by that
+//! state and marked `sockscope.resumed`, and the root span (also marked)
+//! is sent with the socket's first span after the seed.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+
+use sockscope_engine::event::{Event, EventKind, Mono, SocketInfo, State};
+use sockscope_engine::{Snapshot, SocketHandle, SocketId};
 
 use crate::record::{EventBody, EventRecord, SocketRecord, TransitionRecord};
 use crate::store::SessionTag;
@@ -89,6 +98,11 @@ pub fn trace_id(session: SessionTag, socket: u64) -> [u8; 16] {
 }
 
 /// The id of a socket's `n`th span (0 is the root).
+///
+/// `n` counts the spans one builder made for the socket. A builder started
+/// mid-session ([`TraceBuilder::resume`]) counts from its seed, so its ids
+/// after the root need not match an export of the same session from
+/// history, nor those an earlier live export sent for the same socket.
 pub fn span_id(trace: [u8; 16], n: u64) -> [u8; 8] {
     let t = u64::from_be_bytes(trace[8..].try_into().unwrap_or([0; 8]));
     (mix(t ^ mix(n)) | 1).to_be_bytes()
@@ -112,6 +126,74 @@ struct SocketTrace {
     spans: u64,
     attempt: Option<u32>,
     current: Option<OpenSpan>,
+    /// A seeded socket's root span, sent with its first event.
+    held_root: Option<SpanRecord>,
+    /// A seeded socket's state, until its first transition.
+    seeded: Option<String>,
+}
+
+impl SocketTrace {
+    fn new(session: SessionTag, socket: u64) -> SocketTrace {
+        let trace = trace_id(session, socket);
+        SocketTrace {
+            trace_id: trace,
+            root: span_id(trace, 0),
+            spans: 0,
+            attempt: None,
+            current: None,
+            held_root: None,
+            seeded: None,
+        }
+    }
+}
+
+/// A socket already running when a builder starts: what its root span and
+/// its open interval need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningSocket {
+    /// Engine socket id.
+    pub socket_id: u64,
+    /// Its configuration, scrubbed as for `SocketAdded`.
+    pub info: SocketRecord,
+    /// Its state's name now, e.g. `Ready`.
+    pub state: String,
+    /// Its latest connection attempt, if any.
+    pub attempt: Option<u32>,
+}
+
+impl RunningSocket {
+    /// From a socket's configuration and snapshot.
+    pub fn new(socket_id: SocketId, info: &SocketInfo, snapshot: &Snapshot) -> RunningSocket {
+        // Through the record of a `SocketAdded`, so the scrubbing is the
+        // one every recorded socket gets.
+        let added = Event {
+            socket: socket_id,
+            mono: Mono(0),
+            wall: std::time::UNIX_EPOCH,
+            kind: EventKind::SocketAdded(info.clone()),
+        };
+        let info = match EventRecord::from_event(&added, None).body {
+            EventBody::SocketAdded(info) => info,
+            other => unreachable!("a SocketAdded event recorded as {}", other.kind()),
+        };
+        let attempt = match snapshot.state {
+            State::Connecting { attempt }
+            | State::AwaitingReady { attempt }
+            | State::Ready { attempt } => Some(attempt),
+            _ => (snapshot.attempts > 0).then_some(snapshot.attempts),
+        };
+        RunningSocket {
+            socket_id,
+            info,
+            state: snapshot.state.name().as_str().to_owned(),
+            attempt,
+        }
+    }
+
+    /// A socket as its handle shows it now.
+    pub fn from_handle(handle: &SocketHandle) -> RunningSocket {
+        RunningSocket::new(handle.id(), handle.info(), &handle.snapshot())
+    }
 }
 
 /// Turns a stream of event records into finished spans.
@@ -130,6 +212,36 @@ impl TraceBuilder {
         }
     }
 
+    /// A builder for a session whose `sockets` already run, seeded at
+    /// `since_ns` (wall): each socket's open interval is named by its state
+    /// (a terminal one opens none), and its root span is sent with its
+    /// first span from here. Both are marked `sockscope.resumed`; span ids
+    /// count from here (see [`span_id`]).
+    ///
+    /// Take the snapshots after subscribing to the events fed to
+    /// [`TraceBuilder::push`], so that none falls between them; an event
+    /// that is also in a snapshot is handled there.
+    pub fn resume(
+        session: SessionTag,
+        since_ns: i64,
+        sockets: impl IntoIterator<Item = RunningSocket>,
+    ) -> TraceBuilder {
+        let mut builder = TraceBuilder::new(session);
+        for r in sockets {
+            let mut st = SocketTrace::new(session, r.socket_id);
+            let mut attrs = socket_attrs(session, r.socket_id, &r.info);
+            attrs.push(resumed());
+            st.held_root = Some(root_span(&st, &r.info.name, since_ns, attrs));
+            st.attempt = r.attempt;
+            if !is_terminal(&r.state) {
+                open(&mut st, r.socket_id, &r.state, since_ns, vec![resumed()]);
+            }
+            st.seeded = Some(r.state);
+            builder.sockets.insert(r.socket_id, st);
+        }
+        builder
+    }
+
     /// Takes one event; pushes the spans it finished onto `out`.
     pub fn push(&mut self, e: &EventRecord, out: &mut Vec<SpanRecord>) {
         // Engine-wide changes belong to no socket's trace.
@@ -138,43 +250,53 @@ impl TraceBuilder {
         }
         let session = self.session;
         if let EventBody::SocketAdded(info) = &e.body {
-            let trace = trace_id(session, e.socket_id);
-            let root = span_id(trace, 0);
-            out.push(SpanRecord {
-                trace_id: trace,
-                span_id: root,
-                parent: None,
-                name: format!("socket {}", info.name),
-                start_ns: e.wall_ns,
-                end_ns: e.wall_ns,
-                attributes: socket_attrs(session, e.socket_id, info),
-                events: Vec::new(),
-                error: None,
-            });
-            let mut st = SocketTrace {
-                trace_id: trace,
-                root,
-                spans: 0,
-                attempt: None,
-                current: None,
-            };
+            let mut st = SocketTrace::new(session, e.socket_id);
+            let attrs = socket_attrs(session, e.socket_id, info);
+            out.push(root_span(&st, &info.name, e.wall_ns, attrs));
             open(&mut st, e.socket_id, "Idle", e.wall_ns, Vec::new());
-            if let Some(old) = self.sockets.insert(e.socket_id, st) {
-                close_into(old, e.wall_ns, None, out);
+            match self.sockets.insert(e.socket_id, st) {
+                // Seeded from a snapshot taken before the socket's first
+                // event: this event says it all.
+                Some(old) if old.held_root.is_some() => {}
+                Some(old) => close_into(old, e.wall_ns, None, out),
+                None => {}
             }
             return;
         }
-        let st = self.sockets.entry(e.socket_id).or_insert_with(|| {
-            // Events of a socket whose SocketAdded was not seen.
-            let trace = trace_id(session, e.socket_id);
-            SocketTrace {
-                trace_id: trace,
-                root: span_id(trace, 0),
-                spans: 0,
-                attempt: None,
-                current: None,
+        // Events of a socket neither added nor seeded here start a trace
+        // without its root.
+        let st = self
+            .sockets
+            .entry(e.socket_id)
+            .or_insert_with(|| SocketTrace::new(session, e.socket_id));
+        if let Some(mut root) = st.held_root.take() {
+            root.start_ns = root.start_ns.min(e.wall_ns);
+            root.end_ns = root.start_ns;
+            out.push(root);
+        }
+        if let Some(seeded) = st.seeded.as_deref() {
+            // The events were subscribed to before the snapshots were read,
+            // so a snapshot may already be past some of them (it is never
+            // behind). A transition from the seeded state continues the
+            // seeded interval; one from another state came before the
+            // snapshot, so its `from` names the interval open now, and
+            // the events that follow lead back to the seeded state.
+            if let EventBody::Transition(t) = &e.body {
+                if t.from != seeded {
+                    match st.current.as_mut() {
+                        Some(cur) => {
+                            cur.span.name.clone_from(&t.from);
+                            cur.span.attributes[0] = ("sockscope.state", s(&t.from));
+                        }
+                        None => open(st, e.socket_id, &t.from, e.wall_ns, vec![resumed()]),
+                    }
+                }
+                st.seeded = None;
             }
-        });
+            if let Some(cur) = st.current.as_mut() {
+                cur.span.start_ns = cur.span.start_ns.min(e.wall_ns);
+            }
+        }
         if st.current.is_none() {
             open(st, e.socket_id, "Idle", e.wall_ns, Vec::new());
         }
@@ -195,7 +317,7 @@ impl TraceBuilder {
                     st.attempt = t.attempt;
                 }
                 open(st, e.socket_id, &t.to, e.wall_ns, transition_attrs(t));
-                if matches!(t.to.as_str(), "Closed" | "Failed" | "Cancelled") {
+                if is_terminal(&t.to) {
                     // Terminal: nothing follows, so end it now.
                     let cur = st.current.take();
                     if let Some(cur) = cur {
@@ -222,7 +344,8 @@ impl TraceBuilder {
     }
 
     /// Ends every open interval at `end_ns` (marked
-    /// `sockscope.unfinished`), for the end of a session or a shutdown.
+    /// `sockscope.unfinished`), for the end of a session or a shutdown. A
+    /// seeded socket that had no event since goes with its root.
     pub fn finish_all(&mut self, end_ns: i64, out: &mut Vec<SpanRecord>) {
         let mut ids: Vec<u64> = self.sockets.keys().copied().collect();
         ids.sort_unstable();
@@ -234,7 +357,33 @@ impl TraceBuilder {
     }
 }
 
+fn root_span(st: &SocketTrace, name: &str, at_ns: i64, attributes: Vec<Attr>) -> SpanRecord {
+    SpanRecord {
+        trace_id: st.trace_id,
+        span_id: st.root,
+        parent: None,
+        name: format!("socket {name}"),
+        start_ns: at_ns,
+        end_ns: at_ns,
+        attributes,
+        events: Vec::new(),
+        error: None,
+    }
+}
+
+fn resumed() -> Attr {
+    ("sockscope.resumed", AttrValue::Bool(true))
+}
+
+fn is_terminal(state: &str) -> bool {
+    matches!(state, "Closed" | "Failed" | "Cancelled")
+}
+
 fn close_into(mut st: SocketTrace, end_ns: i64, error: Option<String>, out: &mut Vec<SpanRecord>) {
+    // A seeded socket's root goes only with an interval of its own.
+    if let (Some(root), Some(_)) = (st.held_root.take(), &st.current) {
+        out.push(root);
+    }
     if let Some(mut cur) = st.current.take() {
         cur.span
             .attributes
