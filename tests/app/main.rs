@@ -18,7 +18,7 @@ use sockscope_test_support::otlp::{Rotel, parse_spans, span_line};
 /// One app for all steps: starting WebKit costs seconds, and the steps
 /// follow what a new user does in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_scenario_cancel_export() {
+async fn a_first_start_walked_through_every_view() {
     let app = match App::start().await {
         Outcome::Ready(app) => app,
         Outcome::Skip(why) => {
