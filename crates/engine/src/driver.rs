@@ -1,16 +1,19 @@
 //! The thin tokio driver: one task per socket, one `select!` loop over a
-//! closed set of wake-ups, each turned into one [`Input`]; the machine's
+//! closed set of wake-ups, each turned into one [`Input`] (a read wake-up
+//! into one per frame already buffered, up to [`BATCH`]); the machine's
 //! effects are carried out in order. The driver decides nothing.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
 use sockscope_protocol::JobState;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::coop;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -121,6 +124,10 @@ pub(crate) async fn run(
         syncing: None,
         token: None,
         reply: None,
+        pending: Vec::new(),
+        pending_findings: 0,
+        pending_rtt: None,
+        stepped: false,
     };
     d.shared
         .emit(
@@ -156,20 +163,9 @@ pub(crate) async fn run(
                     Err(class) => Input::HandshakeFailed(class),
                 }
             },
-            msg = async { d.ws.as_mut().expect("guarded").next().await }, if d.ws.is_some() => {
-                let read = read_input(msg);
-                // A finished stream answers every poll at once: stop polling it.
-                if read.ends_transport() {
-                    d.ws = None;
-                }
-                match read {
-                    Read::Input(input) => input,
-                    Read::Two(first, second) => {
-                        d.step(first).await;
-                        second
-                    }
-                    Read::Skip => continue,
-                }
+            msg = coop::cooperative(async { d.ws.as_mut().expect("guarded").next().await }), if d.ws.is_some() => {
+                d.read_batch(msg).await;
+                continue;
             },
             synced = async { d.syncing.as_mut().expect("guarded").await }, if d.syncing.is_some() => {
                 d.syncing = None;
@@ -194,64 +190,158 @@ struct Driver {
     syncing: Option<BoxFut<Result<JobState, SyncFailure>>>,
     token: Option<Token>,
     reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
+    /// Events of the steps since the last flush, in order.
+    pending: Vec<Event>,
+    /// Findings and the last heartbeat rtt among `pending`, for the snapshot.
+    pending_findings: u64,
+    pending_rtt: Option<Duration>,
+    /// The machine stepped since the snapshot was last updated.
+    stepped: bool,
 }
 
+/// Frames read and stepped per wake-up at most, when they are already
+/// buffered; their events are published together.
+const BATCH: usize = 64;
+
 impl Driver {
+    /// One wake-up: the input's step, its events published.
     async fn step(&mut self, input: Input) {
+        self.apply(input).await;
+        self.flush().await;
+    }
+
+    /// A read wake-up: the frame read, then the frames already buffered
+    /// (up to [`BATCH`], without waiting), each its own step; their events
+    /// are published together, after one snapshot update. A step that does
+    /// more than emit (a write, a close, a sync, a dropped transport), or a
+    /// read that is not a data frame, ends the batch.
+    async fn read_batch(&mut self, first: Option<Result<Message, tungstenite::Error>>) {
+        let mut msg = first;
+        for round in 1..=BATCH {
+            let read = read_input(msg);
+            // A finished stream answers every poll at once: stop polling it.
+            if read.ends_transport() {
+                self.ws = None;
+            }
+            let more = match read {
+                Read::Input(input) => {
+                    let frame = matches!(input, Input::Frame(_));
+                    self.apply(input).await && frame
+                }
+                Read::Two(first, second) => {
+                    self.apply(first).await;
+                    self.apply(second).await;
+                    false
+                }
+                Read::Skip => true,
+            };
+            let Some(ws) = self.ws.as_mut().filter(|_| more && round < BATCH) else {
+                break;
+            };
+            // Only what is ready now, with the task's own waker (a pending
+            // read is woken like the `select!` branch's). The task's budget
+            // is spent per batch (the branch is `cooperative`) and per
+            // socket read, so a flooding socket still yields its worker.
+            match std::future::poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await {
+                Poll::Ready(next) => msg = next,
+                Poll::Pending => break,
+            }
+        }
+        self.flush().await;
+    }
+
+    /// Steps the machine once (and again for a failed write) and carries out
+    /// the effects in order. Events wait in `pending` until the next
+    /// [`Driver::flush`]; any other effect flushes them first, so they are
+    /// published before it is carried out, as if unbatched. True when the
+    /// step only emitted events.
+    async fn apply(&mut self, input: Input) -> bool {
+        let mut only_events = true;
         let mut next = Some(input);
         while let Some(input) = next.take() {
             let now = self.shared.now();
+            let wall = SystemTime::now();
             let effects = self.machine.step(input, now);
-            // The snapshot first: whoever sees one of this step's events
-            // must find the snapshot already past it.
-            self.update_snapshot(&effects);
+            self.stepped = true;
             for effect in effects {
-                match effect {
-                    Effect::Connect { refresh_token, .. } => {
-                        self.ws = None;
-                        self.connecting = Some(Box::pin(open(
-                            self.cfg.clone(),
-                            self.shared.clone(),
-                            self.token.clone(),
-                            refresh_token,
-                        )));
-                    }
-                    Effect::AbortConnect => self.connecting = None,
-                    Effect::Write(frame) => {
-                        if let Some(class) = self.write(frame).await {
-                            next = Some(Input::TransportError(class));
-                        }
-                    }
-                    Effect::DropTransport => self.ws = None,
-                    Effect::StateSync { .. } => {
-                        self.syncing = Some(Box::pin(state_sync(
-                            self.cfg.clone(),
-                            self.shared.clone(),
-                            self.token.clone(),
-                        )));
-                    }
-                    Effect::Emit(kind) => self.shared.emit(self.id, now, kind).await,
-                    Effect::SendResult(result) => {
-                        if let Some(reply) = self.reply.take() {
-                            // The caller may have stopped waiting; the outcome is in the events.
-                            let _ = reply.send(result);
-                        }
-                    }
+                if !matches!(effect, Effect::Emit(_)) {
+                    only_events = false;
+                    self.flush().await;
+                }
+                if let Some(failed) = self.carry_out(effect, now, wall).await {
+                    next = Some(failed);
                 }
             }
         }
+        only_events
     }
 
-    fn update_snapshot(&self, effects: &[Effect]) {
-        let mut findings = 0;
-        let mut rtt = None;
-        for e in effects {
-            match e {
-                Effect::Emit(EventKind::Finding(_)) => findings += 1,
-                Effect::Emit(EventKind::HeartbeatAnswered { rtt: r }) => rtt = Some(*r),
-                _ => {}
+    /// Carries out one effect of a step at `now`/`wall` (an event waits in
+    /// `pending`); a failed write is returned as the input the machine must
+    /// hear next.
+    async fn carry_out(&mut self, effect: Effect, now: Mono, wall: SystemTime) -> Option<Input> {
+        match effect {
+            Effect::Connect { refresh_token, .. } => {
+                self.ws = None;
+                self.connecting = Some(Box::pin(open(
+                    self.cfg.clone(),
+                    self.shared.clone(),
+                    self.token.clone(),
+                    refresh_token,
+                )));
+            }
+            Effect::AbortConnect => self.connecting = None,
+            Effect::Write(frame) => {
+                if let Some(class) = self.write(frame).await {
+                    return Some(Input::TransportError(class));
+                }
+            }
+            Effect::DropTransport => self.ws = None,
+            Effect::StateSync { .. } => {
+                self.syncing = Some(Box::pin(state_sync(
+                    self.cfg.clone(),
+                    self.shared.clone(),
+                    self.token.clone(),
+                )));
+            }
+            Effect::Emit(kind) => {
+                match &kind {
+                    EventKind::Finding(_) => self.pending_findings += 1,
+                    EventKind::HeartbeatAnswered { rtt } => self.pending_rtt = Some(*rtt),
+                    _ => {}
+                }
+                self.pending.push(Event {
+                    socket: self.id,
+                    mono: now,
+                    wall,
+                    kind,
+                });
+            }
+            Effect::SendResult(result) => {
+                if let Some(reply) = self.reply.take() {
+                    // The caller may have stopped waiting; the outcome is in the events.
+                    let _ = reply.send(result);
+                }
             }
         }
+        None
+    }
+
+    /// The snapshot first, then the pending events: whoever sees one of
+    /// them must find the snapshot already past it.
+    async fn flush(&mut self) {
+        if self.stepped || !self.pending.is_empty() {
+            self.stepped = false;
+            self.update_snapshot();
+        }
+        if !self.pending.is_empty() {
+            self.shared.bus.publish_all(&mut self.pending).await;
+        }
+    }
+
+    fn update_snapshot(&mut self) {
+        let findings = std::mem::take(&mut self.pending_findings);
+        let rtt = self.pending_rtt.take();
         let m = &self.machine;
         self.snapshot.send_modify(|s| {
             s.state = m.state().clone();
