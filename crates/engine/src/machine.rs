@@ -453,7 +453,11 @@ impl Machine {
     }
 
     fn close_terminal(&mut self, reason: ClosedReason, cause: Cause, fx: &mut Vec<Effect>) {
+        // A closed socket still wants the job's final state: a sync retry
+        // already due outlives the close, or the last count would be stale.
+        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
         self.end_all_timers();
+        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
         self.drain_outbox(DropReason::Closed, fx);
         self.go(State::Closed { reason }, cause, fx);
     }
