@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use sockscope_core::{CoreError, Session, SessionOptions, SocketSpec};
+use sockscope_engine::event::EventKind;
 use sockscope_engine::{SocketId, State};
 use sockscope_recorder::trace::{hex, trace_id};
 use sockscope_recorder::{OtlpProtocol, RecordReader, TelemetryConfig};
@@ -47,9 +48,16 @@ async fn the_demo_session_runs_to_the_end_and_is_recorded() {
             // state sync, which may answer after the close.
             let h = session.engine().socket(s.id).unwrap();
             let done = h.wait_for(|snap| snap.progress.as_ref().is_some_and(|p| p.processed == 12));
-            within(Duration::from_secs(10), "the final progress", done)
+            if tokio::time::timeout(Duration::from_secs(10), done)
                 .await
-                .unwrap();
+                .is_err()
+            {
+                panic!(
+                    "{} never showed the final progress: {:?}",
+                    s.name,
+                    h.snapshot()
+                );
+            }
         }
         let id = session.session_id();
         let written = session.stop().await.unwrap();
@@ -313,17 +321,29 @@ fn job_spec(sim: &Sim, name: &str, total: u64, interval_ms: u64) -> SocketSpec {
     spec
 }
 
-/// Adds a short job socket and waits for it to end.
+/// Adds a short job socket and waits until its ending has been published
+/// to every subscriber.
+///
+/// Waits on the live feed, not the snapshot: the snapshot leads the events
+/// by design, while the live feed gets an event only after every lossless
+/// subscriber (the export's among them) has it.
 async fn run_job(session: &Session, sim: &Sim, name: &str) -> SocketId {
+    let mut live = session.subscribe();
     let id = session.add_socket(job_spec(sim, name, 5, 5)).await.unwrap();
-    let h = session.engine().socket(id).unwrap();
-    within(
-        WAIT,
-        "the job to end",
-        h.wait_for(|s| s.state.is_terminal()),
-    )
-    .await
-    .unwrap();
+    within(WAIT, "the job's final transition", async {
+        loop {
+            match live.recv().await {
+                Ok(e) if e.socket == id
+                    && matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) =>
+                {
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the live feed failed the test: {e}"),
+            }
+        }
+    })
+    .await;
     id
 }
 
