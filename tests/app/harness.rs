@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 use sockscope_core::scenario::{self, Recording};
+use sockscope_recorder::record::TransitionRecord;
+use sockscope_recorder::{EventBody, RecordReader, WindowQuery};
 
 use crate::desktop::Desktop;
 
@@ -26,6 +28,8 @@ pub struct App {
     pub export_dir: PathBuf,
     /// The app's config dir (`SOCKSCOPE_CONFIG_DIR`).
     pub config_dir: PathBuf,
+    /// The app's database.
+    pub db: PathBuf,
     /// A scenario run recorded into the app's database before it started:
     /// a past session for the history view to open.
     pub past: Recording,
@@ -214,6 +218,7 @@ impl App {
             },
             export_dir,
             config_dir: home.join("config"),
+            db: db.clone(),
             past,
             desktop,
             display,
@@ -330,6 +335,53 @@ impl App {
         let path = artifact(name)?;
         x11_capture(&self.display, "root", &path)?;
         Ok(path)
+    }
+
+    /// Waits until the app's database holds, for its live session (the
+    /// newest), a transition of the socket named `socket` that satisfies
+    /// `pred`; the app commits in batches, so this polls within `timeout`.
+    pub async fn wait_recorded_transition(
+        &self,
+        socket: &str,
+        timeout: Duration,
+        pred: impl Fn(&TransitionRecord) -> bool,
+    ) -> anyhow::Result<TransitionRecord> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(t) = self.recorded_transitions(socket)?.into_iter().find(&pred) {
+                return Ok(t);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no such transition of {socket} recorded within {timeout:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn recorded_transitions(&self, socket: &str) -> anyhow::Result<Vec<TransitionRecord>> {
+        let r = RecordReader::open(&self.db)?;
+        let Some(live) = r.sessions()?.into_iter().map(|s| s.tag.id).max() else {
+            return Ok(Vec::new());
+        };
+        let Some(id) = r
+            .sockets(live)?
+            .into_iter()
+            .find(|s| s.config.name == socket)
+            .map(|s| s.socket_id)
+        else {
+            return Ok(Vec::new());
+        };
+        let page = r.events(&WindowQuery::whole_session(live, 100_000))?;
+        Ok(page
+            .events
+            .into_iter()
+            .filter(|e| e.socket_id == id)
+            .filter_map(|e| match e.body {
+                EventBody::Transition(t) => Some(t),
+                _ => None,
+            })
+            .collect())
     }
 
     pub async fn stop(mut self) {

@@ -344,16 +344,48 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     );
     // A socket added now has its trace at the receiver once it ends.
     let backoff = add_unreachable_socket(app, "otlp-probe").await?;
+    // Retry skips the wait: a new attempt at once, on the user's word.
+    let tried = app
+        .js(&format!(
+            "const r = document.querySelector(\"{backoff}\"); \
+             r.querySelector('button.retry').click(); return Number(r.dataset.attempts)"
+        ))
+        .await?
+        .as_u64()
+        .unwrap_or_default();
+    app.wait_recorded_transition("otlp-probe", Duration::from_secs(10), |t| {
+        t.from == "Backoff"
+            && t.to == "Connecting"
+            && t.cause == "user"
+            && t.cause_detail.as_deref() == Some("retry")
+    })
+    .await?;
+    // Backing off again, after the attempt the retry made.
+    app.wait_js(
+        &format!(
+            "const r = document.querySelector(\"{backoff}\"); \
+             return r !== null && Number(r.dataset.attempts) > {tried}"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
     app.js(&format!(
         "document.querySelector(\"{backoff} button.cancel\").click(); return true"
     ))
     .await?;
     let spans = tokio::task::spawn_blocking(move || {
         let mut rotel = rotel;
+        // Spans ended together may still go out in two batches: wait for
+        // each one the checks below need (only the probe is exporting).
         rotel.wait_for_line(
             "the probe's root span",
             Duration::from_secs(20),
             span_line("socket otlp-probe"),
+        );
+        rotel.wait_for_line(
+            "the probe's Backoff interval",
+            Duration::from_secs(20),
+            span_line("Backoff"),
         );
         rotel.wait_for_everything();
         parse_spans(&rotel.text())
@@ -368,7 +400,12 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         spans
             .iter()
             .any(|s| s.trace_id == root.trace_id && s.name == "Backoff"),
-        "the probe's Backoff interval is in its trace"
+        "the probe's Backoff interval is in its trace: {:?}",
+        spans
+            .iter()
+            .filter(|s| s.trace_id == root.trace_id)
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
     );
     app.screenshot("09-otlp-on").await?;
     Ok(())
