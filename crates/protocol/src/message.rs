@@ -86,6 +86,16 @@ impl ServerMessage {
     /// The wire `type`.
     pub fn kind(&self) -> &str {
         match self {
+            ServerMessage::Unknown { kind } => kind,
+            known => known.known_kind().unwrap_or_default(),
+        }
+    }
+
+    /// The wire `type` of a message this version knows, `None` for
+    /// [`ServerMessage::Unknown`]. Static, so a server can hold it per event
+    /// without allocating.
+    pub fn known_kind(&self) -> Option<&'static str> {
+        Some(match self {
             ServerMessage::ReadyAck { .. } => "ready_ack",
             ServerMessage::ResyncRequired { .. } => "resync_required",
             ServerMessage::JobStarted { .. } => "job_started",
@@ -94,8 +104,8 @@ impl ServerMessage {
             ServerMessage::JobFailed { .. } => "job_failed",
             ServerMessage::KeepAlive => "keep_alive",
             ServerMessage::Pong { .. } => "pong",
-            ServerMessage::Unknown { kind } => kind,
-        }
+            ServerMessage::Unknown { .. } => return None,
+        })
     }
 
     /// Job events carry a `seq` and are held by the server for replay.

@@ -352,10 +352,10 @@ impl Job {
             ts: Some(rfc3339(now)),
             message,
         };
-        let kind = kind_name(&envelope.message);
         let event = HeldEvent {
             seq: inner.last_seq,
-            kind,
+            // A job only emits the job events it builds itself.
+            kind: envelope.message.known_kind().unwrap_or("unknown"),
             text: Utf8Bytes::from(encode_server(&envelope)),
         };
         inner.updated_at = now;
@@ -430,20 +430,6 @@ fn status_name(status: JobStatus) -> &'static str {
         JobStatus::Complete => "complete",
         JobStatus::Failed => "failed",
         JobStatus::Canceled => "canceled",
-    }
-}
-
-fn kind_name(message: &ServerMessage) -> &'static str {
-    match message {
-        ServerMessage::ReadyAck { .. } => "ready_ack",
-        ServerMessage::ResyncRequired { .. } => "resync_required",
-        ServerMessage::JobStarted { .. } => "job_started",
-        ServerMessage::JobProgress { .. } => "job_progress",
-        ServerMessage::JobComplete { .. } => "job_complete",
-        ServerMessage::JobFailed { .. } => "job_failed",
-        ServerMessage::KeepAlive => "keep_alive",
-        ServerMessage::Pong { .. } => "pong",
-        ServerMessage::Unknown { .. } => "unknown",
     }
 }
 
