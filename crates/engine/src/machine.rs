@@ -142,12 +142,6 @@ pub enum OutFrame {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Finished,
-    Failed,
-}
-
 /// One socket's protocol state.
 #[derive(Debug)]
 pub struct Machine {
@@ -166,7 +160,9 @@ pub struct Machine {
     /// Close frames on the current connection.
     peer_close: Option<u16>,
     we_closed: bool,
-    job_outcome: Option<(Outcome, ClosedReason)>,
+    /// How the job ended, once a job event or a state sync said so: the
+    /// reason the socket closes with.
+    job_outcome: Option<ClosedReason>,
     last_seq: Option<u64>,
     ready_sends: u32,
     outbox: VecDeque<(MsgId, String)>,
@@ -274,10 +270,6 @@ impl Machine {
 
     // ---- helpers -------------------------------------------------------
 
-    fn attempt(&self) -> u32 {
-        self.attempts
-    }
-
     fn arm(&mut self, kind: TimerKind, at: Mono) {
         self.timers[kind as usize] = Some(at);
     }
@@ -312,7 +304,7 @@ impl Machine {
     fn find(&self, fx: &mut Vec<Effect>, class: FindingClass, detail: String) {
         fx.push(Effect::Emit(EventKind::Finding(Finding {
             class,
-            attempt: self.attempt(),
+            attempt: self.attempts,
             detail,
         })));
     }
@@ -622,23 +614,25 @@ impl Machine {
         }
         let (opcode, size) = match &frame {
             InFrame::Text(t) => (Opcode::Text, t.len()),
-            InFrame::Binary(n) | InFrame::InvalidUtf8(n) | InFrame::Oversized(n) => {
-                (Opcode::Binary, *n)
-            }
+            InFrame::InvalidUtf8(n) => (Opcode::Text, *n),
+            InFrame::Binary(n) | InFrame::Oversized(n) => (Opcode::Binary, *n),
             InFrame::Ping(n) => (Opcode::Ping, *n),
             InFrame::Pong(p) => (Opcode::Pong, p.len()),
         };
-        let opcode = if matches!(frame, InFrame::InvalidUtf8(_)) {
-            Opcode::Text
-        } else {
-            opcode
+        // A text frame is recorded with what parsing found; any other frame,
+        // and any frame after the peer's close, by its opcode and size.
+        let frame = match frame {
+            InFrame::Text(text) if self.peer_close.is_none() => {
+                return self.on_text(text, now, fx);
+            }
+            other => other,
         };
+        fx.push(Effect::Emit(EventKind::Frame(frame_record(
+            Direction::In,
+            opcode,
+            size,
+        ))));
         if self.peer_close.is_some() {
-            fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                Direction::In,
-                opcode,
-                size,
-            ))));
             self.find(
                 fx,
                 FindingClass::PeerFrameAfterClose,
@@ -650,13 +644,7 @@ impl Machine {
             return;
         }
         match frame {
-            InFrame::Text(text) => self.on_text(text, now, fx),
             InFrame::Pong(payload) => {
-                fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                    Direction::In,
-                    Opcode::Pong,
-                    payload.len(),
-                ))));
                 if let Some((sent, expected)) = &self.ping_sent
                     && *expected == payload
                 {
@@ -666,29 +654,12 @@ impl Machine {
                     fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
                 }
             }
-            InFrame::Ping(n) => {
-                fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                    Direction::In,
-                    Opcode::Ping,
-                    n,
-                ))));
-            }
-            InFrame::Binary(n) => {
-                fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                    Direction::In,
-                    Opcode::Binary,
-                    n,
-                ))));
+            InFrame::Binary(_) => {
                 if self.cfg.adapter == AdapterKind::Job {
                     self.protocol_error(&ProtocolError::InvalidUtf8, fx);
                 }
             }
-            InFrame::InvalidUtf8(n) => {
-                fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                    Direction::In,
-                    Opcode::Text,
-                    n,
-                ))));
+            InFrame::InvalidUtf8(_) => {
                 self.protocol_error(&ProtocolError::InvalidUtf8, fx);
                 // RFC 6455 fails the connection here (and the WebSocket layer
                 // stops reading); the resume on reconnect loses nothing.
@@ -697,14 +668,10 @@ impl Machine {
                 self.attempt_failed(cause, now, fx);
             }
             InFrame::Oversized(n) => {
-                fx.push(Effect::Emit(EventKind::Frame(frame_record(
-                    Direction::In,
-                    Opcode::Binary,
-                    n,
-                ))));
                 let limit = self.cfg.max_message_size;
                 self.protocol_error(&ProtocolError::Oversized { size: n, limit }, fx);
             }
+            InFrame::Text(_) | InFrame::Ping(_) => {}
         }
     }
 
@@ -820,7 +787,7 @@ impl Machine {
                 total_count,
                 ..
             } => {
-                self.job_outcome = Some((Outcome::Finished, ClosedReason::JobFinished));
+                self.job_outcome = Some(ClosedReason::JobFinished);
                 self.set_progress(
                     processed_count,
                     total_count,
@@ -832,8 +799,7 @@ impl Machine {
             ServerMessage::JobFailed {
                 code, retryable, ..
             } => {
-                self.job_outcome =
-                    Some((Outcome::Failed, ClosedReason::JobFailed { code, retryable }));
+                self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
                 if let Some(p) = self.progress.clone() {
                     self.set_progress(
                         p.processed,
@@ -922,22 +888,14 @@ impl Machine {
     }
 
     fn after_close(&mut self, code: u16, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
-        let failed = matches!(self.job_outcome, Some((Outcome::Failed, _)));
-        let action = match &self.job_outcome {
-            // The job's outcome is known: whatever the code, there is
-            // nothing left to reconnect for.
-            Some(_) => CloseAction::Finished,
-            None => CloseCode(code).action(failed),
-        };
-        match action {
-            CloseAction::Finished => {
-                let reason = self
-                    .job_outcome
-                    .as_ref()
-                    .map(|(_, r)| r.clone())
-                    .unwrap_or(ClosedReason::JobFinished);
-                self.close_terminal(reason, cause, fx);
-            }
+        // The job's outcome is known: whatever the code, there is nothing
+        // left to reconnect for. That covers the 1011 after a `job_failed`
+        // too, so without an outcome the code alone decides.
+        if let Some(reason) = self.job_outcome.clone() {
+            return self.close_terminal(reason, cause, fx);
+        }
+        match CloseCode(code).action(false) {
+            CloseAction::Finished => self.close_terminal(ClosedReason::JobFinished, cause, fx),
             CloseAction::Reconnect => self.attempt_failed(cause, now, fx),
             CloseAction::RefreshToken => {
                 self.failures += 1;
@@ -1208,17 +1166,13 @@ impl Machine {
                 // A job the server has ended has nothing left to reconnect
                 // for, even when the replay that said so was lost.
                 if state.status.is_terminal() && self.job_outcome.is_none() {
-                    let outcome = match state.status {
-                        JobStatus::Failed => (
-                            Outcome::Failed,
-                            ClosedReason::JobFailed {
-                                code: "job_failed".into(),
-                                retryable: false,
-                            },
-                        ),
-                        _ => (Outcome::Finished, ClosedReason::JobFinished),
-                    };
-                    self.job_outcome = Some(outcome);
+                    self.job_outcome = Some(match state.status {
+                        JobStatus::Failed => ClosedReason::JobFailed {
+                            code: "job_failed".into(),
+                            retryable: false,
+                        },
+                        _ => ClosedReason::JobFinished,
+                    });
                 }
                 if state.last_seq >= seen {
                     self.set_progress(
@@ -1229,8 +1183,7 @@ impl Machine {
                         fx,
                     );
                 }
-                if let (Some((_, reason)), State::Backoff { .. }) = (&self.job_outcome, &self.state)
-                {
+                if let (Some(reason), State::Backoff { .. }) = (&self.job_outcome, &self.state) {
                     let reason = reason.clone();
                     self.close_terminal(reason, Cause::JobEnded, fx);
                 }
