@@ -471,6 +471,14 @@ async fn current_token(
     Ok((Some(t), false))
 }
 
+/// The `Authorization` value for `token`, marked sensitive so that no
+/// header dump shows it; `None` when the token cannot be a header value.
+fn bearer(token: &Token) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 async fn open(
     cfg: Arc<ValidConfig>,
     shared: Arc<Shared>,
@@ -487,9 +495,7 @@ async fn open(
         .into_client_request()
         .map_err(|_| ErrorClass::Protocol("bad_request".into()))?;
     if let (Some(t), TokenPlacement::Header) = (&token, cfg.token_placement) {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-            .map_err(|_| ErrorClass::Token)?;
-        value.set_sensitive(true);
+        let value = bearer(t).ok_or(ErrorClass::Token)?;
         request.headers_mut().insert("authorization", value);
     }
     let connector = if url.scheme() == "wss" {
@@ -535,9 +541,7 @@ async fn state_sync(
         .map_err(|_| SyncFailure::Io("token".into()))?;
     let mut req = shared.http.get(url).timeout(cfg.machine.timeouts.handshake);
     if let Some(t) = token {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", t.expose()))
-            .map_err(|_| SyncFailure::Io("token".into()))?;
-        value.set_sensitive(true);
+        let value = bearer(&t).ok_or_else(|| SyncFailure::Io("token".into()))?;
         req = req.header("authorization", value);
     }
     let resp = req
