@@ -242,7 +242,8 @@ impl SocketConfig {
                 } else {
                     "http"
                 };
-                let text = format!("{scheme}://{}:{port}/api/job-state/", bracket(&host));
+                // `host_str` keeps an IPv6 address in its brackets.
+                let text = format!("{scheme}://{host}:{port}/api/job-state/");
                 let mut u = Url::parse(&text).map_err(|e| bad("url", &e.to_string()))?;
                 u.path_segments_mut()
                     .map_err(|_| bad("url", "cannot derive the state URL"))?
@@ -307,14 +308,6 @@ impl SocketConfig {
                 jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
             },
         })
-    }
-}
-
-fn bracket(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_owned()
     }
 }
 
