@@ -305,10 +305,9 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
         h
     };
     let histogram = count(&actual);
-    let monos = actual;
     let first = histogram.iter().position(|c| *c > 0).unwrap_or(0);
     let span = (buckets - first).max(1);
-    let connects = monos.len() as u64;
+    let connects = actual.len() as u64;
     let peak = histogram.iter().copied().max().unwrap_or(0);
 
     drop(handles);

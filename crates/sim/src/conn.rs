@@ -415,14 +415,7 @@ impl Conn {
         seq: Option<u64>,
     ) -> Result<(), End> {
         self.write(Message::Text(text)).await?;
-        self.record(WireEvent::Sent {
-            conn: self.id,
-            job_id: self.job.id.clone(),
-            opcode: Opcode::Text,
-            kind: Some(kind.to_owned()),
-            seq,
-            after_close: false,
-        });
+        self.record_sent(Opcode::Text, Some(kind.to_owned()), seq, false);
         Ok(())
     }
 
@@ -481,14 +474,7 @@ impl Conn {
             if stream.write_all(&raw).await.is_err() || stream.flush().await.is_err() {
                 return Err(End::Gone);
             }
-            self.record(WireEvent::Sent {
-                conn: self.id,
-                job_id: self.job.id.clone(),
-                opcode: Opcode::Text,
-                kind: Some("after_close".into()),
-                seq: None,
-                after_close: true,
-            });
+            self.record_sent(Opcode::Text, Some("after_close".into()), None, true);
         }
         Ok(())
     }
@@ -524,14 +510,7 @@ impl Conn {
                 if !self.closing() {
                     self.write(Message::Pong(Bytes::from(frame.payload)))
                         .await?;
-                    self.record(WireEvent::Sent {
-                        conn: self.id,
-                        job_id: self.job.id.clone(),
-                        opcode: Opcode::Pong,
-                        kind: None,
-                        seq: None,
-                        after_close: false,
-                    });
+                    self.record_sent(Opcode::Pong, None, None, false);
                 }
                 Ok(())
             }
@@ -543,6 +522,23 @@ impl Conn {
                 self.on_data(frame, after_close).await
             }
         }
+    }
+
+    fn record_sent(
+        &self,
+        opcode: Opcode,
+        kind: Option<String>,
+        seq: Option<u64>,
+        after_close: bool,
+    ) {
+        self.record(WireEvent::Sent {
+            conn: self.id,
+            job_id: self.job.id.clone(),
+            opcode,
+            kind,
+            seq,
+            after_close,
+        });
     }
 
     fn record_received(&self, opcode: Opcode, kind: Option<String>, after_close: bool, deaf: bool) {

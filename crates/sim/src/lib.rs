@@ -74,11 +74,7 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     fn job(&self, job_id: &str) -> Result<Arc<Job>, SimError> {
-        self.jobs
-            .lock()
-            .expect("jobs lock")
-            .get(job_id)
-            .cloned()
+        self.find_job(job_id)
             .ok_or_else(|| SimError::UnknownJob(job_id.to_owned()))
     }
 
