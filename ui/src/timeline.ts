@@ -4,7 +4,7 @@
 import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, envLineAt, envLines, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
 import { type TimeScale, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
-import { STATE_CODES, type Store, type Track, type FindingMark } from "./store";
+import type { Store, Track, FindingMark } from "./store";
 import { ENGINE_WIDE } from "./types";
 
 export interface Pick {
@@ -79,6 +79,27 @@ type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
 /** Colour is never the only cue: each state also has a texture. */
 const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
 
+/** The stroked textures, as line segments [x0, y0, x1, y1] on an 8×8 tile. */
+const PATTERN_LINES: Partial<Record<PatternKind, [number, number, number, number][]>> = {
+  hatch: [
+    [-2, 10, 10, -2],
+    [-2, 2, 2, -2],
+    [6, 10, 10, 6],
+  ],
+  vstripe: [
+    [2, 0, 2, 8],
+    [6, 0, 6, 8],
+  ],
+  hstripe: [
+    [0, 2, 8, 2],
+    [0, 6, 8, 6],
+  ],
+  cross: [
+    [0, 0, 8, 8],
+    [8, 0, 0, 8],
+  ],
+};
+
 function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: PatternKind): CanvasPattern | string {
   if (kind === "none" || typeof document === "undefined") return color;
   const c = document.createElement("canvas");
@@ -91,37 +112,13 @@ function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: Pattern
   p.fillStyle = "rgba(0,0,0,0.45)";
   p.lineWidth = 1.5;
   p.beginPath();
-  switch (kind) {
-    case "dots":
-      p.fillRect(1, 1, 2, 2);
-      p.fillRect(5, 5, 2, 2);
-      break;
-    case "hatch":
-      p.moveTo(-2, 10);
-      p.lineTo(10, -2);
-      p.moveTo(-2, 2);
-      p.lineTo(2, -2);
-      p.moveTo(6, 10);
-      p.lineTo(10, 6);
-      break;
-    case "vstripe":
-      p.moveTo(2, 0);
-      p.lineTo(2, 8);
-      p.moveTo(6, 0);
-      p.lineTo(6, 8);
-      break;
-    case "hstripe":
-      p.moveTo(0, 2);
-      p.lineTo(8, 2);
-      p.moveTo(0, 6);
-      p.lineTo(8, 6);
-      break;
-    case "cross":
-      p.moveTo(0, 0);
-      p.lineTo(8, 8);
-      p.moveTo(8, 0);
-      p.lineTo(0, 8);
-      break;
+  if (kind === "dots") {
+    p.fillRect(1, 1, 2, 2);
+    p.fillRect(5, 5, 2, 2);
+  }
+  for (const [x0, y0, x1, y1] of PATTERN_LINES[kind] ?? []) {
+    p.moveTo(x0, y0);
+    p.lineTo(x1, y1);
   }
   p.stroke();
   return ctx.createPattern(c, "repeat") ?? color;
@@ -283,7 +280,7 @@ export class Timeline {
     // Gutter: names over a solid background.
     ctx.fillStyle = pal.bg;
     ctx.fillRect(0, 0, GUTTER_W, H);
-    ctx.font = "12px var(--mono, monospace)";
+    ctx.font = "12px monospace";
     ctx.textBaseline = "middle";
     for (const lane of this.lanes) {
       if (lane.bottom < AXIS_H || lane.y > H) continue;
@@ -530,15 +527,20 @@ export class Timeline {
     const ei = envLineAt(this.envDrawn, lx, y, 4);
     if (ei >= 0) return { socket: ENGINE_WIDE, ev: this.store.env[ei].ev };
     const lane = laneAt(this.lanes, y);
-    if (!lane || lx < 0) return null;
+    if (!lane) return null;
     const tr = this.store.tracks.get(lane.socket);
     if (!tr) return null;
+    // Findings are in time order: look only at those within reach of x
+    // (this runs on every mouse move).
+    const fx = tr.findings;
     let best: FindingMark | null = null;
     let bestD = 9;
-    for (const f of tr.findings) {
-      const d = Math.abs(xOf(this.scale, f.t) - lx);
+    for (let i = firstFindingAt(fx, tOf(this.scale, lx - bestD - 1)); i < fx.length; i++) {
+      const x = xOf(this.scale, fx[i].t);
+      if (x >= lx + bestD) break;
+      const d = Math.abs(x - lx);
       if (d < bestD) {
-        best = f;
+        best = fx[i];
         bestD = d;
       }
     }
@@ -562,7 +564,7 @@ export class Timeline {
     for (const tr of this.store.tracks.values()) {
       states += lowerBound(tr.segStart.buf, tr.segStart.len, hi) - lowerBound(tr.segStart.buf, tr.segStart.len, lo);
       frames += lowerBound(tr.frameT.buf, tr.frameT.len, hi) - lowerBound(tr.frameT.buf, tr.frameT.len, lo);
-      findings += tr.findings.filter((f) => f.t >= lo && f.t < hi).length;
+      findings += firstFindingAt(tr.findings, hi) - firstFindingAt(tr.findings, lo);
     }
     return `${formatDuration(hi - lo)}: ${states} transitions, ${frames} frames, ${findings} findings`;
   }
@@ -686,5 +688,3 @@ export function describeShort(ev: import("./types").UiEvent): string {
       return ev.kind;
   }
 }
-
-export { STATE_CODES };
