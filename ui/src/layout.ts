@@ -34,10 +34,6 @@ export function layoutLanes(sockets: readonly number[], scrollY = 0): Lane[] {
   });
 }
 
-export function contentHeight(n: number): number {
-  return AXIS_H + LANE_GAP + n * (LANE_H + LANE_GAP);
-}
-
 export function laneAt(lanes: readonly Lane[], y: number): Lane | undefined {
   return lanes.find((l) => y >= l.y && y < l.bottom);
 }

@@ -44,6 +44,7 @@ export interface EnvMark {
 export interface Arrow {
   msg: number;
   queued: number;
+  /** When it was written, or dropped; null while queued. */
   written: number | null;
   dropped: boolean;
 }
@@ -51,23 +52,17 @@ export interface Arrow {
 export interface BackoffMark {
   t: number;
   delay: number;
-  ceiling: number;
-  attempt: number;
 }
 
 export interface SyncSpan {
   t: number;
   end: number | null;
   ok: boolean | null;
-  label: string;
 }
 
 export class Track {
   readonly socket: number;
   name: string;
-  endpoint = "";
-  adapter = "";
-  jobId: string | null = null;
   /** State segments: start times and state codes; the last runs to "now". */
   segStart = new NumList();
   segState: number[] = [];
@@ -154,9 +149,6 @@ export class Store {
     switch (e.kind) {
       case "socket_added":
         tr.name = e.name;
-        tr.endpoint = `${e.scheme}://${e.host}:${e.port}${e.path}`;
-        tr.adapter = e.adapter;
-        tr.jobId = e.job_id;
         if (tr.segState.length === 0) this.pushSeg(tr, t, "Idle", ev);
         break;
       case "transition":
@@ -175,7 +167,7 @@ export class Store {
         this.message(tr, t, e);
         break;
       case "backoff_planned":
-        tr.backoffs.push({ t, delay: e.delay_ns, ceiling: e.ceiling_ns, attempt: e.attempt });
+        tr.backoffs.push({ t, delay: e.delay_ns });
         break;
       case "state_sync":
         this.sync(tr, t, e);
@@ -208,15 +200,13 @@ export class Store {
       tr.arrows.push({ msg: e.msg_id, queued: t, written: null, dropped: false });
       return;
     }
-    // Only queued messages draw an arrow; search the recent ones.
+    // Only queued messages draw an arrow; search the recent open ones.
+    // Written or dropped, the arrow ends here.
     for (let i = tr.arrows.length - 1; i >= Math.max(0, tr.arrows.length - 256); i--) {
       const a = tr.arrows[i];
-      if (a.msg === e.msg_id && a.written === null && !a.dropped) {
-        if (e.stage === "written") a.written = t;
-        else {
-          a.written = t;
-          a.dropped = true;
-        }
+      if (a.msg === e.msg_id && a.written === null) {
+        a.written = t;
+        a.dropped = e.stage === "dropped";
         return;
       }
     }
@@ -224,20 +214,16 @@ export class Store {
 
   private sync(tr: Track, t: number, e: EventOf<"state_sync">): void {
     if (e.outcome === "requested") {
-      tr.syncs.push({ t, end: null, ok: null, label: `sync try ${e.try_no}` });
+      tr.syncs.push({ t, end: null, ok: null });
       return;
     }
     const open = tr.syncs[tr.syncs.length - 1];
-    const label =
-      e.outcome === "synced"
-        ? `synced: ${e.job_status ?? "?"} ${e.processed ?? 0}/${e.total ?? 0}, last seq ${e.last_seq ?? 0}`
-        : `sync failed: ${e.http_status ?? e.error ?? "?"}${e.will_retry ? ", will retry" : ""}`;
+    const ok = e.outcome === "synced";
     if (open && open.end === null) {
       open.end = t;
-      open.ok = e.outcome === "synced";
-      open.label = label;
+      open.ok = ok;
     } else {
-      tr.syncs.push({ t, end: t, ok: e.outcome === "synced", label });
+      tr.syncs.push({ t, end: t, ok });
     }
   }
 
