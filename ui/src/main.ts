@@ -98,12 +98,13 @@ const BADGE: Record<string, string> = {
 let renderedRows = "";
 function renderSockets(): void {
   // Re-render only on change: a list rebuilt every frame eats clicks.
-  const key = JSON.stringify(rows) + rows.map((r) => (liveStore.tracks.get(r.id)?.segState.includes(3) ? 1 : 0)).join("");
+  const wasReady = rows.map((r) => liveStore.tracks.get(r.id)?.segState.includes(3) ?? false);
+  const key = JSON.stringify(rows) + wasReady.map((w) => (w ? 1 : 0)).join("");
   if (key === renderedRows) return;
   renderedRows = key;
   const list = $("socket-list");
   list.replaceChildren(
-    ...rows.map((r) => {
+    ...rows.map((r, i) => {
       const tr = liveStore.tracks.get(r.id);
       const terminal = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
       const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
@@ -113,7 +114,7 @@ function renderSockets(): void {
       (bar.firstChild as HTMLElement).style.width = `${pct ?? 0}%`;
       const attemptText =
         r.state === "Backoff"
-          ? h("span", { class: "countdown mono", "data-until": String(r.backoff_until ?? 0) }, "")
+          ? h("span", { class: "countdown mono", "data-until": String(r.backoff_until ?? 0), "data-attempt": String(r.attempt) }, "")
           : h("span", { class: "mono dim" }, `attempt ${r.attempts}`);
       const actions = h("span", { class: "actions" });
       if (!terminal) {
@@ -151,7 +152,7 @@ function renderSockets(): void {
           "data-name": r.name,
           "data-state": r.state,
           "data-attempts": String(r.attempts),
-          "data-was-ready": tr?.segState.includes(3) || r.state === "Ready" ? "1" : "0",
+          "data-was-ready": wasReady[i] || r.state === "Ready" ? "1" : "0",
         },
         h("div", { class: "line" }, h("span", { class: "badge" }, BADGE[r.state] ?? "?"), h("span", { class: "name" }, r.name), h("span", { class: "state" }, r.state)),
         h("div", { class: "line" }, attemptText, h("span", { class: "findings", title: "findings" }, r.findings > 0 ? `⚑ ${r.findings}` : "")),
@@ -176,8 +177,7 @@ function renderCountdowns(): void {
   const now = timeline.now();
   for (const el of document.querySelectorAll<HTMLElement>(".countdown")) {
     const until = Number(el.dataset.until);
-    const row = rows.find((r) => String(r.id) === el.closest("li")?.getAttribute("data-socket"));
-    el.textContent = `Backoff ${row?.attempt ?? "?"} in ${formatDuration(Math.max(0, until - now))}`;
+    el.textContent = `Backoff ${el.dataset.attempt} in ${formatDuration(Math.max(0, until - now))}`;
   }
 }
 
