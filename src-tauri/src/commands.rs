@@ -30,6 +30,13 @@ pub struct AppState {
 
 type Res<T> = Result<T, UiError>;
 
+/// Runs blocking work (SQLite, files) off the async runtime.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Res<T> + Send + 'static) -> Res<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| UiError::new("task", e.to_string()))?
+}
+
 /// Registers every command; keep in step with `command_names.rs`.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
@@ -71,21 +78,14 @@ async fn subscribe(state: State<'_, AppState>, channel: Channel<LiveBatch>) -> R
     // Subscribe before the backfill so nothing falls between the two.
     let rx = session.subscribe();
     let s = session.clone();
-    let (first, cutoff) = tauri::async_runtime::spawn_blocking(move || live::backfill(&s))
-        .await
-        .map_err(|e| UiError::new("task", e.to_string()))??;
+    let (first, cutoff) = blocking(move || live::backfill(&s)).await?;
     tauri::async_runtime::spawn(live::forward(session, rx, cutoff, first, channel));
     Ok(())
 }
 
 #[tauri::command]
 fn sockets(state: State<'_, AppState>) -> Vec<SocketRow> {
-    state
-        .session
-        .sockets()
-        .iter()
-        .map(SocketRow::from)
-        .collect()
+    SocketRow::all(&state.session)
 }
 
 #[tauri::command]
@@ -164,10 +164,10 @@ async fn export_session(
     session_id: i64,
     format: String,
 ) -> Res<PathBuf> {
-    let (ext, label) = match format.as_str() {
-        "jaeger" => ("jaeger.json", "jaeger"),
-        "otlp" => ("otlp.json", "otlp"),
-        "csv" => ("transitions.csv", "csv"),
+    let ext = match format.as_str() {
+        "jaeger" => "jaeger.json",
+        "otlp" => "otlp.json",
+        "csv" => "transitions.csv",
         other => {
             return Err(UiError::new(
                 "bad_request",
@@ -181,10 +181,10 @@ async fn export_session(
         .join(format!("sockscope-session-{session_id}.{ext}"));
     let db = state.session.db_path().to_path_buf();
     let out = path.clone();
-    tauri::async_runtime::spawn_blocking(move || -> Res<()> {
+    blocking(move || {
         let r = RecordReader::open(&db)?;
         let mut file = BufWriter::new(File::create(&out)?);
-        match label {
+        match format.as_str() {
             "jaeger" => export::write_jaeger(&r, session_id, "sockscope", &mut file)?,
             "otlp" => export::write_otlp_json(&r, session_id, "sockscope", &mut file)?,
             _ => export::write_transitions_csv(&r, session_id, &mut file)?,
@@ -192,8 +192,7 @@ async fn export_session(
         file.flush()?;
         Ok(())
     })
-    .await
-    .map_err(|e| UiError::new("task", e.to_string()))??;
+    .await?;
     Ok(path)
 }
 

@@ -84,13 +84,28 @@ impl Pending {
         self.events.is_empty() && self.missed == 0
     }
 
-    fn take(&mut self, now: u64, sockets: Vec<SocketRow>) -> LiveBatch {
+    fn take(&mut self, now: u64, sockets: Option<Vec<SocketRow>>) -> LiveBatch {
         LiveBatch {
             now,
             events: std::mem::take(&mut self.events),
             missed: std::mem::take(&mut self.missed),
-            sockets: Some(sockets),
+            sockets,
         }
+    }
+}
+
+/// The socket list as last sent, so a batch carries it only when it changed
+/// (the first batch always does).
+#[derive(Debug, Default)]
+struct SentRows(Option<Vec<SocketRow>>);
+
+impl SentRows {
+    fn changed(&mut self, rows: Vec<SocketRow>) -> Option<Vec<SocketRow>> {
+        if self.0.as_ref() == Some(&rows) {
+            return None;
+        }
+        self.0 = Some(rows.clone());
+        Some(rows)
     }
 }
 
@@ -103,21 +118,20 @@ pub async fn forward(
     first: Vec<UiEvent>,
     channel: Channel<LiveBatch>,
 ) {
-    let rows = |s: &Session| s.sockets().iter().map(SocketRow::from).collect::<Vec<_>>();
     let now = |s: &Session| s.engine().now().0;
+    let mut sent = SentRows::default();
     let mut pending = Pending {
         events: first,
         missed: 0,
     };
-    if channel
-        .send(pending.take(now(&session), rows(&session)))
-        .is_err()
-    {
+    let batch = pending.take(now(&session), sent.changed(SocketRow::all(&session)));
+    if channel.send(batch).is_err() {
         return;
     }
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Countdowns in the list move without events: refresh rows twice a second.
+    // Without events, still a batch twice a second: the engine's "now"
+    // (countdowns) and socket rows that changed without an event.
     let mut idle_frames = 0u32;
     loop {
         tokio::select! {
@@ -136,7 +150,8 @@ pub async fn forward(
                     continue;
                 }
                 idle_frames = 0;
-                if channel.send(pending.take(now(&session), rows(&session))).is_err() {
+                let batch = pending.take(now(&session), sent.changed(SocketRow::all(&session)));
+                if channel.send(batch).is_err() {
                     break;
                 }
             }
@@ -146,7 +161,33 @@ pub async fn forward(
 
 #[cfg(test)]
 mod tests {
-    use super::Cutoff;
+    use super::{Cutoff, SentRows};
+    use crate::transfer::SocketRow;
+
+    #[test]
+    fn the_socket_list_goes_out_only_when_it_changed() {
+        let row = |state| SocketRow {
+            id: 1,
+            name: "s1".into(),
+            adapter: "job",
+            job_id: None,
+            state,
+            attempt: 1,
+            attempts: 1,
+            backoff_until: None,
+            processed: None,
+            total: None,
+            findings: 0,
+            rtt_ms: None,
+        };
+        let mut sent = SentRows::default();
+        assert_eq!(sent.changed(Vec::new()), Some(Vec::new()), "the first list");
+        assert_eq!(sent.changed(Vec::new()), None);
+        assert_eq!(sent.changed(vec![row("Ready")]), Some(vec![row("Ready")]));
+        assert_eq!(sent.changed(vec![row("Ready")]), None);
+        assert_eq!(sent.changed(vec![row("Closed")]), Some(vec![row("Closed")]));
+        assert_eq!(sent.changed(Vec::new()), Some(Vec::new()));
+    }
 
     #[test]
     fn cutoff_drops_backfilled_events_and_admits_later_ones() {

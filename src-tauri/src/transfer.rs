@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sockscope_core::session::SocketView;
-use sockscope_core::{SocketSpec, TokenSpec};
+use sockscope_core::{Session, SocketSpec, TokenSpec};
 use sockscope_engine::{AdapterKind, Event, State};
 use sockscope_recorder::{EventBody, EventRecord, PageCursor, SessionSummary};
 
@@ -76,6 +76,13 @@ pub struct SocketRow {
     pub findings: u64,
     /// Last heartbeat round trip.
     pub rtt_ms: Option<f64>,
+}
+
+impl SocketRow {
+    /// The session's socket list, in its order.
+    pub fn all(session: &Session) -> Vec<SocketRow> {
+        session.sockets().iter().map(SocketRow::from).collect()
+    }
 }
 
 impl From<&SocketView> for SocketRow {
