@@ -109,16 +109,13 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => {
-                    if let EventKind::Transition { to, .. } = &ev.kind
-                        && !to.is_terminal()
-                    {
+                    let EventKind::Transition { to, .. } = &ev.kind else {
+                        continue;
+                    };
+                    if !to.is_terminal() {
                         // A retried socket may end again, and say so again.
                         notified.remove(&ev.socket);
-                    }
-                    if let EventKind::Transition { to, .. } = &ev.kind
-                        && to.is_terminal()
-                        && notified.insert(ev.socket)
-                    {
+                    } else if notified.insert(ev.socket) {
                         let name = session
                             .sockets()
                             .into_iter()
