@@ -193,6 +193,26 @@ impl Desktop {
         })
     }
 
+    /// Waits, change by change, until `find` finds what it looks for in
+    /// what the desktop has seen; `None` once `deadline` has passed.
+    async fn wait_seen<T>(
+        &self,
+        deadline: Instant,
+        find: impl Fn(&Seen) -> Option<T>,
+    ) -> Option<T> {
+        let mut changed = self.changed.clone();
+        loop {
+            let found = find(&self.seen.lock().unwrap());
+            if found.is_some() {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, changed.changed()).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// Waits until the notifications shown so far satisfy `pred`.
     pub async fn wait_notifications(
         &self,
@@ -200,20 +220,16 @@ impl Desktop {
         timeout: Duration,
         pred: impl Fn(&[Shown]) -> bool,
     ) -> anyhow::Result<Vec<Shown>> {
-        let mut changed = self.changed.clone();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let deadline = Instant::now() + timeout;
+        let found = self
+            .wait_seen(deadline, |s| {
+                pred(&s.notifications).then(|| s.notifications.clone())
+            })
+            .await;
+        found.ok_or_else(|| {
             let shown = self.seen.lock().unwrap().notifications.clone();
-            if pred(&shown) {
-                return Ok(shown);
-            }
-            if tokio::time::timeout_at(deadline, changed.changed())
-                .await
-                .is_err()
-            {
-                anyhow::bail!("timed out after {timeout:?} waiting for {what}; shown: {shown:?}");
-            }
-        }
+            anyhow::anyhow!("timed out after {timeout:?} waiting for {what}; shown: {shown:?}")
+        })
     }
 
     /// Waits for the tray item to register, then until its label (what the
@@ -224,16 +240,10 @@ impl Desktop {
         pred: impl Fn(&str) -> bool,
     ) -> anyhow::Result<String> {
         let deadline = Instant::now() + timeout;
-        let mut changed = self.changed.clone();
-        let (bus, path) = loop {
-            if let Some(item) = self.seen.lock().unwrap().tray_item.clone() {
-                break item;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(left, changed.changed()).await.is_err() {
-                anyhow::bail!("no tray item registered within {timeout:?}");
-            }
-        };
+        let (bus, path) = self
+            .wait_seen(deadline, |s| s.tray_item.clone())
+            .await
+            .ok_or_else(|| anyhow::anyhow!("no tray item registered within {timeout:?}"))?;
         let item = self.tray_item(&bus, &path).await?;
         // Subscribe before reading, so no change falls in between.
         let mut relabelled = item.receive_signal("XAyatanaNewLabel").await?;

@@ -100,29 +100,31 @@ fn x11_capture(display: &str, window: &str, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Polls `done` every [`POLL`] until it holds (true) or `timeout` passes
+/// (false), for what no event announces: a process's exit, a port, a socket
+/// file.
+fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 fn terminate(child: &mut Child, what: &str) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(POLL);
+    if !poll_until(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        eprintln!("{what} did not exit within 10 s of SIGTERM");
     }
-    eprintln!("{what} did not exit within 10 s of SIGTERM");
-}
-
-fn wait_port(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(POLL);
-    }
-    false
 }
 
 impl App {
@@ -161,11 +163,10 @@ impl App {
                 .spawn()
                 .expect("starting Xvfb");
             let sock = format!("/tmp/.X11-unix/X{n}");
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while !Path::new(&sock).exists() {
-                assert!(Instant::now() < deadline, "Xvfb :{n} did not come up");
-                std::thread::sleep(POLL);
-            }
+            assert!(
+                poll_until(Duration::from_secs(15), || Path::new(&sock).exists()),
+                "Xvfb :{n} did not come up"
+            );
             (format!(":{n}"), Some(child))
         };
 
@@ -233,7 +234,9 @@ impl App {
     /// The driver refuses connections until WebKitWebDriver is up: retry,
     /// within a bound.
     async fn connect(port: u16, app_bin: &Path, db: &Path) -> Result<Client, String> {
-        if !wait_port(port, Duration::from_secs(20)) {
+        if !poll_until(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }) {
             return Err(format!("tauri-driver did not listen on {port}"));
         }
         let mut caps = serde_json::Map::new();
@@ -268,39 +271,39 @@ impl App {
 
     /// Polls `script` until it returns true, or fails after `timeout`.
     pub async fn wait_js(&self, script: &str, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.js(script).await? == Value::Bool(true) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let shot = self.screenshot("timeout").await.ok();
-                anyhow::bail!(
-                    "timed out after {timeout:?} waiting for: {script} (screenshot {shot:?})"
-                );
-            }
-            tokio::time::sleep(POLL).await;
+        if self
+            .wait_js_value(script, |v| v == &Value::Bool(true), timeout)
+            .await?
+            .is_none()
+        {
+            let shot = self.screenshot("timeout").await.ok();
+            anyhow::bail!(
+                "timed out after {timeout:?} waiting for: {script} (screenshot {shot:?})"
+            );
         }
+        Ok(())
     }
 
     /// Polls `script` until `pred` holds on its value; `None` if it never
     /// does within `timeout` (for checks that something does not happen).
+    /// A script that throws is an error, not a value that failed `pred`.
     pub async fn wait_js_value(
         &self,
         script: &str,
         pred: impl Fn(&Value) -> bool,
         timeout: Duration,
-    ) -> Option<Value> {
+    ) -> anyhow::Result<Option<Value>> {
         let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(v) = self.js(script).await
-                && pred(&v)
-            {
-                return Some(v);
+        loop {
+            let v = self.js(script).await?;
+            if pred(&v) {
+                return Ok(Some(v));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
             }
             tokio::time::sleep(POLL).await;
         }
-        None
     }
 
     /// Saves a PNG of the app's window as `ci-artifacts/e2e-NAME.png`.

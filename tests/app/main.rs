@@ -198,12 +198,14 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         Duration::from_secs(10),
     )
     .await?;
-    let attempts_js = format!("return document.querySelector(\"{cancelled}\").dataset.attempts");
-    let before = app.js(&attempts_js).await?;
+    // By name, not by state: an attempt after cancel also leaves Cancelled,
+    // and the check must see it rather than lose the row.
+    let attempts_js = "return document.querySelector(\"#socket-list li[data-name='unreachable']\").dataset.attempts";
+    let before = app.js(attempts_js).await?;
     // Longer than the first backoff (1 s): an attempt after cancel would show.
     let changed = app
-        .wait_js_value(&attempts_js, |v| v != &before, Duration::from_millis(2500))
-        .await;
+        .wait_js_value(attempts_js, |v| v != &before, Duration::from_millis(2500))
+        .await?;
     anyhow::ensure!(
         changed.is_none(),
         "an attempt after cancel: {before} -> {changed:?}"
