@@ -175,7 +175,7 @@ impl Recorder {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Copy)]
 struct SocketTrack {
     /// The transition that began the current state.
     transition: Option<i64>,
@@ -271,13 +271,10 @@ impl Writer {
             .collect();
         let mut tries = 0;
         loop {
-            // A rolled-back try must not leave links to rows that are gone.
-            let snapshot = self.sockets.clone();
             match self.try_commit(&records) {
                 Ok(()) => break,
                 Err(e) if retryable(&e) && tries < COMMIT_TRIES => {
                     tries += 1;
-                    self.sockets = snapshot;
                     tracing::warn!(error = %e, tries, "recorder commit failed; retrying");
                     std::thread::sleep(Duration::from_millis(50 * u64::from(tries)));
                 }
@@ -293,6 +290,9 @@ impl Writer {
     }
 
     fn try_commit(&mut self, records: &[EventRecord]) -> rusqlite::Result<()> {
+        // The links of the sockets this batch touches, kept apart until the
+        // commit: a rolled-back try must not leave links to rows that are gone.
+        let mut touched: HashMap<u64, SocketTrack> = HashMap::new();
         let tx = self.conn.transaction()?;
         {
             // The two statements almost every event runs, looked up once.
@@ -301,14 +301,18 @@ impl Writer {
                 frame: tx.prepare_cached(INSERT_FRAME)?,
             };
             for r in records {
-                insert(&tx, &mut hot, self.session.id, r, &mut self.sockets)?;
+                let known = || self.sockets.get(&r.socket_id).copied().unwrap_or_default();
+                let track = touched.entry(r.socket_id).or_insert_with(known);
+                insert(&tx, &mut hot, self.session.id, r, track)?;
             }
         }
         tx.execute(
             "UPDATE sessions SET event_count = event_count + ?1 WHERE id = ?2",
             params![records.len() as i64, self.session.id],
         )?;
-        tx.commit()
+        tx.commit()?;
+        self.sockets.extend(touched);
+        Ok(())
     }
 }
 
@@ -334,7 +338,6 @@ fn opt_i64(v: Option<u64>) -> Option<i64> {
     v.map(|x| x as i64)
 }
 
-/// Inserts one event and its detail row; keeps the per-socket links.
 const INSERT_EVENT: &str = "INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
 const INSERT_FRAME: &str = "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -344,12 +347,13 @@ struct Hot<'c> {
     frame: rusqlite::CachedStatement<'c>,
 }
 
+/// Inserts one event and its detail row; keeps the socket's links.
 fn insert(
     tx: &Transaction<'_>,
     hot: &mut Hot<'_>,
     session: i64,
     r: &EventRecord,
-    sockets: &mut HashMap<u64, SocketTrack>,
+    track: &mut SocketTrack,
 ) -> rusqlite::Result<()> {
     hot.event.execute(params![
         session,
@@ -359,7 +363,6 @@ fn insert(
         r.body.kind()
     ])?;
     let id = tx.last_insert_rowid();
-    let track = sockets.entry(r.socket_id).or_default();
     let previous_frame = track.last_frame.take();
     match &r.body {
         EventBody::SocketAdded(s) => {
