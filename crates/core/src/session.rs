@@ -18,7 +18,7 @@ use sockscope_recorder::{
     OpenReport, Recorder, RecorderConfig, SessionTag, Telemetry, TelemetryConfig,
 };
 use sockscope_sim::{Sim, SimConfig};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -489,9 +489,7 @@ impl LiveExport {
         session: SessionTag,
     ) -> Result<LiveExport, CoreError> {
         let telemetry = Telemetry::install(config)?;
-        // Through a channel of our own: the engine's cannot be closed from
-        // here, and aborting the traces would drop what it still holds.
-        let mut events = engine.subscribe_lossless(8192);
+        let events = engine.subscribe_lossless(8192);
         // Snapshots after subscribing: an event can then be in both (the
         // builder sorts that out), never in neither. None at session start.
         let since = wall_ns(SystemTime::now());
@@ -501,30 +499,11 @@ impl LiveExport {
             .map(RunningSocket::from_handle)
             .collect();
         let builder = TraceBuilder::resume(session, since, running);
-        let (tx, rx) = mpsc::channel(256);
-        let (stop, mut stopped) = oneshot::channel();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = &mut stopped => break,
-                    e = events.recv() => {
-                        // Sent whole: a stop only cuts in while waiting.
-                        let Some(e) = e else { return };
-                        if tx.send(e).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            events.close();
-            while let Some(e) = events.recv().await {
-                if tx.send(e).await.is_err() {
-                    return;
-                }
-            }
+        let (stop, stopped) = oneshot::channel::<()>();
+        let traces = telemetry.spawn_live_traces_from(builder, events, async {
+            // A dropped export stops its feed too.
+            let _ = stopped.await;
         });
-        let traces = telemetry.spawn_live_traces_from(builder, rx);
         Ok(LiveExport {
             telemetry,
             stop,

@@ -228,22 +228,37 @@ impl Telemetry {
         session: SessionTag,
         events: mpsc::Receiver<Arc<Event>>,
     ) -> tokio::task::JoinHandle<u64> {
-        self.spawn_live_traces_from(TraceBuilder::new(session), events)
+        self.spawn_live_traces_from(TraceBuilder::new(session), events, std::future::pending())
     }
 
     /// [`Telemetry::spawn_live_traces`] with a builder of one's own, e.g.
-    /// one [`TraceBuilder::resume`]d with the sockets already running.
+    /// one [`TraceBuilder::resume`]d with the sockets already running, and
+    /// a `stop`: once it completes, the channel is closed, so the events it
+    /// already holds still become spans but the task need not wait for
+    /// every sender to go (an engine's subscription outlives one export).
     pub fn spawn_live_traces_from(
         &self,
         mut builder: TraceBuilder,
         mut events: mpsc::Receiver<Arc<Event>>,
+        stop: impl Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<u64> {
         let telemetry = self.clone();
         tokio::spawn(async move {
             let mut spans = Vec::new();
             let mut made = 0u64;
             let mut buf = Vec::with_capacity(256);
-            while events.recv_many(&mut buf, 256).await > 0 {
+            tokio::pin!(stop);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut stop, if !stopping => {
+                        stopping = true;
+                        events.close();
+                        continue;
+                    }
+                    n = events.recv_many(&mut buf, 256) => if n == 0 { break },
+                }
                 for e in buf.drain(..) {
                     // Payloads never go to traces.
                     builder.push(&EventRecord::from_event(&e, None), &mut spans);
