@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use sockscope_core::demo::{DEMO_ITEMS, demo_jobs};
 use sockscope_core::{Session, SessionOptions};
 use sockscope_engine::State;
-use tokio::sync::broadcast::error::RecvError;
 
-use crate::printer::EventPrinter;
+use crate::printer::{EventPrinter, until_all_ended};
 
 /// Options of `sockscope demo`.
 #[derive(Debug, clap::Args)]
@@ -48,33 +47,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         session.db_path().display()
     );
     let mut printer = EventPrinter::default();
-    let mut ended = std::collections::HashSet::new();
-    loop {
-        // Ended once each socket's terminal transition has been read, so
-        // nothing before it goes unprinted.
-        if ended.len() >= session.sockets().len() {
-            break;
-        }
-        match events.recv().await {
-            Ok(e) => {
-                if matches!(&e.kind, sockscope_engine::event::EventKind::Transition { to, .. } if to.is_terminal())
-                {
-                    ended.insert(e.socket);
-                }
-                if let Some(line) = printer.line(&e) {
-                    println!("{line}");
-                }
+    until_all_ended(
+        &session,
+        &mut events,
+        |n| println!("  ({n} events not shown; all are recorded)"),
+        |e| {
+            if let Some(line) = printer.line(e) {
+                println!("{line}");
             }
-            Err(RecvError::Lagged(n)) => {
-                println!("  ({n} events not shown; all are recorded)");
-                // A skipped event may have been an end: ask the snapshots.
-                if session.sockets().iter().all(|s| s.state.is_terminal()) {
-                    break;
-                }
-            }
-            Err(RecvError::Closed) => break,
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
     // Drain what is already queued, so the last transitions are shown.
     while let Ok(e) = events.try_recv() {
         if let Some(line) = printer.line(&e) {

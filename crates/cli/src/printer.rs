@@ -1,10 +1,47 @@
-//! Prints engine events as one line each, for `demo` and `watch`.
+//! Follows a session's live events until its sockets end, and prints them
+//! as one line each, for `demo` and `watch`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use sockscope_core::Session;
 use sockscope_engine::event::{EventKind, Finding, MessageStage, StateSyncOutcome};
 use sockscope_engine::{Event, Mono, SocketId};
 use sockscope_protocol::JobStatus;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// Hands each live event to `each` until every socket's terminal
+/// transition has been read, so nothing before it goes unhandled. Skipped
+/// events are reported to `lagged`.
+pub async fn until_all_ended(
+    session: &Session,
+    events: &mut broadcast::Receiver<Arc<Event>>,
+    mut lagged: impl FnMut(u64),
+    mut each: impl FnMut(&Event) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    // Read once: no socket is added or removed while the CLI follows.
+    let sockets = session.sockets().len();
+    let mut ended = HashSet::new();
+    while ended.len() < sockets {
+        match events.recv().await {
+            Ok(e) => {
+                if matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) {
+                    ended.insert(e.socket);
+                }
+                each(&e)?;
+            }
+            Err(RecvError::Lagged(n)) => {
+                lagged(n);
+                // A skipped event may have been an end: ask the snapshots.
+                if session.sockets().iter().all(|s| s.state.is_terminal()) {
+                    break;
+                }
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+    Ok(())
+}
 
 /// Turns events into lines, with times relative to the first one.
 #[derive(Debug, Default)]

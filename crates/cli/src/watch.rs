@@ -2,7 +2,7 @@
 //! progress bars on a terminal, or JSON lines of events with `--json`.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,9 +12,8 @@ use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
 use sockscope_engine::event::EventKind;
 use sockscope_engine::{AdapterKind, State};
 use sockscope_recorder::{EventRecord, TelemetryConfig};
-use tokio::sync::broadcast::error::RecvError;
 
-use crate::printer::EventPrinter;
+use crate::printer::{EventPrinter, until_all_ended};
 
 /// Options of `sockscope watch`.
 #[derive(Debug, clap::Args)]
@@ -80,62 +79,44 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
         .expect("the template is valid");
     let mut printer = EventPrinter::default();
-    let mut ended = std::collections::HashSet::new();
     let mut out = std::io::stdout().lock();
-    loop {
-        // Ended once each socket's terminal transition has been read, so
-        // nothing before it goes unprinted.
-        if ended.len() >= session.sockets().len() {
-            break;
-        }
-        let e = match events.recv().await {
-            Ok(e) => {
-                if matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) {
-                    ended.insert(e.socket);
-                }
-                e
+    until_all_ended(
+        &session,
+        &mut events,
+        |n| eprintln!("({n} live events skipped; all are recorded)"),
+        |e| {
+            if args.json {
+                serde_json::to_writer(&mut out, &EventRecord::from_event(e, Some(4096)))?;
+                writeln!(out)?;
+                return Ok(());
             }
-            Err(RecvError::Lagged(n)) => {
-                eprintln!("({n} live events skipped; all are recorded)");
-                // A skipped event may have been an end: ask the snapshots.
-                if session.sockets().iter().all(|s| s.state.is_terminal()) {
-                    break;
-                }
-                continue;
-            }
-            Err(RecvError::Closed) => break,
-        };
-        if args.json {
-            use std::io::Write;
-            serde_json::to_writer(&mut out, &EventRecord::from_event(&e, Some(4096)))?;
-            writeln!(out)?;
-            continue;
-        }
-        match &bars {
-            Some(m) => {
-                let bar = bar_of.entry(e.socket).or_insert_with(|| {
-                    let b = m.add(ProgressBar::new(0));
-                    b.set_style(style.clone());
-                    b
-                });
-                match &e.kind {
-                    EventKind::SocketAdded(info) => bar.set_prefix(info.name.clone()),
-                    EventKind::Progress(p) => {
-                        bar.set_length(p.total);
-                        bar.set_position(p.processed);
+            match &bars {
+                Some(m) => {
+                    let bar = bar_of.entry(e.socket).or_insert_with(|| {
+                        let b = m.add(ProgressBar::new(0));
+                        b.set_style(style.clone());
+                        b
+                    });
+                    match &e.kind {
+                        EventKind::SocketAdded(info) => bar.set_prefix(info.name.clone()),
+                        EventKind::Progress(p) => {
+                            bar.set_length(p.total);
+                            bar.set_position(p.processed);
+                        }
+                        EventKind::Transition { to, .. } => bar.set_message(to.to_string()),
+                        _ => {}
                     }
-                    EventKind::Transition { to, .. } => bar.set_message(to.to_string()),
-                    _ => {}
+                }
+                None => {
+                    if let Some(line) = printer.line(e) {
+                        writeln!(out, "{line}")?;
+                    }
                 }
             }
-            None => {
-                if let Some(line) = printer.line(&e) {
-                    use std::io::Write;
-                    writeln!(out, "{line}")?;
-                }
-            }
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
     for b in bar_of.values() {
         b.finish();
     }
