@@ -1,12 +1,9 @@
 //! `Faults` parsing and the `sockscope-sim` binary.
 
-use std::process::Stdio;
-
 use sockscope_sim::{Faults, SimError};
-use sockscope_test_support::{bounded, within};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use sockscope_test_support::bounded;
 
-use crate::{STEP, http};
+use crate::{http, spawn_binary};
 
 #[test]
 fn faults_parse_from_key_value_pairs() {
@@ -60,29 +57,15 @@ fn faults_json_uses_snake_case_and_rejects_unknown_keys() {
 #[tokio::test]
 async fn binary_prints_its_address_and_applies_faults() {
     bounded(async {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope-sim"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--fault",
-                "history=0",
-                "--fault",
-                "history=5,state_5xx=1",
-            ])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("binary runs");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let line = within(STEP, "the listening line", lines.next_line())
-            .await
-            .unwrap()
-            .expect("a line");
-        let base = line
-            .strip_prefix("sockscope-sim listening on ")
-            .unwrap_or_else(|| panic!("unexpected line {line}"))
-            .to_owned();
+        let (mut child, base) = spawn_binary(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--fault",
+            "history=0",
+            "--fault",
+            "history=5,state_5xx=1",
+        ])
+        .await;
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
         let faults: Faults = http()
             .get(format!("{base}/admin/faults"))

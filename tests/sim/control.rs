@@ -1,20 +1,18 @@
 //! The control plane: tokens, revoke, delete, close, drop, close-all.
 
 use serde_json::{Value, json};
-use sockscope_protocol::TokenResponse;
-use sockscope_sim::{DropReason, WireEvent};
+use sockscope_protocol::{CreateJobResponse, TokenResponse};
+use sockscope_sim::{DropReason, Sim, WireEvent};
 use sockscope_test_support::bounded;
 
 use crate::{
-    Got, STEP, Ws, connect, http, job, next, ready, refused_status, start, try_connect, until_ack,
-    until_close,
+    Got, connect, dropped, http, job, next, ready, ready_socket, refused_status, start,
+    state_status, try_connect, until_ack, until_close, until_cut,
 };
 
-async fn ready_socket(created: &sockscope_protocol::CreateJobResponse) -> Ws {
-    let mut ws = connect(created).await;
-    ready(&mut ws, None).await;
-    until_ack(&mut ws).await;
-    ws
+/// The admin endpoint `action` of `job`.
+fn admin(sim: &Sim, job: &CreateJobResponse, action: &str) -> String {
+    format!("{}/admin/jobs/{}/{action}", sim.http_base(), job.job_id)
 }
 
 #[tokio::test]
@@ -24,11 +22,7 @@ async fn admin_token_answers_201_with_a_working_token() {
         let created = job(&sim, 1000, "token_ttl_ms=60000");
         let client = http();
         let response = client
-            .post(format!(
-                "{}/admin/jobs/{}/token",
-                sim.http_base(),
-                created.job_id
-            ))
+            .post(admin(&sim, &created, "token"))
             .send()
             .await
             .unwrap();
@@ -58,11 +52,7 @@ async fn revoke_closes_1008_and_later_requests_get_401() {
         let mut ws = ready_socket(&created).await;
         let client = http();
         let response = client
-            .post(format!(
-                "{}/admin/jobs/{}/revoke",
-                sim.http_base(),
-                created.job_id
-            ))
+            .post(admin(&sim, &created, "revoke"))
             .send()
             .await
             .unwrap();
@@ -73,14 +63,7 @@ async fn revoke_closes_1008_and_later_requests_get_401() {
             refused_status(try_connect(&created.ws_url, Some(&created.token)).await),
             401
         );
-        let state = client
-            .get(&created.state_url)
-            .bearer_auth(&created.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(state.as_u16(), 401);
+        assert_eq!(state_status(&client, &created).await, 401);
     })
     .await;
 }
@@ -104,14 +87,7 @@ async fn delete_closes_4004_and_later_requests_get_404() {
             refused_status(try_connect(&created.ws_url, Some(&created.token)).await),
             404
         );
-        let state = client
-            .get(&created.state_url)
-            .bearer_auth(&created.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(state.as_u16(), 404);
+        assert_eq!(state_status(&client, &created).await, 404);
         assert!(sim.job_state(&created.job_id).is_none());
         assert_eq!(
             sim.connections(&created.job_id),
@@ -130,7 +106,7 @@ async fn admin_close_uses_the_given_code_and_reason() {
         let created = job(&sim, 1000, "");
         let mut ws = ready_socket(&created).await;
         let client = http();
-        let url = format!("{}/admin/jobs/{}/close", sim.http_base(), created.job_id);
+        let url = admin(&sim, &created, "close");
         let response = client
             .post(&url)
             .json(&json!({"code": 4321, "reason": "maintenance"}))
@@ -165,36 +141,13 @@ async fn admin_drop_cuts_tcp_without_a_close_frame() {
         let created = job(&sim, 1000, "");
         let mut ws = ready_socket(&created).await;
         let response = http()
-            .post(format!(
-                "{}/admin/jobs/{}/drop",
-                sim.http_base(),
-                created.job_id
-            ))
+            .post(admin(&sim, &created, "drop"))
             .send()
             .await
             .unwrap();
         assert!(response.status().is_success());
-        loop {
-            match next(&mut ws).await {
-                Got::Cut => break,
-                Got::Msg(_) => {}
-                other => panic!("expected a cut, got {other:?}"),
-            }
-        }
-        sim.wait_for(
-            |e| {
-                matches!(
-                    e,
-                    WireEvent::Dropped {
-                        reason: DropReason::Admin,
-                        ..
-                    }
-                )
-            },
-            STEP,
-        )
-        .await
-        .unwrap();
+        until_cut(&mut ws).await;
+        dropped(&sim, DropReason::Admin).await;
         assert!(
             !sim.wire_log()
                 .iter()
@@ -247,13 +200,7 @@ async fn library_control_calls_match_the_endpoints() {
         assert!(sim.close_job("nope", 1000, "").is_err());
         let mut ws = ready_socket(&created).await;
         sim.drop_job(&created.job_id).unwrap();
-        loop {
-            match next(&mut ws).await {
-                Got::Cut => break,
-                Got::Msg(_) => {}
-                other => panic!("{other:?}"),
-            }
-        }
+        until_cut(&mut ws).await;
         let mut ws = ready_socket(&created).await;
         sim.close_all(1012, "").unwrap();
         let (_, code) = until_close(&mut ws).await;

@@ -9,8 +9,9 @@ use sockscope_test_support::{bounded, within};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    Got, RawWs, STEP, connect, http, job, next, next_msg, ready, refused_status, seqs, start,
-    try_connect, until_ack, until_close,
+    Got, RawWs, STEP, connect, dropped, http, job, next, next_msg, ready, ready_socket,
+    refused_status, seqs, start, state_status, try_connect, until_ack, until_close, until_cut,
+    until_seq,
 };
 
 #[tokio::test]
@@ -98,32 +99,10 @@ async fn drop_after_cuts_without_close_frame_on_the_first_connection_only() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 6, "drop_after=3");
-        let mut first = connect(&created).await;
-        ready(&mut first, None).await;
-        until_ack(&mut first).await;
-        let mut got = Vec::new();
-        loop {
-            match next(&mut first).await {
-                Got::Msg(m) => got.push(m),
-                Got::Cut => break,
-                other => panic!("expected a cut, got {other:?}"),
-            }
-        }
+        let mut first = ready_socket(&created).await;
+        let got = until_cut(&mut first).await;
         assert_eq!(seqs(&got), [1, 2, 3]);
-        sim.wait_for(
-            |e| {
-                matches!(
-                    e,
-                    WireEvent::Dropped {
-                        reason: DropReason::DropAfter,
-                        ..
-                    }
-                )
-            },
-            STEP,
-        )
-        .await
-        .unwrap();
+        dropped(&sim, DropReason::DropAfter).await;
         let mut second = connect(&created).await;
         ready(&mut second, Some(3)).await;
         let (replay, last_seq, _) = until_ack(&mut second).await;
@@ -142,9 +121,7 @@ async fn close_after_closes_1001_after_n_events() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 10, "close_after=2");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&created).await;
         let (msgs, code) = until_close(&mut ws).await;
         assert_eq!(seqs(&msgs), [1, 2]);
         assert_eq!(code, Some(1001));
@@ -157,9 +134,7 @@ async fn close_after_counts_replayed_events() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 3, "close_after=2,fault_connections=2");
-        let mut first = connect(&created).await;
-        ready(&mut first, None).await;
-        until_ack(&mut first).await;
+        let mut first = ready_socket(&created).await;
         let (_, code) = until_close(&mut first).await;
         assert_eq!(code, Some(1001));
         let mut second = connect(&created).await;
@@ -229,29 +204,14 @@ async fn state_5xx_answers_503_for_the_first_n_requests() {
         let client = http();
         let mut statuses = Vec::new();
         for _ in 0..3 {
-            let status = client
-                .get(&created.state_url)
-                .bearer_auth(&created.token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            statuses.push(status);
+            statuses.push(state_status(&client, &created).await);
         }
         assert_eq!(statuses, [503, 503, 200]);
         // 401 comes before the 5xx knob and does not use it up.
         let fresh = job(&sim, 1, "state_5xx=1");
         let unauth = client.get(&fresh.state_url).send().await.unwrap().status();
         assert_eq!(unauth.as_u16(), 401);
-        let first = client
-            .get(&fresh.state_url)
-            .bearer_auth(&fresh.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(first.as_u16(), 503);
+        assert_eq!(state_status(&client, &fresh).await, 503);
     })
     .await;
 }
@@ -269,15 +229,7 @@ async fn token_ttl_ms_closes_4001_and_the_old_token_then_gets_401() {
             refused_status(try_connect(&created.ws_url, Some(&created.token)).await),
             401
         );
-        let client = http();
-        let status = client
-            .get(&created.state_url)
-            .bearer_auth(&created.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 401);
+        assert_eq!(state_status(&http(), &created).await, 401);
         // A fresh token works and carries the TTL.
         let fresh = sim.fresh_token(&created.job_id).unwrap();
         assert_eq!(fresh.ttl_ms, Some(300));
@@ -323,14 +275,8 @@ async fn history_zero_makes_every_resume_resync() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 1000, "history=0");
-        let mut first = connect(&created).await;
-        ready(&mut first, None).await;
-        until_ack(&mut first).await;
-        loop {
-            if next_msg(&mut first).await.seq >= Some(2) {
-                break;
-            }
-        }
+        let mut first = ready_socket(&created).await;
+        until_seq(&mut first, 2).await;
         let mut second = connect(&created).await;
         ready(&mut second, Some(1)).await;
         let (before, _, replayed) = until_ack(&mut second).await;
@@ -350,9 +296,7 @@ async fn stall_after_ms_goes_silent_even_to_pings_until_the_client_closes_tcp() 
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 100_000, "stall_after_ms=150,interval_ms=20");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&created).await;
         sim.wait_for(|e| matches!(e, WireEvent::Stalled { .. }), STEP)
             .await
             .unwrap();
@@ -407,9 +351,7 @@ async fn fault_connections_sets_how_many_connections_are_hit() {
             let (_, code) = until_close(&mut ws).await;
             assert_eq!(code, Some(1001), "connection {n} is hit");
         }
-        let mut third = connect(&created).await;
-        ready(&mut third, None).await;
-        until_ack(&mut third).await;
+        let mut third = ready_socket(&created).await;
         let a = next_msg(&mut third).await;
         let b = next_msg(&mut third).await;
         assert_eq!(
@@ -435,9 +377,7 @@ async fn fail_after_sends_job_failed_then_closes_1011() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 10, "fail_after=2,fail_retryable=true");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&created).await;
         let (msgs, code) = until_close(&mut ws).await;
         assert_eq!(code, Some(1011));
         let kinds: Vec<&str> = msgs.iter().map(|m| m.message.kind()).collect();
@@ -456,9 +396,7 @@ async fn fail_after_sends_job_failed_then_closes_1011() {
         );
 
         let not_retryable = job(&sim, 10, "fail_after=0");
-        let mut ws = connect(&not_retryable).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&not_retryable).await;
         let (msgs, code) = until_close(&mut ws).await;
         assert_eq!(code, Some(1011));
         assert!(matches!(
@@ -477,9 +415,7 @@ async fn keepalive_ms_sends_keep_alive_with_seq_when_quiet() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 1, "interval_ms=60000,keepalive_ms=50");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&created).await;
         let started = next_msg(&mut ws).await;
         assert_eq!(started.seq, Some(1));
         let first = next_msg(&mut ws).await;
@@ -496,9 +432,7 @@ async fn interval_ms_paces_the_items() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 3, "interval_ms=100");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let mut ws = ready_socket(&created).await;
         let started = next_msg(&mut ws).await;
         assert!(matches!(
             started.message,

@@ -8,16 +8,18 @@ mod scale;
 mod session;
 mod wire;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockscope_protocol::{
     ClientMessage, CreateJobResponse, Envelope, ServerMessage, encode_client, parse_server,
 };
-use sockscope_sim::{Faults, JobKind, Sim, SimConfig};
+use sockscope_sim::{DropReason, Faults, JobKind, Side, Sim, SimConfig, WireEvent};
 use sockscope_test_support::within;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -54,6 +56,28 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Runs the `sockscope-sim` binary with `args`; returns it (killed on drop)
+/// and the base URL it prints once it listens.
+pub async fn spawn_binary(args: &[&str]) -> (Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope-sim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary runs");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = within(STEP, "the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    let base = line
+        .strip_prefix("sockscope-sim listening on ")
+        .unwrap_or_else(|| panic!("unexpected line {line}"))
+        .to_owned();
+    (child, base)
+}
+
 /// Connects with the token in the `Authorization` header (and/or in the query).
 pub async fn try_connect(url: &str, header: Option<&str>) -> Result<Ws, tungstenite::Error> {
     let mut req = url.into_client_request().expect("valid url");
@@ -72,6 +96,26 @@ pub async fn connect(job: &CreateJobResponse) -> Ws {
     try_connect(&job.ws_url, Some(&job.token))
         .await
         .expect("handshake succeeds")
+}
+
+/// Connects, says `ready` from the start and reads up to the `ready_ack`.
+pub async fn ready_socket(job: &CreateJobResponse) -> Ws {
+    let mut ws = connect(job).await;
+    ready(&mut ws, None).await;
+    until_ack(&mut ws).await;
+    ws
+}
+
+/// The status of a GET of `job`'s state URL with its token in the header.
+pub async fn state_status(client: &reqwest::Client, job: &CreateJobResponse) -> u16 {
+    client
+        .get(&job.state_url)
+        .bearer_auth(&job.token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// HTTP status of a refused handshake.
@@ -145,6 +189,23 @@ pub async fn until_close(ws: &mut Ws) -> (Vec<Envelope>, Option<u16>) {
     }
 }
 
+/// Reads messages until the stream is cut without a close frame; returns them.
+pub async fn until_cut(ws: &mut Ws) -> Vec<Envelope> {
+    let mut msgs = Vec::new();
+    loop {
+        match next(ws).await {
+            Got::Msg(m) => msgs.push(m),
+            Got::Cut => return msgs,
+            other => panic!("expected a cut, got {other:?}"),
+        }
+    }
+}
+
+/// Reads messages until one whose seq is at least `seq`.
+pub async fn until_seq(ws: &mut Ws, seq: u64) {
+    while next_msg(ws).await.seq < Some(seq) {}
+}
+
 /// Reads until `ready_ack`; returns what came before it and the ack's (lastSeq, replayed).
 pub async fn until_ack(ws: &mut Ws) -> (Vec<Envelope>, u64, u64) {
     let mut before = Vec::new();
@@ -155,6 +216,36 @@ pub async fn until_ack(ws: &mut Ws) -> (Vec<Envelope>, u64, u64) {
         }
         before.push(m);
     }
+}
+
+/// Waits for the simulator to log an accepted (101) handshake.
+pub async fn accepted(sim: &Sim) -> WireEvent {
+    sim.wait_for(
+        |e| matches!(e, WireEvent::Connection { status: 101, .. }),
+        STEP,
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits for the simulator to log a close frame sent by `by`.
+pub async fn close_by(sim: &Sim, by: Side) -> WireEvent {
+    sim.wait_for(
+        |e| matches!(e, WireEvent::Close { by: b, .. } if *b == by),
+        STEP,
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits for the simulator to log a connection cut for `reason`.
+pub async fn dropped(sim: &Sim, reason: DropReason) -> WireEvent {
+    sim.wait_for(
+        |e| matches!(e, WireEvent::Dropped { reason: r, .. } if *r == reason),
+        STEP,
+    )
+    .await
+    .unwrap()
 }
 
 pub fn seqs(msgs: &[Envelope]) -> Vec<u64> {

@@ -5,7 +5,9 @@ use sockscope_protocol::{CreateJobResponse, JobKind, JobState, JobStatus};
 use sockscope_sim::{AuthVia, WireEvent};
 use sockscope_test_support::bounded;
 
-use crate::{STEP, connect, faults, http, job, refused_status, start, try_connect};
+use crate::{
+    STEP, accepted, connect, faults, http, job, refused_status, start, state_status, try_connect,
+};
 
 #[tokio::test]
 async fn create_job_answers_201_with_urls() {
@@ -49,14 +51,7 @@ async fn create_job_takes_per_job_faults() {
             .unwrap();
         assert_eq!(response.status().as_u16(), 201);
         let created: CreateJobResponse = response.json().await.unwrap();
-        let status = http()
-            .get(&created.state_url)
-            .bearer_auth(&created.token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 503);
+        assert_eq!(state_status(&http(), &created).await, 503);
     })
     .await;
 }
@@ -220,14 +215,7 @@ async fn ws_header_wins_over_query() {
         let _ws = try_connect(&wrong_query, Some(&created.token))
             .await
             .unwrap();
-        let accepted = sim
-            .wait_for(
-                |e| matches!(e, WireEvent::Connection { status: 101, .. }),
-                STEP,
-            )
-            .await
-            .unwrap();
-        match accepted {
+        match accepted(&sim).await {
             WireEvent::Connection { auth, .. } => assert_eq!(auth, AuthVia::Header),
             other => panic!("{other:?}"),
         }
@@ -245,15 +233,8 @@ async fn ws_accepts_query_token_and_never_logs_it() {
         crate::ready(&mut ws, None).await;
         let (_, code) = crate::until_close(&mut ws).await;
         assert_eq!(code, Some(1000));
-        let accepted = sim
-            .wait_for(
-                |e| matches!(e, WireEvent::Connection { status: 101, .. }),
-                STEP,
-            )
-            .await
-            .unwrap();
         assert!(matches!(
-            accepted,
+            accepted(&sim).await,
             WireEvent::Connection {
                 auth: AuthVia::Query,
                 ..
@@ -320,14 +301,10 @@ async fn server_wide_faults_apply_to_later_jobs_and_yield_to_per_job_ones() {
         assert_eq!(sim.faults(), faults("state_5xx=1"));
         let after = job(&sim, 1, "");
         let overridden = job(&sim, 1, "state_5xx=0");
-        let status = |c: &sockscope_protocol::CreateJobResponse| {
-            let req = client.get(&c.state_url).bearer_auth(&c.token);
-            async move { req.send().await.unwrap().status().as_u16() }
-        };
-        assert_eq!(status(&before).await, 200);
-        assert_eq!(status(&after).await, 503);
-        assert_eq!(status(&after).await, 200);
-        assert_eq!(status(&overridden).await, 200);
+        assert_eq!(state_status(&client, &before).await, 200);
+        assert_eq!(state_status(&client, &after).await, 503);
+        assert_eq!(state_status(&client, &after).await, 200);
+        assert_eq!(state_status(&client, &overridden).await, 200);
         let bad = client
             .put(format!("{}/admin/faults", sim.http_base()))
             .json(&json!({"nonsense": 1}))

@@ -54,25 +54,14 @@ async fn a_thousand_sockets_on_fifty_jobs_all_complete() {
 #[cfg(feature = "slow-tests")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_sockets_against_the_binary() {
-    use std::process::Stdio;
     use std::time::Instant;
 
     use sockscope_protocol::CreateJobResponse;
-    use tokio::io::{AsyncBufReadExt, BufReader};
 
-    use crate::http;
+    use crate::{http, spawn_binary};
 
     sockscope_test_support::within(std::time::Duration::from_secs(300), "10k sockets", async {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope-sim"))
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("binary runs");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next_line().await.unwrap().unwrap();
-        let base = line
-            .trim_start_matches("sockscope-sim listening on ")
-            .to_owned();
+        let (mut child, base) = spawn_binary(&[]).await;
         let client = http();
         let mut jobs: Vec<CreateJobResponse> = Vec::new();
         for _ in 0..100 {

@@ -7,7 +7,8 @@ use sockscope_test_support::bounded;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
-    Got, STEP, connect, job, next, next_msg, ready, send, seqs, start, until_ack, until_close,
+    Got, STEP, close_by, connect, job, next, next_msg, ready, ready_socket, send, seqs, start,
+    until_ack, until_close, until_seq,
 };
 
 #[tokio::test]
@@ -71,15 +72,9 @@ async fn no_job_event_before_ready_and_no_start_before_first_ready() {
         let state = sim.job_state(&created.job_id).unwrap();
         assert_eq!((state.status, state.last_seq), (JobStatus::Queued, 0));
 
-        let mut listening = connect(&created).await;
-        ready(&mut listening, None).await;
-        until_ack(&mut listening).await;
+        let mut listening = ready_socket(&created).await;
         // Wait until several events went out to the ready connection.
-        loop {
-            if next_msg(&mut listening).await.seq >= Some(3) {
-                break;
-            }
-        }
+        until_seq(&mut listening, 3).await;
         // The idle connection got none of them: its next frame is the pong.
         send(&mut idle, ClientMessage::Ping { nonce: "b".into() }).await;
         match next_msg(&mut idle).await.message {
@@ -124,14 +119,8 @@ async fn resume_replays_held_events_in_order_then_acks() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 1000, "interval_ms=20");
-        let mut first = connect(&created).await;
-        ready(&mut first, None).await;
-        until_ack(&mut first).await;
-        loop {
-            if next_msg(&mut first).await.seq >= Some(5) {
-                break;
-            }
-        }
+        let mut first = ready_socket(&created).await;
+        until_seq(&mut first, 5).await;
         drop(first);
         let mut second = connect(&created).await;
         ready(&mut second, Some(2)).await;
@@ -185,14 +174,8 @@ async fn repeated_ready_gets_a_bare_ack() {
     bounded(async {
         let sim = start().await;
         let created = job(&sim, 1000, "interval_ms=20");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
-        loop {
-            if next_msg(&mut ws).await.seq >= Some(3) {
-                break;
-            }
-        }
+        let mut ws = ready_socket(&created).await;
+        until_seq(&mut ws, 3).await;
         ready(&mut ws, Some(0)).await;
         // Live events may come before the ack, but no replay (no seq <= 3 again).
         let (before, last_seq, replayed) = until_ack(&mut ws).await;
@@ -385,40 +368,12 @@ async fn client_close_is_answered_and_recorded() {
         ws.close(None).await.unwrap();
         let (_, code) = until_close(&mut ws).await;
         assert_eq!(code, Some(1000), "server echoes a normal close");
-        let client_close = sim
-            .wait_for(
-                |e| {
-                    matches!(
-                        e,
-                        WireEvent::Close {
-                            by: Side::Client,
-                            ..
-                        }
-                    )
-                },
-                STEP,
-            )
-            .await
-            .unwrap();
+        let client_close = close_by(&sim, Side::Client).await;
         assert!(matches!(
             client_close,
             WireEvent::Close { reply: false, .. }
         ));
-        let server_close = sim
-            .wait_for(
-                |e| {
-                    matches!(
-                        e,
-                        WireEvent::Close {
-                            by: Side::Server,
-                            ..
-                        }
-                    )
-                },
-                STEP,
-            )
-            .await
-            .unwrap();
+        let server_close = close_by(&sim, Side::Server).await;
         assert!(matches!(
             server_close,
             WireEvent::Close {

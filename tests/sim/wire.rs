@@ -5,7 +5,7 @@ use std::time::Duration;
 use sockscope_sim::{Opcode, Side, SimError, WireEvent};
 use sockscope_test_support::bounded;
 
-use crate::{RawWs, STEP, connect, job, ready, start, until_ack};
+use crate::{RawWs, STEP, accepted, close_by, connect, job, ready, ready_socket, start};
 
 #[tokio::test]
 async fn a_data_frame_after_the_clients_close_is_recorded_after_close() {
@@ -56,12 +56,7 @@ async fn a_data_frame_after_the_servers_close_is_recorded_after_close() {
         let sim = start().await;
         let created = job(&sim, 1000, "");
         let mut raw = RawWs::connect(&created).await;
-        sim.wait_for(
-            |e| matches!(e, WireEvent::Connection { status: 101, .. }),
-            STEP,
-        )
-        .await
-        .unwrap();
+        accepted(&sim).await;
         // Registration happens right after the 101; a ping round trip proves it.
         raw.send_text(r#"{"v":1,"type":"ping","payload":{"nonce":"x"}}"#)
             .await;
@@ -87,21 +82,7 @@ async fn a_data_frame_after_the_servers_close_is_recorded_after_close() {
                 ..
             }
         ));
-        let reply = sim
-            .wait_for(
-                |e| {
-                    matches!(
-                        e,
-                        WireEvent::Close {
-                            by: Side::Client,
-                            ..
-                        }
-                    )
-                },
-                STEP,
-            )
-            .await
-            .unwrap();
+        let reply = close_by(&sim, Side::Client).await;
         assert!(matches!(
             reply,
             WireEvent::Close {
@@ -125,9 +106,7 @@ async fn subscribe_wire_sees_live_events_in_order() {
         let sim = start().await;
         let mut live = sim.subscribe_wire();
         let created = job(&sim, 2, "");
-        let mut ws = connect(&created).await;
-        ready(&mut ws, None).await;
-        until_ack(&mut ws).await;
+        let _ws = ready_socket(&created).await;
         let mut kinds = Vec::new();
         while kinds.len() < 3 {
             let event = tokio::time::timeout(STEP, live.recv())
@@ -190,21 +169,7 @@ async fn sent_events_carry_type_and_seq() {
             (Some("job_complete".to_string()), Some(3)),
         ];
         assert_eq!(sent, expect);
-        let close = sim
-            .wait_for(
-                |e| {
-                    matches!(
-                        e,
-                        WireEvent::Close {
-                            by: Side::Server,
-                            ..
-                        }
-                    )
-                },
-                STEP,
-            )
-            .await
-            .unwrap();
+        let close = close_by(&sim, Side::Server).await;
         assert!(matches!(
             close,
             WireEvent::Close {
