@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockscope_engine::event::ClosedReason;
-use sockscope_engine::event::{EventKind, FindingClass, StateName};
-use sockscope_engine::{AdapterKind, Error, SocketConfig, State};
+use sockscope_engine::event::{ClosedReason, EventKind, FailedReason, FindingClass, StateName};
+use sockscope_engine::{AdapterKind, Error, SocketConfig, SocketHandle, State};
 use sockscope_sim::{AuthVia, Faults, JobKind, JobStatus, WireEvent};
 use sockscope_test_support::{EVENT_TIMEOUT, Harness, SimTokenSource, bounded};
 
@@ -19,6 +18,36 @@ fn fast(interval_ms: u64) -> Faults {
 
 fn completed(state: &State) -> bool {
     matches!(state, State::Closed { .. })
+}
+
+/// Waits for the simulator to log a wire event `pred` accepts.
+async fn on_wire(h: &Harness, pred: impl Fn(&WireEvent) -> bool) -> WireEvent {
+    h.sim.wait_for(pred, EVENT_TIMEOUT).await.unwrap()
+}
+
+fn pong_sent(e: &WireEvent) -> bool {
+    matches!(e, WireEvent::Sent { kind: Some(k), .. } if k == "pong")
+}
+
+/// Whether a `ready` ever reached the simulator.
+fn ready_on_wire(h: &Harness) -> bool {
+    h.sim
+        .wire_log()
+        .iter()
+        .any(|e| matches!(e, WireEvent::Ready { .. }))
+}
+
+/// Waits for `s` to fail and returns why.
+async fn failure(h: &mut Harness, s: &SocketHandle) -> FailedReason {
+    let e = h.state(s, StateName::Failed).await;
+    let EventKind::Transition {
+        to: State::Failed { reason },
+        ..
+    } = &e.kind
+    else {
+        unreachable!("{e:?}")
+    };
+    reason.clone()
 }
 
 // ---- rule 1: ready is earned ---------------------------------------------
@@ -80,20 +109,9 @@ async fn raw_adapter_is_ready_when_the_handshake_is_done_and_sends_nothing_itsel
         s.send(r#"{"v":1,"type":"ping","payload":{"nonce":"n1"}}"#)
             .await
             .unwrap();
-        h.sim
-            .wait_for(
-                |e| matches!(e, WireEvent::Sent { kind: Some(k), .. } if k == "pong"),
-                EVENT_TIMEOUT,
-            )
-            .await
-            .unwrap();
+        on_wire(&h, pong_sent).await;
         // The raw adapter never said `ready`: the job has not started.
-        assert!(
-            !h.sim
-                .wire_log()
-                .iter()
-                .any(|e| matches!(e, WireEvent::Ready { .. }))
-        );
+        assert!(!ready_on_wire(&h));
         assert_eq!(
             h.sim.job_state(&job.job_id).unwrap().status,
             JobStatus::Queued
@@ -125,13 +143,7 @@ async fn sends_before_ready_wait_and_follow_the_adapters_ready_in_order() {
         assert_eq!(h.findings(&s, FindingClass::SendBeforeReadyQueued), 0);
         h.state(&s, StateName::Ready).await;
         assert_eq!(h.findings(&s, FindingClass::SendBeforeReadyQueued), 3);
-        h.sim
-            .wait_for(
-                |e| matches!(e, WireEvent::Sent { kind: Some(k), .. } if k == "pong"),
-                EVENT_TIMEOUT,
-            )
-            .await
-            .unwrap();
+        on_wire(&h, pong_sent).await;
         let kinds: Vec<String> = h
             .sim
             .wire_log()
@@ -186,10 +198,7 @@ async fn after_the_job_closes_sends_fail_at_once_and_nothing_reaches_the_wire() 
         h.state(&s, StateName::Closed).await;
         assert_eq!(s.send("late").await, Err(Error::Closed));
         h.finding(&s, FindingClass::SendAfterClosePrevented).await;
-        h.sim
-            .wait_for(|e| matches!(e, WireEvent::Ended { .. }), EVENT_TIMEOUT)
-            .await
-            .unwrap();
+        on_wire(&h, |e| matches!(e, WireEvent::Ended { .. })).await;
         let data_after_close = h
             .sim
             .wire_log()
@@ -248,10 +257,7 @@ async fn a_broadcast_skips_a_closing_socket_and_records_the_skip() {
         let b = h.add(&h.config(&live));
         h.entered(&a, StateName::Ready).await;
         h.entered(&b, StateName::Ready).await;
-        h.sim
-            .wait_for(|e| matches!(e, WireEvent::Stalled { .. }), EVENT_TIMEOUT)
-            .await
-            .unwrap();
+        on_wire(&h, |e| matches!(e, WireEvent::Stalled { .. })).await;
         a.close().await.unwrap();
         h.state(&a, StateName::Closing).await;
         assert_eq!(a.send("direct").await, Err(Error::Closed));
@@ -403,12 +409,7 @@ async fn cancel_while_connecting_aborts_the_handshake_for_good() {
         s.cancel().await.unwrap();
         h.state(&s, StateName::Cancelled).await;
         tokio::time::sleep(Duration::from_secs(20)).await;
-        assert!(
-            !h.sim
-                .wire_log()
-                .iter()
-                .any(|e| matches!(e, WireEvent::Ready { .. }))
-        );
+        assert!(!ready_on_wire(&h));
         assert!(h.sim.connections(&job.job_id) <= 1);
         assert_eq!(s.snapshot().attempts, 1);
     })
@@ -424,10 +425,7 @@ async fn cancel_while_ready_closes_and_never_reconnects() {
         h.state(&s, StateName::Ready).await;
         s.cancel().await.unwrap();
         h.state(&s, StateName::Cancelled).await;
-        h.sim
-            .wait_for(|e| matches!(e, WireEvent::Ended { .. }), EVENT_TIMEOUT)
-            .await
-            .unwrap();
+        on_wire(&h, |e| matches!(e, WireEvent::Ended { .. })).await;
         assert!(h.sim.wire_log().iter().any(|e| matches!(
             e,
             WireEvent::Close {
@@ -520,16 +518,7 @@ async fn a_deleted_job_is_terminal() {
         let s = h.add(&h.config(&job));
         h.state(&s, StateName::Ready).await;
         h.sim.delete_job(&job.job_id).unwrap();
-        let e = h.state(&s, StateName::Failed).await;
-        assert!(matches!(
-            &e.kind,
-            EventKind::Transition {
-                to: State::Failed {
-                    reason: sockscope_engine::event::FailedReason::JobUnknown
-                },
-                ..
-            }
-        ));
+        assert_eq!(failure(&mut h, &s).await, FailedReason::JobUnknown);
         assert_eq!(h.sim.connections(&job.job_id), 1);
     })
     .await;
@@ -633,16 +622,7 @@ async fn a_revoked_token_is_terminal_until_a_new_one_is_supplied() {
         let s = h.add(&h.config(&job));
         h.state(&s, StateName::Ready).await;
         h.sim.revoke(&job.job_id).unwrap();
-        let e = h.state(&s, StateName::Failed).await;
-        assert!(matches!(
-            &e.kind,
-            EventKind::Transition {
-                to: State::Failed {
-                    reason: sockscope_engine::event::FailedReason::Unauthorized
-                },
-                ..
-            }
-        ));
+        assert_eq!(failure(&mut h, &s).await, FailedReason::Unauthorized);
     })
     .await;
 }
