@@ -8,7 +8,6 @@
 //! keyring of whoever runs the tests. Needs `dbus-run-session` (dbus) and
 //! `gnome-keyring-daemon` (gnome-keyring); scripts/test.sh installs both.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,15 +91,25 @@ async fn run_child(name: &str, role: &str, bus: Bus) {
 
 fn which(tool: &str) -> bool {
     std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| is_file(&d.join(tool))))
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
-fn is_file(p: &Path) -> bool {
-    p.is_file()
+/// In the parent: runs test `name` as the child `role` on `bus`, checks that
+/// it finished, and returns false. In that child: returns true, to do the work.
+async fn in_child(name: &str, role: &str, bus: Bus) -> bool {
+    if std::env::var(CHILD).ok().as_deref() == Some(role) {
+        return true;
+    }
+    run_child(name, role, bus).await;
+    false
 }
 
-fn role() -> Option<String> {
-    std::env::var(CHILD).ok()
+/// Why the probe finds no usable keyring, and its detail.
+async fn unavailable() -> (KeyringUnavailable, String) {
+    match secrets::probe().await {
+        Err(Error::KeyringUnavailable { reason, detail }) => (reason, detail),
+        other => panic!("expected an unavailable keyring, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -108,9 +117,8 @@ async fn a_token_in_a_real_secret_service_authenticates_a_socket_and_goes_with_i
     const NAME: &str =
         "keyring::a_token_in_a_real_secret_service_authenticates_a_socket_and_goes_with_it";
     bounded(async {
-        match role().as_deref() {
-            Some("secret_service") => {}
-            _ => return run_child(NAME, "secret_service", Bus::WithKeyring).await,
+        if !in_child(NAME, "secret_service", Bus::WithKeyring).await {
+            return;
         }
         secrets::probe().await.expect("the private keyring answers");
         let mut h = Harness::new().await;
@@ -161,7 +169,7 @@ async fn a_token_in_a_real_secret_service_authenticates_a_socket_and_goes_with_i
         );
         assert!(h.engine.socket(s.id()).is_none());
         match entry.read().await {
-            Err(Error::NoToken { job }) => assert_eq!(job, job.clone()),
+            Err(Error::NoToken { job: missing }) => assert_eq!(missing, job.job_id),
             other => panic!("the entry should be gone: {other:?}"),
         }
         assert!(!entry.delete().await.expect("a second delete is a no-op"));
@@ -175,16 +183,11 @@ async fn with_no_session_bus_the_keyring_says_why_and_the_callers_fallback_is_us
     const NAME: &str =
         "keyring::with_no_session_bus_the_keyring_says_why_and_the_callers_fallback_is_used";
     bounded(async {
-        match role().as_deref() {
-            Some("no_bus") => {}
-            _ => return run_child(NAME, "no_bus", Bus::None).await,
+        if !in_child(NAME, "no_bus", Bus::None).await {
+            return;
         }
-        match secrets::probe().await {
-            Err(Error::KeyringUnavailable { reason, detail }) => {
-                assert_eq!(reason, KeyringUnavailable::NoSessionBus, "{detail}");
-            }
-            other => panic!("expected no session bus, got {other:?}"),
-        }
+        let (reason, detail) = unavailable().await;
+        assert_eq!(reason, KeyringUnavailable::NoSessionBus, "{detail}");
         // A KeyringToken used anyway fails clearly, naming the source and why.
         let err = KeyringToken::new("job-x")
             .token()
@@ -235,18 +238,13 @@ async fn with_a_secret_service_but_no_unlocked_keyring_the_keyring_says_locked()
     const NAME: &str =
         "keyring::with_a_secret_service_but_no_unlocked_keyring_the_keyring_says_locked";
     bounded(async {
-        match role().as_deref() {
-            Some("locked") => {}
-            _ => return run_child(NAME, "locked", Bus::Bare).await,
+        if !in_child(NAME, "locked", Bus::Bare).await {
+            return;
         }
         // The bare bus starts gnome-keyring on demand (its D-Bus activation
         // file), but no login keyring was created or unlocked.
-        match secrets::probe().await {
-            Err(Error::KeyringUnavailable { reason, detail }) => {
-                assert_eq!(reason, KeyringUnavailable::Locked, "{detail}");
-            }
-            other => panic!("expected a locked keyring, got {other:?}"),
-        }
+        let (reason, detail) = unavailable().await;
+        assert_eq!(reason, KeyringUnavailable::Locked, "{detail}");
         println!("{DONE}locked");
     })
     .await;
