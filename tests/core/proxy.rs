@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sockscope_core::CoreError;
 use sockscope_core::proxy::{Proxy, ProxyHandle, Toxics};
-use sockscope_engine::SocketConfig;
+use sockscope_engine::SocketHandle;
 use sockscope_engine::event::{Cause, ErrorClass, EventKind, FindingClass, StateName};
 use sockscope_sim::{CreateJobResponse, Faults, JobKind};
 use sockscope_test_support::{EVENT_TIMEOUT, Harness, bounded, within};
@@ -119,12 +119,7 @@ async fn no_toxics_by_default_and_a_bad_upstream_is_an_io_error() {
         assert_eq!(proxy.upstream(), echo.to_string());
         let mut s = TcpStream::connect(proxy.local_addr()).await.unwrap();
         round_trip(&mut s, b"plain").await;
-        within(
-            EVENT_TIMEOUT,
-            "one open connection",
-            proxy.wait_open(|n| n == 1),
-        )
-        .await;
+        one_open(&proxy).await;
         let addr = proxy.local_addr();
         proxy.shutdown().await;
         // Shut down: the connection ended and the port no longer accepts.
@@ -140,15 +135,27 @@ async fn no_toxics_by_default_and_a_bad_upstream_is_an_io_error() {
     .await;
 }
 
-/// A job socket that reaches the simulator through the proxy.
-async fn engine_through_proxy(
-    job_faults: Faults,
-) -> (Harness, ProxyHandle, CreateJobResponse, SocketConfig) {
-    let h = Harness::new().await;
+/// Waits until the proxy holds exactly one open connection.
+async fn one_open(proxy: &ProxyHandle) {
+    within(
+        EVENT_TIMEOUT,
+        "one open connection",
+        proxy.wait_open(|n| n == 1),
+    )
+    .await;
+}
+
+/// A job socket that reaches the simulator through the proxy, once Ready.
+async fn ready_through_proxy() -> (Harness, ProxyHandle, CreateJobResponse, SocketHandle) {
+    let mut h = Harness::new().await;
     let proxy = Proxy::start(any_port(), h.sim.addr().to_string())
         .await
         .unwrap();
-    let job = h.job(JobKind::Enrichment, 400, job_faults);
+    let paced = Faults {
+        interval_ms: Some(10),
+        ..Faults::default()
+    };
+    let job = h.job(JobKind::Enrichment, 400, paced);
     let mut cfg = h.config(&job);
     cfg.url = job
         .ws_url
@@ -156,22 +163,15 @@ async fn engine_through_proxy(
     cfg.heartbeat.interval = Duration::from_millis(100);
     cfg.heartbeat.timeout = Duration::from_millis(300);
     cfg.timeouts.handshake = Duration::from_secs(1);
-    (h, proxy, job, cfg)
-}
-
-fn paced() -> Faults {
-    Faults {
-        interval_ms: Some(10),
-        ..Faults::default()
-    }
+    let s = h.add(&cfg);
+    h.state(&s, StateName::Ready).await;
+    (h, proxy, job, s)
 }
 
 #[tokio::test]
 async fn a_blackhole_is_caught_as_heartbeat_lost_and_the_socket_recovers_when_it_lifts() {
     bounded(async {
-        let (mut h, proxy, job, cfg) = engine_through_proxy(paced()).await;
-        let s = h.add(&cfg);
-        h.state(&s, StateName::Ready).await;
+        let (mut h, proxy, job, s) = ready_through_proxy().await;
         proxy.set_blackhole(true).unwrap();
         h.finding(&s, FindingClass::HeartbeatLost).await;
         h.state(&s, StateName::Backoff).await;
@@ -195,15 +195,8 @@ async fn a_blackhole_is_caught_as_heartbeat_lost_and_the_socket_recovers_when_it
 #[tokio::test]
 async fn a_reset_reaches_the_engine_as_an_io_reset() {
     bounded(async {
-        let (mut h, proxy, _job, cfg) = engine_through_proxy(paced()).await;
-        let s = h.add(&cfg);
-        h.state(&s, StateName::Ready).await;
-        within(
-            EVENT_TIMEOUT,
-            "the proxied connection",
-            proxy.wait_open(|n| n == 1),
-        )
-        .await;
+        let (mut h, proxy, _job, s) = ready_through_proxy().await;
+        one_open(&proxy).await;
         assert_eq!(proxy.reset_connections().unwrap(), 1);
         let id = s.id();
         let e = h
@@ -229,15 +222,8 @@ async fn a_reset_reaches_the_engine_as_an_io_reset() {
 #[tokio::test]
 async fn a_drop_is_an_abnormal_close_and_the_socket_reconnects() {
     bounded(async {
-        let (mut h, proxy, job, cfg) = engine_through_proxy(paced()).await;
-        let s = h.add(&cfg);
-        h.state(&s, StateName::Ready).await;
-        within(
-            EVENT_TIMEOUT,
-            "the proxied connection",
-            proxy.wait_open(|n| n == 1),
-        )
-        .await;
+        let (mut h, proxy, job, s) = ready_through_proxy().await;
+        one_open(&proxy).await;
         assert_eq!(proxy.drop_connections().unwrap(), 1);
         h.finding(&s, FindingClass::AbnormalClose).await;
         h.state(&s, StateName::Ready).await;
