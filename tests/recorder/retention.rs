@@ -1,6 +1,7 @@
 //! Retention: old sessions are pruned by age and by size, whole, oldest
 //! first; the running session never is.
 
+use std::path::Path;
 use std::time::Duration;
 
 use sockscope_recorder::{RecordReader, Retention};
@@ -9,10 +10,29 @@ use sockscope_test_support::bounded;
 use crate::support::{config, raw, record};
 use crate::synthetic::burst;
 
-fn count(path: &std::path::Path, table: &str) -> i64 {
+fn count(path: &Path, table: &str) -> i64 {
     raw(path)
         .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
+}
+
+/// The ids of the sessions on file, as the reader lists them.
+fn session_ids(path: &Path) -> Vec<i64> {
+    RecordReader::open(path)
+        .unwrap()
+        .sessions()
+        .unwrap()
+        .iter()
+        .map(|s| s.tag.id)
+        .collect()
+}
+
+/// The database file's size in bytes, by its pages.
+fn file_size(path: &Path) -> u64 {
+    let c = raw(path);
+    let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    (pages * size) as u64
 }
 
 #[tokio::test]
@@ -36,14 +56,7 @@ async fn sessions_older_than_the_age_limit_are_pruned_whole() {
         };
         let (now, report, _) = record(cfg, burst(10, 1)).await;
         assert_eq!(report.pruned_sessions, vec![old.session.id]);
-        let ids: Vec<i64> = RecordReader::open(&path)
-            .unwrap()
-            .sessions()
-            .unwrap()
-            .iter()
-            .map(|s| s.tag.id)
-            .collect();
-        assert_eq!(ids, vec![now.session.id, recent.session.id]);
+        assert_eq!(session_ids(&path), vec![now.session.id, recent.session.id]);
         assert_eq!(count(&path, "events"), 1_010);
         // Detail rows went with their events.
         assert_eq!(
@@ -67,12 +80,7 @@ async fn the_oldest_sessions_go_until_the_size_limit_holds() {
             let (s, ..) = record(config(&path), burst(20_000, 4)).await;
             ids.push(s.session.id);
         }
-        let size_of_all: u64 = {
-            let c = raw(&path);
-            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-            let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-            (pages * size) as u64
-        };
+        let size_of_all = file_size(&path);
         // Room for about two of the four.
         let mut cfg = config(&path);
         cfg.retention = Retention {
@@ -81,19 +89,9 @@ async fn the_oldest_sessions_go_until_the_size_limit_holds() {
         };
         let (now, report, _) = record(cfg, burst(10, 1)).await;
         assert_eq!(report.pruned_sessions, ids[..2].to_vec(), "oldest first");
-        let left: Vec<i64> = RecordReader::open(&path)
-            .unwrap()
-            .sessions()
-            .unwrap()
-            .iter()
-            .map(|s| s.tag.id)
-            .collect();
-        assert_eq!(left, vec![now.session.id, ids[3], ids[2]]);
-        let c = raw(&path);
-        let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-        let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(session_ids(&path), vec![now.session.id, ids[3], ids[2]]);
         assert!(
-            ((pages * size) as u64) < size_of_all,
+            file_size(&path) < size_of_all,
             "the file shrank (incremental vacuum)"
         );
     })

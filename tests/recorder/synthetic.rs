@@ -10,7 +10,7 @@ use sockscope_engine::AdapterKind;
 use sockscope_engine::event::{
     Cause, Direction, Endpoint, ErrorClass, Event, EventKind, Finding, FindingClass, FrameRecord,
     MessageStage, Mono, Opcode, Progress, ProgressSource, Side, SocketInfo, State, StateName,
-    StateSyncOutcome, StateSyncRecord, TimerKind,
+    StateSyncOutcome, StateSyncRecord,
 };
 use sockscope_protocol::JobStatus;
 
@@ -314,14 +314,7 @@ pub fn socket_life(socket: u64, start_mono: u64, frames: u64, secret: Option<&st
             Cause::TransportEnded { code: 1000 },
         ),
     ));
-    let _ = TimerKind::Ready;
     out
-}
-
-/// Events of a socket's life, minus SocketAdded (for bursts that add
-/// sockets separately). Useful to count.
-pub fn life_len(frames: u64) -> usize {
-    socket_life(1, 0, frames, None).len()
 }
 
 /// A burst of `total` events over `sockets` sockets, interleaved round
