@@ -275,13 +275,19 @@ async fn a_broadcast_skips_a_closing_socket_and_records_the_skip() {
 // ---- rule 4: reconnect -------------------------------------------------------
 
 #[tokio::test]
-async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_at_ready() {
+async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_once_ready_carries_traffic() {
     bounded(async {
         let mut h = Harness::new().await;
         let job = h.job(JobKind::CsvImport, 1000, fast(20));
         let s = h.add(&h.config(&job));
         for round in 1..=2 {
             h.state(&s, StateName::Ready).await;
+            // An ack alone gives nothing back (a server may ack and close
+            // at once); a job event after it proves the link.
+            h.next("a job event after Ready", |e| {
+                matches!(e.kind, EventKind::Progress(_))
+            })
+            .await;
             h.sim.drop_job(&job.job_id).unwrap();
             h.finding(&s, FindingClass::AbnormalClose).await;
             let planned = h
@@ -297,7 +303,7 @@ async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_at_ready() 
             else {
                 unreachable!()
             };
-            // The count restarted at 1 after each Ready.
+            // The count restarted at 1 after each healthy Ready.
             assert_eq!(
                 (attempt, ceiling),
                 (1, Duration::from_millis(20)),

@@ -99,6 +99,10 @@ fn run(text: &str) -> Result<String, String> {
         if input == "tick" {
             continue;
         }
+        if input == "final_count" {
+            let _ = writeln!(out, "  final_count: {}", m.final_count());
+            continue;
+        }
         let parsed = parse_input(input)?;
         let fx = m.step(parsed, at);
         render(&mut out, at, "", &fx);
@@ -124,6 +128,7 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "ready_resends" => cfg.ready_resends = n()? as u32,
             "can_refresh" => cfg.can_refresh_token = v == "true",
             "max_message_size" => cfg.max_message_size = n()? as usize,
+            "ready_ms" => cfg.timeouts.ready = Duration::from_millis(n()?),
             _ => return Err(format!("unknown config key `{k}`")),
         }
     }

@@ -410,6 +410,7 @@ impl Run {
         c.timeouts = Timeouts {
             handshake: Duration::from_secs(5),
             ready: Duration::from_secs(1),
+            ready_first: Duration::from_millis(250),
             close: Duration::from_secs(1),
             state_sync_retry: Duration::from_millis(20),
         };

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use sockscope_engine::event::Progress;
 use sockscope_engine::{
-    AdapterKind, Engine, EngineConfig, Event, SocketHandle, SocketId, State, TokenSource,
+    AdapterKind, Engine, EngineConfig, Event, FinalCount, SocketHandle, SocketId, State,
+    TokenSource,
 };
 use sockscope_environment::{EnvironmentTask, KeyringToken, NetworkWatcher, Sources, WakeDetector};
 use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
@@ -68,6 +69,9 @@ pub struct SocketView {
     pub last_rtt: Option<Duration>,
     /// Findings so far.
     pub findings: u64,
+    /// What the socket knows of its job's count: `Pending` until it has
+    /// ended and no state sync is in flight or due.
+    pub final_count: FinalCount,
 }
 
 /// One run: cheap to clone, every clone is the same session.
@@ -240,6 +244,7 @@ impl Session {
             .values()
             .map(|h| {
                 let s = h.snapshot();
+                let final_count = s.final_count();
                 let info = h.info();
                 SocketView {
                     id: h.id(),
@@ -251,6 +256,7 @@ impl Session {
                     progress: s.progress,
                     last_rtt: s.last_rtt,
                     findings: s.findings,
+                    final_count,
                 }
             })
             .collect()
@@ -382,12 +388,14 @@ impl Session {
         Ok(self.handle(id)?.retry().await?)
     }
 
-    /// Waits until every socket has ended (Closed, Failed or Cancelled).
-    /// Unbounded: wrap it in a timeout.
+    /// Waits until every socket has ended (Closed, Failed or Cancelled) and
+    /// its job's final count is known or known to be unknown: a state sync
+    /// still in flight or due is waited for, bounded by its own tries.
+    /// Unbounded otherwise: wrap it in a timeout.
     pub async fn wait_all_ended(&self) -> Result<(), CoreError> {
         let handles: Vec<_> = self.lock().values().cloned().collect();
         for h in handles {
-            h.wait_for(|s| s.state.is_terminal()).await?;
+            h.wait_for(|s| s.settled()).await?;
         }
         Ok(())
     }

@@ -81,8 +81,13 @@ impl Default for HeartbeatPolicy {
 pub struct Timeouts {
     /// TCP, TLS and the WebSocket handshake. Default 10 s.
     pub handshake: Duration,
-    /// From `ready` to `ready_ack`, per try. Default 5 s.
+    /// The longest wait from a `ready` to its `ready_ack` before `ready` is
+    /// sent again. Default 5 s. An attempt waits `ready_resends + 1` of these
+    /// in all before it fails.
     pub ready: Duration,
+    /// The first wait for `ready_ack`; each later one doubles, up to
+    /// `ready`. Default 250 ms.
+    pub ready_first: Duration,
     /// From a close frame to the end of the transport. Default 5 s.
     pub close: Duration,
     /// First delay between state-sync tries; doubles. Default 500 ms.
@@ -94,6 +99,7 @@ impl Default for Timeouts {
         Timeouts {
             handshake: Duration::from_secs(10),
             ready: Duration::from_secs(5),
+            ready_first: Duration::from_millis(250),
             close: Duration::from_secs(5),
             state_sync_retry: Duration::from_millis(500),
         }
@@ -124,8 +130,8 @@ pub struct SocketConfig {
     pub heartbeat: HeartbeatPolicy,
     /// Phase timeouts.
     pub timeouts: Timeouts,
-    /// How many times `ready` is sent again before the attempt fails.
-    /// Default 2 (three `ready`s in all).
+    /// Sets the attempt's whole wait for `ready_ack`: `ready_resends + 1`
+    /// ready timeouts. Default 2 (15 s with the default timeout).
     pub ready_resends: u32,
     /// Messages that may wait for Ready. Default 256.
     pub outbox_capacity: usize,
@@ -264,7 +270,11 @@ impl SocketConfig {
             return Err(bad("heartbeat", "interval and timeout must be positive"));
         }
         let t = &self.timeouts;
-        if t.handshake.is_zero() || t.ready.is_zero() || t.close.is_zero() {
+        if t.handshake.is_zero()
+            || t.ready.is_zero()
+            || t.ready_first.is_zero()
+            || t.close.is_zero()
+        {
             return Err(bad("timeouts", "must be positive"));
         }
         if self.outbox_capacity == 0 {
@@ -343,7 +353,7 @@ pub struct MachineConfig {
     pub heartbeat: HeartbeatPolicy,
     /// Phase timeouts.
     pub timeouts: Timeouts,
-    /// `ready` re-sends per attempt.
+    /// Sets an attempt's whole wait for `ready_ack`: `ready_resends + 1` ready timeouts.
     pub ready_resends: u32,
     /// Outbox capacity.
     pub outbox_capacity: usize,

@@ -350,6 +350,8 @@ impl Driver {
             s.outbox = m.outbox_len();
             s.progress = m.progress().cloned();
             s.findings += findings;
+            s.sync_pending = m.sync_pending();
+            s.sync_gave_up = m.sync_gave_up();
             if rtt.is_some() {
                 s.last_rtt = rtt;
             }
@@ -567,5 +569,7 @@ pub(crate) fn initial_snapshot() -> Snapshot {
         progress: None::<Progress>,
         findings: 0,
         last_rtt: None,
+        sync_pending: false,
+        sync_gave_up: None,
     }
 }

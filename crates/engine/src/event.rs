@@ -253,8 +253,8 @@ impl std::fmt::Display for State {
             | State::Ready { attempt } => write!(f, "{} (attempt {attempt})", self.name().as_str()),
             State::Backoff { attempt, .. } => write!(f, "Backoff (retry {attempt})"),
             State::Closing { initiator, code } => write!(f, "Closing ({code} by {initiator:?})"),
-            State::Closed { reason } => write!(f, "Closed ({reason:?})"),
-            State::Failed { reason } => write!(f, "Failed ({reason:?})"),
+            State::Closed { reason } => write!(f, "Closed ({reason})"),
+            State::Failed { reason } => write!(f, "Failed ({reason})"),
             State::Idle | State::Cancelled => f.write_str(self.name().as_str()),
         }
     }
@@ -333,6 +333,23 @@ pub enum ClosedReason {
     UserClosed,
 }
 
+impl std::fmt::Display for ClosedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClosedReason::JobFinished => f.write_str("job finished"),
+            ClosedReason::JobFailed { code, retryable } => {
+                let again = if *retryable {
+                    "retryable"
+                } else {
+                    "not retryable"
+                };
+                write!(f, "job failed: {code}, {again}")
+            }
+            ClosedReason::UserClosed => f.write_str("closed by the user"),
+        }
+    }
+}
+
 /// Why a socket gave up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailedReason {
@@ -347,6 +364,19 @@ pub enum FailedReason {
     JobUnknown,
     /// The token source had nothing to give.
     TokenUnavailable,
+}
+
+impl std::fmt::Display for FailedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailedReason::ReconnectExhausted { attempts } => {
+                write!(f, "gave up after {attempts} retries")
+            }
+            FailedReason::Unauthorized => f.write_str("unauthorized"),
+            FailedReason::JobUnknown => f.write_str("job unknown"),
+            FailedReason::TokenUnavailable => f.write_str("no token"),
+        }
+    }
 }
 
 /// Why a transition happened.
@@ -395,6 +425,30 @@ pub enum Cause {
     RetriesExhausted,
 }
 
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Start => f.write_str("started"),
+            Cause::HandshakeDone => f.write_str("handshake done"),
+            Cause::ReadyAck { replayed } => write!(f, "ready_ack, {replayed} replayed"),
+            Cause::HandshakeFailed(e) => write!(f, "handshake failed: {e}"),
+            Cause::Timeout(t) => write!(f, "{} timeout", t.as_str().replace('_', " ")),
+            Cause::PeerClose { code } => write!(f, "server sent close {code}"),
+            Cause::TransportEnded { code: 1006 } => f.write_str("connection lost (1006)"),
+            Cause::TransportEnded { code } => write!(f, "connection ended ({code})"),
+            Cause::TransportError(e) => write!(f, "connection error: {e}"),
+            Cause::HeartbeatLost => f.write_str("no pong in time"),
+            Cause::BackoffElapsed => f.write_str("backoff over"),
+            Cause::NetworkChanged => f.write_str("network changed"),
+            Cause::User(a) => write!(f, "user: {}", a.as_str()),
+            Cause::StateSyncNotFound => f.write_str("state sync: job not found"),
+            Cause::JobEnded => f.write_str("state sync: job ended"),
+            Cause::TokenUnavailable => f.write_str("token unavailable"),
+            Cause::RetriesExhausted => f.write_str("retries exhausted"),
+        }
+    }
+}
+
 /// What the user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UserAction {
@@ -404,6 +458,17 @@ pub enum UserAction {
     Close,
     /// Try again now.
     Retry,
+}
+
+impl UserAction {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserAction::Cancel => "cancel",
+            UserAction::Close => "close",
+            UserAction::Retry => "retry",
+        }
+    }
 }
 
 /// A class of error, without details that could hold a secret.
@@ -430,6 +495,18 @@ impl ErrorClass {
             ErrorClass::Tls(_) => "tls".into(),
             ErrorClass::Protocol(_) => "ws_protocol".into(),
             ErrorClass::Token => "token".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorClass::HttpStatus(s) => write!(f, "HTTP {s}"),
+            ErrorClass::Io(k) => f.write_str(&k.replace('_', " ")),
+            ErrorClass::Tls(_) => f.write_str("TLS error"),
+            ErrorClass::Protocol(k) => write!(f, "protocol error ({})", k.replace('_', " ")),
+            ErrorClass::Token => f.write_str("token source failed"),
         }
     }
 }

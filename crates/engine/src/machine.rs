@@ -15,7 +15,6 @@ use sockscope_protocol::{
     encode_client, parse_server,
 };
 
-use crate::Error;
 use crate::config::MachineConfig;
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, DropReason, ErrorClass, EventKind, FailedReason,
@@ -23,6 +22,7 @@ use crate::event::{
     ProgressSource, Side, State, StateName, StateSyncOutcome, StateSyncRecord, TimerKind,
     UserAction,
 };
+use crate::{Error, FinalCount};
 
 /// State-sync tries per sync (PROTOCOL.md rule 5).
 pub const STATE_SYNC_TRIES: u32 = 3;
@@ -151,8 +151,18 @@ pub struct Machine {
     attempts: u32,
     /// Failed attempts since the last Ready.
     failures: u32,
-    /// A fresh token was already tried since the last Ready.
+    /// A fresh token was already tried since the link last proved healthy.
     refreshed_since_ready: bool,
+    /// The current link is Ready but has not yet proved healthy (a frame
+    /// after `ready_ack`, or a pong): until it does, the retry budget and
+    /// the token refresh are not given back, so a server that acks and then
+    /// closes at once cannot set off a tight loop.
+    unproven: bool,
+    /// This attempt was started by a network change: if it fails, it does
+    /// not use up a retry.
+    network_attempt: bool,
+    /// When a network change last brought an attempt forward, to space them.
+    last_network_attempt_at: Option<Mono>,
     /// The next attempt fetches a fresh token.
     refresh_next: bool,
     /// A connection (handshake done) exists.
@@ -165,11 +175,19 @@ pub struct Machine {
     job_outcome: Option<ClosedReason>,
     last_seq: Option<u64>,
     ready_sends: u32,
+    /// When this connection's first `ready` went out, and the wait after
+    /// the latest one (it doubles up to the ready timeout).
+    ready_first_at: Mono,
+    ready_wait: Duration,
     outbox: VecDeque<(MsgId, String)>,
     next_msg: MsgId,
     ping_no: u64,
     ping_sent: Option<(Mono, Vec<u8>)>,
+    /// The current sync's try, while it is in flight or its retry is due.
     sync_try: Option<u32>,
+    /// Tries of the last state sync that gave up, until a later sync or a
+    /// terminal job event says how far the job got.
+    sync_gave_up: Option<u32>,
     timers: [Option<Mono>; TimerKind::ALL.len()],
     rng: fastrand::Rng,
     progress: Option<Progress>,
@@ -185,6 +203,9 @@ impl Machine {
             attempts: 0,
             failures: 0,
             refreshed_since_ready: false,
+            unproven: false,
+            network_attempt: false,
+            last_network_attempt_at: None,
             refresh_next: false,
             connected: false,
             peer_close: None,
@@ -192,11 +213,14 @@ impl Machine {
             job_outcome: None,
             last_seq: None,
             ready_sends: 0,
+            ready_first_at: Mono(0),
+            ready_wait: Duration::ZERO,
             outbox: VecDeque::new(),
             next_msg: 1,
             ping_no: 0,
             ping_sent: None,
             sync_try: None,
+            sync_gave_up: None,
             timers: [None; TimerKind::ALL.len()],
             rng,
             progress: None,
@@ -226,6 +250,28 @@ impl Machine {
     /// The job's progress, as far as the socket knows.
     pub fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
+    }
+
+    /// A state sync is in flight or due: the job's count may still change,
+    /// even after a terminal state.
+    pub fn sync_pending(&self) -> bool {
+        self.sync_try.is_some()
+    }
+
+    /// Tries of the last state sync, when it gave up and nothing since has
+    /// said how far the job got: the count in [`Machine::progress`] is stale.
+    pub fn sync_gave_up(&self) -> Option<u32> {
+        self.sync_gave_up
+    }
+
+    /// What the machine knows of its job's count (see [`FinalCount::of`]).
+    pub fn final_count(&self) -> FinalCount {
+        FinalCount::of(
+            &self.state,
+            self.sync_pending(),
+            self.sync_gave_up,
+            self.progress.as_ref(),
+        )
     }
 
     /// The earliest armed timer.
@@ -364,6 +410,10 @@ impl Machine {
         self.peer_close = None;
         self.we_closed = false;
         self.ready_sends = 0;
+        self.network_attempt = cause == Cause::NetworkChanged;
+        if self.network_attempt {
+            self.last_network_attempt_at = Some(now);
+        }
         let refresh_token = std::mem::take(&mut self.refresh_next);
         if refresh_token {
             self.refreshed_since_ready = true;
@@ -386,7 +436,11 @@ impl Machine {
     fn attempt_failed(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
         self.connected = false;
         self.disarm_connection_timers();
-        self.failures += 1;
+        // An attempt a network change brought forward does not use up a
+        // retry: the backoff it cut short is planned again at the same step.
+        if !std::mem::take(&mut self.network_attempt) || self.failures == 0 {
+            self.failures += 1;
+        }
         let policy = &self.cfg.reconnect;
         if self.failures > policy.max_attempts {
             self.find(
@@ -431,11 +485,23 @@ impl Machine {
         }
     }
 
-    /// A state sync already in flight is let finish: after a terminal close
-    /// its answer is the only word on how far the job got.
+    /// Every timer but a state-sync retry: a sync in flight or due is let
+    /// finish, since after a terminal state its answer is the only word on
+    /// how far the job got (a cancel drops it, see [`Machine::drop_sync`]).
     fn end_all_timers(&mut self) {
+        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
         self.timers = [None; TimerKind::ALL.len()];
+        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
         self.ping_sent = None;
+    }
+
+    /// A cancelled socket wants nothing more: a retry due is dropped; one in
+    /// flight is let answer and is not tried again.
+    fn drop_sync(&mut self) {
+        if self.armed(TimerKind::StateSyncRetry) {
+            self.disarm(TimerKind::StateSyncRetry);
+            self.sync_try = None;
+        }
     }
 
     fn fail(&mut self, reason: FailedReason, cause: Cause, fx: &mut Vec<Effect>) {
@@ -445,11 +511,7 @@ impl Machine {
     }
 
     fn close_terminal(&mut self, reason: ClosedReason, cause: Cause, fx: &mut Vec<Effect>) {
-        // A closed socket still wants the job's final state: a sync retry
-        // already due outlives the close, or the last count would be stale.
-        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
         self.end_all_timers();
-        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
         self.drain_outbox(DropReason::Closed, fx);
         self.go(State::Closed { reason }, cause, fx);
     }
@@ -473,8 +535,10 @@ impl Machine {
     }
 
     fn become_ready(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
-        self.failures = 0;
-        self.refreshed_since_ready = false;
+        // The budget comes back only once the link proves healthy (see
+        // `unproven`), not at the ack itself.
+        self.unproven = true;
+        self.network_attempt = false;
         self.disarm(TimerKind::Ready);
         self.go(
             State::Ready {
@@ -580,8 +644,10 @@ impl Machine {
                     Cause::HandshakeDone,
                     fx,
                 );
+                self.ready_first_at = now;
+                self.ready_wait = self.cfg.timeouts.ready_first.min(self.cfg.timeouts.ready);
                 self.send_ready(fx);
-                self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+                self.arm(TimerKind::Ready, now.plus(self.ready_wait));
             }
         }
     }
@@ -611,6 +677,17 @@ impl Machine {
     fn on_frame(&mut self, frame: InFrame, now: Mono, fx: &mut Vec<Effect>) {
         if !self.connected {
             return;
+        }
+        if self.unproven
+            && self.peer_close.is_none()
+            && matches!(self.state, State::Ready { .. })
+            && matches!(frame, InFrame::Text(_) | InFrame::Pong(_))
+        {
+            // The link carries traffic after Ready: it is healthy, so the
+            // retry budget and the token refresh are given back.
+            self.unproven = false;
+            self.failures = 0;
+            self.refreshed_since_ready = false;
         }
         let (opcode, size) = match &frame {
             InFrame::Text(t) => (Opcode::Text, t.len()),
@@ -788,6 +865,7 @@ impl Machine {
                 ..
             } => {
                 self.job_outcome = Some(ClosedReason::JobFinished);
+                self.sync_gave_up = None;
                 self.set_progress(
                     processed_count,
                     total_count,
@@ -800,6 +878,7 @@ impl Machine {
                 code, retryable, ..
             } => {
                 self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
+                self.sync_gave_up = None;
                 if let Some(p) = self.progress.clone() {
                     self.set_progress(
                         p.processed,
@@ -898,12 +977,19 @@ impl Machine {
             CloseAction::Finished => self.close_terminal(ClosedReason::JobFinished, cause, fx),
             CloseAction::Reconnect => self.attempt_failed(cause, now, fx),
             CloseAction::RefreshToken => {
-                self.failures += 1;
-                if self.failures > self.cfg.reconnect.max_attempts {
+                self.refresh_next = true;
+                if self.refreshed_since_ready {
+                    // A fresh token did not cure it (the server acks, then
+                    // closes again): back off like any failure, still
+                    // fetching a fresh token each time.
                     self.attempt_failed(cause, now, fx);
                 } else {
-                    self.refresh_next = true;
-                    self.connect(cause, now, fx);
+                    self.failures += 1;
+                    if self.failures > self.cfg.reconnect.max_attempts {
+                        self.attempt_failed(cause, now, fx);
+                    } else {
+                        self.connect(cause, now, fx);
+                    }
                 }
             }
             CloseAction::NeedsNewToken => self.fail(FailedReason::Unauthorized, cause, fx),
@@ -937,17 +1023,26 @@ impl Machine {
                     FindingClass::ReadyTimeout,
                     format!(
                         "no ready_ack within {:?} of ready #{}",
-                        self.cfg.timeouts.ready, self.ready_sends
+                        self.ready_wait, self.ready_sends
                     ),
                 );
-                if self.ready_sends <= self.cfg.ready_resends {
+                // The attempt may wait `ready_resends + 1` ready timeouts in
+                // all; within that, `ready` goes again after a wait that
+                // starts short and doubles, so a short deaf window costs
+                // little.
+                let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
+                let spent = now.since(self.ready_first_at);
+                if spent < budget {
                     self.find(
                         fx,
                         FindingClass::ReadyResent,
                         format!("ready sent again (#{})", self.ready_sends + 1),
                     );
                     self.send_ready(fx);
-                    self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+                    self.ready_wait = (self.ready_wait * 2)
+                        .min(self.cfg.timeouts.ready)
+                        .min(budget - spent);
+                    self.arm(TimerKind::Ready, now.plus(self.ready_wait));
                 } else {
                     self.abandon_connection(GOING_AWAY, "ready timeout", fx);
                     self.attempt_failed(Cause::Timeout(TimerKind::Ready), now, fx);
@@ -1086,6 +1181,7 @@ impl Machine {
                 }
                 self.abandon_connection(1000, "cancelled", fx);
                 self.end_all_timers();
+                self.drop_sync();
                 self.drain_outbox(DropReason::Cancelled, fx);
                 self.go(State::Cancelled, cause, fx);
             }
@@ -1150,6 +1246,7 @@ impl Machine {
         match result {
             Ok(state) => {
                 self.sync_try = None;
+                self.sync_gave_up = None;
                 fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
                     try_no,
                     outcome: StateSyncOutcome::Synced {
@@ -1217,11 +1314,13 @@ impl Machine {
                     return;
                 }
                 self.sync_try = None;
-                self.find(
-                    fx,
-                    FindingClass::StateSyncFailed,
-                    format!("state sync gave up after try {try_no} ({error})"),
-                );
+                self.sync_gave_up = Some(try_no);
+                let detail = if self.state.is_terminal() {
+                    format!("final count unknown: the state sync failed {try_no} times ({error})")
+                } else {
+                    format!("state sync gave up after try {try_no} ({error})")
+                };
+                self.find(fx, FindingClass::StateSyncFailed, detail);
                 if status == Some(404) && !self.state.is_terminal() {
                     if matches!(self.state, State::Connecting { .. }) {
                         fx.push(Effect::AbortConnect);
@@ -1236,6 +1335,14 @@ impl Machine {
     fn on_network_changed(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         match self.state.name() {
             StateName::Backoff => {
+                // A flapping network brings an attempt forward at most once
+                // per base delay; the backoff runs on otherwise.
+                if self
+                    .last_network_attempt_at
+                    .is_some_and(|at| now.since(at) < self.cfg.reconnect.base)
+                {
+                    return;
+                }
                 self.disarm(TimerKind::Backoff);
                 self.connect(Cause::NetworkChanged, now, fx);
             }
