@@ -19,7 +19,7 @@ fn demo_runs_every_job_to_the_end_and_shows_the_races() {
         assert!(stdout.contains(class), "no {class} in:\n{stdout}");
     }
     assert_eq!(
-        stdout.matches("-> Closed (JobFinished)").count(),
+        stdout.matches("-> Closed (job finished)").count(),
         3,
         "{stdout}"
     );

@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use anyhow::bail;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
+use sockscope_engine::AdapterKind;
 use sockscope_engine::event::EventKind;
-use sockscope_engine::{AdapterKind, State};
 use sockscope_recorder::{EventRecord, TelemetryConfig};
 
 use crate::printer::{EventPrinter, until_all_ended};
+use crate::summary::{FindingTally, write_summary};
 
 /// Options of `sockscope watch`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +45,8 @@ pub struct WatchArgs {
     db: Option<PathBuf>,
 }
 
-/// Runs until every socket has ended; exit 0 only if every job completed.
+/// Runs until every socket has ended and its final count is settled; exit
+/// 0 only if every job finished with a known count.
 pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let session = Session::start(SessionOptions {
         db_path: args.db.clone(),
@@ -79,12 +81,15 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
         .expect("the template is valid");
     let mut printer = EventPrinter::default();
+    let mut findings = FindingTally::default();
+    let mut state_of: HashMap<u64, String> = HashMap::new();
     let mut out = std::io::stdout().lock();
     until_all_ended(
         &session,
         &mut events,
         |n| eprintln!("({n} live events skipped; all are recorded)"),
         |e| {
+            let found = findings.record(e);
             if args.json {
                 serde_json::to_writer(&mut out, &EventRecord::from_event(e, Some(4096)))?;
                 writeln!(out)?;
@@ -103,9 +108,21 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
                             bar.set_length(p.total);
                             bar.set_position(p.processed);
                         }
-                        EventKind::Transition { to, .. } => bar.set_message(to.to_string()),
-                        _ => {}
+                        EventKind::Transition { to, .. } => {
+                            state_of.insert(e.socket, to.to_string());
+                        }
+                        _ if found => {}
+                        _ => return Ok(()),
                     }
+                    // The state, then the findings: a job that was dropped
+                    // and resumed must not end looking like a clean one.
+                    let state = state_of.get(&e.socket).map_or("", String::as_str);
+                    let brief = findings.brief(e.socket);
+                    bar.set_message(if brief.is_empty() {
+                        state.to_owned()
+                    } else {
+                        format!("{state}  ! {brief}")
+                    });
                 }
                 None => {
                     if let Some(line) = printer.line(e) {
@@ -120,22 +137,14 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     for b in bar_of.values() {
         b.finish();
     }
-    let sockets = session.sockets();
+    let mut sockets = session.sockets();
+    sockets.sort_by_key(|s| s.id);
     let id = session.session_id();
     session.stop().await?;
-    let failed: Vec<_> = sockets
-        .iter()
-        .filter(|s| !matches!(s.state, State::Closed { .. }))
-        .collect();
-    eprintln!(
-        "session {id}: {} sockets, {} did not complete",
-        sockets.len(),
-        failed.len()
-    );
-    for s in &failed {
-        eprintln!("  {}: {}", s.name, s.state);
-    }
-    Ok(if failed.is_empty() {
+    let mut summary = String::new();
+    let all_completed = write_summary(&mut summary, id, &sockets, &findings);
+    eprint!("{summary}");
+    Ok(if all_completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
