@@ -52,6 +52,47 @@ async fn failure(h: &mut Harness, s: &SocketHandle) -> FailedReason {
 
 // ---- rule 1: ready is earned ---------------------------------------------
 
+/// With the default ready timeout (5 s), a short deaf window costs a
+/// few short waits, not a whole timeout: `ready` goes again after 250 ms,
+/// then 500 ms, and the third one is heard.
+#[tokio::test]
+async fn a_short_deaf_window_costs_short_waits_with_the_default_ready_timeout() {
+    bounded(async {
+        let mut h = Harness::new().await;
+        let job = h.job(
+            JobKind::CsvImport,
+            5,
+            Faults {
+                ready_deaf_ms: Some(400),
+                ..fast(5)
+            },
+        );
+        let mut cfg = h.config(&job);
+        cfg.timeouts = sockscope_engine::Timeouts::default();
+        let s = h.add(&cfg);
+        h.state(&s, StateName::Ready).await;
+        let waits: Vec<String> = h
+            .log
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Finding(f) if f.class == FindingClass::ReadyTimeout => {
+                    Some(f.detail.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!waits.is_empty(), "the deaf window cost no wait");
+        for w in &waits {
+            assert!(
+                w.contains("within 250ms") || w.contains("within 500ms"),
+                "a wait longer than the first two: {waits:?}"
+            );
+        }
+        s.cancel().await.unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn job_adapter_is_ready_only_after_ready_ack_and_resends_ready_to_a_deaf_server() {
     bounded(async {

@@ -259,7 +259,7 @@ impl fmt::Display for ScenarioReport {
             for t in &s.transitions {
                 writeln!(
                     f,
-                    "    {:>7.3}s  {} -> {}  ({:?})",
+                    "    {:>7.3}s  {} -> {}  ({})",
                     t.at.as_secs_f64(),
                     t.from.as_str(),
                     t.to,
