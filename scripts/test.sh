@@ -13,6 +13,9 @@ apt_install iproute2 dbus gnome-keyring
 ensure_app_build_deps
 ensure_app_test_deps
 
+# The reference servers the dialect tests run (npm socket.io, graphql-ws).
+reference_server_deps
+
 # ui/ first: its unit tests, then the bundle the app embeds.
 ui_deps
 (cd ui && npm test && npm run build)

@@ -231,3 +231,46 @@ max_attempts = 1
     })
     .await;
 }
+
+/// One flag watches a Socket.IO job: Ready at the namespace ack, progress
+/// to 100%, exit 0, the token nowhere in the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_a_socketio_job_with_one_flag() {
+    bounded(async {
+        let token = "sio-cli-token-77";
+        let server = sockscope_test_support::reference::ReferenceServer::start(
+            "socketio-job.mjs",
+            serde_json::json!({ "token": token, "total": 20, "intervalMs": 5, "ackDelayMs": 200 }),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let url = server.url("/");
+        let args = [
+            "--url",
+            &url,
+            "--dialect",
+            "socketio",
+            "--token-env",
+            "T",
+            "--json",
+            "--db",
+        ];
+        let out = run_watch(&args, Some(&db), &[("T", token)]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("job finished; 20/20 (from a job event)"),
+            "{stderr}"
+        );
+        assert!(stdout.contains("event:progress"), "{stdout}");
+        assert!(!stdout.contains(token) && !stderr.contains(token));
+        let db_bytes = std::fs::read(&db).unwrap();
+        assert!(
+            !db_bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in the database"
+        );
+    })
+    .await;
+}

@@ -3,6 +3,7 @@
 //! misbehaving peer, over real loopback sockets.
 
 mod config;
+mod dialects;
 mod many;
 mod properties;
 mod rules;

@@ -116,11 +116,7 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
         let n = || v.parse::<u64>().map_err(|e| format!("{k}: {e}"));
         match k {
             "adapter" => {
-                cfg.adapter = if v == "raw" {
-                    AdapterKind::Raw
-                } else {
-                    AdapterKind::Job
-                }
+                cfg.adapter = AdapterKind::parse(v).ok_or(format!("unknown adapter `{v}`"))?
             }
             "jitter" => cfg.reconnect.jitter = v == "on",
             "max_attempts" => cfg.reconnect.max_attempts = n()? as u32,
@@ -129,6 +125,9 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "can_refresh" => cfg.can_refresh_token = v == "true",
             "max_message_size" => cfg.max_message_size = n()? as usize,
             "ready_ms" => cfg.timeouts.ready = Duration::from_millis(n()?),
+            "has_token" => cfg.has_token = v == "true",
+            "job_id" => cfg.job_id = Some(v.to_owned()),
+            "query" => cfg.dialect.query = Some(v.replace('~', " ")),
             _ => return Err(format!("unknown config key `{k}`")),
         }
     }
@@ -211,6 +210,7 @@ fn render(out: &mut String, now: Mono, what: &str, fx: &[Effect]) {
             } => format!("connect attempt={attempt} refresh_token={refresh_token}"),
             Effect::AbortConnect => "abort_connect".into(),
             Effect::Write(OutFrame::Text(t)) => format!("write text {t}"),
+            Effect::Write(OutFrame::Auth(t)) => format!("write auth {t}"),
             Effect::Write(OutFrame::Ping(p)) => format!("write ping {}", p.len()),
             Effect::Write(OutFrame::Close { code, reason }) => {
                 format!("write close {code} {reason:?}")

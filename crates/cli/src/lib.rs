@@ -46,7 +46,7 @@ enum Command {
     ///
     /// Examples: `sockscope watch --config sockets.toml`,
     /// `JOB_TOKEN=… sockscope watch --url wss://api.example.com/ws/progress --job-id j-42 --token-env JOB_TOKEN --json`
-    Watch(watch::WatchArgs),
+    Watch(Box<watch::WatchArgs>),
     /// List recorded sessions.
     ///
     /// Example: `sockscope sessions`
@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Sim(a) => Ok(sockscope_sim::cli::run(a).await?),
             Command::Scenario(c) => scenario::run(c).await,
             Command::Proxy(a) => proxy::run(a).await,
-            Command::Watch(a) => watch::run(a).await,
+            Command::Watch(a) => watch::run(*a).await,
             Command::Sessions(db) => history::sessions(&db),
             Command::Events {
                 session,

@@ -31,9 +31,33 @@ pub struct WatchArgs {
     /// The environment variable that holds the token.
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
-    /// Protocol adapter: `job` (PROTOCOL.md) or `raw` (any WebSocket).
-    #[arg(long, default_value = "job", value_parser = ["job", "raw"])]
-    protocol: String,
+    /// The protocol the socket speaks: `job` (PROTOCOL.md), `raw` (any
+    /// WebSocket), `socketio` or `graphql-ws` (docs/dialects.md).
+    #[arg(long, alias = "protocol", default_value = "job", value_parser = ["job", "raw", "socketio", "graphql-ws"])]
+    dialect: String,
+    /// The Socket.IO event that carries progress. Default `progress`.
+    #[arg(long, value_name = "NAME")]
+    progress_event: Option<String>,
+    /// The Socket.IO event that says the job completed. Default `complete`.
+    #[arg(long, value_name = "NAME")]
+    complete_event: Option<String>,
+    /// The Socket.IO event that says the job failed. Default `failed`.
+    #[arg(long, value_name = "NAME")]
+    failed_event: Option<String>,
+    /// JSON Pointer to the processed count in a progress message.
+    /// Default `/0/processed` (Socket.IO), `/data/progress/processed` (graphql-ws).
+    #[arg(long, value_name = "POINTER")]
+    processed: Option<String>,
+    /// JSON Pointer to the total count. Default `/0/total` (Socket.IO),
+    /// `/data/progress/total` (graphql-ws).
+    #[arg(long, value_name = "POINTER")]
+    total: Option<String>,
+    /// graphql-ws: the subscription document (`{job_id}` is filled in).
+    #[arg(long, value_name = "DOCUMENT")]
+    query: Option<String>,
+    /// graphql-ws: the subscription's variables, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    variables: Option<String>,
     /// Print every event as a JSON line instead of progress bars.
     #[arg(long)]
     json: bool,
@@ -62,11 +86,20 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut events = session.subscribe_from_start();
     if let Some(url) = &args.url {
         let mut spec = SocketSpec::job(url.clone());
-        spec.adapter = if args.protocol == "raw" {
-            AdapterKind::Raw
-        } else {
-            AdapterKind::Job
+        spec.adapter = AdapterKind::parse(&args.dialect).unwrap_or(AdapterKind::Job);
+        let d = &mut spec.dialect;
+        let set = |slot: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
         };
+        set(&mut d.progress_event, &args.progress_event);
+        set(&mut d.complete_event, &args.complete_event);
+        set(&mut d.failed_event, &args.failed_event);
+        d.processed.clone_from(&args.processed);
+        d.total.clone_from(&args.total);
+        d.query.clone_from(&args.query);
+        d.variables.clone_from(&args.variables);
         spec.job_id = args.job_id.clone();
         if let Some(var) = &args.token_env {
             spec.token = TokenSpec::Env(var.clone());

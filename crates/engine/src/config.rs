@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::Error;
+use crate::dialect::DialectOptions;
 use crate::event::{AdapterKind, Endpoint, SocketInfo};
 use crate::token::TokenSource;
 
@@ -113,8 +114,10 @@ pub struct SocketConfig {
     pub name: Option<String>,
     /// `ws://` or `wss://` URL. Must not hold a token.
     pub url: String,
-    /// Protocol adapter. Default `job`.
+    /// The protocol it speaks (its dialect). Default `job`.
     pub adapter: AdapterKind,
+    /// The dialect's options (event names, count pointers, subscription).
+    pub dialect: DialectOptions,
     /// Job id, for the job adapter. Taken from the URL's `jobId` if unset.
     pub job_id: Option<String>,
     /// Where tokens come from. Default none (no auth).
@@ -150,6 +153,7 @@ impl SocketConfig {
             name: None,
             url: url.into(),
             adapter: AdapterKind::Job,
+            dialect: DialectOptions::default(),
             job_id: None,
             token: None,
             token_placement: TokenPlacement::Header,
@@ -234,6 +238,58 @@ impl SocketConfig {
                 ws_url.query_pairs_mut().append_pair("jobId", id);
             }
         }
+        match self.adapter {
+            AdapterKind::SocketIo => {
+                // Engine.IO's endpoint, over WebSocket only.
+                if ws_url.path().is_empty() || ws_url.path() == "/" {
+                    ws_url.set_path("/socket.io/");
+                }
+                if !ws_url.query_pairs().any(|(k, _)| k == "EIO") {
+                    ws_url
+                        .query_pairs_mut()
+                        .append_pair("EIO", "4")
+                        .append_pair("transport", "websocket");
+                }
+                let nsp = &self.dialect.namespace;
+                if !(nsp.is_empty() || nsp.starts_with('/')) || nsp.contains(',') {
+                    return Err(bad(
+                        "dialect.namespace",
+                        "must start with '/' and hold no ','",
+                    ));
+                }
+            }
+            AdapterKind::GraphqlWs => {
+                if self.dialect.query.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "dialect.query",
+                        "graphql-ws needs the subscription document",
+                    ));
+                }
+                if let Some(vars) = &self.dialect.variables {
+                    let filled = vars.replace("{job_id}", job_id.as_deref().unwrap_or_default());
+                    if !serde_json::from_str::<serde_json::Value>(&filled)
+                        .is_ok_and(|v| v.is_object())
+                    {
+                        return Err(bad("dialect.variables", "must be a JSON object"));
+                    }
+                }
+            }
+            AdapterKind::Job | AdapterKind::Raw => {}
+        }
+        for (field, pointer) in [
+            ("dialect.processed", &self.dialect.processed),
+            ("dialect.total", &self.dialect.total),
+        ] {
+            if let Some(p) = pointer
+                && !p.is_empty()
+                && !p.starts_with('/')
+            {
+                return Err(bad(
+                    field,
+                    "must be a JSON Pointer: empty, or starting with '/'",
+                ));
+            }
+        }
         let state_url = match (&self.state_url, &job_id) {
             (Some(s), _) => {
                 let u = Url::parse(s).map_err(|e| bad("state_url", &format!("not a URL ({e})")))?;
@@ -294,6 +350,7 @@ impl SocketConfig {
             .clone()
             .or_else(|| job_id.clone())
             .unwrap_or_else(|| host.clone());
+        let info_job_id = job_id.clone();
         Ok(ValidConfig {
             info: SocketInfo {
                 name,
@@ -308,6 +365,9 @@ impl SocketConfig {
             token_placement: self.token_placement,
             machine: MachineConfig {
                 adapter: self.adapter,
+                dialect: self.dialect.clone(),
+                has_token: self.token.is_some(),
+                job_id: info_job_id,
                 reconnect: self.reconnect.clone(),
                 heartbeat: self.heartbeat.clone(),
                 timeouts: self.timeouts.clone(),
@@ -345,8 +405,15 @@ impl ValidConfig {
 /// The part of the configuration the state machine reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineConfig {
-    /// Protocol adapter.
+    /// Protocol adapter (dialect).
     pub adapter: AdapterKind,
+    /// The dialect's options.
+    pub dialect: DialectOptions,
+    /// A token source exists: dialects that authenticate in-band put the
+    /// token slot in their first frame.
+    pub has_token: bool,
+    /// The job id, for dialects that name it in a frame.
+    pub job_id: Option<String>,
     /// Reconnect policy.
     pub reconnect: ReconnectPolicy,
     /// Heartbeat policy.
@@ -371,6 +438,9 @@ impl MachineConfig {
         let c = SocketConfig::job("ws://127.0.0.1:1/?jobId=j");
         MachineConfig {
             adapter,
+            dialect: DialectOptions::default(),
+            has_token: false,
+            job_id: None,
             reconnect: c.reconnect,
             heartbeat: c.heartbeat,
             timeouts: c.timeouts,

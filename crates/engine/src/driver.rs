@@ -23,7 +23,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::bus::Bus;
 use crate::config::{TokenPlacement, ValidConfig};
 use crate::event::{
-    ErrorClass, Event, EventKind, Mono, MsgId, Progress, SocketId, State, UserAction,
+    AdapterKind, ErrorClass, Event, EventKind, Mono, MsgId, Progress, SocketId, State, UserAction,
 };
 use crate::machine::{Effect, InFrame, Input, Machine, OutFrame, SyncFailure};
 use crate::token::Token;
@@ -364,6 +364,7 @@ impl Driver {
         let ws = self.ws.as_mut()?;
         let msg = match frame {
             OutFrame::Text(t) => Message::Text(t.into()),
+            OutFrame::Auth(t) => Message::Text(fill_token_slot(&t, self.token.as_ref()).into()),
             OutFrame::Ping(p) => Message::Ping(p.into()),
             OutFrame::Close { code, reason } => Message::Close(Some(CloseFrame {
                 code: code.into(),
@@ -500,6 +501,12 @@ async fn open(
         let value = bearer(t).ok_or(ErrorClass::Token)?;
         request.headers_mut().insert("authorization", value);
     }
+    if cfg.machine.adapter == AdapterKind::GraphqlWs {
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(crate::dialect::GRAPHQL_WS_PROTOCOL),
+        );
+    }
     let connector = if url.scheme() == "wss" {
         let tls = shared.tls().map_err(|e| ErrorClass::Tls(e.to_string()))?;
         Some(Connector::Rustls(tls))
@@ -557,6 +564,16 @@ async fn state_sync(
     resp.json::<JobState>()
         .await
         .map_err(|_| SyncFailure::Io("bad_body".into()))
+}
+
+/// The frame with the token where its slot is (`null` without a token).
+fn fill_token_slot(text: &str, token: Option<&Token>) -> String {
+    let slot = serde_json::Value::from(crate::dialect::TOKEN_SLOT).to_string();
+    let value = match token {
+        Some(t) => serde_json::Value::from(t.expose()).to_string(),
+        None => "null".into(),
+    };
+    text.replace(&slot, &value)
 }
 
 /// A fresh snapshot for a socket not yet started.

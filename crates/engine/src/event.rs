@@ -156,22 +156,42 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// Protocol adapter of a socket.
+/// The protocol a socket speaks (its dialect; see `docs/dialects.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdapterKind {
     /// PROTOCOL.md: Ready on `ready_ack`, seq, resume and state sync.
     Job,
-    /// Any WebSocket server: Ready when the handshake is done.
+    /// Any WebSocket server: Ready when the handshake is done; a close is
+    /// only a close.
     Raw,
+    /// Socket.IO v5 over Engine.IO v4: Ready on the namespace CONNECT ack.
+    SocketIo,
+    /// graphql-transport-ws: Ready on `connection_ack`.
+    GraphqlWs,
 }
 
 impl AdapterKind {
-    /// `job` or `raw`.
+    /// Every dialect.
+    pub const ALL: [AdapterKind; 4] = [
+        AdapterKind::Job,
+        AdapterKind::Raw,
+        AdapterKind::SocketIo,
+        AdapterKind::GraphqlWs,
+    ];
+
+    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterKind::Job => "job",
             AdapterKind::Raw => "raw",
+            AdapterKind::SocketIo => "socketio",
+            AdapterKind::GraphqlWs => "graphql-ws",
         }
+    }
+
+    /// The dialect named `name`.
+    pub fn parse(name: &str) -> Option<AdapterKind> {
+        AdapterKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -331,6 +351,12 @@ pub enum ClosedReason {
     },
     /// The user closed it.
     UserClosed,
+    /// The server closed it and said nothing of a job (a raw socket's
+    /// close, a Socket.IO server's disconnect): a close is only a close.
+    PeerClosed {
+        /// The close code (1000 for an in-band disconnect).
+        code: u16,
+    },
 }
 
 impl std::fmt::Display for ClosedReason {
@@ -346,6 +372,7 @@ impl std::fmt::Display for ClosedReason {
                 write!(f, "job failed: {code}, {again}")
             }
             ClosedReason::UserClosed => f.write_str("closed by the user"),
+            ClosedReason::PeerClosed { code } => write!(f, "closed by the server ({code})"),
         }
     }
 }
@@ -417,7 +444,8 @@ pub enum Cause {
     User(UserAction),
     /// A state sync answered 404.
     StateSyncNotFound,
-    /// A state sync said the job has ended.
+    /// The job ended: a state sync or a dialect's completion or failure
+    /// message said so.
     JobEnded,
     /// The token source failed.
     TokenUnavailable,
@@ -442,7 +470,7 @@ impl std::fmt::Display for Cause {
             Cause::NetworkChanged => f.write_str("network changed"),
             Cause::User(a) => write!(f, "user: {}", a.as_str()),
             Cause::StateSyncNotFound => f.write_str("state sync: job not found"),
-            Cause::JobEnded => f.write_str("state sync: job ended"),
+            Cause::JobEnded => f.write_str("job ended"),
             Cause::TokenUnavailable => f.write_str("token unavailable"),
             Cause::RetriesExhausted => f.write_str("retries exhausted"),
         }
@@ -528,11 +556,14 @@ pub enum TimerKind {
     Close,
     /// Next state-sync try.
     StateSyncRetry,
+    /// Bounds the silence of a server that pings (Socket.IO): its ping
+    /// interval plus its ping timeout.
+    ServerHeartbeat,
 }
 
 impl TimerKind {
     /// All timers, in a fixed order.
-    pub const ALL: [TimerKind; 7] = [
+    pub const ALL: [TimerKind; 8] = [
         TimerKind::Handshake,
         TimerKind::Ready,
         TimerKind::Backoff,
@@ -540,6 +571,7 @@ impl TimerKind {
         TimerKind::Pong,
         TimerKind::Close,
         TimerKind::StateSyncRetry,
+        TimerKind::ServerHeartbeat,
     ];
 
     /// Stable name.
@@ -552,6 +584,7 @@ impl TimerKind {
             TimerKind::Pong => "pong",
             TimerKind::Close => "close",
             TimerKind::StateSyncRetry => "state_sync_retry",
+            TimerKind::ServerHeartbeat => "server_heartbeat",
         }
     }
 }

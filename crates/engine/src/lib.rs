@@ -31,6 +31,7 @@ pub use event::{
     AdapterKind, Event, EventKind, Finding, FindingClass, Mono, MsgId, SocketId, SocketInfo, State,
     StateName,
 };
+pub use sockscope_protocol::dialect;
 pub use token::{EnvToken, StaticToken, Token, TokenFuture, TokenSource};
 
 use driver::{Command, Shared};

@@ -16,6 +16,7 @@ use sockscope_protocol::{
 };
 
 use crate::config::MachineConfig;
+use crate::dialect::{self, Heard};
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, DropReason, ErrorClass, EventKind, FailedReason,
     Finding, FindingClass, FrameRecord, MessageStage, Mono, MsgId, Opcode, Progress,
@@ -131,6 +132,10 @@ pub enum Effect {
 pub enum OutFrame {
     /// A text frame.
     Text(String),
+    /// A text frame holding the token slot ([`crate::dialect::TOKEN_SLOT`]
+    /// as a JSON string): the driver puts the token there as it writes, so
+    /// the recorded frame never holds it.
+    Auth(String),
     /// A WebSocket ping with this payload.
     Ping(Vec<u8>),
     /// A close frame.
@@ -188,6 +193,14 @@ pub struct Machine {
     /// Tries of the last state sync that gave up, until a later sync or a
     /// terminal job event says how far the job got.
     sync_gave_up: Option<u32>,
+    /// Socket.IO: the server's ping interval plus its ping timeout, from the
+    /// open packet: the longest silence a live server allows.
+    server_silence: Option<Duration>,
+    /// Socket.IO: the session (`sid`, recovery `pid`) and the last offset,
+    /// for connection state recovery; and the sid a resume asked for.
+    sio_session: Option<(String, Option<String>)>,
+    sio_offset: Option<String>,
+    sio_resuming: Option<String>,
     timers: [Option<Mono>; TimerKind::ALL.len()],
     rng: fastrand::Rng,
     progress: Option<Progress>,
@@ -221,6 +234,10 @@ impl Machine {
             ping_sent: None,
             sync_try: None,
             sync_gave_up: None,
+            server_silence: None,
+            sio_session: None,
+            sio_offset: None,
+            sio_resuming: None,
             timers: [None; TimerKind::ALL.len()],
             rng,
             progress: None,
@@ -335,6 +352,7 @@ impl Machine {
             TimerKind::Ping,
             TimerKind::Pong,
             TimerKind::Close,
+            TimerKind::ServerHeartbeat,
         ] {
             self.disarm(k);
         }
@@ -369,7 +387,7 @@ impl Machine {
     ) {
         debug_assert!(self.connected && !self.we_closed && self.peer_close.is_none());
         let record = match &frame {
-            OutFrame::Text(text) => FrameRecord {
+            OutFrame::Text(text) | OutFrame::Auth(text) => FrameRecord {
                 direction: Direction::Out,
                 opcode: Opcode::Text,
                 size: text.len(),
@@ -547,6 +565,12 @@ impl Machine {
             cause,
             fx,
         );
+        if self.cfg.adapter == AdapterKind::GraphqlWs {
+            // The subscription goes out only now: before the ack it is the
+            // seed-000 race, and the server answers it with 4401.
+            let sub = dialect::graphql_subscribe(&self.cfg.dialect, self.cfg.job_id.as_deref());
+            self.write_typed(OutFrame::Text(sub), None, Some("subscribe"), fx);
+        }
         // The adapter's own `ready` went out at the handshake; queued
         // application messages follow it, in order (socket.io issue 305).
         while let Some((id, text)) = self.outbox.pop_front() {
@@ -604,6 +628,22 @@ impl Machine {
         self.progress = Some(p);
     }
 
+    /// A job event said the job failed: that is the outcome, and the count
+    /// it stopped at is final.
+    fn job_failed(&mut self, code: String, retryable: bool, fx: &mut Vec<Effect>) {
+        self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
+        self.sync_gave_up = None;
+        if let Some(p) = self.progress.clone() {
+            self.set_progress(
+                p.processed,
+                p.total,
+                Some(JobStatus::Failed),
+                ProgressSource::Event,
+                fx,
+            );
+        }
+    }
+
     fn send_ping(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         self.ping_no += 1;
         let payload = self.ping_no.to_be_bytes().to_vec();
@@ -636,6 +676,26 @@ impl Machine {
         self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
         match self.cfg.adapter {
             AdapterKind::Raw => self.become_ready(Cause::HandshakeDone, now, fx),
+            AdapterKind::SocketIo | AdapterKind::GraphqlWs => {
+                self.go(
+                    State::AwaitingReady {
+                        attempt: self.attempts,
+                    },
+                    Cause::HandshakeDone,
+                    fx,
+                );
+                // Socket.IO waits for the Engine.IO open packet first. Neither
+                // protocol allows its readiness request twice (graphql-ws
+                // closes with 4429), so the whole wait is one timer.
+                if self.cfg.adapter == AdapterKind::GraphqlWs {
+                    let init = dialect::graphql_init(self.cfg.has_token);
+                    let frame = self.auth_frame(init);
+                    self.write_typed(frame, None, Some("connection_init"), fx);
+                }
+                let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
+                self.ready_wait = budget;
+                self.arm(TimerKind::Ready, now.plus(budget));
+            }
             AdapterKind::Job => {
                 self.go(
                     State::AwaitingReady {
@@ -762,7 +822,14 @@ impl Machine {
 
     fn on_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
-        if self.cfg.adapter == AdapterKind::Raw {
+        if matches!(
+            self.cfg.adapter,
+            AdapterKind::SocketIo | AdapterKind::GraphqlWs
+        ) && size <= self.cfg.max_message_size
+        {
+            return self.on_dialect_text(text, now, fx);
+        }
+        if self.cfg.adapter != AdapterKind::Job {
             if size > self.cfg.max_message_size {
                 fx.push(Effect::Emit(EventKind::Frame(frame_record(
                     Direction::In,
@@ -876,19 +943,7 @@ impl Machine {
             }
             ServerMessage::JobFailed {
                 code, retryable, ..
-            } => {
-                self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
-                self.sync_gave_up = None;
-                if let Some(p) = self.progress.clone() {
-                    self.set_progress(
-                        p.processed,
-                        p.total,
-                        Some(JobStatus::Failed),
-                        ProgressSource::Event,
-                        fx,
-                    );
-                }
-            }
+            } => self.job_failed(code, retryable, fx),
             ServerMessage::KeepAlive
             | ServerMessage::Pong { .. }
             | ServerMessage::Unknown { .. } => {}
@@ -934,8 +989,10 @@ impl Machine {
             ..
         } = self.state
         {
+            // A dialect closes itself once the job has ended.
+            let reason = self.job_outcome.clone().unwrap_or(ClosedReason::UserClosed);
             self.close_terminal(
-                ClosedReason::UserClosed,
+                reason,
                 Cause::TransportEnded {
                     code: self.peer_close.unwrap_or(1000),
                 },
@@ -972,6 +1029,39 @@ impl Machine {
         // too, so without an outcome the code alone decides.
         if let Some(reason) = self.job_outcome.clone() {
             return self.close_terminal(reason, cause, fx);
+        }
+        match self.cfg.adapter {
+            AdapterKind::Job => {}
+            // A close is only a close: a normal one ends the socket without a
+            // word on any job; anything else is a drop to reconnect from.
+            AdapterKind::Raw => {
+                return if matches!(code, 1000 | 1005) {
+                    self.close_terminal(ClosedReason::PeerClosed { code }, cause, fx)
+                } else {
+                    self.attempt_failed(cause, now, fx)
+                };
+            }
+            // Socket.IO ends a session in-band (DISCONNECT); a transport
+            // close is a drop, as its own client treats it.
+            AdapterKind::SocketIo => return self.attempt_failed(cause, now, fx),
+            AdapterKind::GraphqlWs => {
+                return match dialect::graphql_close_is_fatal(code) {
+                    Some(what) => {
+                        self.find(
+                            fx,
+                            FindingClass::ProtocolError,
+                            format!("the server closed with {what}"),
+                        );
+                        let reason = if matches!(code, 4401 | 4403) {
+                            FailedReason::Unauthorized
+                        } else {
+                            FailedReason::JobUnknown
+                        };
+                        self.fail(reason, cause, fx)
+                    }
+                    None => self.attempt_failed(cause, now, fx),
+                };
+            }
         }
         match CloseCode(code).action(false) {
             CloseAction::Finished => self.close_terminal(ClosedReason::JobFinished, cause, fx),
@@ -1032,7 +1122,7 @@ impl Machine {
                 // little.
                 let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
                 let spent = now.since(self.ready_first_at);
-                if spent < budget {
+                if spent < budget && self.cfg.adapter == AdapterKind::Job {
                     self.find(
                         fx,
                         FindingClass::ReadyResent,
@@ -1088,7 +1178,224 @@ impl Machine {
                     self.request_sync(n + 1, fx);
                 }
             }
+            TimerKind::ServerHeartbeat => {
+                if !self.connected {
+                    return;
+                }
+                self.find(
+                    fx,
+                    FindingClass::HeartbeatLost,
+                    format!(
+                        "the server sent no ping within {:?} (its interval plus timeout)",
+                        self.server_silence.unwrap_or_default()
+                    ),
+                );
+                fx.push(Effect::DropTransport);
+                self.connected = false;
+                self.attempt_failed(Cause::HeartbeatLost, now, fx);
+            }
         }
+    }
+
+    /// A text frame of a dialect (Socket.IO, graphql-ws): read by the
+    /// dialect, acted on by the machine's rules.
+    fn on_dialect_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+        let size = text.len();
+        let reading = match self.cfg.adapter {
+            AdapterKind::SocketIo => dialect::socketio_read(&self.cfg.dialect, &text),
+            _ => dialect::graphql_read(&self.cfg.dialect, &text),
+        };
+        fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
+            message_type: Some(reading.kind.clone()),
+            text: Some(text),
+            ..frame_record(Direction::In, Opcode::Text, size)
+        })));
+        if let Some(offset) = reading.offset {
+            self.sio_offset = Some(offset);
+        }
+        let awaiting = matches!(self.state, State::AwaitingReady { .. });
+        match reading.heard {
+            Heard::Open { interval, timeout } => {
+                let silence = interval + timeout;
+                self.server_silence = Some(silence);
+                self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                if awaiting {
+                    let resume = match (&self.sio_session, &self.sio_offset) {
+                        (Some((sid, Some(pid))), Some(offset)) => {
+                            self.sio_resuming = Some(sid.clone());
+                            Some((pid.clone(), offset.clone()))
+                        }
+                        _ => None,
+                    };
+                    let connect = dialect::socketio_connect(
+                        &self.cfg.dialect,
+                        self.cfg.has_token,
+                        resume.as_ref().map(|(p, o)| (p.as_str(), o.as_str())),
+                    );
+                    let frame = self.auth_frame(connect);
+                    self.write_typed(frame, None, Some("connect"), fx);
+                }
+            }
+            Heard::ServerPing { answer } => {
+                if let Some(silence) = self.server_silence {
+                    self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                }
+                if !self.we_closed {
+                    let kind = if answer.starts_with('3') {
+                        "eio_pong"
+                    } else {
+                        "pong"
+                    };
+                    self.write_typed(OutFrame::Text(answer), None, Some(kind), fx);
+                }
+            }
+            Heard::ReadyAck { sid, pid } => {
+                if !awaiting {
+                    if self.cfg.adapter == AdapterKind::GraphqlWs {
+                        self.find(
+                            fx,
+                            FindingClass::ProtocolError,
+                            "a second connection_ack".into(),
+                        );
+                    }
+                    return;
+                }
+                let mut replayed = 0;
+                if let Some(asked) = self.sio_resuming.take() {
+                    if sid.as_deref() == Some(asked.as_str()) {
+                        replayed = 1;
+                    } else {
+                        self.find(
+                            fx,
+                            FindingClass::ResyncRequired,
+                            "the server could not recover the Socket.IO session: events sent \
+                             while away are lost; counts resume from the next event"
+                                .into(),
+                        );
+                        self.sio_offset = None;
+                    }
+                }
+                if let Some(sid) = sid {
+                    self.sio_session = Some((sid, pid));
+                }
+                self.become_ready(Cause::ReadyAck { replayed }, now, fx);
+            }
+            Heard::Refused { message } => {
+                let message = message.chars().take(200).collect::<String>();
+                let lower = message.to_ascii_lowercase();
+                let auth = ["auth", "token", "forbidden", "denied", "credential"]
+                    .iter()
+                    .any(|w| lower.contains(w));
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    format!("the server refused the namespace: {message}"),
+                );
+                self.abandon_connection(1000, "connect_error", fx);
+                let cause = Cause::HandshakeFailed(ErrorClass::Protocol("connect_error".into()));
+                if auth {
+                    self.fail(FailedReason::Unauthorized, cause, fx);
+                } else {
+                    self.attempt_failed(cause, now, fx);
+                }
+            }
+            Heard::Progress { processed, total } => self.set_progress(
+                processed,
+                total,
+                Some(JobStatus::Running),
+                ProgressSource::Event,
+                fx,
+            ),
+            // The first word on the job stands: graphql-ws follows an error
+            // `next` with `complete`.
+            Heard::Complete { .. } | Heard::Failed { .. } if self.job_outcome.is_some() => {}
+            Heard::Complete { processed, total } => {
+                self.job_outcome = Some(ClosedReason::JobFinished);
+                self.sync_gave_up = None;
+                let last = self.progress.clone();
+                let total = total.or(last.as_ref().map(|p| p.total)).unwrap_or(0);
+                let processed = processed.unwrap_or(total);
+                self.set_progress(
+                    processed,
+                    total,
+                    Some(JobStatus::Complete),
+                    ProgressSource::Event,
+                    fx,
+                );
+                self.end_by_us(now, fx);
+            }
+            Heard::Failed { code } => {
+                self.job_failed(code.chars().take(200).collect(), false, fx);
+                self.end_by_us(now, fx);
+            }
+            Heard::Disconnect => {
+                // The server ended the session in-band: no reconnect.
+                self.abandon_connection(1000, "server disconnect", fx);
+                let reason = self
+                    .job_outcome
+                    .clone()
+                    .unwrap_or(ClosedReason::PeerClosed { code: 1000 });
+                self.close_terminal(reason, Cause::PeerClose { code: 1000 }, fx);
+            }
+            Heard::Other => {}
+            Heard::Violation(what) => {
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    format!("{}: {what}", self.cfg.adapter.as_str()),
+                );
+            }
+        }
+    }
+
+    /// A dialect's first frame: with the token slot only when there is a
+    /// token.
+    fn auth_frame(&self, text: String) -> OutFrame {
+        if self.cfg.has_token {
+            OutFrame::Auth(text)
+        } else {
+            OutFrame::Text(text)
+        }
+    }
+
+    /// The job ended over a dialect: close from our side, as its own client
+    /// does, and end with the job's outcome once the transport has ended.
+    fn end_by_us(&mut self, now: Mono, fx: &mut Vec<Effect>) {
+        if !self.connected || self.we_closed || self.peer_close.is_some() {
+            return;
+        }
+        self.begin_close("job ended", Cause::JobEnded, now, fx);
+    }
+
+    /// Our close frame (1000) goes out; Closing until the peer's answer or
+    /// the close timeout.
+    fn begin_close(&mut self, reason: &str, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.write(
+            OutFrame::Close {
+                code: 1000,
+                reason: reason.into(),
+            },
+            None,
+            fx,
+        );
+        for k in [
+            TimerKind::Ready,
+            TimerKind::Ping,
+            TimerKind::Pong,
+            TimerKind::ServerHeartbeat,
+        ] {
+            self.disarm(k);
+        }
+        self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
+        self.drain_outbox(DropReason::Closed, fx);
+        self.go(
+            State::Closing {
+                initiator: Side::Us,
+                code: 1000,
+            },
+            cause,
+            fx,
+        );
     }
 
     fn on_send(&mut self, text: String, broadcast: bool, fx: &mut Vec<Effect>) {
@@ -1187,27 +1494,7 @@ impl Machine {
             }
             UserAction::Close => match self.state.name() {
                 StateName::AwaitingReady | StateName::Ready => {
-                    self.write(
-                        OutFrame::Close {
-                            code: 1000,
-                            reason: "closed by user".into(),
-                        },
-                        None,
-                        fx,
-                    );
-                    for k in [TimerKind::Ready, TimerKind::Ping, TimerKind::Pong] {
-                        self.disarm(k);
-                    }
-                    self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
-                    self.drain_outbox(DropReason::Closed, fx);
-                    self.go(
-                        State::Closing {
-                            initiator: Side::Us,
-                            code: 1000,
-                        },
-                        cause,
-                        fx,
-                    );
+                    self.begin_close("closed by user", cause, now, fx);
                 }
                 StateName::Idle | StateName::Connecting | StateName::Backoff => {
                     if matches!(self.state, State::Connecting { .. }) {

@@ -476,6 +476,10 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
         State::Closed { reason } => match reason {
             ClosedReason::JobFinished => t.reason = Some("job_finished".into()),
             ClosedReason::UserClosed => t.reason = Some("user_closed".into()),
+            ClosedReason::PeerClosed { code } => {
+                t.reason = Some("peer_closed".into());
+                t.reason_detail = Some(serde_json::json!({ "code": code }).to_string());
+            }
             ClosedReason::JobFailed { code, retryable } => {
                 t.reason = Some("job_failed".into());
                 t.reason_detail = Some(

@@ -5,6 +5,7 @@
 //! timeout.
 
 pub mod otlp;
+pub mod reference;
 
 use std::future::Future;
 use std::sync::Arc;

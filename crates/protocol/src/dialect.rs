@@ -1,0 +1,676 @@
+//! Dialects: what the engine's rules mean on the wire of protocols other
+//! than our own `job`. A dialect is pure: it reads one text frame and says
+//! what it means ([`Heard`]), and it builds the frames the engine's machine
+//! decides to write. The machine keeps the rules (Ready is earned, the
+//! outbox, nothing after a close, reconnect, liveness). Total: any input
+//! reads as something or as a [`Heard::Violation`], never a panic (fuzzed).
+//!
+//! - `socketio`: Engine.IO v4 over WebSocket carrying Socket.IO v5 packets.
+//!   Ready is the namespace CONNECT ack, not the Engine.IO open packet.
+//! - `graphql-ws`: the `graphql-transport-ws` subprotocol. Ready is
+//!   `connection_ack`; the subscription goes out only after it.
+//!
+//! `docs/dialects.md` has each dialect's Ready, close codes, resume and
+//! findings.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The JSON string a dialect writes where the token goes; the engine's
+/// driver puts the token there as it writes the frame, so the recorded frame
+/// never holds it.
+pub const TOKEN_SLOT: &str = "[redacted token]";
+
+/// The WebSocket subprotocol of graphql-ws.
+pub const GRAPHQL_WS_PROTOCOL: &str = "graphql-transport-ws";
+
+/// A dialect's options: which messages are progress, completion and
+/// failure, and where the counts sit in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialectOptions {
+    /// Socket.IO namespace. Default `/`.
+    pub namespace: String,
+    /// Socket.IO event carrying progress. Default `progress`.
+    pub progress_event: String,
+    /// Socket.IO event saying the job completed. Default `complete`.
+    pub complete_event: String,
+    /// Socket.IO event saying the job failed. Default `failed`.
+    pub failed_event: String,
+    /// JSON Pointer (RFC 6901) to the processed count: into a Socket.IO
+    /// event's argument array, or a graphql-ws `next` payload. Default
+    /// `/0/processed` (Socket.IO), `/data/progress/processed` (graphql-ws).
+    pub processed: Option<String>,
+    /// JSON Pointer to the total count. Default `/0/total` (Socket.IO),
+    /// `/data/progress/total` (graphql-ws).
+    pub total: Option<String>,
+    /// graphql-ws: the subscription document; `{job_id}` is filled in.
+    /// Required for graphql-ws.
+    pub query: Option<String>,
+    /// graphql-ws: the subscription's variables, a JSON object; `{job_id}`
+    /// is filled in. Default none.
+    pub variables: Option<String>,
+}
+
+impl Default for DialectOptions {
+    fn default() -> Self {
+        DialectOptions {
+            namespace: "/".into(),
+            progress_event: "progress".into(),
+            complete_event: "complete".into(),
+            failed_event: "failed".into(),
+            processed: None,
+            total: None,
+            query: None,
+            variables: None,
+        }
+    }
+}
+
+/// What a frame means, as a dialect reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    /// Engine.IO open: the server pings every `interval` and waits
+    /// `timeout` for the answer.
+    Open {
+        /// `pingInterval`.
+        interval: Duration,
+        /// `pingTimeout`.
+        timeout: Duration,
+    },
+    /// The readiness ack: Socket.IO's CONNECT ack (with its `sid` and,
+    /// with connection state recovery, `pid`), graphql-ws's
+    /// `connection_ack`.
+    ReadyAck {
+        /// The Socket.IO session id.
+        sid: Option<String>,
+        /// The Socket.IO recovery id.
+        pid: Option<String>,
+    },
+    /// Readiness refused (Socket.IO CONNECT_ERROR) with the server's word.
+    Refused {
+        /// The message.
+        message: String,
+    },
+    /// The server's heartbeat, to be answered with this frame.
+    ServerPing {
+        /// The answer.
+        answer: String,
+    },
+    /// A progress message.
+    Progress {
+        /// Items done.
+        processed: u64,
+        /// Items in all.
+        total: u64,
+    },
+    /// The job completed; counts where the message carries them.
+    Complete {
+        /// Items done.
+        processed: Option<u64>,
+        /// Items in all.
+        total: Option<u64>,
+    },
+    /// The job failed.
+    Failed {
+        /// What the server said.
+        code: String,
+    },
+    /// The server ended the session in-band (Socket.IO DISCONNECT or the
+    /// Engine.IO close packet): no reconnect, as a Socket.IO client does.
+    Disconnect,
+    /// Anything else the protocol allows.
+    Other,
+    /// A frame the protocol does not allow.
+    Violation(String),
+}
+
+/// One frame read: its type name (for the frame record), what it means,
+/// and the Socket.IO recovery offset it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Type name, as recorded: `eio_open`, `event:progress`, `next`, ...
+    pub kind: String,
+    /// What it means.
+    pub heard: Heard,
+    /// The recovery offset (the last argument of a Socket.IO event under
+    /// connection state recovery).
+    pub offset: Option<String>,
+}
+
+impl Reading {
+    fn of(kind: impl Into<String>, heard: Heard) -> Reading {
+        Reading {
+            kind: kind.into(),
+            heard,
+            offset: None,
+        }
+    }
+}
+
+fn pointer_u64(v: &Value, pointer: &str) -> Option<u64> {
+    let x = v.pointer(pointer)?;
+    x.as_u64()
+        .or_else(|| x.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
+// ---- Socket.IO -------------------------------------------------------------
+
+/// The CONNECT packet for `namespace`, with the token slot, and the
+/// recovery id and offset when resuming.
+pub fn socketio_connect(
+    opts: &DialectOptions,
+    with_token: bool,
+    resume: Option<(&str, &str)>,
+) -> String {
+    let mut auth = serde_json::Map::new();
+    if with_token {
+        auth.insert("token".into(), TOKEN_SLOT.into());
+    }
+    if let Some((pid, offset)) = resume {
+        auth.insert("pid".into(), pid.into());
+        auth.insert("offset".into(), offset.into());
+    }
+    let nsp = socketio_nsp_prefix(&opts.namespace);
+    if auth.is_empty() {
+        format!("40{nsp}")
+    } else {
+        format!("40{nsp}{}", Value::Object(auth))
+    }
+}
+
+fn socketio_nsp_prefix(namespace: &str) -> String {
+    if namespace.is_empty() || namespace == "/" {
+        String::new()
+    } else {
+        format!("{namespace},")
+    }
+}
+
+/// Reads one Engine.IO v4 text frame.
+pub fn socketio_read(opts: &DialectOptions, text: &str) -> Reading {
+    let mut chars = text.chars();
+    let Some(engine) = chars.next() else {
+        return Reading::of(
+            "empty",
+            Heard::Violation("an empty Engine.IO packet".into()),
+        );
+    };
+    let rest = chars.as_str();
+    match engine {
+        '0' => match serde_json::from_str::<Value>(rest) {
+            Ok(v) => {
+                let ms = |k: &str| v.get(k).and_then(Value::as_u64);
+                match (ms("pingInterval"), ms("pingTimeout")) {
+                    (Some(i), Some(t)) => Reading::of(
+                        "eio_open",
+                        Heard::Open {
+                            interval: Duration::from_millis(i),
+                            timeout: Duration::from_millis(t),
+                        },
+                    ),
+                    _ => Reading::of(
+                        "eio_open",
+                        Heard::Violation(
+                            "the open packet lacks pingInterval or pingTimeout".into(),
+                        ),
+                    ),
+                }
+            }
+            Err(_) => Reading::of(
+                "eio_open",
+                Heard::Violation("the open packet is not JSON".into()),
+            ),
+        },
+        '1' => Reading::of("eio_close", Heard::Disconnect),
+        '2' => Reading::of(
+            "eio_ping",
+            Heard::ServerPing {
+                answer: format!("3{rest}"),
+            },
+        ),
+        '3' => Reading::of("eio_pong", Heard::Other),
+        '6' => Reading::of("eio_noop", Heard::Other),
+        '4' => socketio_packet(opts, rest),
+        other => Reading::of(
+            "eio_unknown",
+            Heard::Violation(format!("unknown Engine.IO packet type {other:?}")),
+        ),
+    }
+}
+
+/// Reads a Socket.IO v5 packet (the part after the Engine.IO `4`).
+fn socketio_packet(opts: &DialectOptions, text: &str) -> Reading {
+    let mut chars = text.chars();
+    let Some(kind) = chars.next() else {
+        return Reading::of(
+            "sio_empty",
+            Heard::Violation("an empty Socket.IO packet".into()),
+        );
+    };
+    let mut rest = chars.as_str();
+    // An attachment count for binary packets: `51-`.
+    if matches!(kind, '5' | '6')
+        && let Some(dash) = rest.find('-')
+    {
+        rest = &rest[dash + 1..];
+    }
+    let nsp = if rest.starts_with('/') {
+        let end = rest.find(',').unwrap_or(rest.len());
+        let n = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        n
+    } else {
+        "/"
+    };
+    if nsp != opts.namespace && !(opts.namespace.is_empty() && nsp == "/") {
+        return Reading::of("other_namespace", Heard::Other);
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let body = &rest[digits..];
+    let json = || serde_json::from_str::<Value>(body);
+    match kind {
+        '0' => match json() {
+            Ok(v) => Reading::of(
+                "connect",
+                Heard::ReadyAck {
+                    sid: v.get("sid").and_then(Value::as_str).map(str::to_owned),
+                    pid: v.get("pid").and_then(Value::as_str).map(str::to_owned),
+                },
+            ),
+            Err(_) => Reading::of(
+                "connect",
+                Heard::Violation("a CONNECT ack without a JSON payload".into()),
+            ),
+        },
+        '1' => Reading::of("disconnect", Heard::Disconnect),
+        '4' => {
+            let message = json()
+                .ok()
+                .and_then(|v| {
+                    v.get("message")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .or_else(|| v.as_str().map(str::to_owned))
+                })
+                .unwrap_or_else(|| "connect_error".into());
+            Reading::of("connect_error", Heard::Refused { message })
+        }
+        '2' | '5' => match json() {
+            Ok(Value::Array(mut args)) if !args.is_empty() => {
+                let name = match args.remove(0) {
+                    Value::String(s) => s,
+                    _ => {
+                        return Reading::of(
+                            "event",
+                            Heard::Violation("an event whose name is not a string".into()),
+                        );
+                    }
+                };
+                socketio_event(opts, name, args)
+            }
+            _ => Reading::of(
+                "event",
+                Heard::Violation("an event whose payload is not a non-empty array".into()),
+            ),
+        },
+        '3' | '6' => Reading::of("ack", Heard::Other),
+        other => Reading::of(
+            "sio_unknown",
+            Heard::Violation(format!("unknown Socket.IO packet type {other:?}")),
+        ),
+    }
+}
+
+fn socketio_event(opts: &DialectOptions, name: String, mut args: Vec<Value>) -> Reading {
+    let args_value = Value::Array(args.clone());
+    let processed_at = opts.processed.as_deref().unwrap_or("/0/processed");
+    let total_at = opts.total.as_deref().unwrap_or("/0/total");
+    // Under connection state recovery the server appends the offset as a
+    // last, extra string argument. Only an argument past the mapped ones
+    // can be it, so a mapped field is never mistaken for one.
+    let mapped_args = [processed_at, total_at]
+        .iter()
+        .filter_map(|p| p.split('/').nth(1)?.parse::<usize>().ok())
+        .max()
+        .map_or(1, |i| i + 1);
+    let offset = (args.len() > mapped_args)
+        .then(|| args.last().and_then(Value::as_str).map(str::to_owned))
+        .flatten();
+    if offset.is_some() {
+        args.pop();
+    }
+    let kind = format!("event:{name}");
+    let heard = if name == opts.progress_event {
+        match (
+            pointer_u64(&args_value, processed_at),
+            pointer_u64(&args_value, total_at),
+        ) {
+            (Some(processed), Some(total)) => Heard::Progress { processed, total },
+            _ => Heard::Violation(format!(
+                "a {name} event without counts at {processed_at} and {total_at}"
+            )),
+        }
+    } else if name == opts.complete_event {
+        Heard::Complete {
+            processed: pointer_u64(&args_value, processed_at),
+            total: pointer_u64(&args_value, total_at),
+        }
+    } else if name == opts.failed_event {
+        let code = args
+            .first()
+            .and_then(|a| {
+                a.get("code")
+                    .or_else(|| a.get("message"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| a.as_str().map(str::to_owned))
+            })
+            .unwrap_or_else(|| name.clone());
+        Heard::Failed { code }
+    } else {
+        Heard::Other
+    };
+    Reading {
+        kind,
+        heard,
+        offset,
+    }
+}
+
+// ---- graphql-ws ------------------------------------------------------------
+
+/// The subscription id sockscope uses: one subscription per socket.
+pub const GRAPHQL_SUBSCRIPTION_ID: &str = "1";
+
+/// `connection_init`, with the token slot in its payload when there is a
+/// token.
+pub fn graphql_init(with_token: bool) -> String {
+    let mut msg = serde_json::json!({ "type": "connection_init" });
+    if with_token {
+        msg["payload"] = serde_json::json!({ "token": TOKEN_SLOT });
+    }
+    msg.to_string()
+}
+
+/// `subscribe` with the configured document and variables, `{job_id}`
+/// filled in.
+pub fn graphql_subscribe(opts: &DialectOptions, job_id: Option<&str>) -> String {
+    let fill = |s: &str| s.replace("{job_id}", job_id.unwrap_or_default());
+    let mut payload = serde_json::json!({
+        "query": fill(opts.query.as_deref().unwrap_or_default()),
+    });
+    if let Some(vars) = &opts.variables
+        && let Ok(v) = serde_json::from_str::<Value>(&fill(vars))
+    {
+        payload["variables"] = v;
+    }
+    serde_json::json!({
+        "id": GRAPHQL_SUBSCRIPTION_ID,
+        "type": "subscribe",
+        "payload": payload,
+    })
+    .to_string()
+}
+
+/// Reads one graphql-transport-ws message.
+pub fn graphql_read(opts: &DialectOptions, text: &str) -> Reading {
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return Reading::of("invalid", Heard::Violation("not JSON".into())),
+    };
+    let Some(kind) = v.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return Reading::of(
+            "invalid",
+            Heard::Violation("a message without a type".into()),
+        );
+    };
+    let ours = v.get("id").and_then(Value::as_str) == Some(GRAPHQL_SUBSCRIPTION_ID);
+    let heard = match kind.as_str() {
+        "connection_ack" => Heard::ReadyAck {
+            sid: None,
+            pid: None,
+        },
+        "ping" => Heard::ServerPing {
+            answer: r#"{"type":"pong"}"#.into(),
+        },
+        "pong" => Heard::Other,
+        "next" if ours => {
+            let payload = v.get("payload").cloned().unwrap_or(Value::Null);
+            if let Some(errors) = payload.get("errors").filter(|e| !e.is_null()) {
+                Heard::Failed {
+                    code: graphql_error_code(errors),
+                }
+            } else {
+                let processed_at = opts
+                    .processed
+                    .as_deref()
+                    .unwrap_or("/data/progress/processed");
+                let total_at = opts.total.as_deref().unwrap_or("/data/progress/total");
+                match (
+                    pointer_u64(&payload, processed_at),
+                    pointer_u64(&payload, total_at),
+                ) {
+                    (Some(processed), Some(total)) => Heard::Progress { processed, total },
+                    _ => Heard::Other,
+                }
+            }
+        }
+        "error" if ours => Heard::Failed {
+            code: graphql_error_code(v.get("payload").unwrap_or(&Value::Null)),
+        },
+        "complete" if ours => Heard::Complete {
+            processed: None,
+            total: None,
+        },
+        "next" | "error" | "complete" => Heard::Other,
+        "connection_init" | "subscribe" => {
+            Heard::Violation(format!("the server sent a client message ({kind})"))
+        }
+        other => Heard::Violation(format!("unknown message type {other:?}")),
+    };
+    Reading::of(kind, heard)
+}
+
+/// The first error's `extensions.code`, else its message.
+fn graphql_error_code(errors: &Value) -> String {
+    let first = errors.get(0).unwrap_or(errors);
+    first
+        .pointer("/extensions/code")
+        .and_then(Value::as_str)
+        .or_else(|| first.get("message").and_then(Value::as_str))
+        .unwrap_or("graphql_error")
+        .to_owned()
+}
+
+/// What a graphql-ws close code means for the client.
+pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
+    match code {
+        4400 => Some("bad request (4400)"),
+        4401 => Some("unauthorized (4401): a subscribe before connection_ack, or no valid auth"),
+        4403 => Some("forbidden (4403)"),
+        4406 => Some("subprotocol not acceptable (4406)"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> DialectOptions {
+        DialectOptions::default()
+    }
+
+    #[test]
+    fn socketio_frames_read_as_the_protocol_says() {
+        let cases: &[(&str, &str, Heard)] = &[
+            (
+                r#"0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+                "eio_open",
+                Heard::Open {
+                    interval: Duration::from_millis(25000),
+                    timeout: Duration::from_millis(20000),
+                },
+            ),
+            ("2", "eio_ping", Heard::ServerPing { answer: "3".into() }),
+            (
+                r#"40{"sid":"s1","pid":"p1"}"#,
+                "connect",
+                Heard::ReadyAck {
+                    sid: Some("s1".into()),
+                    pid: Some("p1".into()),
+                },
+            ),
+            (
+                r#"44{"message":"unauthorized"}"#,
+                "connect_error",
+                Heard::Refused {
+                    message: "unauthorized".into(),
+                },
+            ),
+            (
+                r#"42["progress",{"processed":3,"total":10}]"#,
+                "event:progress",
+                Heard::Progress {
+                    processed: 3,
+                    total: 10,
+                },
+            ),
+            (
+                r#"4212["complete",{"processed":10,"total":10}]"#,
+                "event:complete",
+                Heard::Complete {
+                    processed: Some(10),
+                    total: Some(10),
+                },
+            ),
+            (
+                r#"42["failed",{"code":"E_PARSE"}]"#,
+                "event:failed",
+                Heard::Failed {
+                    code: "E_PARSE".into(),
+                },
+            ),
+            (r#"42["chat","hi"]"#, "event:chat", Heard::Other),
+            ("41", "disconnect", Heard::Disconnect),
+            ("1", "eio_close", Heard::Disconnect),
+            (
+                r#"42/admin,["progress",{}]"#,
+                "other_namespace",
+                Heard::Other,
+            ),
+        ];
+        for (text, kind, heard) in cases {
+            let r = socketio_read(&opts(), text);
+            assert_eq!((r.kind.as_str(), &r.heard), (*kind, heard), "{text}");
+        }
+        for bad in ["", "9", "4", "42{}", "42[1]", "0{", "40"] {
+            let r = socketio_read(&opts(), bad);
+            assert!(matches!(r.heard, Heard::Violation(_)), "{bad}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn socketio_reads_the_recovery_offset_past_the_mapped_arguments() {
+        let r = socketio_read(
+            &opts(),
+            r#"42["progress",{"processed":3,"total":10},"MzUPkW0"]"#,
+        );
+        assert_eq!(r.offset.as_deref(), Some("MzUPkW0"));
+        assert_eq!(
+            r.heard,
+            Heard::Progress {
+                processed: 3,
+                total: 10
+            }
+        );
+        let r = socketio_read(&opts(), r#"42["progress",{"processed":3,"total":10}]"#);
+        assert_eq!(r.offset, None);
+    }
+
+    #[test]
+    fn socketio_connect_carries_the_token_slot_and_the_resume() {
+        assert_eq!(socketio_connect(&opts(), false, None), "40");
+        assert_eq!(
+            socketio_connect(&opts(), true, Some(("p1", "o9"))),
+            r#"40{"offset":"o9","pid":"p1","token":"[redacted token]"}"#
+        );
+        let ns = DialectOptions {
+            namespace: "/jobs".into(),
+            ..opts()
+        };
+        assert_eq!(
+            socketio_connect(&ns, true, None),
+            r#"40/jobs,{"token":"[redacted token]"}"#
+        );
+    }
+
+    #[test]
+    fn graphql_ws_messages_read_as_the_protocol_says() {
+        let o = DialectOptions {
+            query: Some(
+                "subscription { progress(jobId: \"{job_id}\") { processed total } }".into(),
+            ),
+            ..opts()
+        };
+        let cases: &[(&str, Heard)] = &[
+            (
+                r#"{"type":"connection_ack"}"#,
+                Heard::ReadyAck {
+                    sid: None,
+                    pid: None,
+                },
+            ),
+            (
+                r#"{"type":"ping"}"#,
+                Heard::ServerPing {
+                    answer: r#"{"type":"pong"}"#.into(),
+                },
+            ),
+            (
+                r#"{"id":"1","type":"next","payload":{"data":{"progress":{"processed":4,"total":9}}}}"#,
+                Heard::Progress {
+                    processed: 4,
+                    total: 9,
+                },
+            ),
+            (
+                r#"{"id":"1","type":"error","payload":[{"message":"boom","extensions":{"code":"E_JOB"}}]}"#,
+                Heard::Failed {
+                    code: "E_JOB".into(),
+                },
+            ),
+            (
+                r#"{"id":"1","type":"complete"}"#,
+                Heard::Complete {
+                    processed: None,
+                    total: None,
+                },
+            ),
+            (r#"{"id":"2","type":"complete"}"#, Heard::Other),
+        ];
+        for (text, heard) in cases {
+            assert_eq!(&graphql_read(&o, text).heard, heard, "{text}");
+        }
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"type":"subscribe"}"#,
+            r#"{"type":"nope"}"#,
+        ] {
+            assert!(
+                matches!(graphql_read(&o, bad).heard, Heard::Violation(_)),
+                "{bad}"
+            );
+        }
+        let sub = graphql_subscribe(&o, Some("j-7"));
+        assert!(sub.contains(r#"progress(jobId: \"j-7\")"#), "{sub}");
+        assert!(sub.contains(r#""type":"subscribe""#), "{sub}");
+        assert_eq!(
+            graphql_init(true),
+            r#"{"payload":{"token":"[redacted token]"},"type":"connection_init"}"#
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! The dialects against their reference servers (npm `socket.io`,
+//! `graphql-ws` over `ws`), started by each test (`tests/servers`): a clean
+//! job to 100%, the protocol's not-ready window, a drop and its resume (or
+//! resubscribe), a terminal failure, a heartbeat loss, and the token kept
+//! out of every event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sockscope_engine::event::{
+    Cause, ClosedReason, Direction, EventKind, FailedReason, FindingClass, StateName,
+};
+use sockscope_engine::{
+    AdapterKind, FinalCount, HeartbeatPolicy, ReconnectPolicy, SocketConfig, SocketHandle, State,
+    StaticToken,
+};
+use sockscope_test_support::reference::ReferenceServer;
+use sockscope_test_support::{Harness, bounded};
+
+const TOKEN: &str = "dialect-token-Zq81";
+
+fn config(adapter: AdapterKind, url: String) -> SocketConfig {
+    let mut c = SocketConfig::job(url);
+    c.adapter = adapter;
+    c.name = Some(adapter.as_str().into());
+    c.token = Some(Arc::new(StaticToken::new(TOKEN)));
+    c.reconnect = ReconnectPolicy {
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(200),
+        ..ReconnectPolicy::default()
+    };
+    c.timeouts.ready = Duration::from_secs(3);
+    c
+}
+
+fn socketio(server: &ReferenceServer) -> SocketConfig {
+    config(AdapterKind::SocketIo, server.url("/"))
+}
+
+fn graphql(server: &ReferenceServer) -> SocketConfig {
+    let mut c = config(AdapterKind::GraphqlWs, server.url("/"));
+    c.job_id = Some("j-9".into());
+    c.dialect.query =
+        Some("subscription { progress(jobId: \"{job_id}\") { processed total } }".into());
+    c
+}
+
+/// Waits for the socket's terminal state and its settled count.
+async fn ended(h: &mut Harness, s: &SocketHandle) -> (State, FinalCount) {
+    let e = h
+        .next("a terminal transition", |e| {
+            e.socket == s.id()
+                && matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal())
+        })
+        .await;
+    let EventKind::Transition { to, .. } = &e.kind else {
+        unreachable!()
+    };
+    (to.clone(), s.snapshot().final_count())
+}
+
+/// The socket ends with its job finished at `total` of `total`, known.
+async fn finished(h: &mut Harness, s: &SocketHandle, total: u64) {
+    let (state, count) = ended(h, s).await;
+    assert_eq!(
+        state,
+        State::Closed {
+            reason: ClosedReason::JobFinished
+        }
+    );
+    assert!(
+        matches!(&count, FinalCount::Known(Some(p)) if p.processed == total && p.total == total),
+        "{count:?}"
+    );
+}
+
+/// Past 5 items, the server drops every transport; the socket sees it.
+async fn drop_mid_job(h: &mut Harness, server: &mut ReferenceServer, s: &SocketHandle) {
+    h.next(
+        "progress past 5",
+        |e| matches!(&e.kind, EventKind::Progress(p) if p.processed >= 5),
+    )
+    .await;
+    server.command("drop").await;
+    h.finding(s, FindingClass::AbnormalClose).await;
+}
+
+/// No event of the run holds the token; the in-band auth frame was
+/// recorded with its slot.
+fn assert_token_kept(h: &Harness) {
+    for e in &h.log {
+        let text = format!("{:?}", e.kind);
+        assert!(!text.contains(TOKEN), "the token reached an event: {text}");
+    }
+    assert!(
+        h.log.iter().any(|e| matches!(&e.kind, EventKind::Frame(f)
+            if f.direction == Direction::Out
+                && f.text.as_deref().is_some_and(|t| t.contains("[redacted token]")))),
+        "no auth frame with the token slot was recorded"
+    );
+}
+
+// ---- socketio ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_is_ready_at_the_namespace_ack_and_runs_a_job_to_100() {
+    bounded(async {
+        // The namespace middleware awaits before it lets the socket in: the
+        // Engine.IO open packet comes at once, the CONNECT ack 300 ms later.
+        let mut server = ReferenceServer::start(
+            "socketio-job.mjs",
+            json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "ackDelayMs": 300 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&socketio(&server));
+        h.state(&s, StateName::AwaitingReady).await;
+        // A send in the window waits for the ack (seed 000).
+        s.send(r#"42["hello",1]"#).await.unwrap();
+        h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
+        let ready = h.state(&s, StateName::Ready).await;
+        let open_at = h
+            .log
+            .iter()
+            .find(|e| matches!(&e.kind, EventKind::Frame(f) if f.message_type.as_deref() == Some("eio_open")))
+            .expect("the open packet was recorded")
+            .mono;
+        assert!(
+            ready.mono.since(open_at) >= Duration::from_millis(250),
+            "Ready came with the open packet, not the namespace ack"
+        );
+        server.line_starting("CONNECTED").await;
+        let hello = server.line_starting("EVENT").await;
+        assert_eq!(hello, "EVENT hello [1]");
+        finished(&mut h, &s, 20).await;
+        assert_token_kept(&h);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_resumes_a_dropped_session_with_its_recovery_offset() {
+    bounded(async {
+        let mut server = ReferenceServer::start(
+            "socketio-job.mjs",
+            json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&socketio(&server));
+        drop_mid_job(&mut h, &mut server, &s).await;
+        let ready = h.state(&s, StateName::Ready).await;
+        assert!(
+            matches!(
+                &ready.kind,
+                EventKind::Transition {
+                    cause: Cause::ReadyAck { replayed: 1 },
+                    ..
+                }
+            ),
+            "the session was not recovered: {ready:?}"
+        );
+        server.line_starting("CONNECTED recovered=true").await;
+        finished(&mut h, &s, 40).await;
+        assert_eq!(h.findings(&s, FindingClass::ResyncRequired), 0);
+        // Progress never went back across the drop.
+        let mut last = 0;
+        for e in h.log.iter().filter(|e| e.socket == s.id()) {
+            if let EventKind::Progress(p) = &e.kind {
+                assert!(p.processed >= last, "progress went back to {}", p.processed);
+                last = p.processed;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socketio_failures_end_the_socket_and_a_silent_server_is_caught() {
+    bounded(async {
+        // A failed job.
+        let server = ReferenceServer::start(
+            "socketio-job.mjs",
+            json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&socketio(&server));
+        let (state, _) = ended(&mut h, &s).await;
+        assert!(
+            matches!(&state, State::Closed { reason: ClosedReason::JobFailed { code, .. } } if code == "E_IMPORT"),
+            "{state:?}"
+        );
+        // A wrong token: CONNECT_ERROR from the auth middleware.
+        let mut cfg = socketio(&server);
+        cfg.token = Some(Arc::new(StaticToken::new("not-the-token")));
+        let s = h.add(&cfg);
+        let (state, _) = ended(&mut h, &s).await;
+        assert_eq!(
+            state,
+            State::Failed {
+                reason: FailedReason::Unauthorized
+            }
+        );
+        // A server that stops pinging: its interval plus timeout (500 ms).
+        let quiet = ReferenceServer::start(
+            "socketio-job.mjs",
+            json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
+        )
+        .await;
+        let s = h.add(&socketio(&quiet));
+        h.state(&s, StateName::Ready).await;
+        quiet.freeze(true);
+        let lost = h.finding(&s, FindingClass::HeartbeatLost).await;
+        quiet.freeze(false);
+        let EventKind::Finding(f) = &lost.kind else {
+            unreachable!()
+        };
+        assert!(f.detail.contains("no ping"), "{}", f.detail);
+        s.cancel().await.unwrap();
+    })
+    .await;
+}
+
+// ---- graphql-ws -------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_ws_subscribes_only_after_the_ack_and_runs_a_job_to_100() {
+    bounded(async {
+        let mut server = ReferenceServer::start(
+            "graphql-ws-job.mjs",
+            json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "ackDelayMs": 300 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&graphql(&server));
+        h.state(&s, StateName::AwaitingReady).await;
+        s.send(r#"{"type":"ping"}"#).await.unwrap();
+        h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
+        h.state(&s, StateName::Ready).await;
+        // The server saw the connection before the subscription: no 4401.
+        server.line_starting("CONNECTED").await;
+        server.line_starting("SUBSCRIBED").await;
+        finished(&mut h, &s, 20).await;
+        assert_token_kept(&h);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_ws_resubscribes_after_a_drop_and_ends_on_failure_or_4403() {
+    bounded(async {
+        let mut server = ReferenceServer::start(
+            "graphql-ws-job.mjs",
+            json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&graphql(&server));
+        drop_mid_job(&mut h, &mut server, &s).await;
+        h.state(&s, StateName::Ready).await;
+        server.line_starting("SUBSCRIBED").await;
+        server.line_starting("SUBSCRIBED").await;
+        finished(&mut h, &s, 40).await;
+
+        let failing = ReferenceServer::start(
+            "graphql-ws-job.mjs",
+            json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
+        )
+        .await;
+        let s = h.add(&graphql(&failing));
+        let (state, _) = ended(&mut h, &s).await;
+        assert!(
+            matches!(&state, State::Closed { reason: ClosedReason::JobFailed { code, .. } } if code == "E_IMPORT"),
+            "{state:?}"
+        );
+        let mut cfg = graphql(&failing);
+        cfg.token = Some(Arc::new(StaticToken::new("not-the-token")));
+        let s = h.add(&cfg);
+        let (state, _) = ended(&mut h, &s).await;
+        assert_eq!(
+            state,
+            State::Failed {
+                reason: FailedReason::Unauthorized
+            }
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_ws_heartbeat_loss_is_caught_by_the_websocket_ping() {
+    bounded(async {
+        let server = ReferenceServer::start(
+            "graphql-ws-job.mjs",
+            json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let mut cfg = graphql(&server);
+        cfg.heartbeat = HeartbeatPolicy {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(300),
+        };
+        let s = h.add(&cfg);
+        h.state(&s, StateName::Ready).await;
+        server.freeze(true);
+        h.finding(&s, FindingClass::HeartbeatLost).await;
+        server.freeze(false);
+        s.cancel().await.unwrap();
+    })
+    .await;
+}
