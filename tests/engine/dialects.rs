@@ -13,8 +13,9 @@ use sockscope_engine::event::{
 };
 use sockscope_engine::{
     AdapterKind, FinalCount, HeartbeatPolicy, ReconnectPolicy, SocketConfig, SocketHandle, State,
-    StaticToken,
+    StaticToken, dialect,
 };
+use sockscope_sim::{Faults, JobKind, WireEvent};
 use sockscope_test_support::reference::ReferenceServer;
 use sockscope_test_support::{Harness, bounded};
 
@@ -309,6 +310,107 @@ async fn graphql_ws_heartbeat_loss_is_caught_by_the_websocket_ping() {
         h.finding(&s, FindingClass::HeartbeatLost).await;
         server.freeze(false);
         s.cancel().await.unwrap();
+    })
+    .await;
+}
+
+// ---- json -------------------------------------------------------------------
+
+/// The job protocol (PROTOCOL.md), described as a bespoke JSON dialect: a
+/// table of options is all it takes to watch a socket the engine does not
+/// know.
+fn job_protocol_as_json(h: &Harness, job: &sockscope_sim::CreateJobResponse) -> SocketConfig {
+    let mut c = h.config(job);
+    c.adapter = AdapterKind::Json;
+    c.dialect = dialect::DialectOptions {
+        ready: Some(r#"{"v":1,"type":"ready","payload":{"resumeFrom":{resume_from}}}"#.into()),
+        ready_ack: Some("ready_ack".into()),
+        progress_event: "job_progress".into(),
+        complete_event: "job_complete".into(),
+        failed_event: "job_failed".into(),
+        processed: Some("/payload/processedCount".into()),
+        total: Some("/payload/totalCount".into()),
+        failed_code: Some("/payload/code".into()),
+        seq: Some("/seq".into()),
+        close_codes: vec![
+            (1000, dialect::CloseRule::Finished),
+            (1011, dialect::CloseRule::Failed),
+            (4004, dialect::CloseRule::JobUnknown),
+        ],
+        ..dialect::DialectOptions::default()
+    };
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_dialect_table_watches_a_bespoke_socket_through_a_drop_and_a_failure() {
+    bounded(async {
+        let mut h = Harness::new().await;
+        // Accepted but deaf: Ready only on the ack type.
+        let deaf = h.job(
+            JobKind::CsvImport,
+            20,
+            Faults {
+                interval_ms: Some(5),
+                ready_deaf_ms: Some(100),
+                ..Faults::default()
+            },
+        );
+        let mut cfg = job_protocol_as_json(&h, &deaf);
+        cfg.ready_resends = 0;
+        cfg.timeouts.ready = Duration::from_secs(2);
+        let s = h.add(&cfg);
+        h.state(&s, StateName::AwaitingReady).await;
+        s.send(r#"{"v":1,"type":"ping","payload":{"nonce":"n"}}"#)
+            .await
+            .unwrap();
+        h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
+        // A deaf server never answers a single ready: the attempt fails and
+        // the next one is heard.
+        h.finding(&s, FindingClass::ReadyTimeout).await;
+        finished(&mut h, &s, 20).await;
+
+        // A drop mid-job resumes from the last seq, through the template.
+        let dropped = h.job(
+            JobKind::Enrichment,
+            30,
+            Faults {
+                interval_ms: Some(5),
+                drop_after: Some(6),
+                ..Faults::default()
+            },
+        );
+        let s = h.add(&job_protocol_as_json(&h, &dropped));
+        h.finding(&s, FindingClass::AbnormalClose).await;
+        finished(&mut h, &s, 30).await;
+        let resumed = h.sim.wire_log().iter().any(|e| {
+            matches!(e, WireEvent::Ready { job_id, resume_from: Some(n), .. }
+                if *job_id == dropped.job_id && *n >= 6)
+        });
+        assert!(resumed, "the reconnect did not resume from the last seq");
+
+        // A failed job: job_failed, then 1011 by the table.
+        let failing = h.job(
+            JobKind::BookshelfScan,
+            20,
+            Faults {
+                interval_ms: Some(5),
+                fail_after: Some(3),
+                fail_retryable: Some(false),
+                ..Faults::default()
+            },
+        );
+        let s = h.add(&job_protocol_as_json(&h, &failing));
+        let (state, _) = ended(&mut h, &s).await;
+        assert!(
+            matches!(
+                &state,
+                State::Closed {
+                    reason: ClosedReason::JobFailed { .. }
+                }
+            ),
+            "{state:?}"
+        );
     })
     .await;
 }

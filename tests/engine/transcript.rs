@@ -128,6 +128,18 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "has_token" => cfg.has_token = v == "true",
             "job_id" => cfg.job_id = Some(v.to_owned()),
             "query" => cfg.dialect.query = Some(v.replace('~', " ")),
+            "json_job" => {
+                // The job protocol described as a json dialect.
+                cfg.dialect.ready =
+                    Some(r#"{"v":1,"type":"ready","payload":{"resumeFrom":{resume_from}}}"#.into());
+                cfg.dialect.ready_ack = Some("ready_ack".into());
+                cfg.dialect.progress_event = "job_progress".into();
+                cfg.dialect.processed = Some("/payload/processedCount".into());
+                cfg.dialect.total = Some("/payload/totalCount".into());
+                cfg.dialect.seq = Some("/seq".into());
+                cfg.dialect.close_codes =
+                    vec![(n()? as u16, sockscope_engine::dialect::CloseRule::Finished)];
+            }
             _ => return Err(format!("unknown config key `{k}`")),
         }
     }

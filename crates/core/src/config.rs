@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sockscope_engine::dialect::DialectOptions;
+use sockscope_engine::dialect::{CloseRule, DialectOptions};
 use sockscope_engine::{
     AdapterKind, HeartbeatPolicy, ReconnectPolicy, SocketConfig, StaticToken, Token, TokenFuture,
     TokenPlacement, TokenSource,
@@ -414,6 +414,30 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
             "processed" => o.processed = Some(text(key, value)?),
             "total" => o.total = Some(text(key, value)?),
             "query" => o.query = Some(text(key, value)?),
+            "type" => o.type_field = Some(text(key, value)?),
+            "ready" => o.ready = Some(text(key, value)?),
+            "ready_ack" => o.ready_ack = Some(text(key, value)?),
+            "failed_code" => o.failed_code = Some(text(key, value)?),
+            "seq" => o.seq = Some(text(key, value)?),
+            "close_codes" => {
+                let t = value
+                    .as_table()
+                    .ok_or("dialect.close_codes must be a table of code = \"rule\"")?;
+                for (code, rule) in t {
+                    let code: u16 = code.parse().map_err(|_| {
+                        format!("dialect.close_codes: `{code}` is not a close code")
+                    })?;
+                    let name = rule.as_str().unwrap_or_default();
+                    let rule = CloseRule::parse(name).ok_or_else(|| {
+                        let all: Vec<&str> = CloseRule::ALL.iter().map(|(_, n)| *n).collect();
+                        format!(
+                            "dialect.close_codes.{code} must be one of {}, not `{name}`",
+                            all.join(", ")
+                        )
+                    })?;
+                    o.close_codes.push((code, rule));
+                }
+            }
             "variables" => {
                 o.variables = Some(match value {
                     toml::Value::String(s) => s.clone(),
@@ -424,7 +448,8 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
             other => {
                 return Err(format!(
                     "unknown dialect option `{other}` (known: kind, namespace, progress_event, \
-                     complete_event, failed_event, processed, total, query, variables)"
+                     complete_event, failed_event, processed, total, query, variables, type, \
+                     ready, ready_ack, failed_code, seq, close_codes)"
                 ));
             }
         }

@@ -274,11 +274,32 @@ impl SocketConfig {
                     }
                 }
             }
+            AdapterKind::Json => {
+                let d = &self.dialect;
+                if d.ready.is_some() && d.ready_ack.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "dialect.ready_ack",
+                        "a ready message needs the type of its ack",
+                    ));
+                }
+                if let Some(ready) = &d.ready {
+                    let filled = ready.replace("{job_id}", "j").replace("{resume_from}", "1");
+                    if serde_json::from_str::<serde_json::Value>(&filled).is_err() {
+                        return Err(bad(
+                            "dialect.ready",
+                            "must be JSON once {job_id} and {resume_from} are filled in",
+                        ));
+                    }
+                }
+            }
             AdapterKind::Job | AdapterKind::Raw => {}
         }
         for (field, pointer) in [
             ("dialect.processed", &self.dialect.processed),
             ("dialect.total", &self.dialect.total),
+            ("dialect.type_field", &self.dialect.type_field),
+            ("dialect.failed_code", &self.dialect.failed_code),
+            ("dialect.seq", &self.dialect.seq),
         ] {
             if let Some(p) = pointer
                 && !p.is_empty()

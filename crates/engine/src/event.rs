@@ -168,24 +168,28 @@ pub enum AdapterKind {
     SocketIo,
     /// graphql-transport-ws: Ready on `connection_ack`.
     GraphqlWs,
+    /// A bespoke JSON progress socket, described by its options.
+    Json,
 }
 
 impl AdapterKind {
     /// Every dialect.
-    pub const ALL: [AdapterKind; 4] = [
+    pub const ALL: [AdapterKind; 5] = [
         AdapterKind::Job,
         AdapterKind::Raw,
         AdapterKind::SocketIo,
         AdapterKind::GraphqlWs,
+        AdapterKind::Json,
     ];
 
-    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`.
+    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `json`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterKind::Job => "job",
             AdapterKind::Raw => "raw",
             AdapterKind::SocketIo => "socketio",
             AdapterKind::GraphqlWs => "graphql-ws",
+            AdapterKind::Json => "json",
         }
     }
 

@@ -16,7 +16,7 @@ use sockscope_protocol::{
 };
 
 use crate::config::MachineConfig;
-use crate::dialect::{self, Heard};
+use crate::dialect::{self, CloseRule, Heard};
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, DropReason, ErrorClass, EventKind, FailedReason,
     Finding, FindingClass, FrameRecord, MessageStage, Mono, MsgId, Opcode, Progress,
@@ -674,9 +674,17 @@ impl Machine {
             );
         }
         self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
+        let json_ready = (self.cfg.adapter == AdapterKind::Json)
+            .then(|| {
+                dialect::json_ready(&self.cfg.dialect, self.cfg.job_id.as_deref(), self.last_seq)
+            })
+            .flatten();
         match self.cfg.adapter {
             AdapterKind::Raw => self.become_ready(Cause::HandshakeDone, now, fx),
-            AdapterKind::SocketIo | AdapterKind::GraphqlWs => {
+            AdapterKind::Json if json_ready.is_none() => {
+                self.become_ready(Cause::HandshakeDone, now, fx);
+            }
+            AdapterKind::SocketIo | AdapterKind::GraphqlWs | AdapterKind::Json => {
                 self.go(
                     State::AwaitingReady {
                         attempt: self.attempts,
@@ -691,6 +699,9 @@ impl Machine {
                     let init = dialect::graphql_init(self.cfg.has_token);
                     let frame = self.auth_frame(init);
                     self.write_typed(frame, None, Some("connection_init"), fx);
+                }
+                if let Some(ready) = json_ready {
+                    self.write_typed(OutFrame::Text(ready), None, Some("ready"), fx);
                 }
                 let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
                 self.ready_wait = budget;
@@ -824,7 +835,7 @@ impl Machine {
         let size = text.len();
         if matches!(
             self.cfg.adapter,
-            AdapterKind::SocketIo | AdapterKind::GraphqlWs
+            AdapterKind::SocketIo | AdapterKind::GraphqlWs | AdapterKind::Json
         ) && size <= self.cfg.max_message_size
         {
             return self.on_dialect_text(text, now, fx);
@@ -1044,6 +1055,28 @@ impl Machine {
             // Socket.IO ends a session in-band (DISCONNECT); a transport
             // close is a drop, as its own client treats it.
             AdapterKind::SocketIo => return self.attempt_failed(cause, now, fx),
+            AdapterKind::Json => {
+                return match self.cfg.dialect.close_rule(code) {
+                    CloseRule::Finished => {
+                        self.close_terminal(ClosedReason::JobFinished, cause, fx)
+                    }
+                    CloseRule::Failed => self.close_terminal(
+                        ClosedReason::JobFailed {
+                            code: format!("close_{code}"),
+                            retryable: false,
+                        },
+                        cause,
+                        fx,
+                    ),
+                    CloseRule::Closed => {
+                        self.close_terminal(ClosedReason::PeerClosed { code }, cause, fx)
+                    }
+                    CloseRule::Unauthorized => self.fail(FailedReason::Unauthorized, cause, fx),
+                    CloseRule::JobUnknown => self.fail(FailedReason::JobUnknown, cause, fx),
+                    CloseRule::Reconnect => self.attempt_failed(cause, now, fx),
+                    CloseRule::RefreshToken => self.refresh_after_close(cause, now, fx),
+                };
+            }
             AdapterKind::GraphqlWs => {
                 return match dialect::graphql_close_is_fatal(code) {
                     Some(what) => {
@@ -1066,24 +1099,26 @@ impl Machine {
         match CloseCode(code).action(false) {
             CloseAction::Finished => self.close_terminal(ClosedReason::JobFinished, cause, fx),
             CloseAction::Reconnect => self.attempt_failed(cause, now, fx),
-            CloseAction::RefreshToken => {
-                self.refresh_next = true;
-                if self.refreshed_since_ready {
-                    // A fresh token did not cure it (the server acks, then
-                    // closes again): back off like any failure, still
-                    // fetching a fresh token each time.
-                    self.attempt_failed(cause, now, fx);
-                } else {
-                    self.failures += 1;
-                    if self.failures > self.cfg.reconnect.max_attempts {
-                        self.attempt_failed(cause, now, fx);
-                    } else {
-                        self.connect(cause, now, fx);
-                    }
-                }
-            }
+            CloseAction::RefreshToken => self.refresh_after_close(cause, now, fx),
             CloseAction::NeedsNewToken => self.fail(FailedReason::Unauthorized, cause, fx),
             CloseAction::JobUnknown => self.fail(FailedReason::JobUnknown, cause, fx),
+        }
+    }
+
+    /// The token expired (4001): reconnect at once with a fresh one; when a
+    /// fresh token did not cure it (the server acks, then closes again),
+    /// back off like any failure, still fetching a fresh token each time.
+    fn refresh_after_close(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.refresh_next = true;
+        if self.refreshed_since_ready {
+            self.attempt_failed(cause, now, fx);
+        } else {
+            self.failures += 1;
+            if self.failures > self.cfg.reconnect.max_attempts {
+                self.attempt_failed(cause, now, fx);
+            } else {
+                self.connect(cause, now, fx);
+            }
         }
     }
 
@@ -1203,13 +1238,34 @@ impl Machine {
         let size = text.len();
         let reading = match self.cfg.adapter {
             AdapterKind::SocketIo => dialect::socketio_read(&self.cfg.dialect, &text),
+            AdapterKind::Json => dialect::json_read(&self.cfg.dialect, &text),
             _ => dialect::graphql_read(&self.cfg.dialect, &text),
         };
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
             message_type: Some(reading.kind.clone()),
+            seq: reading.seq,
             text: Some(text),
             ..frame_record(Direction::In, Opcode::Text, size)
         })));
+        if let Some(seq) = reading.seq {
+            let last = self.last_seq.unwrap_or(0);
+            if self.last_seq.is_some() && seq <= last {
+                self.find(
+                    fx,
+                    FindingClass::DuplicateSeq,
+                    format!("seq {seq} at or below last seen {last}; dropped"),
+                );
+                return;
+            }
+            if seq > last + 1 {
+                self.find(
+                    fx,
+                    FindingClass::SeqGap,
+                    format!("expected seq {}, got {seq}: events were missing", last + 1),
+                );
+            }
+            self.last_seq = Some(seq);
+        }
         if let Some(offset) = reading.offset {
             self.sio_offset = Some(offset);
         }

@@ -9,6 +9,9 @@
 //!   Ready is the namespace CONNECT ack, not the Engine.IO open packet.
 //! - `graphql-ws`: the `graphql-transport-ws` subprotocol. Ready is
 //!   `connection_ack`; the subscription goes out only after it.
+//! - `json`: a bespoke JSON progress socket, described by its options: the
+//!   type field, the ready message and its ack, the progress, complete and
+//!   failed types, the seq field, and a table of close codes.
 //!
 //! `docs/dialects.md` has each dialect's Ready, close codes, resume and
 //! findings.
@@ -50,6 +53,76 @@ pub struct DialectOptions {
     /// graphql-ws: the subscription's variables, a JSON object; `{job_id}`
     /// is filled in. Default none.
     pub variables: Option<String>,
+    /// json: JSON Pointer to the message type. Default `/type`. The event
+    /// options above name the type values of progress, completion and
+    /// failure (defaults `progress`, `complete`, `failed`).
+    pub type_field: Option<String>,
+    /// json: the message sent after the handshake to ask for readiness;
+    /// `{job_id}` and `{resume_from}` (the last seq, or `null`) are filled
+    /// in. Default none: Ready at the handshake.
+    pub ready: Option<String>,
+    /// json: the type value that acknowledges `ready`. Required with `ready`.
+    pub ready_ack: Option<String>,
+    /// json: JSON Pointer to a failure's code. Default `/code`, else the
+    /// failure type itself.
+    pub failed_code: Option<String>,
+    /// json: JSON Pointer to the message's seq: duplicates and gaps are
+    /// found, and `{resume_from}` carries the last one. Default none.
+    pub seq: Option<String>,
+    /// json: what each close code means. Default: 1000 closes the socket
+    /// (closed by the server), any other code reconnects.
+    pub close_codes: Vec<(u16, CloseRule)>,
+}
+
+/// What a close code means, in a `json` dialect's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseRule {
+    /// The job finished.
+    Finished,
+    /// The job failed.
+    Failed,
+    /// A drop: reconnect with backoff.
+    Reconnect,
+    /// The token expired: reconnect with a fresh one.
+    RefreshToken,
+    /// The token is refused: give up.
+    Unauthorized,
+    /// The job does not exist: give up.
+    JobUnknown,
+    /// The server closed, with no word on the job.
+    Closed,
+}
+
+impl CloseRule {
+    /// Every rule, by its name in the config.
+    pub const ALL: [(CloseRule, &'static str); 7] = [
+        (CloseRule::Finished, "finished"),
+        (CloseRule::Failed, "failed"),
+        (CloseRule::Reconnect, "reconnect"),
+        (CloseRule::RefreshToken, "refresh_token"),
+        (CloseRule::Unauthorized, "unauthorized"),
+        (CloseRule::JobUnknown, "job_unknown"),
+        (CloseRule::Closed, "closed"),
+    ];
+
+    /// The rule named `name`.
+    pub fn parse(name: &str) -> Option<CloseRule> {
+        CloseRule::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(r, _)| *r)
+    }
+}
+
+impl DialectOptions {
+    /// The json dialect's rule for `code`.
+    pub fn close_rule(&self, code: u16) -> CloseRule {
+        match self.close_codes.iter().find(|(c, _)| *c == code) {
+            Some((_, rule)) => *rule,
+            None if matches!(code, 1000 | 1005) => CloseRule::Closed,
+            None => CloseRule::Reconnect,
+        }
+    }
 }
 
 impl Default for DialectOptions {
@@ -63,6 +136,12 @@ impl Default for DialectOptions {
             total: None,
             query: None,
             variables: None,
+            type_field: None,
+            ready: None,
+            ready_ack: None,
+            failed_code: None,
+            seq: None,
+            close_codes: Vec::new(),
         }
     }
 }
@@ -136,6 +215,8 @@ pub struct Reading {
     /// The recovery offset (the last argument of a Socket.IO event under
     /// connection state recovery).
     pub offset: Option<String>,
+    /// The message's seq (json, with a seq field).
+    pub seq: Option<u64>,
 }
 
 impl Reading {
@@ -144,6 +225,7 @@ impl Reading {
             kind: kind.into(),
             heard,
             offset: None,
+            seq: None,
         }
     }
 }
@@ -375,6 +457,7 @@ fn socketio_event(opts: &DialectOptions, name: String, mut args: Vec<Value>) -> 
         kind,
         heard,
         offset,
+        seq: None,
     }
 }
 
@@ -483,6 +566,83 @@ fn graphql_error_code(errors: &Value) -> String {
         .to_owned()
 }
 
+// ---- json --------------------------------------------------------------------
+
+/// The json dialect's ready message, `{job_id}` and `{resume_from}` filled
+/// in; `None` when Ready comes at the handshake.
+pub fn json_ready(
+    opts: &DialectOptions,
+    job_id: Option<&str>,
+    resume_from: Option<u64>,
+) -> Option<String> {
+    let template = opts.ready.as_deref()?;
+    let resume = resume_from.map_or_else(|| "null".to_owned(), |s| s.to_string());
+    Some(
+        template
+            .replace("{job_id}", job_id.unwrap_or_default())
+            .replace("{resume_from}", &resume),
+    )
+}
+
+/// Reads one message of a json dialect.
+pub fn json_read(opts: &DialectOptions, text: &str) -> Reading {
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return Reading::of("invalid", Heard::Violation("not JSON".into())),
+    };
+    let type_at = opts.type_field.as_deref().unwrap_or("/type");
+    let Some(kind) = v
+        .pointer(type_at)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Reading::of(
+            "untyped",
+            Heard::Violation(format!("no string type at {type_at}")),
+        );
+    };
+    let processed_at = opts.processed.as_deref().unwrap_or("/processed");
+    let total_at = opts.total.as_deref().unwrap_or("/total");
+    let heard = if opts.ready_ack.as_deref() == Some(kind.as_str()) {
+        Heard::ReadyAck {
+            sid: None,
+            pid: None,
+        }
+    } else if kind == opts.progress_event {
+        match (pointer_u64(&v, processed_at), pointer_u64(&v, total_at)) {
+            (Some(processed), Some(total)) => Heard::Progress { processed, total },
+            _ => Heard::Violation(format!(
+                "a {kind} message without counts at {processed_at} and {total_at}"
+            )),
+        }
+    } else if kind == opts.complete_event {
+        Heard::Complete {
+            processed: pointer_u64(&v, processed_at),
+            total: pointer_u64(&v, total_at),
+        }
+    } else if kind == opts.failed_event {
+        let code_at = opts.failed_code.as_deref().unwrap_or("/code");
+        let code = v
+            .pointer(code_at)
+            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned))
+            .unwrap_or_else(|| kind.clone());
+        Heard::Failed { code }
+    } else {
+        Heard::Other
+    };
+    let seq = opts
+        .seq
+        .as_deref()
+        .and_then(|p| v.pointer(p))
+        .and_then(Value::as_u64);
+    Reading {
+        kind,
+        heard,
+        offset: None,
+        seq,
+    }
+}
+
 /// What a graphql-ws close code means for the client.
 pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
     match code {
@@ -497,6 +657,77 @@ pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_messages_read_by_their_options() {
+        let o = DialectOptions {
+            type_field: Some("/kind".into()),
+            ready: Some(r#"{"kind":"hello","job":"{job_id}","from":{resume_from}}"#.into()),
+            ready_ack: Some("welcome".into()),
+            progress_event: "tick".into(),
+            complete_event: "done".into(),
+            failed_event: "oops".into(),
+            processed: Some("/n".into()),
+            total: Some("/of".into()),
+            failed_code: Some("/why".into()),
+            seq: Some("/i".into()),
+            close_codes: vec![(4000, CloseRule::Finished)],
+            ..DialectOptions::default()
+        };
+        assert_eq!(
+            json_ready(&o, Some("j"), Some(7)).as_deref(),
+            Some(r#"{"kind":"hello","job":"j","from":7}"#)
+        );
+        assert_eq!(
+            json_ready(&o, Some("j"), None).as_deref(),
+            Some(r#"{"kind":"hello","job":"j","from":null}"#)
+        );
+        let cases: &[(&str, Heard, Option<u64>)] = &[
+            (
+                r#"{"kind":"welcome"}"#,
+                Heard::ReadyAck {
+                    sid: None,
+                    pid: None,
+                },
+                None,
+            ),
+            (
+                r#"{"kind":"tick","n":2,"of":5,"i":3}"#,
+                Heard::Progress {
+                    processed: 2,
+                    total: 5,
+                },
+                Some(3),
+            ),
+            (
+                r#"{"kind":"done","n":5,"of":5}"#,
+                Heard::Complete {
+                    processed: Some(5),
+                    total: Some(5),
+                },
+                None,
+            ),
+            (
+                r#"{"kind":"oops","why":"E_X"}"#,
+                Heard::Failed { code: "E_X".into() },
+                None,
+            ),
+            (r#"{"kind":"chat"}"#, Heard::Other, None),
+        ];
+        for (text, heard, seq) in cases {
+            let r = json_read(&o, text);
+            assert_eq!((&r.heard, r.seq), (heard, *seq), "{text}");
+        }
+        for bad in ["", "[", r#"{"type":"tick"}"#, r#"{"kind":"tick","n":1}"#] {
+            assert!(
+                matches!(json_read(&o, bad).heard, Heard::Violation(_)),
+                "{bad}"
+            );
+        }
+        assert_eq!(o.close_rule(4000), CloseRule::Finished);
+        assert_eq!(o.close_rule(1000), CloseRule::Closed);
+        assert_eq!(o.close_rule(1006), CloseRule::Reconnect);
+    }
 
     fn opts() -> DialectOptions {
         DialectOptions::default()
