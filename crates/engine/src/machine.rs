@@ -628,6 +628,35 @@ impl Machine {
         self.progress = Some(p);
     }
 
+    /// A message's seq: false for a duplicate, to be dropped. A gap is a
+    /// finding, and with the job adapter a state sync covers it.
+    fn take_seq(&mut self, seq: u64, fx: &mut Vec<Effect>) -> bool {
+        let last = self.last_seq.unwrap_or(0);
+        if self.last_seq.is_some() && seq <= last {
+            self.find(
+                fx,
+                FindingClass::DuplicateSeq,
+                format!("seq {seq} at or below last seen {last}; dropped"),
+            );
+            return false;
+        }
+        if seq > last + 1 {
+            let then = if self.cfg.adapter == AdapterKind::Job {
+                "syncing state"
+            } else {
+                "events were missing"
+            };
+            self.find(
+                fx,
+                FindingClass::SeqGap,
+                format!("expected seq {}, got {seq}; {then}", last + 1),
+            );
+            self.start_sync(fx);
+        }
+        self.last_seq = Some(seq);
+        true
+    }
+
     /// A job event said the job failed: that is the outcome, and the count
     /// it stopped at is final.
     fn job_failed(&mut self, code: String, retryable: bool, fx: &mut Vec<Effect>) {
@@ -871,25 +900,10 @@ impl Machine {
             Ok(env) => env,
             Err(e) => return self.protocol_error(&e, fx),
         };
-        if let Some(seq) = env.seq {
-            let last = self.last_seq.unwrap_or(0);
-            if self.last_seq.is_some() && seq <= last {
-                self.find(
-                    fx,
-                    FindingClass::DuplicateSeq,
-                    format!("seq {seq} at or below last seen {last}; dropped"),
-                );
-                return;
-            }
-            if seq > last + 1 {
-                self.find(
-                    fx,
-                    FindingClass::SeqGap,
-                    format!("expected seq {}, got {seq}; syncing state", last + 1),
-                );
-                self.start_sync(fx);
-            }
-            self.last_seq = Some(seq);
+        if let Some(seq) = env.seq
+            && !self.take_seq(seq, fx)
+        {
+            return;
         }
         match env.message {
             ServerMessage::ReadyAck { last_seq, replayed } => {
@@ -1247,24 +1261,10 @@ impl Machine {
             text: Some(text),
             ..frame_record(Direction::In, Opcode::Text, size)
         })));
-        if let Some(seq) = reading.seq {
-            let last = self.last_seq.unwrap_or(0);
-            if self.last_seq.is_some() && seq <= last {
-                self.find(
-                    fx,
-                    FindingClass::DuplicateSeq,
-                    format!("seq {seq} at or below last seen {last}; dropped"),
-                );
-                return;
-            }
-            if seq > last + 1 {
-                self.find(
-                    fx,
-                    FindingClass::SeqGap,
-                    format!("expected seq {}, got {seq}: events were missing", last + 1),
-                );
-            }
-            self.last_seq = Some(seq);
+        if let Some(seq) = reading.seq
+            && !self.take_seq(seq, fx)
+        {
+            return;
         }
         if let Some(offset) = reading.offset {
             self.sio_offset = Some(offset);
