@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use sockscope_engine::body::{BodyFailure, MAX_REST_BODY, read_capped};
 use sockscope_engine::event::Progress;
 use sockscope_engine::{
     AdapterKind, Engine, EngineConfig, Event, SocketHandle, SocketId, State, TokenSource,
@@ -25,6 +26,10 @@ use url::Url;
 use crate::CoreError;
 use crate::config::{Config, ConfigWarning, SocketSpec, TokenSpec, default_db_path};
 use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, demo_jobs};
+
+/// How long creating a job may take, answer included. The answer is read
+/// up to [`MAX_REST_BODY`] bytes.
+pub const CREATE_JOB_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to start a session.
 #[derive(Debug, Clone, Default)]
@@ -328,6 +333,7 @@ impl Session {
             .http
             .post(url)
             .json(&body)
+            .timeout(CREATE_JOB_TIMEOUT)
             .send()
             .await
             .map_err(|e| CoreError::CreateJob(e.without_url().to_string()))?;
@@ -337,9 +343,23 @@ impl Session {
                 "the backend answered {status}"
             )));
         }
-        resp.json()
-            .await
-            .map_err(|e| CoreError::CreateJob(format!("unreadable answer: {}", e.without_url())))
+        let body = read_capped(resp, MAX_REST_BODY).await.map_err(|f| {
+            CoreError::CreateJob(match f {
+                BodyFailure::TooLarge => {
+                    format!("the answer is larger than {MAX_REST_BODY} bytes; not read")
+                }
+                other => format!("unreadable answer ({})", other.as_str()),
+            })
+        })?;
+        // serde's message may quote a value of the answer, which holds a
+        // token: say only where it went wrong.
+        serde_json::from_slice(&body).map_err(|e| {
+            CoreError::CreateJob(format!(
+                "unreadable answer: not a create-job response (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     fn handle(&self, id: SocketId) -> Result<SocketHandle, CoreError> {

@@ -7,6 +7,7 @@
 //! Every transition, frame and finding is published as an [`Event`] to
 //! lossless and live subscribers.
 
+pub mod body;
 mod bus;
 mod config;
 mod driver;

@@ -1,9 +1,10 @@
 //! Shared helpers of the integration-test binaries: bounded waits, a harness
 //! of simulator plus engine with a lossless event log, a token source
-//! backed by the simulator's control plane, and a real OTLP receiver
-//! ([`otlp`]). Nothing here sleeps; every wait is for an event, bounded by a
-//! timeout.
+//! backed by the simulator's control plane, a real OTLP receiver
+//! ([`otlp`]) and an HTTP server of huge answers ([`huge_body`]). Nothing
+//! here sleeps; every wait is for an event, bounded by a timeout.
 
+pub mod huge_body;
 pub mod otlp;
 
 use std::future::Future;
