@@ -50,6 +50,12 @@ pub struct SessionOptions {
     /// Watch the OS for network changes and wakes, and tell every socket.
     /// Default off (the CLI and the app turn it on).
     pub watch_environment: bool,
+    /// Keep a live subscription from the start for
+    /// [`Session::subscribe_from_start`]. Default off: until it is taken,
+    /// that subscription holds the live ring's unread events (up to
+    /// [`EngineConfig::live_bytes`] of payloads), so ask for it only if
+    /// you take it (the CLI does; the app backfills from the recorder).
+    pub live_from_start: bool,
 }
 
 /// A socket at a glance.
@@ -111,7 +117,7 @@ impl Session {
         };
         let engine = Engine::new(EngineConfig::default())?;
         let events = engine.subscribe_lossless(8192);
-        let first_live = engine.subscribe_live();
+        let first_live = opts.live_from_start.then(|| engine.subscribe_live());
         let db = match opts.db_path.clone() {
             Some(p) => p,
             None => default_db_path()?,
@@ -151,7 +157,7 @@ impl Session {
                     .as_ref()
                     .map(|c| c.warnings.clone())
                     .unwrap_or_default(),
-                first_live: Mutex::new(Some(first_live)),
+                first_live: Mutex::new(first_live),
                 environment: Mutex::new(environment),
                 keyring_jobs: Mutex::new(BTreeMap::new()),
             }),
@@ -268,8 +274,10 @@ impl Session {
     }
 
     /// Live events from the session's start, including the demo and config
-    /// sockets added by [`Session::start`]. The first call gets it; later
-    /// calls get [`Session::subscribe`].
+    /// sockets added by [`Session::start`], if the session was started with
+    /// [`SessionOptions::live_from_start`]. The first call gets it; later
+    /// calls, and every call without that option, get
+    /// [`Session::subscribe`].
     pub fn subscribe_from_start(&self) -> broadcast::Receiver<Arc<Event>> {
         let first = self
             .inner
