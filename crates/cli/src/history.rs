@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -180,7 +180,7 @@ pub fn describe(e: &EventRecord) -> String {
 }
 
 /// `sockscope export`.
-pub fn export(db: &DbArg, session: i64, format: Format, out: &PathBuf) -> anyhow::Result<ExitCode> {
+pub fn export(db: &DbArg, session: i64, format: Format, out: &Path) -> anyhow::Result<ExitCode> {
     let reader = db.open()?;
     let format = match format {
         Format::Jaeger => export::Format::Jaeger,
