@@ -36,6 +36,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         demo_items: Some(args.items),
         demo_interval_ms: Some(args.interval_ms),
         watch_environment: true,
+        live_from_start: true,
         ..SessionOptions::default()
     })
     .await?;

@@ -79,6 +79,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         config_path: args.config.clone(),
         telemetry: args.otlp.then(TelemetryConfig::from_env),
         watch_environment: true,
+        live_from_start: true,
         ..SessionOptions::default()
     })
     .await?;

@@ -190,6 +190,14 @@ impl SocketConfig {
                 &format!("scheme must be ws or wss, not {}", url.scheme()),
             ));
         }
+        // RFC 6455 §3: a WebSocket URI has no fragment; the handshake would
+        // refuse it at every attempt. Not echoed: it may hold a token.
+        if url.fragment().is_some() {
+            return Err(bad(
+                "url",
+                "has a #fragment, which a WebSocket URL cannot carry (RFC 6455); remove it",
+            ));
+        }
         let host = url
             .host_str()
             .ok_or_else(|| bad("url", "has no host"))?

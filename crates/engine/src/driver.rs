@@ -561,9 +561,10 @@ async fn state_sync(
     if status != 200 {
         return Err(SyncFailure::Status(status));
     }
-    resp.json::<JobState>()
+    let body = crate::body::read_capped(resp, crate::body::MAX_REST_BODY)
         .await
-        .map_err(|_| SyncFailure::Io("bad_body".into()))
+        .map_err(|f| SyncFailure::Io(f.as_str().into()))?;
+    serde_json::from_slice::<JobState>(&body).map_err(|_| SyncFailure::Io("bad_body".into()))
 }
 
 /// The frame with the token where its slot is (`null` without a token).

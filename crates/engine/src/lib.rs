@@ -7,6 +7,7 @@
 //! Every transition, frame and finding is published as an [`Event`] to
 //! lossless and live subscribers.
 
+pub mod body;
 mod bus;
 mod config;
 mod driver;
@@ -41,14 +42,21 @@ use event::UserAction;
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Events the live ring holds before a slow reader lags. Default 8192.
+    /// Events the live ring holds before a slow reader lags (rounded up to
+    /// a power of two). Default 8192.
     pub live_capacity: usize,
+    /// Frame payload bytes the live ring's unread events may hold. Past
+    /// it, frames go to live subscribers without their payload (`text:
+    /// None`, `size` kept); lossless subscribers always get them whole.
+    /// Default 16 MiB.
+    pub live_bytes: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             live_capacity: 8192,
+            live_bytes: 16 << 20,
         }
     }
 }
@@ -184,7 +192,7 @@ impl Engine {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Error::Tls(e.to_string()))?;
-        let shared = Shared::new(bus::Bus::new(config.live_capacity), http);
+        let shared = Shared::new(bus::Bus::new(config.live_capacity, config.live_bytes), http);
         Ok(Engine {
             inner: Arc::new(Inner {
                 shared: Arc::new(shared),
@@ -202,7 +210,9 @@ impl Engine {
     }
 
     /// A live subscription that never slows the engine: a slow reader skips
-    /// ahead and is told how many events it missed.
+    /// ahead and is told how many events it missed. Frames may come without
+    /// their payload (see [`EngineConfig::live_bytes`]). Memory is held for
+    /// events a receiver has not read: drop a receiver you stop reading.
     pub fn subscribe_live(&self) -> broadcast::Receiver<Arc<Event>> {
         self.inner.shared.bus.subscribe_live()
     }
