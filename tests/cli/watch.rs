@@ -85,10 +85,12 @@ async fn watch_exits_non_zero_with_a_summary_when_a_job_does_not_complete() {
 
 #[test]
 fn watch_refuses_bad_input_clearly() {
+    let db_dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
             .arg("watch")
             .args(args)
+            .env("SOCKSCOPE_DB", db_dir.path().join("w.db"))
             .output()
             .unwrap();
         assert!(!o.status.success(), "{args:?} was accepted");
