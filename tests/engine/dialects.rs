@@ -76,6 +76,58 @@ async fn finished(h: &mut Harness, s: &SocketHandle, total: u64) {
     );
 }
 
+/// A job that fails ends the socket with the server's code; a wrong token
+/// ends it as unauthorized.
+async fn fails_then_refuses(
+    h: &mut Harness,
+    script: &str,
+    config: fn(&ReferenceServer) -> SocketConfig,
+) {
+    let failing = ReferenceServer::start(
+        script,
+        json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
+    )
+    .await;
+    let s = h.add(&config(&failing));
+    let (state, _) = ended(h, &s).await;
+    assert!(
+        matches!(&state, State::Closed { reason: ClosedReason::JobFailed { code, .. } } if code == "E_IMPORT"),
+        "{state:?}"
+    );
+    let mut cfg = config(&failing);
+    cfg.token = Some(Arc::new(StaticToken::new("not-the-token")));
+    let s = h.add(&cfg);
+    let (state, _) = ended(h, &s).await;
+    assert_eq!(
+        state,
+        State::Failed {
+            reason: FailedReason::Unauthorized
+        }
+    );
+}
+
+/// A server stopped mid-job (SIGSTOP), like a half-open link: the socket's
+/// heartbeat catches it.
+async fn silent_server_is_caught(script: &str, config: fn(&ReferenceServer) -> SocketConfig) {
+    let server = ReferenceServer::start(
+        script,
+        json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
+    )
+    .await;
+    let mut h = Harness::new().await;
+    let mut cfg = config(&server);
+    cfg.heartbeat = HeartbeatPolicy {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+    };
+    let s = h.add(&cfg);
+    h.state(&s, StateName::Ready).await;
+    server.freeze(true);
+    h.finding(&s, FindingClass::HeartbeatLost).await;
+    server.freeze(false);
+    s.cancel().await.unwrap();
+}
+
 /// Past 5 items, the server drops every transport; the socket sees it.
 async fn drop_mid_job(h: &mut Harness, server: &mut ReferenceServer, s: &SocketHandle) {
     h.next(
@@ -265,53 +317,14 @@ async fn graphql_ws_resubscribes_after_a_drop_and_ends_on_failure_or_4403() {
         server.line_starting("SUBSCRIBED").await;
         finished(&mut h, &s, 40).await;
 
-        let failing = ReferenceServer::start(
-            "graphql-ws-job.mjs",
-            json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
-        )
-        .await;
-        let s = h.add(&graphql(&failing));
-        let (state, _) = ended(&mut h, &s).await;
-        assert!(
-            matches!(&state, State::Closed { reason: ClosedReason::JobFailed { code, .. } } if code == "E_IMPORT"),
-            "{state:?}"
-        );
-        let mut cfg = graphql(&failing);
-        cfg.token = Some(Arc::new(StaticToken::new("not-the-token")));
-        let s = h.add(&cfg);
-        let (state, _) = ended(&mut h, &s).await;
-        assert_eq!(
-            state,
-            State::Failed {
-                reason: FailedReason::Unauthorized
-            }
-        );
+        fails_then_refuses(&mut h, "graphql-ws-job.mjs", graphql).await;
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphql_ws_heartbeat_loss_is_caught_by_the_websocket_ping() {
-    bounded(async {
-        let server = ReferenceServer::start(
-            "graphql-ws-job.mjs",
-            json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
-        )
-        .await;
-        let mut h = Harness::new().await;
-        let mut cfg = graphql(&server);
-        cfg.heartbeat = HeartbeatPolicy {
-            interval: Duration::from_millis(200),
-            timeout: Duration::from_millis(300),
-        };
-        let s = h.add(&cfg);
-        h.state(&s, StateName::Ready).await;
-        server.freeze(true);
-        h.finding(&s, FindingClass::HeartbeatLost).await;
-        server.freeze(false);
-        s.cancel().await.unwrap();
-    })
-    .await;
+    bounded(silent_server_is_caught("graphql-ws-job.mjs", graphql)).await;
 }
 
 // ---- json -------------------------------------------------------------------
@@ -413,4 +426,85 @@ async fn a_json_dialect_table_watches_a_bespoke_socket_through_a_drop_and_a_fail
         );
     })
     .await;
+}
+
+// ---- phoenix ----------------------------------------------------------------
+
+fn phoenix(server: &ReferenceServer) -> SocketConfig {
+    let mut c = config(AdapterKind::Phoenix, server.url("/socket"));
+    c.job_id = Some("j-5".into());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phoenix_is_ready_at_the_join_reply_and_its_heartbeat_keeps_the_channel() {
+    bounded(async {
+        // The server drops a client without a heartbeat for 600 ms; the job
+        // runs 2 s, so only our heartbeats keep it.
+        let mut server = ReferenceServer::start(
+            "phoenix-job.mjs",
+            json!({ "token": TOKEN, "total": 40, "intervalMs": 50, "joinDelayMs": 300,
+                    "heartbeatTimeoutMs": 600 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let mut cfg = phoenix(&server);
+        cfg.heartbeat = HeartbeatPolicy {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_millis(400),
+        };
+        let s = h.add(&cfg);
+        h.state(&s, StateName::AwaitingReady).await;
+        // A push before the join reply waits: the server would answer it
+        // "unmatched topic".
+        s.send(r#"["1","7","job:j-5","note",{"n":1}]"#)
+            .await
+            .unwrap();
+        h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
+        h.state(&s, StateName::Ready).await;
+        server.line_starting("JOINED job:j-5").await;
+        let pushed = server.line_starting("PUSH").await;
+        assert_eq!(pushed, r#"PUSH note {"n":1}"#);
+        h.next("a heartbeat answered", |e| {
+            matches!(e.kind, EventKind::HeartbeatAnswered { .. })
+        })
+        .await;
+        finished(&mut h, &s, 40).await;
+        assert!(
+            !server
+                .output
+                .iter()
+                .any(|l| l.starts_with("UNMATCHED") || l.starts_with("HEARTBEAT_TIMEOUT")),
+            "{:?}",
+            server.output
+        );
+        assert_eq!(h.findings(&s, FindingClass::AbnormalClose), 0);
+        assert_token_kept(&h);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phoenix_rejoins_after_a_drop_and_ends_on_failure_or_a_refused_join() {
+    bounded(async {
+        let mut server = ReferenceServer::start(
+            "phoenix-job.mjs",
+            json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&phoenix(&server));
+        drop_mid_job(&mut h, &mut server, &s).await;
+        server.line_starting("JOINED").await;
+        server.line_starting("JOINED").await;
+        finished(&mut h, &s, 40).await;
+
+        fails_then_refuses(&mut h, "phoenix-job.mjs", phoenix).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phoenix_heartbeat_loss_is_caught() {
+    bounded(silent_server_is_caught("phoenix-job.mjs", phoenix)).await;
 }

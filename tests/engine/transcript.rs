@@ -125,6 +125,7 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "can_refresh" => cfg.can_refresh_token = v == "true",
             "max_message_size" => cfg.max_message_size = n()? as usize,
             "ready_ms" => cfg.timeouts.ready = Duration::from_millis(n()?),
+            "heartbeat_ms" => cfg.heartbeat.interval = Duration::from_millis(n()?),
             "has_token" => cfg.has_token = v == "true",
             "job_id" => cfg.job_id = Some(v.to_owned()),
             "query" => cfg.dialect.query = Some(v.replace('~', " ")),

@@ -15,10 +15,10 @@
 //   start   start the job (it also starts on the first connection)
 import { createServer } from "node:http";
 import { createInterface } from "node:readline";
+import { runJob } from "./job.mjs";
 import { Server } from "socket.io";
 
 const opts = JSON.parse(process.argv[2] ?? "{}");
-const total = opts.total ?? 20;
 const http = createServer();
 const io = new Server(http, {
   transports: ["websocket"],
@@ -35,24 +35,11 @@ io.use(async (socket, next) => {
   next();
 });
 
-let processed = 0;
-let timer = null;
+let started = false;
 function startJob() {
-  if (timer) return;
-  timer = setInterval(() => {
-    processed += 1;
-    if (opts.failAfter !== undefined && processed >= opts.failAfter) {
-      clearInterval(timer);
-      io.to("job").emit("failed", { code: "E_IMPORT", processed, total });
-      return;
-    }
-    if (processed >= total) {
-      clearInterval(timer);
-      io.to("job").emit("complete", { processed, total });
-      return;
-    }
-    io.to("job").emit("progress", { processed, total });
-  }, opts.intervalMs ?? 10);
+  if (started) return;
+  started = true;
+  runJob(opts, (event, payload) => io.to("job").emit(event, payload));
 }
 
 io.on("connection", (socket) => {

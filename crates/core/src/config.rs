@@ -415,6 +415,15 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
             "total" => o.total = Some(text(key, value)?),
             "query" => o.query = Some(text(key, value)?),
             "type" => o.type_field = Some(text(key, value)?),
+            "topic" => o.topic = Some(text(key, value)?),
+            "params" => {
+                o.params = Some(match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => {
+                        serde_json::to_string(other).map_err(|e| format!("dialect.params: {e}"))?
+                    }
+                })
+            }
             "ready" => o.ready = Some(text(key, value)?),
             "ready_ack" => o.ready_ack = Some(text(key, value)?),
             "failed_code" => o.failed_code = Some(text(key, value)?),
@@ -449,7 +458,7 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
                 return Err(format!(
                     "unknown dialect option `{other}` (known: kind, namespace, progress_event, \
                      complete_event, failed_event, processed, total, query, variables, type, \
-                     ready, ready_ack, failed_code, seq, close_codes)"
+                     ready, ready_ack, failed_code, seq, close_codes, topic, params)"
                 ));
             }
         }

@@ -282,6 +282,25 @@ impl SocketConfig {
                     }
                 }
             }
+            AdapterKind::Phoenix => {
+                // The socket's WebSocket endpoint and the v2 serializer.
+                let path = ws_url.path().trim_end_matches('/').to_owned();
+                if !path.ends_with("/websocket") {
+                    let base = if path.is_empty() { "/socket" } else { &path };
+                    ws_url.set_path(&format!("{base}/websocket"));
+                }
+                if !ws_url.query_pairs().any(|(k, _)| k == "vsn") {
+                    ws_url.query_pairs_mut().append_pair("vsn", "2.0.0");
+                }
+                if let Some(params) = &self.dialect.params {
+                    let filled = params.replace("{job_id}", job_id.as_deref().unwrap_or_default());
+                    if !serde_json::from_str::<serde_json::Value>(&filled)
+                        .is_ok_and(|v| v.is_object())
+                    {
+                        return Err(bad("dialect.params", "must be a JSON object"));
+                    }
+                }
+            }
             AdapterKind::Json => {
                 let d = &self.dialect;
                 if d.ready.is_some() && d.ready_ack.as_deref().is_none_or(str::is_empty) {

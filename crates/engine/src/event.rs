@@ -168,27 +168,32 @@ pub enum AdapterKind {
     SocketIo,
     /// graphql-transport-ws: Ready on `connection_ack`.
     GraphqlWs,
+    /// Phoenix Channels (v2 JSON serializer): Ready on the `phx_reply` ok to
+    /// our `phx_join`.
+    Phoenix,
     /// A bespoke JSON progress socket, described by its options.
     Json,
 }
 
 impl AdapterKind {
     /// Every dialect.
-    pub const ALL: [AdapterKind; 5] = [
+    pub const ALL: [AdapterKind; 6] = [
         AdapterKind::Job,
         AdapterKind::Raw,
         AdapterKind::SocketIo,
         AdapterKind::GraphqlWs,
+        AdapterKind::Phoenix,
         AdapterKind::Json,
     ];
 
-    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `json`.
+    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`, `json`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterKind::Job => "job",
             AdapterKind::Raw => "raw",
             AdapterKind::SocketIo => "socketio",
             AdapterKind::GraphqlWs => "graphql-ws",
+            AdapterKind::Phoenix => "phoenix",
             AdapterKind::Json => "json",
         }
     }

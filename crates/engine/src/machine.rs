@@ -628,6 +628,19 @@ impl Machine {
         self.progress = Some(p);
     }
 
+    /// The answer to our heartbeat (a pong, or Phoenix's reply) with this
+    /// payload: the link is alive.
+    fn heartbeat_answered(&mut self, payload: &[u8], now: Mono, fx: &mut Vec<Effect>) {
+        if let Some((sent, expected)) = &self.ping_sent
+            && expected.as_slice() == payload
+        {
+            let rtt = now.since(*sent);
+            self.ping_sent = None;
+            self.disarm(TimerKind::Pong);
+            fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
+        }
+    }
+
     /// A message's seq: false for a duplicate, to be dropped. A gap is a
     /// finding, and with the job adapter a state sync covers it.
     fn take_seq(&mut self, seq: u64, fx: &mut Vec<Effect>) -> bool {
@@ -675,6 +688,15 @@ impl Machine {
 
     fn send_ping(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         self.ping_no += 1;
+        if self.cfg.adapter == AdapterKind::Phoenix {
+            // Phoenix times out a client that sends no heartbeat of its own.
+            let reference = format!("hb{}", self.ping_no);
+            self.ping_sent = Some((now, reference.clone().into_bytes()));
+            let beat = dialect::phoenix_heartbeat(&reference);
+            self.write_typed(OutFrame::Text(beat), None, Some("heartbeat"), fx);
+            self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
+            return;
+        }
         let payload = self.ping_no.to_be_bytes().to_vec();
         self.ping_sent = Some((now, payload.clone()));
         self.write(OutFrame::Ping(payload), None, fx);
@@ -713,7 +735,10 @@ impl Machine {
             AdapterKind::Json if json_ready.is_none() => {
                 self.become_ready(Cause::HandshakeDone, now, fx);
             }
-            AdapterKind::SocketIo | AdapterKind::GraphqlWs | AdapterKind::Json => {
+            AdapterKind::SocketIo
+            | AdapterKind::GraphqlWs
+            | AdapterKind::Phoenix
+            | AdapterKind::Json => {
                 self.go(
                     State::AwaitingReady {
                         attempt: self.attempts,
@@ -731,6 +756,15 @@ impl Machine {
                 }
                 if let Some(ready) = json_ready {
                     self.write_typed(OutFrame::Text(ready), None, Some("ready"), fx);
+                }
+                if self.cfg.adapter == AdapterKind::Phoenix {
+                    let join = dialect::phoenix_join(
+                        &self.cfg.dialect,
+                        self.cfg.job_id.as_deref(),
+                        self.cfg.has_token,
+                    );
+                    let frame = self.auth_frame(join);
+                    self.write_typed(frame, None, Some("phx_join"), fx);
                 }
                 let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
                 self.ready_wait = budget;
@@ -821,16 +855,7 @@ impl Machine {
             return;
         }
         match frame {
-            InFrame::Pong(payload) => {
-                if let Some((sent, expected)) = &self.ping_sent
-                    && *expected == payload
-                {
-                    let rtt = now.since(*sent);
-                    self.ping_sent = None;
-                    self.disarm(TimerKind::Pong);
-                    fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
-                }
-            }
+            InFrame::Pong(payload) => self.heartbeat_answered(&payload, now, fx),
             InFrame::Binary(_) => {
                 if self.cfg.adapter == AdapterKind::Job {
                     self.protocol_error(&ProtocolError::InvalidUtf8, fx);
@@ -864,7 +889,10 @@ impl Machine {
         let size = text.len();
         if matches!(
             self.cfg.adapter,
-            AdapterKind::SocketIo | AdapterKind::GraphqlWs | AdapterKind::Json
+            AdapterKind::SocketIo
+                | AdapterKind::GraphqlWs
+                | AdapterKind::Phoenix
+                | AdapterKind::Json
         ) && size <= self.cfg.max_message_size
         {
             return self.on_dialect_text(text, now, fx);
@@ -1066,9 +1094,12 @@ impl Machine {
                     self.attempt_failed(cause, now, fx)
                 };
             }
-            // Socket.IO ends a session in-band (DISCONNECT); a transport
-            // close is a drop, as its own client treats it.
-            AdapterKind::SocketIo => return self.attempt_failed(cause, now, fx),
+            // Socket.IO and Phoenix end a session in-band (DISCONNECT,
+            // phx_close); a transport close is a drop, as their own clients
+            // treat it.
+            AdapterKind::SocketIo | AdapterKind::Phoenix => {
+                return self.attempt_failed(cause, now, fx);
+            }
             AdapterKind::Json => {
                 return match self.cfg.dialect.close_rule(code) {
                     CloseRule::Finished => {
@@ -1253,6 +1284,9 @@ impl Machine {
         let reading = match self.cfg.adapter {
             AdapterKind::SocketIo => dialect::socketio_read(&self.cfg.dialect, &text),
             AdapterKind::Json => dialect::json_read(&self.cfg.dialect, &text),
+            AdapterKind::Phoenix => {
+                dialect::phoenix_read(&self.cfg.dialect, self.cfg.job_id.as_deref(), &text)
+            }
             _ => dialect::graphql_read(&self.cfg.dialect, &text),
         };
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
@@ -1392,6 +1426,21 @@ impl Machine {
                     .clone()
                     .unwrap_or(ClosedReason::PeerClosed { code: 1000 });
                 self.close_terminal(reason, Cause::PeerClose { code: 1000 }, fx);
+            }
+            Heard::HeartbeatReply { reference } => {
+                self.heartbeat_answered(reference.as_bytes(), now, fx);
+            }
+            Heard::ChannelError => {
+                // The channel crashed on the server: rejoin, on a new
+                // connection, as a drop.
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    "the channel crashed on the server (phx_error); rejoining".into(),
+                );
+                self.abandon_connection(1000, "rejoin", fx);
+                let cause = Cause::TransportError(ErrorClass::Protocol("phx_error".into()));
+                self.attempt_failed(cause, now, fx);
             }
             Heard::Other => {}
             Heard::Violation(what) => {

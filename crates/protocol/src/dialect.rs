@@ -9,6 +9,9 @@
 //!   Ready is the namespace CONNECT ack, not the Engine.IO open packet.
 //! - `graphql-ws`: the `graphql-transport-ws` subprotocol. Ready is
 //!   `connection_ack`; the subscription goes out only after it.
+//! - `phoenix`: Phoenix Channels with the v2 JSON serializer
+//!   (`[join_ref, ref, topic, event, payload]`). Ready is the `phx_reply`
+//!   `ok` to our `phx_join`; the client sends the heartbeat.
 //! - `json`: a bespoke JSON progress socket, described by its options: the
 //!   type field, the ready message and its ack, the progress, complete and
 //!   failed types, the seq field, and a table of close codes.
@@ -72,6 +75,12 @@ pub struct DialectOptions {
     /// json: what each close code means. Default: 1000 closes the socket
     /// (closed by the server), any other code reconnects.
     pub close_codes: Vec<(u16, CloseRule)>,
+    /// phoenix: the channel topic; `{job_id}` is filled in. Default
+    /// `job:{job_id}`.
+    pub topic: Option<String>,
+    /// phoenix: the join payload's parameters, a JSON object (`{job_id}`
+    /// filled in); the token joins them as `token`. Default none.
+    pub params: Option<String>,
 }
 
 /// What a close code means, in a `json` dialect's table.
@@ -142,6 +151,8 @@ impl Default for DialectOptions {
             failed_code: None,
             seq: None,
             close_codes: Vec::new(),
+            topic: None,
+            params: None,
         }
     }
 }
@@ -196,8 +207,16 @@ pub enum Heard {
         code: String,
     },
     /// The server ended the session in-band (Socket.IO DISCONNECT or the
-    /// Engine.IO close packet): no reconnect, as a Socket.IO client does.
+    /// Engine.IO close packet, Phoenix `phx_close`): no reconnect, as the
+    /// protocol's own client does.
     Disconnect,
+    /// The answer to our app-level heartbeat with this ref (Phoenix).
+    HeartbeatReply {
+        /// The heartbeat's ref.
+        reference: String,
+    },
+    /// The channel crashed on the server (Phoenix `phx_error`): rejoin.
+    ChannelError,
     /// Anything else the protocol allows.
     Other,
     /// A frame the protocol does not allow.
@@ -405,7 +424,6 @@ fn socketio_packet(opts: &DialectOptions, text: &str) -> Reading {
 }
 
 fn socketio_event(opts: &DialectOptions, name: String, mut args: Vec<Value>) -> Reading {
-    let args_value = Value::Array(args.clone());
     let processed_at = opts.processed.as_deref().unwrap_or("/0/processed");
     let total_at = opts.total.as_deref().unwrap_or("/0/total");
     // Under connection state recovery the server appends the offset as a
@@ -422,43 +440,9 @@ fn socketio_event(opts: &DialectOptions, name: String, mut args: Vec<Value>) -> 
     if offset.is_some() {
         args.pop();
     }
-    let kind = format!("event:{name}");
-    let heard = if name == opts.progress_event {
-        match (
-            pointer_u64(&args_value, processed_at),
-            pointer_u64(&args_value, total_at),
-        ) {
-            (Some(processed), Some(total)) => Heard::Progress { processed, total },
-            _ => Heard::Violation(format!(
-                "a {name} event without counts at {processed_at} and {total_at}"
-            )),
-        }
-    } else if name == opts.complete_event {
-        Heard::Complete {
-            processed: pointer_u64(&args_value, processed_at),
-            total: pointer_u64(&args_value, total_at),
-        }
-    } else if name == opts.failed_event {
-        let code = args
-            .first()
-            .and_then(|a| {
-                a.get("code")
-                    .or_else(|| a.get("message"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or_else(|| a.as_str().map(str::to_owned))
-            })
-            .unwrap_or_else(|| name.clone());
-        Heard::Failed { code }
-    } else {
-        Heard::Other
-    };
-    Reading {
-        kind,
-        heard,
-        offset,
-        seq: None,
-    }
+    let mut reading = named_event(opts, name, &Value::Array(args), "/0/processed", "/0/total");
+    reading.offset = offset;
+    reading
 }
 
 // ---- graphql-ws ------------------------------------------------------------
@@ -643,6 +627,150 @@ pub fn json_read(opts: &DialectOptions, text: &str) -> Reading {
     }
 }
 
+// ---- phoenix -----------------------------------------------------------------
+
+/// The join ref sockscope uses: one channel per socket.
+pub const PHOENIX_JOIN_REF: &str = "1";
+
+/// The channel topic, `{job_id}` filled in.
+pub fn phoenix_topic(opts: &DialectOptions, job_id: Option<&str>) -> String {
+    opts.topic
+        .as_deref()
+        .unwrap_or("job:{job_id}")
+        .replace("{job_id}", job_id.unwrap_or_default())
+}
+
+/// `phx_join` for the topic, with the token slot and the parameters.
+pub fn phoenix_join(opts: &DialectOptions, job_id: Option<&str>, with_token: bool) -> String {
+    let mut payload = opts
+        .params
+        .as_deref()
+        .map(|p| p.replace("{job_id}", job_id.unwrap_or_default()))
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    if with_token {
+        payload["token"] = TOKEN_SLOT.into();
+    }
+    serde_json::json!([
+        PHOENIX_JOIN_REF,
+        PHOENIX_JOIN_REF,
+        phoenix_topic(opts, job_id),
+        "phx_join",
+        payload
+    ])
+    .to_string()
+}
+
+/// The heartbeat with ref `reference`, on the `phoenix` topic.
+pub fn phoenix_heartbeat(reference: &str) -> String {
+    serde_json::json!([null, reference, "phoenix", "heartbeat", {}]).to_string()
+}
+
+/// Reads one v2 JSON serializer message.
+pub fn phoenix_read(opts: &DialectOptions, job_id: Option<&str>, text: &str) -> Reading {
+    let Ok(Value::Array(parts)) = serde_json::from_str::<Value>(text) else {
+        return Reading::of("invalid", Heard::Violation("not a JSON array".into()));
+    };
+    let [join_ref, reference, topic, event, payload] = parts.as_slice() else {
+        return Reading::of(
+            "invalid",
+            Heard::Violation(format!("{} elements, not 5", parts.len())),
+        );
+    };
+    let (Some(topic), Some(event)) = (topic.as_str(), event.as_str()) else {
+        return Reading::of(
+            "invalid",
+            Heard::Violation("a topic or event that is not a string".into()),
+        );
+    };
+    let kind = event.to_owned();
+    let reference = reference.as_str();
+    if topic == "phoenix" {
+        return match (event, reference) {
+            ("phx_reply", Some(r)) => Reading::of(
+                "heartbeat_reply",
+                Heard::HeartbeatReply {
+                    reference: r.to_owned(),
+                },
+            ),
+            _ => Reading::of(kind, Heard::Other),
+        };
+    }
+    if topic != phoenix_topic(opts, job_id) {
+        return Reading::of("other_topic", Heard::Other);
+    }
+    let ours = join_ref.as_str() == Some(PHOENIX_JOIN_REF);
+    let heard = match event {
+        "phx_reply" if reference == Some(PHOENIX_JOIN_REF) && ours => {
+            match payload.get("status").and_then(Value::as_str) {
+                Some("ok") => Heard::ReadyAck {
+                    sid: None,
+                    pid: None,
+                },
+                _ => Heard::Refused {
+                    message: payload
+                        .pointer("/response/reason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("join refused")
+                        .to_owned(),
+                },
+            }
+        }
+        "phx_reply" => Heard::Other,
+        "phx_error" => Heard::ChannelError,
+        "phx_close" => Heard::Disconnect,
+        _ => return named_event(opts, kind, payload, "/processed", "/total"),
+    };
+    Reading::of(kind, heard)
+}
+
+/// An event named by the options (progress, complete, failed), its counts
+/// by pointer into `payload` (Socket.IO: the argument array; Phoenix: the
+/// payload).
+fn named_event(
+    opts: &DialectOptions,
+    name: String,
+    payload: &Value,
+    processed_default: &str,
+    total_default: &str,
+) -> Reading {
+    let processed_at = opts.processed.as_deref().unwrap_or(processed_default);
+    let total_at = opts.total.as_deref().unwrap_or(total_default);
+    let heard = if name == opts.progress_event {
+        match (
+            pointer_u64(payload, processed_at),
+            pointer_u64(payload, total_at),
+        ) {
+            (Some(processed), Some(total)) => Heard::Progress { processed, total },
+            _ => Heard::Violation(format!(
+                "a {name} event without counts at {processed_at} and {total_at}"
+            )),
+        }
+    } else if name == opts.complete_event {
+        Heard::Complete {
+            processed: pointer_u64(payload, processed_at),
+            total: pointer_u64(payload, total_at),
+        }
+    } else if name == opts.failed_event {
+        // Socket.IO's arguments hold it in the first one.
+        let holder = match payload {
+            Value::Array(args) => args.first().unwrap_or(payload),
+            other => other,
+        };
+        let code = holder
+            .get("code")
+            .or_else(|| holder.get("message"))
+            .and_then(Value::as_str)
+            .or_else(|| holder.as_str())
+            .map_or_else(|| name.clone(), str::to_owned);
+        Heard::Failed { code }
+    } else {
+        Heard::Other
+    };
+    Reading::of(format!("event:{name}"), heard)
+}
+
 /// What a graphql-ws close code means for the client.
 pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
     match code {
@@ -657,6 +785,64 @@ pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phoenix_messages_read_as_the_protocol_says() {
+        let o = opts();
+        let j = Some("j-1");
+        assert_eq!(
+            phoenix_join(&o, j, true),
+            r#"["1","1","job:j-1","phx_join",{"token":"[redacted token]"}]"#
+        );
+        assert_eq!(
+            phoenix_heartbeat("hb3"),
+            r#"[null,"hb3","phoenix","heartbeat",{}]"#
+        );
+        let cases: &[(&str, Heard)] = &[
+            (
+                r#"["1","1","job:j-1","phx_reply",{"status":"ok","response":{}}]"#,
+                Heard::ReadyAck {
+                    sid: None,
+                    pid: None,
+                },
+            ),
+            (
+                r#"["1","1","job:j-1","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#,
+                Heard::Refused {
+                    message: "unauthorized".into(),
+                },
+            ),
+            (
+                r#"[null,"hb3","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
+                Heard::HeartbeatReply {
+                    reference: "hb3".into(),
+                },
+            ),
+            (
+                r#"["1",null,"job:j-1","progress",{"processed":2,"total":8}]"#,
+                Heard::Progress {
+                    processed: 2,
+                    total: 8,
+                },
+            ),
+            (
+                r#"["1",null,"job:j-1","failed",{"code":"E_X"}]"#,
+                Heard::Failed { code: "E_X".into() },
+            ),
+            (r#"["1","1","job:j-1","phx_error",{}]"#, Heard::ChannelError),
+            (r#"["1","1","job:j-1","phx_close",{}]"#, Heard::Disconnect),
+            (r#"[null,null,"room:x","progress",{}]"#, Heard::Other),
+        ];
+        for (text, heard) in cases {
+            assert_eq!(&phoenix_read(&o, j, text).heard, heard, "{text}");
+        }
+        for bad in ["", "{}", "[1,2]", r#"[null,null,1,"e",{}]"#] {
+            assert!(
+                matches!(phoenix_read(&o, j, bad).heard, Heard::Violation(_)),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn json_messages_read_by_their_options() {
