@@ -29,7 +29,7 @@ fn assert_errors(cases: &[(&str, usize, &str)]) {
 fn the_documented_example_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.example.toml");
     let c = Config::load(&path).unwrap();
-    assert_eq!(c.sockets.len(), 5);
+    assert_eq!(c.sockets.len(), 6);
     assert_eq!(
         c.sockets[0].token,
         TokenSpec::Env("CSV_IMPORT_TOKEN".into())
@@ -51,7 +51,7 @@ fn mistakes_name_their_line() {
         (
             "[[socket]]\nurl = \"ws://h:1/x?jobId=j\"\nadapter = \"fast\"\n",
             3,
-            "dialect must be one of job, raw, socketio, graphql-ws, phoenix, json",
+            "dialect must be one of job, raw, socketio, graphql-ws, phoenix, signalr, json",
         ),
         (
             "[[socket]]\nurl = \"http://h/x?jobId=j\"\n",

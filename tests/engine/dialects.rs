@@ -508,3 +508,110 @@ async fn phoenix_rejoins_after_a_drop_and_ends_on_failure_or_a_refused_join() {
 async fn phoenix_heartbeat_loss_is_caught() {
     bounded(silent_server_is_caught("phoenix-job.mjs", phoenix)).await;
 }
+
+// ---- signalr ----------------------------------------------------------------
+
+fn signalr(server: &ReferenceServer) -> SocketConfig {
+    let mut c = config(AdapterKind::SignalR, server.url("/hub"));
+    c.heartbeat = HeartbeatPolicy {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+    };
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalr_negotiates_is_ready_at_the_handshake_response_and_keeps_alive() {
+    bounded(async {
+        // The server pings every 100 ms and drops a client silent for
+        // 600 ms; the job runs 1.5 s, so our pings must keep it.
+        let mut server = ReferenceServer::start(
+            "signalr-job.mjs",
+            json!({ "token": TOKEN, "total": 30, "intervalMs": 50, "handshakeDelayMs": 300,
+                    "keepAliveMs": 100, "clientTimeoutMs": 600 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&signalr(&server));
+        h.state(&s, StateName::AwaitingReady).await;
+        // An invocation before the handshake response would be read as the
+        // handshake: it waits.
+        let invoke = format!(
+            "{}{}",
+            r#"{"type":1,"target":"Note","arguments":[1]}"#,
+            dialect::SIGNALR_RS
+        );
+        s.send(invoke).await.unwrap();
+        h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
+        h.state(&s, StateName::Ready).await;
+        server.line_starting("HANDSHAKE").await;
+        assert_eq!(server.line_starting("INVOKE").await, "INVOKE Note [1]");
+        server.line_starting("PING").await;
+        finished(&mut h, &s, 30).await;
+        for bad in ["BAD_HANDSHAKE", "CLIENT_TIMEOUT"] {
+            assert!(
+                !server.output.iter().any(|l| l.starts_with(bad)),
+                "{:?}",
+                server.output
+            );
+        }
+        for e in &h.log {
+            assert!(!format!("{:?}", e.kind).contains(TOKEN), "{e:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalr_reconnects_after_a_drop_and_a_close_message_and_ends_on_failure_or_401() {
+    bounded(async {
+        let mut server = ReferenceServer::start(
+            "signalr-job.mjs",
+            json!({ "token": TOKEN, "total": 60, "intervalMs": 15, "keepAliveMs": 100 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&signalr(&server));
+        drop_mid_job(&mut h, &mut server, &s).await;
+        h.state(&s, StateName::Ready).await;
+        // A close message that allows a reconnect: reconnect.
+        server.command("close").await;
+        let found = h.finding(&s, FindingClass::ProtocolError).await;
+        let EventKind::Finding(f) = &found.kind else {
+            unreachable!()
+        };
+        assert!(f.detail.contains("server restarting"), "{}", f.detail);
+        finished(&mut h, &s, 60).await;
+        // Three connections, each negotiated and handshaken anew.
+        for _ in 0..3 {
+            server.line_starting("HANDSHAKE").await;
+        }
+
+        // Failures: the job's, and a 401 at negotiate.
+        fails_then_refuses(&mut h, "signalr-job.mjs", signalr).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signalr_server_silence_is_caught() {
+    bounded(async {
+        let server = ReferenceServer::start(
+            "signalr-job.mjs",
+            json!({ "token": TOKEN, "total": 1000, "intervalMs": 50, "keepAliveMs": 100 }),
+        )
+        .await;
+        let mut h = Harness::new().await;
+        let s = h.add(&signalr(&server));
+        h.state(&s, StateName::Ready).await;
+        server.freeze(true);
+        let lost = h.finding(&s, FindingClass::HeartbeatLost).await;
+        server.freeze(false);
+        let EventKind::Finding(f) = &lost.kind else {
+            unreachable!()
+        };
+        assert!(f.detail.contains("no ping"), "{}", f.detail);
+        s.cancel().await.unwrap();
+    })
+    .await;
+}

@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 use sockscope_protocol::dialect::{
-    DialectOptions, Heard, graphql_read, socketio_connect, socketio_read,
+    DialectOptions, Heard, graphql_read, json_read, phoenix_read, signalr_negotiated, signalr_read,
+    socketio_connect, socketio_read,
 };
 
 proptest! {
@@ -16,6 +17,29 @@ proptest! {
             prop_assert!(r.kind.starts_with("event:"));
         }
         let _ = graphql_read(&o, &text);
+        let _ = phoenix_read(&o, Some("j"), &text);
+        let _ = signalr_read(&o, &text, false);
+        let _ = signalr_read(&o, &text, true);
+        let _ = json_read(&o, &text);
+        let _ = signalr_negotiated(&text);
+    }
+
+    #[test]
+    fn json_shaped_noise_reads_without_panicking(
+        text in r#"\[?\{?"[a-z]{0,6}":[0-9a-z"\[\]{}:,]{0,40}\}?\]?\u{1e}?"#,
+        pointer in "(/[a-z0-9]{0,4}){0,3}",
+    ) {
+        let o = DialectOptions {
+            processed: Some(pointer.clone()),
+            type_field: Some(pointer.clone()),
+            seq: Some(pointer),
+            ..DialectOptions::default()
+        };
+        let _ = socketio_read(&o, &text);
+        let _ = graphql_read(&o, &text);
+        let _ = phoenix_read(&o, None, &text);
+        let _ = signalr_read(&o, &text, true);
+        let _ = json_read(&o, &text);
     }
 
     #[test]

@@ -32,10 +32,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
     /// The protocol the socket speaks: `job` (PROTOCOL.md), `raw` (any
-    /// WebSocket), `socketio`, `graphql-ws`, `phoenix`, or `json` (a bespoke JSON
+    /// WebSocket), `socketio`, `graphql-ws`, `phoenix`, `signalr`, or `json` (a bespoke JSON
     /// socket; its options in a config file's `[socket.dialect]` table; see
     /// docs/dialects.md).
-    #[arg(long, alias = "protocol", default_value = "job", value_parser = ["job", "raw", "socketio", "graphql-ws", "phoenix", "json"])]
+    #[arg(long, alias = "protocol", default_value = "job", value_parser = ["job", "raw", "socketio", "graphql-ws", "phoenix", "signalr", "json"])]
     dialect: String,
     /// The Socket.IO event that carries progress. Default `progress`.
     #[arg(long, value_name = "NAME")]

@@ -319,7 +319,7 @@ impl SocketConfig {
                     }
                 }
             }
-            AdapterKind::Job | AdapterKind::Raw => {}
+            AdapterKind::Job | AdapterKind::Raw | AdapterKind::SignalR => {}
         }
         for (field, pointer) in [
             ("dialect.processed", &self.dialect.processed),

@@ -490,6 +490,10 @@ async fn open(
 ) -> Opened {
     let (token, refreshed) = current_token(&cfg, cached, refresh).await?;
     let mut url = cfg.ws_url.clone();
+    if cfg.machine.adapter == AdapterKind::SignalR {
+        let id = signalr_negotiate(&cfg, &shared, token.as_ref()).await?;
+        url.query_pairs_mut().append_pair("id", &id);
+    }
     if let (Some(t), TokenPlacement::Query) = (&token, cfg.token_placement) {
         url.query_pairs_mut().append_pair("token", t.expose());
     }
@@ -565,6 +569,53 @@ async fn state_sync(
         .await
         .map_err(|f| SyncFailure::Io(f.as_str().into()))?;
     serde_json::from_slice::<JobState>(&body).map_err(|_| SyncFailure::Io("bad_body".into()))
+}
+
+/// SignalR's negotiate POST (`{hub}/negotiate?negotiateVersion=1`): the
+/// connection token the WebSocket URL must carry as `id`. Its body is
+/// capped like every REST answer; a refusal is its HTTP status.
+async fn signalr_negotiate(
+    cfg: &ValidConfig,
+    shared: &Shared,
+    token: Option<&Token>,
+) -> Result<String, ErrorClass> {
+    let mut url = cfg.ws_url.clone();
+    let scheme = if url.scheme() == "wss" {
+        "https"
+    } else {
+        "http"
+    };
+    url.set_scheme(scheme)
+        .map_err(|()| ErrorClass::Protocol("negotiate_url".into()))?;
+    let path = format!("{}/negotiate", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.query_pairs_mut().append_pair("negotiateVersion", "1");
+    let mut req = shared
+        .http
+        .post(url)
+        .timeout(cfg.machine.timeouts.handshake);
+    if let Some(t) = token {
+        req = req.header("authorization", bearer(t).ok_or(ErrorClass::Token)?);
+    }
+    let resp = req.send().await.map_err(|e| {
+        ErrorClass::Io(
+            if e.is_timeout() {
+                "timeout"
+            } else {
+                "negotiate"
+            }
+            .into(),
+        )
+    })?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(ErrorClass::HttpStatus(status));
+    }
+    let body = crate::body::read_capped(resp, crate::body::MAX_REST_BODY)
+        .await
+        .map_err(|f| ErrorClass::Protocol(format!("negotiate_{}", f.as_str())))?;
+    crate::dialect::signalr_negotiated(&String::from_utf8_lossy(&body))
+        .map_err(|_| ErrorClass::Protocol("negotiate".into()))
 }
 
 /// The frame with the token where its slot is (`null` without a token).

@@ -171,22 +171,27 @@ pub enum AdapterKind {
     /// Phoenix Channels (v2 JSON serializer): Ready on the `phx_reply` ok to
     /// our `phx_join`.
     Phoenix,
+    /// ASP.NET Core SignalR, JSON hub protocol: negotiate, then Ready on the
+    /// handshake response.
+    SignalR,
     /// A bespoke JSON progress socket, described by its options.
     Json,
 }
 
 impl AdapterKind {
     /// Every dialect.
-    pub const ALL: [AdapterKind; 6] = [
+    pub const ALL: [AdapterKind; 7] = [
         AdapterKind::Job,
         AdapterKind::Raw,
         AdapterKind::SocketIo,
         AdapterKind::GraphqlWs,
         AdapterKind::Phoenix,
+        AdapterKind::SignalR,
         AdapterKind::Json,
     ];
 
-    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`, `json`.
+    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`,
+    /// `signalr`, `json`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterKind::Job => "job",
@@ -194,6 +199,7 @@ impl AdapterKind {
             AdapterKind::SocketIo => "socketio",
             AdapterKind::GraphqlWs => "graphql-ws",
             AdapterKind::Phoenix => "phoenix",
+            AdapterKind::SignalR => "signalr",
             AdapterKind::Json => "json",
         }
     }

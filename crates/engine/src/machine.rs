@@ -688,6 +688,16 @@ impl Machine {
 
     fn send_ping(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         self.ping_no += 1;
+        if self.cfg.adapter == AdapterKind::SignalR {
+            // One-way: it keeps the server from timing us out; the server's
+            // own messages prove it alive (`ServerHeartbeat`). Nothing but
+            // the handshake may precede the handshake response.
+            if matches!(self.state, State::Ready { .. }) {
+                let ping = dialect::signalr_ping();
+                self.write_typed(OutFrame::Text(ping), None, Some("ping"), fx);
+            }
+            return;
+        }
         if self.cfg.adapter == AdapterKind::Phoenix {
             // Phoenix times out a client that sends no heartbeat of its own.
             let reference = format!("hb{}", self.ping_no);
@@ -738,6 +748,7 @@ impl Machine {
             AdapterKind::SocketIo
             | AdapterKind::GraphqlWs
             | AdapterKind::Phoenix
+            | AdapterKind::SignalR
             | AdapterKind::Json => {
                 self.go(
                     State::AwaitingReady {
@@ -756,6 +767,10 @@ impl Machine {
                 }
                 if let Some(ready) = json_ready {
                     self.write_typed(OutFrame::Text(ready), None, Some("ready"), fx);
+                }
+                if self.cfg.adapter == AdapterKind::SignalR {
+                    let hello = dialect::signalr_handshake();
+                    self.write_typed(OutFrame::Text(hello), None, Some("handshake"), fx);
                 }
                 if self.cfg.adapter == AdapterKind::Phoenix {
                     let join = dialect::phoenix_join(
@@ -892,6 +907,7 @@ impl Machine {
             AdapterKind::SocketIo
                 | AdapterKind::GraphqlWs
                 | AdapterKind::Phoenix
+                | AdapterKind::SignalR
                 | AdapterKind::Json
         ) && size <= self.cfg.max_message_size
         {
@@ -1097,7 +1113,7 @@ impl Machine {
             // Socket.IO and Phoenix end a session in-band (DISCONNECT,
             // phx_close); a transport close is a drop, as their own clients
             // treat it.
-            AdapterKind::SocketIo | AdapterKind::Phoenix => {
+            AdapterKind::SocketIo | AdapterKind::Phoenix | AdapterKind::SignalR => {
                 return self.attempt_failed(cause, now, fx);
             }
             AdapterKind::Json => {
@@ -1277,31 +1293,53 @@ impl Machine {
         }
     }
 
-    /// A text frame of a dialect (Socket.IO, graphql-ws): read by the
-    /// dialect, acted on by the machine's rules.
+    /// A text frame of a dialect: read by the dialect (SignalR may pack
+    /// several records in one), acted on by the machine's rules.
     fn on_dialect_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
-        let reading = match self.cfg.adapter {
-            AdapterKind::SocketIo => dialect::socketio_read(&self.cfg.dialect, &text),
-            AdapterKind::Json => dialect::json_read(&self.cfg.dialect, &text),
+        let d = &self.cfg.dialect;
+        let readings = match self.cfg.adapter {
+            AdapterKind::SocketIo => vec![dialect::socketio_read(d, &text)],
+            AdapterKind::Json => vec![dialect::json_read(d, &text)],
             AdapterKind::Phoenix => {
-                dialect::phoenix_read(&self.cfg.dialect, self.cfg.job_id.as_deref(), &text)
+                vec![dialect::phoenix_read(d, self.cfg.job_id.as_deref(), &text)]
             }
-            _ => dialect::graphql_read(&self.cfg.dialect, &text),
+            AdapterKind::SignalR => {
+                let handshake_done = !matches!(self.state, State::AwaitingReady { .. });
+                dialect::signalr_read(d, &text, handshake_done)
+            }
+            _ => vec![dialect::graphql_read(d, &text)],
         };
+        let kinds: Vec<&str> = readings.iter().map(|r| r.kind.as_str()).collect();
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
-            message_type: Some(reading.kind.clone()),
-            seq: reading.seq,
+            message_type: Some(kinds.join(",")),
+            seq: readings.iter().find_map(|r| r.seq),
             text: Some(text),
             ..frame_record(Direction::In, Opcode::Text, size)
         })));
+        if self.cfg.adapter == AdapterKind::SignalR
+            && let Some(silence) = self.server_silence
+        {
+            // Any message from a SignalR server proves it alive.
+            self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+        }
+        for reading in readings {
+            if !self.connected || self.we_closed {
+                break;
+            }
+            self.on_reading(reading, now, fx);
+        }
+    }
+
+    /// One message a dialect read.
+    fn on_reading(&mut self, reading: dialect::Reading, now: Mono, fx: &mut Vec<Effect>) {
+        if let Some(offset) = reading.offset {
+            self.sio_offset = Some(offset);
+        }
         if let Some(seq) = reading.seq
             && !self.take_seq(seq, fx)
         {
             return;
-        }
-        if let Some(offset) = reading.offset {
-            self.sio_offset = Some(offset);
         }
         let awaiting = matches!(self.state, State::AwaitingReady { .. });
         match reading.heard {
@@ -1368,6 +1406,11 @@ impl Machine {
                 if let Some(sid) = sid {
                     self.sio_session = Some((sid, pid));
                 }
+                if self.cfg.adapter == AdapterKind::SignalR {
+                    let silence = self.cfg.heartbeat.interval + self.cfg.heartbeat.timeout;
+                    self.server_silence = Some(silence);
+                    self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                }
                 self.become_ready(Cause::ReadyAck { replayed }, now, fx);
             }
             Heard::Refused { message } => {
@@ -1429,6 +1472,26 @@ impl Machine {
             }
             Heard::HeartbeatReply { reference } => {
                 self.heartbeat_answered(reference.as_bytes(), now, fx);
+            }
+            Heard::ServerClose { error, reconnect } => {
+                if let Some(error) = &error {
+                    self.find(
+                        fx,
+                        FindingClass::ProtocolError,
+                        format!("the server closed the connection: {error}"),
+                    );
+                }
+                self.abandon_connection(1000, "server close", fx);
+                if reconnect && self.job_outcome.is_none() {
+                    let cause = Cause::PeerClose { code: 1000 };
+                    self.attempt_failed(cause, now, fx);
+                } else {
+                    let reason = self
+                        .job_outcome
+                        .clone()
+                        .unwrap_or(ClosedReason::PeerClosed { code: 1000 });
+                    self.close_terminal(reason, Cause::PeerClose { code: 1000 }, fx);
+                }
             }
             Heard::ChannelError => {
                 // The channel crashed on the server: rejoin, on a new

@@ -12,6 +12,9 @@
 //! - `phoenix`: Phoenix Channels with the v2 JSON serializer
 //!   (`[join_ref, ref, topic, event, payload]`). Ready is the `phx_reply`
 //!   `ok` to our `phx_join`; the client sends the heartbeat.
+//! - `signalr`: ASP.NET Core SignalR's JSON hub protocol, records ended by
+//!   0x1E. Ready is the empty handshake response after the negotiate POST
+//!   and our handshake request.
 //! - `json`: a bespoke JSON progress socket, described by its options: the
 //!   type field, the ready message and its ack, the progress, complete and
 //!   failed types, the seq field, and a table of close codes.
@@ -217,6 +220,14 @@ pub enum Heard {
     },
     /// The channel crashed on the server (Phoenix `phx_error`): rejoin.
     ChannelError,
+    /// The server's in-band close (SignalR type 7), with its error and
+    /// whether it allows a reconnect.
+    ServerClose {
+        /// The error it names, if any.
+        error: Option<String>,
+        /// `allowReconnect`.
+        reconnect: bool,
+    },
     /// Anything else the protocol allows.
     Other,
     /// A frame the protocol does not allow.
@@ -771,6 +782,103 @@ fn named_event(
     Reading::of(format!("event:{name}"), heard)
 }
 
+// ---- signalr -----------------------------------------------------------------
+
+/// The record separator that ends every SignalR message.
+pub const SIGNALR_RS: char = '\u{1e}';
+
+/// The handshake request: the JSON hub protocol, version 1.
+pub fn signalr_handshake() -> String {
+    format!(r#"{{"protocol":"json","version":1}}{SIGNALR_RS}"#)
+}
+
+/// The client's keep-alive ping (type 6).
+pub fn signalr_ping() -> String {
+    format!(r#"{{"type":6}}{SIGNALR_RS}"#)
+}
+
+/// The connection token of a negotiate answer (`connectionToken`, or
+/// `connectionId` for negotiate version 0); `Err` with the server's error.
+pub fn signalr_negotiated(body: &str) -> Result<String, String> {
+    let v: Value = serde_json::from_str(body).map_err(|_| "negotiate: not JSON".to_owned())?;
+    if let Some(e) = v.get("error").and_then(Value::as_str) {
+        return Err(format!(
+            "negotiate: {}",
+            e.chars().take(200).collect::<String>()
+        ));
+    }
+    v.get("connectionToken")
+        .or_else(|| v.get("connectionId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| "negotiate: no connectionToken".to_owned())
+}
+
+/// Reads one frame of SignalR records. Before the handshake response
+/// (`handshake_done` false) the first record is that response.
+pub fn signalr_read(opts: &DialectOptions, text: &str, handshake_done: bool) -> Vec<Reading> {
+    let mut out = Vec::new();
+    let mut records: Vec<&str> = text.split(SIGNALR_RS).collect();
+    if records.last() == Some(&"") {
+        records.pop();
+    } else {
+        out.push(Reading::of(
+            "unterminated",
+            Heard::Violation("a record without its 0x1E separator".into()),
+        ));
+    }
+    let mut handshake_done = handshake_done;
+    for record in records {
+        let Ok(v) = serde_json::from_str::<Value>(record) else {
+            out.push(Reading::of(
+                "invalid",
+                Heard::Violation("a record that is not JSON".into()),
+            ));
+            continue;
+        };
+        if !handshake_done {
+            handshake_done = true;
+            out.push(match v.get("error").and_then(Value::as_str) {
+                Some(e) => Reading::of("handshake", Heard::Refused { message: e.into() }),
+                None => Reading::of(
+                    "handshake",
+                    Heard::ReadyAck {
+                        sid: None,
+                        pid: None,
+                    },
+                ),
+            });
+            continue;
+        }
+        out.push(match v.get("type").and_then(Value::as_u64) {
+            Some(1) => match (v.get("target").and_then(Value::as_str), v.get("arguments")) {
+                (Some(target), Some(args @ Value::Array(_))) => {
+                    named_event(opts, target.to_owned(), args, "/0/processed", "/0/total")
+                }
+                _ => Reading::of(
+                    "invocation",
+                    Heard::Violation("an invocation without target or arguments".into()),
+                ),
+            },
+            Some(6) => Reading::of("ping", Heard::Other),
+            Some(7) => {
+                let reconnect = v.get("allowReconnect").and_then(Value::as_bool) == Some(true);
+                let error = v
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .map(|e| e.chars().take(200).collect());
+                Reading::of("close", Heard::ServerClose { error, reconnect })
+            }
+            Some(2..=5) => Reading::of("hub_message", Heard::Other),
+            _ => Reading::of(
+                "unknown",
+                Heard::Violation("a record without a known type".into()),
+            ),
+        });
+    }
+    out
+}
+
 /// What a graphql-ws close code means for the client.
 pub fn graphql_close_is_fatal(code: u16) -> Option<&'static str> {
     match code {
@@ -842,6 +950,92 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn signalr_records_read_as_the_protocol_says() {
+        let o = opts();
+        let rs = SIGNALR_RS;
+        let heard = |text: &str, done: bool| -> Vec<Heard> {
+            signalr_read(&o, text, done)
+                .into_iter()
+                .map(|r| r.heard)
+                .collect()
+        };
+        assert_eq!(
+            heard(&format!("{{}}{rs}"), false),
+            [Heard::ReadyAck {
+                sid: None,
+                pid: None
+            }]
+        );
+        assert_eq!(
+            heard(
+                &format!(r#"{{"error":"Requested protocol 'x' is not available."}}{rs}"#),
+                false
+            ),
+            [Heard::Refused {
+                message: "Requested protocol 'x' is not available.".into()
+            }]
+        );
+        // The handshake response and a first message in one frame.
+        assert_eq!(
+            heard(
+                &format!(
+                    r#"{{}}{rs}{{"type":1,"target":"progress","arguments":[{{"processed":1,"total":4}}]}}{rs}"#
+                ),
+                false
+            ),
+            [
+                Heard::ReadyAck {
+                    sid: None,
+                    pid: None
+                },
+                Heard::Progress {
+                    processed: 1,
+                    total: 4
+                }
+            ]
+        );
+        assert_eq!(heard(&format!(r#"{{"type":6}}{rs}"#), true), [Heard::Other]);
+        assert_eq!(
+            heard(
+                &format!(r#"{{"type":7,"error":"shutting down","allowReconnect":true}}{rs}"#),
+                true
+            ),
+            [Heard::ServerClose {
+                error: Some("shutting down".into()),
+                reconnect: true
+            }]
+        );
+        assert_eq!(
+            heard(
+                &format!(r#"{{"type":1,"target":"failed","arguments":[{{"code":"E_X"}}]}}{rs}"#),
+                true
+            ),
+            [Heard::Failed { code: "E_X".into() }]
+        );
+        for bad in [
+            r#"{"type":6}"#,
+            "x\u{1e}",
+            "{\"type\":99}\u{1e}",
+            "{\"type\":1}\u{1e}",
+        ] {
+            assert!(
+                heard(bad, true)
+                    .iter()
+                    .any(|h| matches!(h, Heard::Violation(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            signalr_negotiated(
+                r#"{"connectionId":"a","connectionToken":"t","negotiateVersion":1}"#
+            ),
+            Ok("t".into())
+        );
+        assert!(signalr_negotiated(r#"{"error":"nope"}"#).is_err());
+        assert!(signalr_negotiated("<html>").is_err());
     }
 
     #[test]
