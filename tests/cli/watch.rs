@@ -244,7 +244,8 @@ async fn watch_follows_a_socketio_job_with_one_flag() {
             "socketio-job.mjs",
             serde_json::json!({ "token": token, "total": 20, "intervalMs": 5, "ackDelayMs": 200 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("w.db");
         let url = server.url("/");

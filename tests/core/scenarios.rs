@@ -49,6 +49,10 @@ scenario_tests! {
     cancel_during_backoff => "cancel-during-backoff", 30;
     reconnect_storm_1000 => "reconnect-storm-1000", 60;
     duplicate_seq_and_gap => "duplicate-seq-and-gap", 30;
+    socketio_namespace_ack_late => "socketio-namespace-ack-late", 30;
+    graphql_ws_ack_late => "graphql-ws-ack-late", 30;
+    phoenix_push_before_join => "phoenix-push-before-join", 30;
+    signalr_invoke_before_handshake => "signalr-invoke-before-handshake", 30;
 }
 
 #[tokio::test]

@@ -87,7 +87,8 @@ async fn fails_then_refuses(
         script,
         json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
     )
-    .await;
+    .await
+    .expect("the reference server starts");
     let s = h.add(&config(&failing));
     let (state, _) = ended(h, &s).await;
     assert!(
@@ -113,7 +114,8 @@ async fn silent_server_is_caught(script: &str, config: fn(&ReferenceServer) -> S
         script,
         json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
     )
-    .await;
+    .await
+    .expect("the reference server starts");
     let mut h = Harness::new().await;
     let mut cfg = config(&server);
     cfg.heartbeat = HeartbeatPolicy {
@@ -122,9 +124,9 @@ async fn silent_server_is_caught(script: &str, config: fn(&ReferenceServer) -> S
     };
     let s = h.add(&cfg);
     h.state(&s, StateName::Ready).await;
-    server.freeze(true);
+    server.freeze(true).expect("kill runs");
     h.finding(&s, FindingClass::HeartbeatLost).await;
-    server.freeze(false);
+    server.freeze(false).expect("kill runs");
     s.cancel().await.unwrap();
 }
 
@@ -135,7 +137,10 @@ async fn drop_mid_job(h: &mut Harness, server: &mut ReferenceServer, s: &SocketH
         |e| matches!(&e.kind, EventKind::Progress(p) if p.processed >= 5),
     )
     .await;
-    server.command("drop").await;
+    server
+        .command("drop")
+        .await
+        .expect("the server takes commands");
     h.finding(s, FindingClass::AbnormalClose).await;
 }
 
@@ -165,7 +170,8 @@ async fn socketio_is_ready_at_the_namespace_ack_and_runs_a_job_to_100() {
             "socketio-job.mjs",
             json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "ackDelayMs": 300 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&socketio(&server));
         h.state(&s, StateName::AwaitingReady).await;
@@ -183,8 +189,8 @@ async fn socketio_is_ready_at_the_namespace_ack_and_runs_a_job_to_100() {
             ready.mono.since(open_at) >= Duration::from_millis(250),
             "Ready came with the open packet, not the namespace ack"
         );
-        server.line_starting("CONNECTED").await;
-        let hello = server.line_starting("EVENT").await;
+        server.line_starting("CONNECTED").await.expect("the server printed it");
+        let hello = server.line_starting("EVENT").await.expect("the server printed it");
         assert_eq!(hello, "EVENT hello [1]");
         finished(&mut h, &s, 20).await;
         assert_token_kept(&h);
@@ -199,7 +205,8 @@ async fn socketio_resumes_a_dropped_session_with_its_recovery_offset() {
             "socketio-job.mjs",
             json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&socketio(&server));
         drop_mid_job(&mut h, &mut server, &s).await;
@@ -214,7 +221,10 @@ async fn socketio_resumes_a_dropped_session_with_its_recovery_offset() {
             ),
             "the session was not recovered: {ready:?}"
         );
-        server.line_starting("CONNECTED recovered=true").await;
+        server
+            .line_starting("CONNECTED recovered=true")
+            .await
+            .expect("the server printed it");
         finished(&mut h, &s, 40).await;
         assert_eq!(h.findings(&s, FindingClass::ResyncRequired), 0);
         // Progress never went back across the drop.
@@ -237,7 +247,8 @@ async fn socketio_failures_end_the_socket_and_a_silent_server_is_caught() {
             "socketio-job.mjs",
             json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "failAfter": 4 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&socketio(&server));
         let (state, _) = ended(&mut h, &s).await;
@@ -261,12 +272,13 @@ async fn socketio_failures_end_the_socket_and_a_silent_server_is_caught() {
             "socketio-job.mjs",
             json!({ "token": TOKEN, "total": 1000, "intervalMs": 50 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let s = h.add(&socketio(&quiet));
         h.state(&s, StateName::Ready).await;
-        quiet.freeze(true);
+        quiet.freeze(true).expect("kill runs");
         let lost = h.finding(&s, FindingClass::HeartbeatLost).await;
-        quiet.freeze(false);
+        quiet.freeze(false).expect("kill runs");
         let EventKind::Finding(f) = &lost.kind else {
             unreachable!()
         };
@@ -285,7 +297,8 @@ async fn graphql_ws_subscribes_only_after_the_ack_and_runs_a_job_to_100() {
             "graphql-ws-job.mjs",
             json!({ "token": TOKEN, "total": 20, "intervalMs": 5, "ackDelayMs": 300 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&graphql(&server));
         h.state(&s, StateName::AwaitingReady).await;
@@ -293,8 +306,14 @@ async fn graphql_ws_subscribes_only_after_the_ack_and_runs_a_job_to_100() {
         h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
         h.state(&s, StateName::Ready).await;
         // The server saw the connection before the subscription: no 4401.
-        server.line_starting("CONNECTED").await;
-        server.line_starting("SUBSCRIBED").await;
+        server
+            .line_starting("CONNECTED")
+            .await
+            .expect("the server printed it");
+        server
+            .line_starting("SUBSCRIBED")
+            .await
+            .expect("the server printed it");
         finished(&mut h, &s, 20).await;
         assert_token_kept(&h);
     })
@@ -308,13 +327,20 @@ async fn graphql_ws_resubscribes_after_a_drop_and_ends_on_failure_or_4403() {
             "graphql-ws-job.mjs",
             json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&graphql(&server));
         drop_mid_job(&mut h, &mut server, &s).await;
         h.state(&s, StateName::Ready).await;
-        server.line_starting("SUBSCRIBED").await;
-        server.line_starting("SUBSCRIBED").await;
+        server
+            .line_starting("SUBSCRIBED")
+            .await
+            .expect("the server printed it");
+        server
+            .line_starting("SUBSCRIBED")
+            .await
+            .expect("the server printed it");
         finished(&mut h, &s, 40).await;
 
         fails_then_refuses(&mut h, "graphql-ws-job.mjs", graphql).await;
@@ -446,7 +472,8 @@ async fn phoenix_is_ready_at_the_join_reply_and_its_heartbeat_keeps_the_channel(
             json!({ "token": TOKEN, "total": 40, "intervalMs": 50, "joinDelayMs": 300,
                     "heartbeatTimeoutMs": 600 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let mut cfg = phoenix(&server);
         cfg.heartbeat = HeartbeatPolicy {
@@ -462,8 +489,14 @@ async fn phoenix_is_ready_at_the_join_reply_and_its_heartbeat_keeps_the_channel(
             .unwrap();
         h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
         h.state(&s, StateName::Ready).await;
-        server.line_starting("JOINED job:j-5").await;
-        let pushed = server.line_starting("PUSH").await;
+        server
+            .line_starting("JOINED job:j-5")
+            .await
+            .expect("the server printed it");
+        let pushed = server
+            .line_starting("PUSH")
+            .await
+            .expect("the server printed it");
         assert_eq!(pushed, r#"PUSH note {"n":1}"#);
         h.next("a heartbeat answered", |e| {
             matches!(e.kind, EventKind::HeartbeatAnswered { .. })
@@ -491,12 +524,19 @@ async fn phoenix_rejoins_after_a_drop_and_ends_on_failure_or_a_refused_join() {
             "phoenix-job.mjs",
             json!({ "token": TOKEN, "total": 40, "intervalMs": 15 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&phoenix(&server));
         drop_mid_job(&mut h, &mut server, &s).await;
-        server.line_starting("JOINED").await;
-        server.line_starting("JOINED").await;
+        server
+            .line_starting("JOINED")
+            .await
+            .expect("the server printed it");
+        server
+            .line_starting("JOINED")
+            .await
+            .expect("the server printed it");
         finished(&mut h, &s, 40).await;
 
         fails_then_refuses(&mut h, "phoenix-job.mjs", phoenix).await;
@@ -530,7 +570,8 @@ async fn signalr_negotiates_is_ready_at_the_handshake_response_and_keeps_alive()
             json!({ "token": TOKEN, "total": 30, "intervalMs": 50, "handshakeDelayMs": 300,
                     "keepAliveMs": 100, "clientTimeoutMs": 600 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&signalr(&server));
         h.state(&s, StateName::AwaitingReady).await;
@@ -544,9 +585,21 @@ async fn signalr_negotiates_is_ready_at_the_handshake_response_and_keeps_alive()
         s.send(invoke).await.unwrap();
         h.finding(&s, FindingClass::SendBeforeReadyQueued).await;
         h.state(&s, StateName::Ready).await;
-        server.line_starting("HANDSHAKE").await;
-        assert_eq!(server.line_starting("INVOKE").await, "INVOKE Note [1]");
-        server.line_starting("PING").await;
+        server
+            .line_starting("HANDSHAKE")
+            .await
+            .expect("the server printed it");
+        assert_eq!(
+            server
+                .line_starting("INVOKE")
+                .await
+                .expect("the server printed it"),
+            "INVOKE Note [1]"
+        );
+        server
+            .line_starting("PING")
+            .await
+            .expect("the server printed it");
         finished(&mut h, &s, 30).await;
         for bad in ["BAD_HANDSHAKE", "CLIENT_TIMEOUT"] {
             assert!(
@@ -569,13 +622,17 @@ async fn signalr_reconnects_after_a_drop_and_a_close_message_and_ends_on_failure
             "signalr-job.mjs",
             json!({ "token": TOKEN, "total": 60, "intervalMs": 15, "keepAliveMs": 100 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&signalr(&server));
         drop_mid_job(&mut h, &mut server, &s).await;
         h.state(&s, StateName::Ready).await;
         // A close message that allows a reconnect: reconnect.
-        server.command("close").await;
+        server
+            .command("close")
+            .await
+            .expect("the server takes commands");
         let found = h.finding(&s, FindingClass::ProtocolError).await;
         let EventKind::Finding(f) = &found.kind else {
             unreachable!()
@@ -584,7 +641,10 @@ async fn signalr_reconnects_after_a_drop_and_a_close_message_and_ends_on_failure
         finished(&mut h, &s, 60).await;
         // Three connections, each negotiated and handshaken anew.
         for _ in 0..3 {
-            server.line_starting("HANDSHAKE").await;
+            server
+                .line_starting("HANDSHAKE")
+                .await
+                .expect("the server printed it");
         }
 
         // Failures: the job's, and a 401 at negotiate.
@@ -600,13 +660,14 @@ async fn signalr_server_silence_is_caught() {
             "signalr-job.mjs",
             json!({ "token": TOKEN, "total": 1000, "intervalMs": 50, "keepAliveMs": 100 }),
         )
-        .await;
+        .await
+        .expect("the reference server starts");
         let mut h = Harness::new().await;
         let s = h.add(&signalr(&server));
         h.state(&s, StateName::Ready).await;
-        server.freeze(true);
+        server.freeze(true).expect("kill runs");
         let lost = h.finding(&s, FindingClass::HeartbeatLost).await;
-        server.freeze(false);
+        server.freeze(false).expect("kill runs");
         let EventKind::Finding(f) = &lost.kind else {
             unreachable!()
         };

@@ -61,7 +61,8 @@ fn main() {
                 script,
                 json!({ "token": TOKEN, "total": 1_000_000, "intervalMs": 3_600_000 }),
             )
-            .await;
+            .await
+            .expect("the reference server starts");
             let url = server.url(path);
             let (mut e, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
             for i in 0..WARMUP + n {

@@ -32,6 +32,11 @@ pub enum SimError {
     /// command line run.
     #[error("terminal I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A reference server of another protocol (Node.js, `tests/servers`)
+    /// could not start or stopped answering. Fatal for the run: install
+    /// Node.js and the servers' packages.
+    #[error("reference server: {0}")]
+    Reference(String),
     /// The simulator was shut down. Fatal.
     #[error("the simulator has shut down")]
     ShutDown,

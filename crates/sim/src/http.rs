@@ -83,9 +83,10 @@ impl IntoResponse for SimError {
             SimError::UnknownJob(_) => StatusCode::NOT_FOUND,
             SimError::BadFault { .. } | SimError::BadRequest(_) => StatusCode::BAD_REQUEST,
             SimError::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
-            SimError::Bind { .. } | SimError::Timeout(_) | SimError::Io(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            SimError::Bind { .. }
+            | SimError::Timeout(_)
+            | SimError::Io(_)
+            | SimError::Reference(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         error(status, self.to_string())
     }

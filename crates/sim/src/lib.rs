@@ -10,6 +10,7 @@ mod error;
 mod faults;
 mod http;
 mod job;
+pub mod reference;
 mod time;
 mod wire;
 

@@ -6,7 +6,9 @@
 
 pub mod huge_body;
 pub mod otlp;
-pub mod reference;
+
+/// The reference servers of other protocols (`tests/servers`).
+pub use sockscope_sim::reference;
 
 use std::future::Future;
 use std::sync::Arc;
