@@ -238,12 +238,33 @@ pub struct AddSocketRequest {
     pub url: String,
     /// Display name.
     pub name: Option<String>,
-    /// The dialect: `job`, `raw`, `socketio` or `graphql-ws`.
+    /// The dialect: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`,
+    /// `signalr` or `json`.
     pub adapter: String,
     /// Job id.
     pub job_id: Option<String>,
     /// Token source.
     pub token: TokenRef,
+    /// The dialect's few options; a blank one keeps its default
+    /// (docs/dialects.md). The json dialect's full table is the config
+    /// file's.
+    #[serde(default)]
+    pub dialect: DialectRequest,
+}
+
+/// The dialect options the "+ socket" form offers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DialectRequest {
+    /// The event, invocation target or message type of progress.
+    pub progress_event: Option<String>,
+    /// JSON Pointer to the processed count.
+    pub processed: Option<String>,
+    /// JSON Pointer to the total count.
+    pub total: Option<String>,
+    /// graphql-ws: the subscription document.
+    pub query: Option<String>,
+    /// phoenix: the channel topic.
+    pub topic: Option<String>,
 }
 
 impl AddSocketRequest {
@@ -259,6 +280,15 @@ impl AddSocketRequest {
         })?;
         spec.name = self.name.filter(|n| !n.trim().is_empty());
         spec.job_id = self.job_id.filter(|j| !j.trim().is_empty());
+        let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let d = self.dialect;
+        if let Some(event) = given(d.progress_event) {
+            spec.dialect.progress_event = event;
+        }
+        spec.dialect.processed = given(d.processed);
+        spec.dialect.total = given(d.total);
+        spec.dialect.query = given(d.query);
+        spec.dialect.topic = given(d.topic);
         spec.token = match self.token {
             TokenRef::None => TokenSpec::None,
             TokenRef::Env { name } => TokenSpec::Env(name),
@@ -369,5 +399,60 @@ mod tests {
         assert_eq!(json["s"], 0);
         assert_eq!(json["change"], "address_removed");
         assert_eq!(json["detail"], "10.0.0.2/24");
+    }
+}
+
+#[cfg(test)]
+mod add_socket_tests {
+    use super::*;
+
+    fn request(json: serde_json::Value) -> Result<SocketSpec, crate::error::UiError> {
+        serde_json::from_value::<AddSocketRequest>(json)
+            .expect("the form's shape")
+            .into_spec()
+    }
+
+    /// The form's dialect choice and its few options reach the spec; blank
+    /// options keep their defaults; an unknown dialect is refused by name.
+    #[test]
+    fn the_form_picks_a_dialect_and_its_options() {
+        let spec = request(serde_json::json!({
+            "url": "wss://h/", "name": null, "adapter": "socketio", "job_id": null,
+            "token": { "kind": "none" },
+            "dialect": { "progress_event": " import:progress ", "processed": "/0/done", "total": "" },
+        }))
+        .unwrap();
+        assert_eq!(spec.adapter, AdapterKind::SocketIo);
+        assert_eq!(spec.dialect.progress_event, "import:progress");
+        assert_eq!(spec.dialect.processed.as_deref(), Some("/0/done"));
+        assert_eq!(spec.dialect.total, None);
+
+        let spec = request(serde_json::json!({
+            "url": "wss://h/graphql", "name": null, "adapter": "graphql-ws", "job_id": "j",
+            "token": { "kind": "none" },
+            "dialect": { "query": "subscription { p }" },
+        }))
+        .unwrap();
+        assert_eq!(spec.adapter, AdapterKind::GraphqlWs);
+        assert_eq!(spec.dialect.query.as_deref(), Some("subscription { p }"));
+
+        // Without the options an older page sends: the defaults.
+        let spec = request(serde_json::json!({
+            "url": "wss://h/socket", "name": null, "adapter": "phoenix", "job_id": "j",
+            "token": { "kind": "none" },
+        }))
+        .unwrap();
+        assert_eq!(spec.dialect.progress_event, "progress");
+
+        let err = request(serde_json::json!({
+            "url": "wss://h/", "name": null, "adapter": "stomp", "job_id": null,
+            "token": { "kind": "none" },
+        }))
+        .unwrap_err();
+        assert!(
+            err.message.contains("unknown dialect `stomp`"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use harness::{App, Outcome};
 use sockscope_test_support::otlp::{Rotel, parse_spans, span_line};
+use sockscope_test_support::reference::ReferenceServer;
 
 /// One app for all steps: starting WebKit costs seconds, and the steps
 /// follow what a new user does in order.
@@ -37,28 +38,49 @@ async fn a_first_start_walked_through_every_view() {
         .unwrap();
 }
 
-/// Adds, through the "+ socket" form, a raw socket to a port nothing
-/// listens on, and waits until it is backing off; returns the row's selector.
-async fn add_unreachable_socket(app: &App, name: &str) -> anyhow::Result<String> {
+/// Fills the "+ socket" form (URL, name, dialect, then the dialect's
+/// options, which only show once it is chosen) and submits it.
+async fn add_through_form(
+    app: &App,
+    url: &str,
+    name: &str,
+    dialect: &str,
+    options: &[(&str, &str)],
+) -> anyhow::Result<()> {
     let c = &app.client;
     c.find(Locator::Id("add-socket")).await?.click().await?;
     let form = c.find(Locator::Id("add-form")).await?;
     form.find(Locator::Css("input[name='url']"))
         .await?
-        .send_keys("ws://127.0.0.1:9/nowhere")
+        .send_keys(url)
         .await?;
     form.find(Locator::Css("input[name='name']"))
         .await?
         .send_keys(name)
         .await?;
-    form.find(Locator::Css("select[name='adapter'] option[value='raw']"))
-        .await?
-        .click()
-        .await?;
+    form.find(Locator::Css(&format!(
+        "select[name='adapter'] option[value='{dialect}']"
+    )))
+    .await?
+    .click()
+    .await?;
+    for (field, value) in options {
+        form.find(Locator::Css(&format!("input[name='{field}']")))
+            .await?
+            .send_keys(value)
+            .await?;
+    }
     form.find(Locator::Css("button[type='submit']"))
         .await?
         .click()
         .await?;
+    Ok(())
+}
+
+/// Adds, through the "+ socket" form, a raw socket to a port nothing
+/// listens on, and waits until it is backing off; returns the row's selector.
+async fn add_unreachable_socket(app: &App, name: &str) -> anyhow::Result<String> {
+    add_through_form(app, "ws://127.0.0.1:9/nowhere", name, "raw", &[]).await?;
     let backoff = format!("#socket-list li[data-name='{name}'][data-state='Backoff']");
     app.wait_js(
         &format!("return document.querySelector(\"{backoff}\") !== null"),
@@ -410,6 +432,58 @@ async fn steps(app: &App) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
     );
     app.screenshot("09-otlp-on").await?;
+
+    eprintln!("e2e: step 10");
+    // 10. A Socket.IO job (npm socket.io) through the form's dialect choice:
+    // only its options show, it reaches Ready at the namespace ack, and its
+    // job runs to the end.
+    let server = ReferenceServer::start(
+        "socketio-job.mjs",
+        serde_json::json!({ "total": 40, "intervalMs": 25, "ackDelayMs": 300 }),
+    )
+    .await?;
+    c.find(Locator::Id("add-socket")).await?.click().await?;
+    app.js(
+        "const s = document.querySelector(\"#add-form select[name='adapter']\"); \
+         s.value = 'socketio'; s.dispatchEvent(new Event('change')); return true",
+    )
+    .await?;
+    let shown = app
+        .js("return [...document.querySelectorAll('#dialect-options label:not([hidden]) input')].map(i => i.name).join(',')")
+        .await?;
+    anyhow::ensure!(
+        shown == "progress_event,processed,total",
+        "socketio's options, not phoenix's topic: {shown}"
+    );
+    app.js("document.getElementById('add-dialog').close(); return true")
+        .await?;
+    add_through_form(
+        app,
+        &server.url("/"),
+        "sio-job",
+        "socketio",
+        &[("progress_event", "progress")],
+    )
+    .await?;
+    let row = "#socket-list li[data-name='sio-job']";
+    app.wait_js(
+        &format!("return document.querySelector(\"{row}[data-was-ready='1']\") !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    app.screenshot("10-socketio-running").await?;
+    app.wait_js(
+        &format!("return document.querySelector(\"{row}[data-state='Closed']\") !== null"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let pct = app
+        .js(&format!(
+            "return document.querySelector(\"{row} .pct\").textContent"
+        ))
+        .await?;
+    anyhow::ensure!(pct == "100%", "the Socket.IO job ended at {pct}");
+    app.screenshot("10-socketio-done").await?;
     Ok(())
 }
 

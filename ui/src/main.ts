@@ -8,7 +8,7 @@ import { prettyPayload } from "./redact";
 import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
 import { Timeline } from "./timeline";
-import { type AddSocketRequest, UiError, api, inTauri } from "./transport";
+import { type AddSocketRequest, DIALECTS, UiError, api, inTauri } from "./transport";
 import type { AppInfo, LiveBatch, ScenarioResult, SocketRow, UiEvent } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -381,6 +381,20 @@ function setupDialogs(): void {
     dlg.showModal();
   });
   $("add-cancel").addEventListener("click", () => dlg.close());
+  // Show only the chosen dialect's options.
+  const dialectSelect = $<HTMLFormElement>("add-form").elements.namedItem("adapter") as HTMLSelectElement;
+  const showOptions = () => {
+    const d = dialectSelect.value;
+    let any = false;
+    for (const label of $("dialect-options").querySelectorAll<HTMLElement>("label[data-for]")) {
+      const shown = (label.dataset.for ?? "").split(" ").includes(d);
+      label.hidden = !shown;
+      any ||= shown;
+    }
+    $("dialect-options").hidden = !any;
+  };
+  dialectSelect.addEventListener("change", showOptions);
+  showOptions();
   $<HTMLFormElement>("add-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
@@ -389,11 +403,16 @@ function setupDialogs(): void {
     const kind = s("token_kind");
     const token: AddSocketRequest["token"] =
       kind === "env" ? { kind, name: ref } : kind === "file" ? { kind, path: ref } : kind === "keyring" ? { kind, job_id: ref || s("job_id") } : { kind: "none" };
+    const picked = s("adapter") as AddSocketRequest["adapter"];
+    const adapter = DIALECTS.includes(picked) ? picked : "job";
+    const opt = (k: string) => s(k) || null;
+    const dialect = { progress_event: opt("progress_event"), processed: opt("processed"), total: opt("total"), query: opt("query"), topic: opt("topic") };
     api
-      .addSocket({ url: s("url"), name: s("name") || null, adapter: s("adapter") === "raw" ? "raw" : "job", job_id: s("job_id") || null, token })
+      .addSocket({ url: s("url"), name: s("name") || null, adapter, job_id: s("job_id") || null, token, dialect })
       .then(() => {
         // A fresh form for the next socket; on an error it keeps what was typed.
         (e.target as HTMLFormElement).reset();
+        showOptions();
         dlg.close();
       })
       .catch((err: unknown) => {

@@ -27,11 +27,17 @@ export function inTauri(): boolean {
 export interface AddSocketRequest {
   url: string;
   name: string | null;
-  adapter: "job" | "raw";
+  /** The dialect (docs/dialects.md). */
+  adapter: "job" | "raw" | "socketio" | "graphql-ws" | "phoenix" | "signalr" | "json";
   job_id: string | null;
   /** Where the token comes from; the token itself never crosses to the webview. */
   token: { kind: "none" } | { kind: "env"; name: string } | { kind: "file"; path: string } | { kind: "keyring"; job_id: string };
+  /** The dialect's few options; null keeps the default. */
+  dialect: { progress_event: string | null; processed: string | null; total: string | null; query: string | null; topic: string | null };
 }
+
+/** The dialects the form offers, as the engine names them. */
+export const DIALECTS: readonly AddSocketRequest["adapter"][] = ["job", "raw", "socketio", "graphql-ws", "phoenix", "signalr", "json"];
 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
