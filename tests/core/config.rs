@@ -29,7 +29,7 @@ fn assert_errors(cases: &[(&str, usize, &str)]) {
 fn the_documented_example_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.example.toml");
     let c = Config::load(&path).unwrap();
-    assert_eq!(c.sockets.len(), 6);
+    assert_eq!(c.sockets.len(), 7);
     assert_eq!(
         c.sockets[0].token,
         TokenSpec::Env("CSV_IMPORT_TOKEN".into())

@@ -126,6 +126,11 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "max_message_size" => cfg.max_message_size = n()? as usize,
             "ready_ms" => cfg.timeouts.ready = Duration::from_millis(n()?),
             "heartbeat_ms" => cfg.heartbeat.interval = Duration::from_millis(n()?),
+            "json_ping" => {
+                cfg.dialect.ping = Some(r#"{"type":"ping"}"#.into());
+                cfg.dialect.pong = Some("pong".into());
+            }
+            "resume_query" => cfg.dialect.resume_query = Some(v.to_owned()),
             "has_token" => cfg.has_token = v == "true",
             "job_id" => cfg.job_id = Some(v.to_owned()),
             "query" => cfg.dialect.query = Some(v.replace('~', " ")),
@@ -220,7 +225,13 @@ fn render(out: &mut String, now: Mono, what: &str, fx: &[Effect]) {
             Effect::Connect {
                 attempt,
                 refresh_token,
-            } => format!("connect attempt={attempt} refresh_token={refresh_token}"),
+                resume_from,
+            } => format!(
+                "connect attempt={attempt} refresh_token={refresh_token}{}",
+                resume_from
+                    .map(|s| format!(" resume_from={s}"))
+                    .unwrap_or_default()
+            ),
             Effect::AbortConnect => "abort_connect".into(),
             Effect::Write(OutFrame::Text(t)) => format!("write text {t}"),
             Effect::Write(OutFrame::Auth(t)) => format!("write auth {t}"),

@@ -428,6 +428,9 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
             "ready_ack" => o.ready_ack = Some(text(key, value)?),
             "failed_code" => o.failed_code = Some(text(key, value)?),
             "seq" => o.seq = Some(text(key, value)?),
+            "resume_query" => o.resume_query = Some(text(key, value)?),
+            "ping" => o.ping = Some(text(key, value)?),
+            "pong" => o.pong = Some(text(key, value)?),
             "close_codes" => {
                 let t = value
                     .as_table()
@@ -458,7 +461,8 @@ fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), Strin
                 return Err(format!(
                     "unknown dialect option `{other}` (known: kind, namespace, progress_event, \
                      complete_event, failed_event, processed, total, query, variables, type, \
-                     ready, ready_ack, failed_code, seq, close_codes, topic, params)"
+                     ready, ready_ack, failed_code, seq, close_codes, resume_query, ping, pong, \
+                     topic, params)"
                 ));
             }
         }

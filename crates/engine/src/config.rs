@@ -303,6 +303,12 @@ impl SocketConfig {
             }
             AdapterKind::Json => {
                 let d = &self.dialect;
+                if d.ping.is_some() && d.pong.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "dialect.pong",
+                        "an app-level ping needs the type of its answer",
+                    ));
+                }
                 if d.ready.is_some() && d.ready_ack.as_deref().is_none_or(str::is_empty) {
                     return Err(bad(
                         "dialect.ready_ack",

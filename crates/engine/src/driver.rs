@@ -281,13 +281,18 @@ impl Driver {
     /// hear next.
     async fn carry_out(&mut self, effect: Effect, now: Mono, wall: SystemTime) -> Option<Input> {
         match effect {
-            Effect::Connect { refresh_token, .. } => {
+            Effect::Connect {
+                refresh_token,
+                resume_from,
+                ..
+            } => {
                 self.ws = None;
                 self.connecting = Some(Box::pin(open(
                     self.cfg.clone(),
                     self.shared.clone(),
                     self.token.clone(),
                     refresh_token,
+                    resume_from,
                 )));
             }
             Effect::AbortConnect => self.connecting = None,
@@ -487,9 +492,13 @@ async fn open(
     shared: Arc<Shared>,
     cached: Option<Token>,
     refresh: bool,
+    resume_from: Option<u64>,
 ) -> Opened {
     let (token, refreshed) = current_token(&cfg, cached, refresh).await?;
     let mut url = cfg.ws_url.clone();
+    if let (Some(seq), Some(param)) = (resume_from, &cfg.machine.dialect.resume_query) {
+        url.query_pairs_mut().append_pair(param, &seq.to_string());
+    }
     if cfg.machine.adapter == AdapterKind::SignalR {
         let id = signalr_negotiate(&cfg, &shared, token.as_ref()).await?;
         url.query_pairs_mut().append_pair("id", &id);

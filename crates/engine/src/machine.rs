@@ -109,6 +109,8 @@ pub enum Effect {
         attempt: u32,
         /// Ask the token source for a fresh token first.
         refresh_token: bool,
+        /// The last seq, for a dialect that resumes in the URL's query.
+        resume_from: Option<u64>,
     },
     /// Abandon the handshake in flight.
     AbortConnect,
@@ -444,9 +446,17 @@ impl Machine {
             fx,
         );
         self.arm(TimerKind::Handshake, now.plus(self.cfg.timeouts.handshake));
+        let resume_from = self
+            .cfg
+            .dialect
+            .resume_query
+            .as_ref()
+            .filter(|_| self.cfg.adapter == AdapterKind::Json)
+            .and(self.last_seq);
         fx.push(Effect::Connect {
             attempt: self.attempts,
             refresh_token,
+            resume_from,
         });
     }
 
@@ -696,6 +706,15 @@ impl Machine {
                 let ping = dialect::signalr_ping();
                 self.write_typed(OutFrame::Text(ping), None, Some("ping"), fx);
             }
+            return;
+        }
+        if self.cfg.adapter == AdapterKind::Json
+            && let Some(ping) = &self.cfg.dialect.ping
+        {
+            let ping = ping.replace("{job_id}", self.cfg.job_id.as_deref().unwrap_or_default());
+            self.ping_sent = Some((now, dialect::JSON_PING_REF.as_bytes().to_vec()));
+            self.write_typed(OutFrame::Text(ping), None, Some("ping"), fx);
+            self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
             return;
         }
         if self.cfg.adapter == AdapterKind::Phoenix {

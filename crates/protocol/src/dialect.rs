@@ -78,6 +78,14 @@ pub struct DialectOptions {
     /// json: what each close code means. Default: 1000 closes the socket
     /// (closed by the server), any other code reconnects.
     pub close_codes: Vec<(u16, CloseRule)>,
+    /// json: a query parameter that carries the last seq on a reconnect,
+    /// e.g. `resumeFrom`. Default none.
+    pub resume_query: Option<String>,
+    /// json: an app-level ping to send every heartbeat interval instead of
+    /// the WebSocket ping (`{job_id}` filled in). Default none.
+    pub ping: Option<String>,
+    /// json: the type value of the answer to `ping`. Required with `ping`.
+    pub pong: Option<String>,
     /// phoenix: the channel topic; `{job_id}` is filled in. Default
     /// `job:{job_id}`.
     pub topic: Option<String>,
@@ -154,6 +162,9 @@ impl Default for DialectOptions {
             failed_code: None,
             seq: None,
             close_codes: Vec::new(),
+            resume_query: None,
+            ping: None,
+            pong: None,
             topic: None,
             params: None,
         }
@@ -579,6 +590,10 @@ pub fn json_ready(
     )
 }
 
+/// The reference a json dialect's ping is matched by: it has one
+/// outstanding at a time.
+pub const JSON_PING_REF: &str = "json-ping";
+
 /// Reads one message of a json dialect.
 pub fn json_read(opts: &DialectOptions, text: &str) -> Reading {
     let v: Value = match serde_json::from_str(text) {
@@ -602,6 +617,10 @@ pub fn json_read(opts: &DialectOptions, text: &str) -> Reading {
         Heard::ReadyAck {
             sid: None,
             pid: None,
+        }
+    } else if opts.pong.as_deref() == Some(kind.as_str()) {
+        Heard::HeartbeatReply {
+            reference: JSON_PING_REF.into(),
         }
     } else if kind == opts.progress_event {
         match (pointer_u64(&v, processed_at), pointer_u64(&v, total_at)) {
