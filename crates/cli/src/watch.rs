@@ -10,8 +10,8 @@ use anyhow::bail;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
 use sockscope_engine::event::EventKind;
-use sockscope_engine::{AdapterKind, State};
-use sockscope_recorder::{EventRecord, TelemetryConfig};
+use sockscope_engine::{AdapterKind, State, TokenPlacement};
+use sockscope_recorder::{EventRecord, TelemetryConfig, redact};
 
 use crate::printer::{EventPrinter, until_all_ended};
 
@@ -21,7 +21,9 @@ pub struct WatchArgs {
     /// A TOML file of sockets (see docs/config.example.toml).
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     config: Option<PathBuf>,
-    /// One socket's ws:// or wss:// URL (without a token).
+    /// One socket's ws:// or wss:// URL. A token in its query (`token=`,
+    /// `access_token=`, `jwt=`, `apikey=`…) is moved into memory with a
+    /// warning and never stored or printed.
     #[arg(long, required_unless_present = "config")]
     url: Option<String>,
     /// The job id, if the URL has no `jobId=`.
@@ -30,6 +32,12 @@ pub struct WatchArgs {
     /// The environment variable that holds the token.
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// Where the token travels: `header` (`Authorization: Bearer`, the
+    /// default) or `query` (`token=` on the URL, for legacy backends). A
+    /// token found in --url goes back to its query parameter unless
+    /// `header` is given. A config file sets it per socket instead.
+    #[arg(long, value_enum, conflicts_with = "config")]
+    token_placement: Option<Placement>,
     /// Protocol adapter: `job` (PROTOCOL.md) or `raw` (any WebSocket).
     #[arg(long, default_value = "job", value_parser = ["job", "raw"])]
     protocol: String,
@@ -44,8 +52,44 @@ pub struct WatchArgs {
     db: Option<PathBuf>,
 }
 
+/// `--token-placement`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Placement {
+    Header,
+    Query,
+}
+
+/// The `--url` socket, with a token in its query moved into memory; the
+/// warning is printed here, once.
+fn url_socket(args: &mut WatchArgs) -> anyhow::Result<Option<SocketSpec>> {
+    let Some(url) = args.url.take() else {
+        return Ok(None);
+    };
+    let mut spec = SocketSpec::job(url);
+    spec.adapter = if args.protocol == "raw" {
+        AdapterKind::Raw
+    } else {
+        AdapterKind::Job
+    };
+    spec.job_id = args.job_id.clone();
+    if let Some(var) = &args.token_env {
+        spec.token = TokenSpec::Env(var.clone());
+    }
+    let placement = args.token_placement.map(|p| match p {
+        Placement::Header => TokenPlacement::Header,
+        Placement::Query => TokenPlacement::Query,
+    });
+    if let Some(warning) = spec.take_url_token(placement)? {
+        eprintln!("warning: {warning}");
+    } else if let Some(p) = placement {
+        spec.token_placement = p;
+    }
+    Ok(Some(spec))
+}
+
 /// Runs until every socket has ended; exit 0 only if every job completed.
-pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let url_spec = url_socket(&mut args)?;
     let session = Session::start(SessionOptions {
         db_path: args.db.clone(),
         config_path: args.config.clone(),
@@ -58,17 +102,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: line {}: {}", w.line, w.message);
     }
     let mut events = session.subscribe_from_start();
-    if let Some(url) = &args.url {
-        let mut spec = SocketSpec::job(url.clone());
-        spec.adapter = if args.protocol == "raw" {
-            AdapterKind::Raw
-        } else {
-            AdapterKind::Job
-        };
-        spec.job_id = args.job_id.clone();
-        if let Some(var) = &args.token_env {
-            spec.token = TokenSpec::Env(var.clone());
-        }
+    if let Some(spec) = url_spec {
         session.add_socket(spec).await?;
     }
     if session.sockets().is_empty() {
@@ -103,7 +137,9 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
                             bar.set_length(p.total);
                             bar.set_position(p.processed);
                         }
-                        EventKind::Transition { to, .. } => bar.set_message(to.to_string()),
+                        EventKind::Transition { to, .. } => {
+                            bar.set_message(redact::free_text(&to.to_string()))
+                        }
                         _ => {}
                     }
                 }
@@ -133,7 +169,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         failed.len()
     );
     for s in &failed {
-        eprintln!("  {}: {}", s.name, s.state);
+        eprintln!("  {}: {}", s.name, redact::free_text(&s.state.to_string()));
     }
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
