@@ -12,6 +12,7 @@ use tauri::ipc::Channel;
 
 use crate::error::UiError;
 use crate::live;
+use crate::token_guard::TokenGuard;
 use crate::transfer::{
     AddSocketRequest, AppInfo, CursorIo, EventPageOut, LiveBatch, OtlpSettings, ScenarioRow,
     SessionRow, SocketRow, UiEvent,
@@ -26,6 +27,8 @@ pub struct AppState {
     pub export_dir: PathBuf,
     /// The OTLP settings file.
     pub otlp_path: PathBuf,
+    /// The token sources `add_socket` may name, and their hosts.
+    pub guard: TokenGuard,
 }
 
 type Res<T> = Result<T, UiError>;
@@ -90,6 +93,7 @@ fn sockets(state: State<'_, AppState>) -> Vec<SocketRow> {
 
 #[tauri::command]
 async fn add_socket(state: State<'_, AppState>, request: AddSocketRequest) -> Res<u64> {
+    state.guard.check(&request.token, &request.url)?;
     Ok(state.session.add_socket(request.into_spec()?).await?)
 }
 
