@@ -106,6 +106,8 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         // The run did what was planted: both jobs failed, quoting.
+        assert_clean("stdout", stdout.as_bytes(), &secrets);
+        assert_clean("stderr", stderr.as_bytes(), &secrets);
         assert_eq!(stdout.matches("JobFailed").count(), 2, "{stdout}");
         assert!(stdout.contains("resync_required"), "{stdout}");
         assert!(stdout.contains("[REDACTED]"), "{stdout}");
@@ -115,8 +117,6 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
             "{stderr}"
         );
         assert!(stderr.contains("TRACE") || stderr.contains("DEBUG"), "logs at trace: {stderr}");
-        assert_clean("stdout", stdout.as_bytes(), &secrets);
-        assert_clean("stderr", stderr.as_bytes(), &secrets);
 
         let session = stderr
             .lines()
