@@ -4,6 +4,7 @@
 //! text goes: the database and its WAL, every export, the OTLP payloads,
 //! stdout and stderr.
 
+use sockscope_recorder::RecordReader;
 use sockscope_sim::{Faults, JobKind, Sim, SimConfig};
 use sockscope_test_support::bounded;
 use sockscope_test_support::otlp::{Rotel, on_rotel};
@@ -38,21 +39,23 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
     bounded(async {
         let sim = Sim::start(SimConfig::default()).await.unwrap();
         let quoting = |extra: Faults| Faults {
-            interval_ms: Some(5),
-            fail_after: Some(8),
+            interval_ms: Some(20),
+            fail_after: extra.fail_after.or(Some(8)),
             fail_message: Some(format!(
                 "token {{token}} refused; see https://admin:{USERINFO}@logs.example/x and {JWT}"
             )),
             ..extra
         };
-        // The env socket drops once, finds no history, and is told to
-        // resync with a reason that quotes the JWT.
+        // The env socket drops once, is back 100 ms later (while the job
+        // runs on), finds no history, and is told to resync with a reason
+        // that quotes the JWT; it is back in time for the job_failed.
         let env_job = sim
             .create_job(
                 JobKind::CsvImport,
-                10,
+                50,
                 quoting(Faults {
                     drop_after: Some(3),
+                    fail_after: Some(40),
                     history: Some(0),
                     resync_reason: Some(format!("history gone; your session was {JWT}")),
                     ..Faults::default()
@@ -68,13 +71,23 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
         std::fs::write(
             &config,
             format!(
-                "[[socket]]\nname = \"envsock\"\nurl = \"{}\"\ntoken = {{ env = \"CORPUS_TOKEN\" }}\n\n\
+                "[[socket]]\nname = \"envsock\"\nurl = \"{}\"\ntoken = {{ env = \"CORPUS_TOKEN\" }}\n\
+                 reconnect = {{ base_ms = 100, cap_ms = 100, jitter = false }}\n\n\
                  [[socket]]\nname = \"urlsock\"\nurl = \"{}&access_token={}\"\ntoken_placement = \"header\"\n",
                 env_job.ws_url, url_job.ws_url, url_job.token
             ),
         )
         .unwrap();
         let db = dir.path().join("corpus.db");
+        // The database exists and a reader holds it open, so the WAL the run
+        // writes is still there when it ends (the last connection to close
+        // would fold it into the file and delete it).
+        let empty = dir.path().join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let first = sockscope(&["watch", "--config", empty.to_str().unwrap(), "--db", db.to_str().unwrap()], &[]).await;
+        assert!(String::from_utf8_lossy(&first.stderr).contains("no sockets"));
+        let holder = RecordReader::open(&db).unwrap();
+        holder.sessions().unwrap();
         let rotel = tokio::task::spawn_blocking(Rotel::start).await.unwrap();
         let endpoint = format!("http://{}", rotel.http);
         let secrets = [
@@ -110,7 +123,13 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
         assert_clean("stderr", stderr.as_bytes(), &secrets);
         assert_eq!(stdout.matches("JobFailed").count(), 2, "{stdout}");
         assert!(stdout.contains("resync_required"), "{stdout}");
-        assert!(stdout.contains("[REDACTED]"), "{stdout}");
+        // Each planted secret was quoted, and replaced where it stood.
+        let quoted = "token [REDACTED] refused; see https://[REDACTED]@logs.example/x and [REDACTED]";
+        assert_eq!(stdout.matches(quoted).count(), 2, "{stdout}");
+        assert!(
+            stdout.contains("history gone; your session was [REDACTED]"),
+            "{stdout}"
+        );
         assert_eq!(
             stderr.matches("the URL held a token in `access_token=`").count(),
             1,
@@ -122,13 +141,13 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
             .lines()
             .find_map(|l| l.strip_prefix("session ")?.split(':').next()?.parse::<i64>().ok())
             .expect("the summary names the session");
-        for (place, file) in [("the database", db.clone()), ("its WAL", dir.path().join("corpus.db-wal"))] {
-            if let Ok(bytes) = std::fs::read(&file) {
-                assert_clean(place, &bytes, &secrets);
-            }
-        }
-        let raw = std::fs::read(&db).unwrap();
-        assert!(String::from_utf8_lossy(&raw).contains("[REDACTED]"), "scrubbed text was kept");
+        let wal = std::fs::read(dir.path().join("corpus.db-wal")).expect("the WAL is kept");
+        assert!(String::from_utf8_lossy(&wal).contains("[REDACTED]"), "the WAL holds the run");
+        assert_clean("the WAL", &wal, &secrets);
+        drop(holder);
+        // The rows are still in the WAL; the file holds the schema and
+        // the first run's session.
+        assert_clean("the database", &std::fs::read(&db).unwrap(), &secrets);
 
         for format in ["jaeger", "otlp", "csv"] {
             let file = dir.path().join(format!("export.{format}"));
@@ -192,6 +211,21 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
             assert!(stderr.contains("invalid type") || stderr.contains("credentials"), "{stderr}");
             assert_clean("a refusal", &[out.stdout, out.stderr].concat(), &secrets);
         }
+        // A last writer folds the WAL into the file as it closes: a short
+        // clean run on the same database.
+        let last = sim
+            .create_job(JobKind::CsvImport, 2, Faults { interval_ms: Some(5), ..Faults::default() })
+            .unwrap();
+        let out = sockscope(
+            &["watch", "--url", &last.ws_url, "--token-env", "LAST", "--db", db.to_str().unwrap()],
+            &[("LAST", last.token.as_str())],
+        )
+        .await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!dir.path().join("corpus.db-wal").exists(), "the WAL was folded in");
+        let file = std::fs::read(&db).unwrap();
+        assert!(String::from_utf8_lossy(&file).contains("[REDACTED]"), "the rows reached the file");
+        assert_clean("the database after a checkpoint", &file, &secrets);
         sim.shutdown().await;
     })
     .await;
