@@ -210,12 +210,28 @@ impl TokenSource for FileToken {
 /// Reads a token file: a regular file, at most [`FILE_TOKEN_MAX`] bytes,
 /// UTF-8. The error says why not, never what the file holds.
 async fn read_token_file(path: &Path) -> Result<String, String> {
-    use tokio::io::AsyncReadExt;
-    // Checked before opening: opening a FIFO for reading blocks until a
-    // writer comes.
-    let meta = tokio::fs::metadata(path)
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || read_token_file_now(&path))
         .await
-        .map_err(|e| e.kind().to_string())?;
+        .map_err(|e| format!("the read was cancelled ({e})"))?
+}
+
+fn read_token_file_now(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let kind = |e: std::io::Error| e.kind().to_string();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    // Opening a FIFO for reading waits for a writer; non-blocking, it
+    // returns at once and the check below refuses it. Regular files
+    // ignore the flag.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = opts.open(path).map_err(kind)?;
+    // What was opened, not what the path named a moment before.
+    let meta = file.metadata().map_err(kind)?;
     if !meta.is_file() {
         return Err("not a regular file (a FIFO, device or directory is refused)".into());
     }
@@ -224,16 +240,11 @@ async fn read_token_file(path: &Path) -> Result<String, String> {
             "the file is larger than {FILE_TOKEN_MAX} bytes; a token file holds only the token"
         ));
     }
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| e.kind().to_string())?;
-    // The file may grow between the check and the read: read one byte past
-    // the cap to tell.
+    // The file may grow after the check: read one byte past the cap to tell.
     let mut bytes = Vec::new();
     file.take(FILE_TOKEN_MAX + 1)
         .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| e.kind().to_string())?;
+        .map_err(kind)?;
     if bytes.len() as u64 > FILE_TOKEN_MAX {
         return Err(format!("the file is larger than {FILE_TOKEN_MAX} bytes"));
     }
