@@ -55,6 +55,15 @@ ui_deps() {
   fi
 }
 
+# The reference servers of other protocols (npm socket.io, graphql-ws, ws)
+# that the dialect tests start: tests/servers.
+reference_server_deps() {
+  ensure_node
+  if [ ! -f tests/servers/node_modules/.package-lock.json ] || [ tests/servers/package-lock.json -nt tests/servers/node_modules/.package-lock.json ]; then
+    (cd tests/servers && npm ci --no-audit --no-fund)
+  fi
+}
+
 # Builds ui/dist, which the app embeds.
 build_ui() {
   ui_deps

@@ -10,12 +10,17 @@ source scripts/lib.sh
 if ! have_display; then
   echo "run.sh: no display (DISPLAY and WAYLAND_DISPLAY are unset): running the headless demo, \`sockscope demo\`, instead of the desktop app"
   ensure_build_tools
+  echo "run.sh: building sockscope in release (a few minutes the first time; cargo shows its progress)"
+  cargo build --release -p sockscope-cli
   exec cargo run --release --quiet -p sockscope-cli -- demo "$@"
 fi
 
 ensure_app_build_deps
 build_ui
-cargo build --release --quiet -p sockscope-app --features custom-protocol
+# Not --quiet: a first release build takes minutes, and a newcomer should see
+# it moving.
+echo "run.sh: building the desktop app in release (a few minutes the first time; cargo shows its progress)"
+cargo build --release -p sockscope-app --features custom-protocol
 target_dir="${CARGO_TARGET_DIR:-target}"
 # Arguments go to the app; none means the demo.
 if [ $# -eq 0 ]; then set -- --demo; fi

@@ -13,6 +13,9 @@ apt_install iproute2 dbus gnome-keyring
 ensure_app_build_deps
 ensure_app_test_deps
 
+# The reference servers the dialect tests run (npm socket.io, graphql-ws).
+reference_server_deps
+
 # ui/ first: its unit tests, then the bundle the app embeds.
 ui_deps
 (cd ui && npm test && npm run build)
@@ -22,6 +25,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 if [ -f crates/engine/benches/connect.rs ]; then
   SOCKSCOPE_BENCH_N=20 cargo bench --profile dev -p sockscope-engine --bench connect
+  SOCKSCOPE_BENCH_N=5 cargo bench --profile dev -p sockscope-engine --bench dialects
 fi
 if [ -d crates/bench ]; then
   SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_MSGS=2000 cargo bench --profile dev -p sockscope-bench --bench throughput

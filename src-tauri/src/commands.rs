@@ -1,8 +1,6 @@
 //! The commands the webview may call (each has one `allow-*` permission in
 //! capabilities/main.json). They are thin: the app core does the work.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use sockscope_core::{Session, scenario};
@@ -168,32 +166,23 @@ async fn export_session(
     session_id: i64,
     format: String,
 ) -> Res<PathBuf> {
-    let ext = match format.as_str() {
-        "jaeger" => "jaeger.json",
-        "otlp" => "otlp.json",
-        "csv" => "transitions.csv",
-        other => {
-            return Err(UiError::new(
-                "bad_request",
-                format!("unknown export format `{other}` (jaeger, otlp or csv)"),
-            ));
-        }
+    let Some(format) = export::Format::from_name(&format) else {
+        return Err(UiError::new(
+            "bad_request",
+            format!("unknown export format `{format}` (jaeger, otlp or csv)"),
+        ));
     };
     std::fs::create_dir_all(&state.export_dir)?;
-    let path = state
-        .export_dir
-        .join(format!("sockscope-session-{session_id}.{ext}"));
+    let path = state.export_dir.join(format!(
+        "sockscope-session-{session_id}.{}",
+        format.file_suffix()
+    ));
     let db = state.session.db_path().to_path_buf();
     let out = path.clone();
     blocking(move || {
         let r = RecordReader::open(&db)?;
-        let mut file = BufWriter::new(File::create(&out)?);
-        match format.as_str() {
-            "jaeger" => export::write_jaeger(&r, session_id, "sockscope", &mut file)?,
-            "otlp" => export::write_otlp_json(&r, session_id, "sockscope", &mut file)?,
-            _ => export::write_transitions_csv(&r, session_id, &mut file)?,
-        }
-        file.flush()?;
+        // All or nothing: a failed export leaves no file and an old one intact.
+        export::write_file(&r, session_id, format, "sockscope", &out)?;
         Ok(())
     })
     .await?;

@@ -238,7 +238,7 @@ pub struct AddSocketRequest {
     pub url: String,
     /// Display name.
     pub name: Option<String>,
-    /// `job` or `raw`.
+    /// The dialect: `job`, `raw`, `socketio` or `graphql-ws`.
     pub adapter: String,
     /// Job id.
     pub job_id: Option<String>,
@@ -250,16 +250,13 @@ impl AddSocketRequest {
     /// The core's socket spec.
     pub fn into_spec(self) -> Result<SocketSpec, crate::error::UiError> {
         let mut spec = SocketSpec::job(self.url.trim());
-        spec.adapter = match self.adapter.as_str() {
-            "job" => AdapterKind::Job,
-            "raw" => AdapterKind::Raw,
-            other => {
-                return Err(crate::error::UiError::new(
-                    "bad_request",
-                    format!("unknown adapter `{other}` (job or raw)"),
-                ));
-            }
-        };
+        spec.adapter = AdapterKind::parse(&self.adapter).ok_or_else(|| {
+            let all: Vec<&str> = AdapterKind::ALL.iter().map(|k| k.as_str()).collect();
+            crate::error::UiError::new(
+                "bad_request",
+                format!("unknown dialect `{}` ({})", self.adapter, all.join(", ")),
+            )
+        })?;
         spec.name = self.name.filter(|n| !n.trim().is_empty());
         spec.job_id = self.job_id.filter(|j| !j.trim().is_empty());
         spec.token = match self.token {

@@ -176,6 +176,7 @@ mod tests {
             }),
             last_rtt: None,
             findings: 0,
+            final_count: sockscope_engine::FinalCount::Pending,
         }
     }
 

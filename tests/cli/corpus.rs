@@ -121,7 +121,7 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
         // The run did what was planted: both jobs failed, quoting.
         assert_clean("stdout", stdout.as_bytes(), &secrets);
         assert_clean("stderr", stderr.as_bytes(), &secrets);
-        assert_eq!(stdout.matches("JobFailed").count(), 2, "{stdout}");
+        assert_eq!(stdout.matches("job failed: ").count(), 2, "{stdout}");
         assert!(stdout.contains("resync_required"), "{stdout}");
         // Each planted secret was quoted, and replaced where it stood.
         let quoted = "token [REDACTED] refused; see https://[REDACTED]@logs.example/x and [REDACTED]";

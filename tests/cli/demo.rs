@@ -3,8 +3,11 @@ use std::process::Command;
 /// The demo runs its three sockets to the end and shows the seeds' races.
 #[test]
 fn demo_runs_every_job_to_the_end_and_shows_the_races() {
+    // Its own database: a shared default one may hold another build's schema.
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sockscope"))
-        .args(["demo", "--items", "30", "--interval-ms", "20"])
+        .args(["demo", "--items", "30", "--interval-ms", "20", "--db"])
+        .arg(dir.path().join("demo.db"))
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -19,7 +22,7 @@ fn demo_runs_every_job_to_the_end_and_shows_the_races() {
         assert!(stdout.contains(class), "no {class} in:\n{stdout}");
     }
     assert_eq!(
-        stdout.matches("-> Closed (JobFinished)").count(),
+        stdout.matches("-> Closed (job finished)").count(),
         3,
         "{stdout}"
     );

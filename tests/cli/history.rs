@@ -115,6 +115,25 @@ fn history_errors_are_clear() {
     assert!(text(&o).contains("no socket `nope`"), "{}", text(&o));
     let o = sockscope(&["timeline", "--session", "99"], &db);
     assert!(!o.status.success());
+    // A failed export leaves an existing file as it was, and nothing new.
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let old = out_dir.join("old.json");
+    std::fs::write(&old, "the previous export").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["export", "--session", "99", "--format", "jaeger", "-o"])
+        .arg(&old)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("no session 99"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "the previous export"
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 1);
     let o = Command::new(env!("CARGO_BIN_EXE_sockscope"))
         .args(["export", "--session", "1", "--format", "yaml", "-o", "x"])
         .output()

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use sockscope_core::config::TokenSpec;
 use sockscope_core::{Config, CoreError};
+use sockscope_engine::AdapterKind;
 
 fn err(text: &str) -> (usize, String) {
     match Config::parse(text, Path::new("s.toml")) {
@@ -12,11 +13,23 @@ fn err(text: &str) -> (usize, String) {
     }
 }
 
+/// Each text fails on `line` with a message that holds the words.
+fn assert_errors(cases: &[(&str, usize, &str)]) {
+    for &(text, line, words) in cases {
+        let (got_line, message) = err(text);
+        assert_eq!(got_line, line, "{text:?}: {message}");
+        assert!(
+            message.contains(words),
+            "{text:?}: `{message}` lacks `{words}`"
+        );
+    }
+}
+
 #[test]
 fn the_documented_example_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.example.toml");
     let c = Config::load(&path).unwrap();
-    assert_eq!(c.sockets.len(), 2);
+    assert_eq!(c.sockets.len(), 6);
     assert_eq!(
         c.sockets[0].token,
         TokenSpec::Env("CSV_IMPORT_TOKEN".into())
@@ -24,6 +37,11 @@ fn the_documented_example_loads() {
     assert_eq!(c.sockets[0].reconnect.max_attempts, 5);
     assert_eq!(c.sockets[0].line, Some(3));
     assert!(c.sockets[1].create.is_some());
+    assert_eq!(c.sockets[2].adapter, AdapterKind::SocketIo);
+    assert_eq!(c.sockets[2].dialect.progress_event, "import:progress");
+    assert_eq!(c.sockets[3].adapter, AdapterKind::GraphqlWs);
+    assert!(c.sockets[3].dialect.query.is_some());
+    assert_eq!(c.sockets[4].adapter, AdapterKind::Phoenix);
     assert!(c.warnings.is_empty());
 }
 
@@ -33,7 +51,7 @@ fn mistakes_name_their_line() {
         (
             "[[socket]]\nurl = \"ws://h:1/x?jobId=j\"\nadapter = \"fast\"\n",
             3,
-            "adapter must be",
+            "dialect must be one of job, raw, socketio, graphql-ws, phoenix, signalr, json",
         ),
         (
             "[[socket]]\nurl = \"http://h/x?jobId=j\"\n",
@@ -59,14 +77,7 @@ fn mistakes_name_their_line() {
         ),
         ("[[socket]\n", 1, ""),
     ];
-    for (text, line, words) in cases {
-        let (got_line, message) = err(text);
-        assert_eq!(got_line, line, "{text:?}: {message}");
-        assert!(
-            message.contains(words),
-            "{text:?}: `{message}` lacks `{words}`"
-        );
-    }
+    assert_errors(&cases);
 }
 
 #[test]
@@ -166,4 +177,59 @@ mod token_file {
         let t = FileToken::new(&ok).token().await.unwrap();
         assert_eq!(t.expose(), "file-token-value");
     }
+}
+
+#[test]
+fn a_dialect_is_a_name_or_a_table_and_its_mistakes_name_their_line() {
+    let c = Config::parse(
+        "[[socket]]\nurl = \"ws://h:1/\"\ndialect = \"socketio\"\n",
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.sockets[0].adapter, AdapterKind::SocketIo);
+    assert_eq!(c.sockets[0].dialect.progress_event, "progress");
+    let c = Config::parse(
+        "[[socket]]\nurl = \"ws://h:1/\"\n[socket.dialect]\nkind = \"graphql-ws\"\n\
+         query = \"subscription { p }\"\nvariables = { job = \"{job_id}\" }\n",
+        Path::new("s.toml"),
+    )
+    .unwrap();
+    assert_eq!(c.sockets[0].adapter, AdapterKind::GraphqlWs);
+    assert_eq!(
+        c.sockets[0].dialect.variables.as_deref(),
+        Some(r#"{"job":"{job_id}"}"#)
+    );
+    let cases = [
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\ndialect = \"signalr2\"\n",
+            3,
+            "dialect must be one of",
+        ),
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\n[socket.dialect]\nkind = \"socketio\"\nprogres_event = \"p\"\n",
+            3,
+            "unknown dialect option `progres_event`",
+        ),
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\n[socket.dialect]\nnamespace = \"/x\"\n",
+            3,
+            "needs `kind`",
+        ),
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\ndialect = \"graphql-ws\"\n",
+            1,
+            "dialect.query: graphql-ws needs the subscription document",
+        ),
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\n[socket.dialect]\nkind = \"socketio\"\nprocessed = \"0/done\"\n",
+            1,
+            "dialect.processed: must be a JSON Pointer",
+        ),
+        (
+            "[[socket]]\nurl = \"ws://h:1/\"\nadapter = \"raw\"\ndialect = \"raw\"\n",
+            4,
+            "either adapter or dialect",
+        ),
+    ];
+    assert_errors(&cases);
 }

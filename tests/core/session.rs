@@ -108,6 +108,42 @@ async fn a_socket_added_with_create_gets_its_job_and_token_from_the_backend() {
     .await;
 }
 
+#[tokio::test]
+async fn a_create_job_answer_larger_than_the_cap_is_refused_unread() {
+    use sockscope_test_support::huge_body::{Framing, HugeBodyServer};
+    bounded(async {
+        let dir = tempdir();
+        let session = Session::start(SessionOptions {
+            db_path: Some(dir.join("c.db")),
+            ..SessionOptions::default()
+        })
+        .await
+        .unwrap();
+        for framing in [Framing::ContentLength, Framing::Chunked] {
+            let server = HugeBodyServer::start(256 << 20, framing).await;
+            let mut spec = SocketSpec::job(server.url("/ws/progress").replacen("http", "ws", 1));
+            spec.create = Some(sockscope_core::config::CreateJob {
+                kind: sockscope_protocol::JobKind::CsvImport,
+                total_count: 5,
+                faults: None,
+            });
+            let err = session.add_socket(spec).await.unwrap_err();
+            assert!(
+                matches!(&err, CoreError::CreateJob(m) if m.contains("larger than 65536 bytes")),
+                "{framing:?}: {err}"
+            );
+            let written = server.written();
+            assert!(
+                written < 32 << 20,
+                "{framing:?}: the server wrote {written} bytes"
+            );
+        }
+        assert!(session.sockets().is_empty());
+        session.stop().await.unwrap();
+    })
+    .await;
+}
+
 /// Remove forgets a socket whatever its state, a cancelled one (whose task
 /// may have ended) included; removing it twice is an unknown socket.
 #[tokio::test]

@@ -144,6 +144,24 @@ fn a_token_in_the_url_query_is_taken_out_and_remembered() {
     }
 }
 
+#[test]
+fn a_url_with_a_fragment_is_refused_without_being_repeated() {
+    // A fragment never reaches the server, and the handshake refuses it:
+    // such a socket could never connect. It may hold a token (OAuth's
+    // `#access_token=`), so the error does not echo it.
+    let secret = "frag-s3cr3t";
+    for url in [
+        format!("ws://h:1/ws?jobId=j#access_token={secret}"),
+        format!("wss://h/ws?jobId=j#{secret}"),
+        "ws://h:1/ws?jobId=j#".to_owned(),
+    ] {
+        let (field, reason) = refused(SocketConfig::job(url.clone()));
+        assert_eq!(field, "url", "{url}");
+        assert!(reason.contains("#fragment"), "{url}: {reason}");
+        assert!(!reason.contains(secret), "{reason}");
+    }
+}
+
 #[tokio::test]
 async fn the_engine_refuses_a_bad_config_and_starts_nothing() {
     sockscope_test_support::bounded(async {

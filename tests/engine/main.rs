@@ -2,7 +2,9 @@
 //! tests) and the whole engine against the simulator, or a hand-written
 //! misbehaving peer, over real loopback sockets.
 
+mod bounds;
 mod config;
+mod dialects;
 mod many;
 mod properties;
 mod rules;

@@ -56,7 +56,11 @@ async fn a_failing_socket_never_stalls_the_others() {
 async fn lossless_subscribers_see_every_event_and_a_lagging_live_one_slows_nobody() {
     bounded(async {
         let sim = sockscope_sim::Sim::start(Default::default()).await.unwrap();
-        let engine = Engine::new(EngineConfig { live_capacity: 4 }).unwrap();
+        let engine = Engine::new(EngineConfig {
+            live_capacity: 4,
+            ..EngineConfig::default()
+        })
+        .unwrap();
         let mut a = engine.subscribe_lossless(16);
         let mut b = engine.subscribe_lossless(100_000);
         let mut never_read = engine.subscribe_live();

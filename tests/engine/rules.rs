@@ -52,6 +52,47 @@ async fn failure(h: &mut Harness, s: &SocketHandle) -> FailedReason {
 
 // ---- rule 1: ready is earned ---------------------------------------------
 
+/// With the default ready timeout (5 s), a short deaf window costs a
+/// few short waits, not a whole timeout: `ready` goes again after 250 ms,
+/// then 500 ms, and the third one is heard.
+#[tokio::test]
+async fn a_short_deaf_window_costs_short_waits_with_the_default_ready_timeout() {
+    bounded(async {
+        let mut h = Harness::new().await;
+        let job = h.job(
+            JobKind::CsvImport,
+            5,
+            Faults {
+                ready_deaf_ms: Some(400),
+                ..fast(5)
+            },
+        );
+        let mut cfg = h.config(&job);
+        cfg.timeouts = sockscope_engine::Timeouts::default();
+        let s = h.add(&cfg);
+        h.state(&s, StateName::Ready).await;
+        let waits: Vec<String> = h
+            .log
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Finding(f) if f.class == FindingClass::ReadyTimeout => {
+                    Some(f.detail.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!waits.is_empty(), "the deaf window cost no wait");
+        for w in &waits {
+            assert!(
+                w.contains("within 250ms") || w.contains("within 500ms"),
+                "a wait longer than the first two: {waits:?}"
+            );
+        }
+        s.cancel().await.unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn job_adapter_is_ready_only_after_ready_ack_and_resends_ready_to_a_deaf_server() {
     bounded(async {
@@ -275,13 +316,19 @@ async fn a_broadcast_skips_a_closing_socket_and_records_the_skip() {
 // ---- rule 4: reconnect -------------------------------------------------------
 
 #[tokio::test]
-async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_at_ready() {
+async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_once_ready_carries_traffic() {
     bounded(async {
         let mut h = Harness::new().await;
         let job = h.job(JobKind::CsvImport, 1000, fast(20));
         let s = h.add(&h.config(&job));
         for round in 1..=2 {
             h.state(&s, StateName::Ready).await;
+            // An ack alone gives nothing back (a server may ack and close
+            // at once); a job event after it proves the link.
+            h.next("a job event after Ready", |e| {
+                matches!(e.kind, EventKind::Progress(_))
+            })
+            .await;
             h.sim.drop_job(&job.job_id).unwrap();
             h.finding(&s, FindingClass::AbnormalClose).await;
             let planned = h
@@ -297,7 +344,7 @@ async fn an_abrupt_drop_reconnects_with_backoff_and_resets_the_count_at_ready() 
             else {
                 unreachable!()
             };
-            // The count restarted at 1 after each Ready.
+            // The count restarted at 1 after each healthy Ready.
             assert_eq!(
                 (attempt, ceiling),
                 (1, Duration::from_millis(20)),

@@ -99,6 +99,10 @@ fn run(text: &str) -> Result<String, String> {
         if input == "tick" {
             continue;
         }
+        if input == "final_count" {
+            let _ = writeln!(out, "  final_count: {}", m.final_count());
+            continue;
+        }
         let parsed = parse_input(input)?;
         let fx = m.step(parsed, at);
         render(&mut out, at, "", &fx);
@@ -112,11 +116,7 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
         let n = || v.parse::<u64>().map_err(|e| format!("{k}: {e}"));
         match k {
             "adapter" => {
-                cfg.adapter = if v == "raw" {
-                    AdapterKind::Raw
-                } else {
-                    AdapterKind::Job
-                }
+                cfg.adapter = AdapterKind::parse(v).ok_or(format!("unknown adapter `{v}`"))?
             }
             "jitter" => cfg.reconnect.jitter = v == "on",
             "max_attempts" => cfg.reconnect.max_attempts = n()? as u32,
@@ -124,6 +124,23 @@ fn configure(cfg: &mut MachineConfig, rest: &str) -> Result<(), String> {
             "ready_resends" => cfg.ready_resends = n()? as u32,
             "can_refresh" => cfg.can_refresh_token = v == "true",
             "max_message_size" => cfg.max_message_size = n()? as usize,
+            "ready_ms" => cfg.timeouts.ready = Duration::from_millis(n()?),
+            "heartbeat_ms" => cfg.heartbeat.interval = Duration::from_millis(n()?),
+            "has_token" => cfg.has_token = v == "true",
+            "job_id" => cfg.job_id = Some(v.to_owned()),
+            "query" => cfg.dialect.query = Some(v.replace('~', " ")),
+            "json_job" => {
+                // The job protocol described as a json dialect.
+                cfg.dialect.ready =
+                    Some(r#"{"v":1,"type":"ready","payload":{"resumeFrom":{resume_from}}}"#.into());
+                cfg.dialect.ready_ack = Some("ready_ack".into());
+                cfg.dialect.progress_event = "job_progress".into();
+                cfg.dialect.processed = Some("/payload/processedCount".into());
+                cfg.dialect.total = Some("/payload/totalCount".into());
+                cfg.dialect.seq = Some("/seq".into());
+                cfg.dialect.close_codes =
+                    vec![(n()? as u16, sockscope_engine::dialect::CloseRule::Finished)];
+            }
             _ => return Err(format!("unknown config key `{k}`")),
         }
     }
@@ -206,6 +223,7 @@ fn render(out: &mut String, now: Mono, what: &str, fx: &[Effect]) {
             } => format!("connect attempt={attempt} refresh_token={refresh_token}"),
             Effect::AbortConnect => "abort_connect".into(),
             Effect::Write(OutFrame::Text(t)) => format!("write text {t}"),
+            Effect::Write(OutFrame::Auth(t)) => format!("write auth {t}"),
             Effect::Write(OutFrame::Ping(p)) => format!("write ping {}", p.len()),
             Effect::Write(OutFrame::Close { code, reason }) => {
                 format!("write close {code} {reason:?}")

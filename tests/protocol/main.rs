@@ -1,3 +1,4 @@
 //! Integration tests of the wire types.
 
+mod dialect;
 mod parse;

@@ -221,3 +221,104 @@ async fn exporting_an_unknown_session_is_an_error() {
     })
     .await
 }
+
+#[tokio::test]
+async fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        // Socket names and job ids can come from the server.
+        let mut events = socket_life(1, 0, 2, None);
+        if let sockscope_engine::EventKind::SocketAdded(info) = &mut events[0].kind {
+            info.name = "=HYPERLINK(\"http://evil.test\",\"x\")".into();
+        }
+        let (summary, ..) = record(config(&path), events).await;
+        let reader = RecordReader::open(&path).unwrap();
+        let mut out = Vec::new();
+        export::write_transitions_csv(&reader, summary.session.id, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(
+            row.contains(r#","'=HYPERLINK(""http://evil.test"",""x"")","#),
+            "{row}"
+        );
+        for line in csv.lines() {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(!cell.starts_with(['=', '+', '-', '@']), "{line}");
+            }
+        }
+    })
+    .await
+}
+
+/// Breaks the session's last event so that reading it fails: an export
+/// then fails after it has written most of its output.
+fn break_last_event(db: &std::path::Path) {
+    crate::support::raw(db)
+        .execute(
+            "UPDATE events SET kind = 'bogus' WHERE id = (SELECT max(id) FROM events)",
+            [],
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_export_leaves_no_file_and_an_old_one_intact() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        let (summary, ..) = record(config(&db), socket_life(1, 0, 5000, None)).await;
+        let session = summary.session.id;
+        let out_dir = dir.path().join("out");
+        std::fs::create_dir(&out_dir).unwrap();
+        let reader = RecordReader::open(&db).unwrap();
+        for format in [
+            export::Format::Jaeger,
+            export::Format::Otlp,
+            export::Format::Csv,
+        ] {
+            let out = out_dir.join(format!("s.{}", format.file_suffix()));
+            export::write_file(&reader, session, format, "sockscope", &out).unwrap();
+            assert!(std::fs::metadata(&out).unwrap().len() > 0);
+            std::fs::remove_file(&out).unwrap();
+        }
+        break_last_event(&db);
+        let reader = RecordReader::open(&db).unwrap();
+        let listing = || {
+            let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        for format in [
+            export::Format::Jaeger,
+            export::Format::Otlp,
+            export::Format::Csv,
+        ] {
+            // No file before: none after.
+            let out = out_dir.join(format!("new.{}", format.file_suffix()));
+            let err = export::write_file(&reader, session, format, "sockscope", &out).unwrap_err();
+            assert!(
+                matches!(err, sockscope_recorder::Error::Malformed(_)),
+                "{format:?}: {err}"
+            );
+            assert!(listing().is_empty(), "{format:?} left {:?}", listing());
+            // A file already there stays as it was.
+            let old = out_dir.join(format!("old.{}", format.file_suffix()));
+            std::fs::write(&old, b"the previous export").unwrap();
+            export::write_file(&reader, session, format, "sockscope", &old).unwrap_err();
+            assert_eq!(std::fs::read(&old).unwrap(), b"the previous export");
+            std::fs::remove_file(&old).unwrap();
+            assert!(listing().is_empty(), "{format:?} left {:?}", listing());
+        }
+        // An unknown session fails before anything is read: same outcome.
+        let old = out_dir.join("old.csv");
+        std::fs::write(&old, b"kept").unwrap();
+        export::write_file(&reader, 999, export::Format::Csv, "sockscope", &old).unwrap_err();
+        assert_eq!(std::fs::read(&old).unwrap(), b"kept");
+    })
+    .await
+}

@@ -7,6 +7,7 @@ mod corrupt;
 mod crash;
 mod engine_e2e;
 mod export;
+mod export_memory;
 mod otlp;
 mod resume;
 mod retention;

@@ -34,6 +34,8 @@ fn running(id: u64, state: State) -> RunningSocket {
         progress: None,
         findings: 0,
         last_rtt: None,
+        sync_pending: false,
+        sync_gave_up: None,
     };
     RunningSocket::new(id, &info, &snapshot)
 }

@@ -86,7 +86,7 @@ async function run(): Promise<void> {
   results.push(await measure("zoom out, fitted → 24 h", () => {
     tl.scale = { ...tl.scale, nsPerPx: tl.scale.nsPerPx * 1.02 };
   }, 120));
-  (window as unknown as { benchResult: unknown }).benchResult = { n: store.events.length, ingestMs, firstDrawMs, results };
+  (window as unknown as { benchResult: unknown }).benchResult = { n: store.eventCount, ingestMs, firstDrawMs, results };
 }
 
 run().catch((e) => {

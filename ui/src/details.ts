@@ -6,23 +6,24 @@ import type { Store } from "./store";
 import type { UiEvent } from "./types";
 
 export function detailLines(store: Store, evIndex: number): string[] {
-  const ev = store.events[evIndex];
+  const ev = store.event(evIndex);
   if (!ev) return [];
   const tr = store.tracks.get(ev.s);
   const name = tr?.name ?? `socket ${ev.s}`;
   const clock = formatClock(ev.t + store.wallAnchorNs, 1);
   const lines: string[] = [];
   const after = (pred: (e: UiEvent) => boolean, limit = 400): UiEvent | undefined => {
-    for (let i = evIndex + 1; i < store.events.length && i < evIndex + limit; i++) {
-      const e = store.events[i];
-      if (e.s === ev.s && pred(e)) return e;
+    for (let i = evIndex + 1; i < store.eventCount && i < evIndex + limit; i++) {
+      const e = store.event(i);
+      if (e && e.s === ev.s && pred(e)) return e;
     }
     return undefined;
   };
   const before = (pred: (e: UiEvent) => boolean, limit = 400): UiEvent | undefined => {
-    for (let i = evIndex - 1; i >= 0 && i > evIndex - limit; i--) {
-      const e = store.events[i];
-      if (e.s === ev.s && pred(e)) return e;
+    // Details older than the store keeps are gone: stop there.
+    for (let i = evIndex - 1; store.event(i) !== undefined && i > evIndex - limit; i--) {
+      const e = store.event(i);
+      if (e && e.s === ev.s && pred(e)) return e;
     }
     return undefined;
   };

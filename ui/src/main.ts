@@ -194,14 +194,14 @@ function renderFindings(force = false): void {
   renderedFindings = key;
   pane.replaceChildren(
     ...store.findingsByClass().map(([cls, items]) => {
-      const first = store.events[items[0].mark.ev];
+      const first = store.event(items[0].mark.ev);
       const side = first?.kind === "finding" ? first.side : "";
       return h(
         "details",
         { class: `fgroup side-${side}`, open: "" },
         h("summary", {}, h("span", { class: "fclass" }, cls), ` ${side} · ${items.length}`),
         ...items.slice(0, 200).map((it) => {
-          const ev = store.events[it.mark.ev];
+          const ev = store.event(it.mark.ev);
           const a = h(
             "a",
             { href: "#", class: "finding-link mono", "data-class": cls },
@@ -243,7 +243,9 @@ function renderInspector(): void {
   const items: HTMLElement[] = [];
   let matched = 0;
   for (let i = tr.frameEv.length - 1; i >= 0 && items.length < 500; i--) {
-    const ev = store.events[tr.frameEv[i]];
+    const ev = store.event(tr.frameEv[i]);
+    // Frames whose details are no longer kept end the list.
+    if (!ev) break;
     if (ev.kind !== "frame") continue;
     const text = `${ev.direction} ${ev.opcode} ${ev.message_type ?? ""} ${ev.seq ?? ""} ${ev.payload ?? ""}`.toLowerCase();
     if (q && !text.includes(q)) continue;
@@ -252,8 +254,9 @@ function renderInspector(): void {
     const idx = tr.frameEv[i];
     li.addEventListener("click", () => {
       selectedFrame = idx;
-      const e = store.events[idx];
-      $("frame-body").textContent = e.kind === "frame" ? prettyPayload(e.payload) + (e.payload_truncated ? "\n… (truncated)" : "") : "";
+      const e = store.event(idx);
+      if (!e) return;
+      $("frame-body").textContent = e.kind === "frame" ? (e.payload_dropped ? "(payload no longer kept in memory; open this session under SESSIONS)" : prettyPayload(e.payload) + (e.payload_truncated ? "\n… (truncated)" : "")) : "";
       timeline.focus({ socket, ev: idx }, e.t);
     });
     if (idx === selectedFrame) li.classList.add("on");
@@ -296,7 +299,7 @@ async function openSession(id: number): Promise<void> {
   for (;;) {
     const page = await api.sessionEvents(id, after, 20000);
     hist.add(page.events);
-    status(`session ${id}: ${hist.events.length} events loaded`);
+    status(`session ${id}: ${hist.eventCount} events loaded`);
     if (!page.next) break;
     after = page.next;
   }
@@ -511,7 +514,7 @@ async function start(): Promise<void> {
   setInterval(() => {
     if (store !== liveStore) return;
     const drawn = timeline.lastDrawMs.toFixed(1);
-    status(`${liveStore.events.length} events · draw ${drawn} ms${missedTotal ? ` · ${missedTotal} missed (UI lagged)` : ""}`);
+    status(`${liveStore.eventCount} events · draw ${drawn} ms${missedTotal ? ` · ${missedTotal} missed (UI lagged)` : ""}`);
   }, 1000);
 }
 

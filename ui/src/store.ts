@@ -1,5 +1,7 @@
 // What the timeline draws, per socket, in columnar arrays that grow in
-// place: 1M events cost typed arrays, not 1M re-sorts.
+// place: 1M events cost typed arrays, not 1M re-sorts. Everything is
+// bounded (StoreLimits): event details, payloads, frame marks and the
+// other marks each have a limit, and the oldest go first.
 
 import { ENGINE_WIDE, type EventOf, type StateName, type UiEvent } from "./types";
 
@@ -19,6 +21,68 @@ export class NumList {
   }
   last(): number | undefined {
     return this.len > 0 ? this.buf[this.len - 1] : undefined;
+  }
+  /** Drops the first `n` values. */
+  dropFront(n: number): void {
+    n = Math.min(n, this.len);
+    this.buf.copyWithin(0, n, this.len);
+    this.len -= n;
+  }
+}
+
+/** How much the store keeps. Past each limit the oldest go first. */
+export interface StoreLimits {
+  /** Events whose details are kept (details pane, inspector, finding
+   * texts); the marks of older ones stay on the timeline. */
+  maxEvents: number;
+  /** Frames per socket whose payload is kept: the newest ones. */
+  payloadsPerSocket: number;
+  /** Payload characters kept over all sockets. */
+  payloadChars: number;
+  /** Frame marks per socket; past it the older half is thinned to every
+   * other mark (old frames are drawn sparser, the newest stay exact). */
+  framesPerTrack: number;
+  /** State segments, findings, arrows, backoffs and state syncs per
+   * socket, and engine-wide lines; past it the oldest quarter goes. */
+  marksPerTrack: number;
+}
+
+export const DEFAULT_LIMITS: StoreLimits = {
+  maxEvents: 200_000,
+  payloadsPerSocket: 500,
+  payloadChars: 8 << 20,
+  framesPerTrack: 250_000,
+  marksPerTrack: 50_000,
+};
+
+/** Frame mark flags in `Track.frameOut`. */
+export const FRAME_OUT = 1;
+export const FRAME_CLOSE = 2;
+
+/** A first-in first-out list of event indices, popped from the front. */
+class IndexQueue {
+  private items: number[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(i: number): void {
+    this.items.push(i);
+  }
+  shift(): number | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head++];
+    // Compact now and then so the array does not keep what was popped.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  /** Keeps only the indices `keep` accepts. */
+  filter(keep: (i: number) => boolean): void {
+    this.items = this.items.slice(this.head).filter(keep);
+    this.head = 0;
   }
 }
 
@@ -67,7 +131,7 @@ export class Track {
   segStart = new NumList();
   segState: number[] = [];
   segEv: number[] = [];
-  /** Frames: time, direction (1 = out, 0 = in) and event index. */
+  /** Frames: time, flags (FRAME_OUT, FRAME_CLOSE) and event index. */
   frameT = new NumList(256);
   frameOut: number[] = [];
   frameEv: number[] = [];
@@ -78,6 +142,8 @@ export class Track {
   progressFirst: { t: number; done: number } | null = null;
   progress: { t: number; done: number; total: number; status: string | null } | null = null;
   lastT = 0;
+  /** Frames of this socket that hold a payload, oldest first. */
+  readonly payloads = new IndexQueue();
 
   constructor(socket: number, name: string) {
     this.socket = socket;
@@ -92,7 +158,15 @@ export class Track {
 
 /** Where an event sits: the global event list is the source for details. */
 export class Store {
-  readonly events: UiEvent[] = [];
+  /** Event details, from index `base` on (older ones were dropped). */
+  private details: UiEvent[] = [];
+  private base = 0;
+  readonly limits: StoreLimits;
+  /** Frames that hold a payload, over all sockets, oldest first. */
+  private payloads = new IndexQueue();
+  private payloadCount = 0;
+  /** Payload characters held now. */
+  payloadChars = 0;
   readonly tracks = new Map<number, Track>();
   readonly order: number[] = [];
   findingsTotal = 0;
@@ -104,6 +178,25 @@ export class Store {
   wallAnchorNs = 0;
   /** Bumped on every change, so views can skip redraws. */
   version = 0;
+
+  constructor(limits: Partial<StoreLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** The event at index `i`, if its details are still kept. */
+  event(i: number): UiEvent | undefined {
+    return i >= this.base ? this.details[i - this.base] : undefined;
+  }
+
+  /** Events added so far (indices run 0 to this). */
+  get eventCount(): number {
+    return this.base + this.details.length;
+  }
+
+  /** Events whose details are kept now. */
+  get eventsKept(): number {
+    return this.details.length;
+  }
 
   track(socket: number): Track {
     let tr = this.tracks.get(socket);
@@ -132,8 +225,14 @@ export class Store {
   }
 
   private addOne(e: UiEvent): void {
-    const ev = this.events.length;
-    this.events.push(e);
+    const ev = this.eventCount;
+    this.details.push(e);
+    if (this.details.length > this.limits.maxEvents) {
+      // Drop a quarter at once, so the cost is amortised.
+      const n = Math.max(1, Math.floor(this.limits.maxEvents / 4));
+      this.details.splice(0, n);
+      this.base += n;
+    }
     if (this.wallAnchorNs === 0) this.wallAnchorNs = e.w * 1000 - e.t;
     if (e.t < this.tMin) this.tMin = e.t;
     if (e.t > this.tMax) this.tMax = e.t;
@@ -156,8 +255,10 @@ export class Store {
         break;
       case "frame":
         tr.frameT.push(t);
-        tr.frameOut.push(e.direction === "out" ? 1 : 0);
+        tr.frameOut.push((e.direction === "out" ? FRAME_OUT : 0) | (e.opcode === "close" ? FRAME_CLOSE : 0));
         tr.frameEv.push(ev);
+        if (tr.frameT.len > this.limits.framesPerTrack) thinFrames(tr);
+        if (e.payload !== null) this.keepPayload(tr, ev, e.payload.length);
         break;
       case "finding":
         tr.findings.push({ t, ev, cls: e.class, side: e.side, severity: e.severity });
@@ -179,9 +280,54 @@ export class Store {
       case "heartbeat_answered":
         break;
     }
+    this.boundMarks(tr);
+  }
+
+  private keepPayload(tr: Track, ev: number, chars: number): void {
+    tr.payloads.push(ev);
+    this.payloads.push(ev);
+    this.payloadCount++;
+    this.payloadChars += chars;
+    while (tr.payloads.length > this.limits.payloadsPerSocket) this.dropPayload(tr.payloads.shift());
+    while (this.payloadChars > this.limits.payloadChars && this.payloadCount > 0) this.dropPayload(this.payloads.shift());
+    // A socket's queue stays within its limit; the shared one keeps the
+    // entries its sockets dropped until swept here.
+    if (this.payloads.length > 2 * this.payloadCount + 1024) this.payloads.filter((i) => this.holdsPayload(i));
+  }
+
+  private holdsPayload(i: number): boolean {
+    const e = this.event(i);
+    return e?.kind === "frame" && e.payload !== null;
+  }
+
+  /** Forgets a frame's payload (its size and type stay). */
+  private dropPayload(i: number | undefined): void {
+    if (i === undefined) return;
+    const e = this.event(i);
+    if (e?.kind !== "frame" || e.payload === null) return;
+    this.payloadChars -= e.payload.length;
+    this.payloadCount--;
+    e.payload = null;
+    e.payload_truncated = false;
+    e.payload_dropped = true;
+  }
+
+  private boundMarks(tr: Track): void {
+    const max = this.limits.marksPerTrack;
+    const cut = Math.max(1, Math.floor(max / 4));
+    if (tr.segStart.len > max) {
+      tr.segStart.dropFront(cut);
+      tr.segState.splice(0, cut);
+      tr.segEv.splice(0, cut);
+    }
+    for (const list of [tr.findings, tr.arrows, tr.backoffs, tr.syncs] as unknown[][]) {
+      if (list.length > max) list.splice(0, cut);
+    }
   }
 
   private addEnv(m: EnvMark): void {
+    const max = this.limits.marksPerTrack;
+    if (this.env.length >= max) this.env.splice(0, Math.max(1, Math.floor(max / 4)));
     // History pages and live batches each come in time order; keep the
     // list sorted even where they meet.
     let i = this.env.length;
@@ -240,4 +386,22 @@ export class Store {
     for (const g of groups.values()) g.sort((a, b) => a.mark.t - b.mark.t);
     return [...groups.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
   }
+}
+
+/** Thins the older half of a track's frame marks to every other one. */
+function thinFrames(tr: Track): void {
+  const len = tr.frameT.len;
+  const half = Math.floor(len / 2);
+  const t = tr.frameT.buf;
+  let w = 0;
+  for (let r = 0; r < len; r++) {
+    if (r < half && r % 2 === 1) continue;
+    t[w] = t[r];
+    tr.frameOut[w] = tr.frameOut[r];
+    tr.frameEv[w] = tr.frameEv[r];
+    w++;
+  }
+  tr.frameT.len = w;
+  tr.frameOut.length = w;
+  tr.frameEv.length = w;
 }

@@ -4,7 +4,7 @@
 import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, envLineAt, envLines, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
 import { type TimeScale, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
-import type { Store, Track, FindingMark } from "./store";
+import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
 import { ENGINE_WIDE } from "./types";
 
 export interface Pick {
@@ -391,9 +391,8 @@ export class Timeline {
     // Frames: out above the bar, in below; close frames stand out.
     const fT = tr.frameT.buf;
     forEachPixel(fT, tr.frameT.len, scale, (i, x) => {
-      const ev = this.store.events[tr.frameEv[i]];
-      const isClose = ev.kind === "frame" && ev.opcode === "close";
-      const out = tr.frameOut[i] === 1;
+      const isClose = (tr.frameOut[i] & FRAME_CLOSE) !== 0;
+      const out = (tr.frameOut[i] & FRAME_OUT) !== 0;
       ctx.fillStyle = isClose ? pal.close : out ? pal.out : pal.in;
       const top = out ? lane.outTop : lane.inTop;
       ctx.fillRect(Math.floor(x), top, isClose ? 2 : 1, lane.tickH);
@@ -450,7 +449,7 @@ export class Timeline {
     }
 
     if (this.selected?.socket === tr.socket) {
-      const ev = this.store.events[this.selected.ev];
+      const ev = this.store.event(this.selected.ev);
       if (ev) {
         const x = xOf(scale, ev.t);
         ctx.strokeStyle = pal.cursor;
@@ -606,7 +605,7 @@ export class Timeline {
       if (p) {
         this.selected = p;
         this.hooks.onSelect(p);
-        const ev = this.store.events[p.ev];
+        const ev = this.store.event(p.ev);
         if (ev?.kind === "finding") this.focus(p, ev.t);
         this.dirty = true;
       }
@@ -645,7 +644,7 @@ export class Timeline {
   private hover(x: number, y: number, px: number, py: number): void {
     if (!this.tooltip) return;
     const p = this.pick(x, y);
-    const ev = p ? this.store.events[p.ev] : undefined;
+    const ev = p ? this.store.event(p.ev) : undefined;
     if (!ev) {
       this.tooltip.hidden = true;
       return;

@@ -28,7 +28,7 @@ describe("engine-wide events (socket 0)", () => {
     expect(st.order).toEqual([1, 2]);
     expect(st.tracks.has(0)).toBe(false);
     expect(st.env.map((m) => m.change)).toEqual(["address_added", "wake"]);
-    expect(st.env.map((m) => st.events[m.ev].t)).toEqual([200, 500]);
+    expect(st.env.map((m) => st.event(m.ev)!.t)).toEqual([200, 500]);
     // They still count for the time range the view fits.
     expect(st.tMax).toBe(500);
   });
@@ -70,6 +70,6 @@ describe("removing a socket", () => {
     expect(st.order).toEqual([2]);
     st.add([{ id: 0, s: 1, t: 9, w: 1_700_000_000_000_000, kind: "heartbeat_answered", rtt_ns: 1 }]);
     expect(st.order).toEqual([2]);
-    expect(st.events.length).toBe(3);
+    expect(st.eventCount).toBe(3);
   });
 });

@@ -1,8 +1,9 @@
 //! Helpers shared by the load benchmarks in `benches/` (`throughput`, and
-//! `scale` for 10,000 sockets and the reconnect storm): the process's
-//! file-descriptor limit, its resident memory and CPU time from `/proc`, the
-//! machine line printed with every run, and percentiles. Linux only; the
-//! benchmarks and their figures are in `docs/benchmarks.md`.
+//! `scale` for 10,000 sockets and the reconnect storm) and the memory-bound
+//! tests: the process's file-descriptor limit, its resident memory (now and
+//! peak) and CPU time from `/proc`, the machine line printed with every
+//! run, and percentiles. Linux only; the benchmarks and their figures are
+//! in `docs/benchmarks.md`.
 
 use std::time::Duration;
 
@@ -32,10 +33,20 @@ pub fn nofile() -> u64 {
 /// Resident set size of `pid` (`self` for this process), in KiB, from
 /// `/proc/PID/status`.
 pub fn rss_kib(pid: &str) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The peak resident set size of `pid` (`self` for this process) so far,
+/// in KiB (`VmHWM` in `/proc/PID/status`).
+pub fn peak_rss_kib(pid: &str) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+fn status_kib(pid: &str, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use sockscope_core::demo::{DEMO_ITEMS, demo_jobs};
 use sockscope_core::{Session, SessionOptions};
-use sockscope_engine::State;
 
 use crate::printer::{EventPrinter, until_all_ended};
+use crate::summary::{FindingTally, write_summary};
 
 /// Options of `sockscope demo`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         demo_items: Some(args.items),
         demo_interval_ms: Some(args.interval_ms),
         watch_environment: true,
+        live_from_start: true,
         ..SessionOptions::default()
     })
     .await?;
@@ -47,11 +48,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         session.db_path().display()
     );
     let mut printer = EventPrinter::default();
+    let mut findings = FindingTally::default();
     until_all_ended(
         &session,
         &mut events,
         |n| println!("  ({n} events not shown; all are recorded)"),
         |e| {
+            findings.record(e);
             if let Some(line) = printer.line(e) {
                 println!("{line}");
             }
@@ -61,21 +64,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await?;
     // Drain what is already queued, so the last transitions are shown.
     while let Ok(e) = events.try_recv() {
+        findings.record(&e);
         if let Some(line) = printer.line(&e) {
             println!("{line}");
         }
     }
-    let sockets = session.sockets();
-    let findings: u64 = sockets.iter().map(|s| s.findings).sum();
-    let failed = sockets
-        .iter()
-        .filter(|s| !matches!(s.state, State::Closed { .. }))
-        .count();
+    let mut sockets = session.sockets();
+    sockets.sort_by_key(|s| s.id);
+    let found: u64 = sockets.iter().map(|s| s.findings).sum();
     let id = session.session_id();
     let db = session.db_path().to_owned();
     let written = session.stop().await?;
+    let mut summary = String::new();
+    let all_completed = write_summary(&mut summary, id, &sockets, &findings);
+    print!("{summary}");
     println!(
-        "demo done: {} sockets, {findings} findings, {failed} failed; {written} events in session {id} of {}",
+        "demo done: {} sockets, {found} findings; {written} events in session {id} of {}",
         sockets.len(),
         db.display()
     );
@@ -83,7 +87,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "  see it again: sockscope timeline --session {id} --db {}",
         db.display()
     );
-    Ok(if failed == 0 {
+    Ok(if all_completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use sockscope_recorder::export::{rfc3339, write_jaeger, write_otlp_json, write_transitions_csv};
+use sockscope_recorder::export::{self, rfc3339};
 use sockscope_recorder::{EventBody, EventRecord, RecordReader, WindowQuery};
 
 /// Where the database is.
@@ -180,15 +180,16 @@ pub fn describe(e: &EventRecord) -> String {
 }
 
 /// `sockscope export`.
-pub fn export(db: &DbArg, session: i64, format: Format, out: &PathBuf) -> anyhow::Result<ExitCode> {
+pub fn export(db: &DbArg, session: i64, format: Format, out: &Path) -> anyhow::Result<ExitCode> {
     let reader = db.open()?;
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let w = BufWriter::new(file);
-    match format {
-        Format::Jaeger => write_jaeger(&reader, session, "sockscope", w)?,
-        Format::Otlp => write_otlp_json(&reader, session, "sockscope", w)?,
-        Format::Csv => write_transitions_csv(&reader, session, w)?,
-    }
+    let format = match format {
+        Format::Jaeger => export::Format::Jaeger,
+        Format::Otlp => export::Format::Otlp,
+        Format::Csv => export::Format::Csv,
+    };
+    // All or nothing: a failed export leaves no file and an old one intact.
+    export::write_file(&reader, session, format, "sockscope", out)
+        .with_context(|| format!("exporting to {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,16 @@
-//! The `sockscope` command line: `demo` (the simulator plus three job
-//! sockets whose faults set off the races of the seeds, with every
-//! transition and finding printed), `sim` (the simulator alone), `scenario`
-//! (the race scenario catalog) and `proxy` (the chaos proxy). Parsing is
-//! here; the work is in `sockscope-core`.
+//! The `sockscope` command line: `watch` (job sockets headless, with a
+//! summary and an exit code per outcome), `demo` (the simulator plus three
+//! job sockets whose faults set off the races of the seeds), `sim` (the
+//! simulator alone), `scenario` (the race scenario catalog), `proxy` (the
+//! chaos proxy), and the history of past sessions: `sessions`, `events`,
+//! `timeline`, `export`. Parsing is here; the work is in `sockscope-core`.
 
 mod demo;
 mod history;
 mod printer;
 mod proxy;
 mod scenario;
+mod summary;
 mod watch;
 
 use std::process::ExitCode;
@@ -44,7 +46,7 @@ enum Command {
     ///
     /// Examples: `sockscope watch --config sockets.toml`,
     /// `JOB_TOKEN=… sockscope watch --url wss://api.example.com/ws/progress --job-id j-42 --token-env JOB_TOKEN --json`
-    Watch(watch::WatchArgs),
+    Watch(Box<watch::WatchArgs>),
     /// List recorded sessions.
     ///
     /// Example: `sockscope sessions`
@@ -107,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Sim(a) => Ok(sockscope_sim::cli::run(a).await?),
             Command::Scenario(c) => scenario::run(c).await,
             Command::Proxy(a) => proxy::run(a).await,
-            Command::Watch(a) => watch::run(a).await,
+            Command::Watch(a) => watch::run(*a).await,
             Command::Sessions(db) => history::sessions(&db),
             Command::Events {
                 session,

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use sockscope_core::Session;
 use sockscope_engine::event::{EventKind, Finding, MessageStage, StateSyncOutcome};
-use sockscope_engine::{Event, Mono, SocketId};
+use sockscope_engine::{Event, FinalCount, Mono, SocketId};
 use sockscope_protocol::JobStatus;
 use sockscope_recorder::redact;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Hands each live event to `each` until every socket's terminal
-/// transition has been read, so nothing before it goes unhandled. Skipped
-/// events are reported to `lagged`.
+/// transition has been read and every job's final count is settled (a
+/// state sync still in flight or due is waited for, bounded by its own
+/// tries), so nothing before the end goes unhandled. Skipped events are
+/// reported to `lagged`.
 pub async fn until_all_ended(
     session: &Session,
     events: &mut broadcast::Receiver<Arc<Event>>,
@@ -23,7 +25,15 @@ pub async fn until_all_ended(
     // Read once: no socket is added or removed while the CLI follows.
     let sockets = session.sockets().len();
     let mut ended = HashSet::new();
-    while ended.len() < sockets {
+    // The snapshot is updated before its events are published, so once the
+    // last terminal transition or sync answer is read, the snapshots agree.
+    let settled = || {
+        session
+            .sockets()
+            .iter()
+            .all(|s| s.final_count != FinalCount::Pending)
+    };
+    while ended.len() < sockets || !settled() {
         match events.recv().await {
             Ok(e) => {
                 if matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) {
@@ -34,7 +44,7 @@ pub async fn until_all_ended(
             Err(RecvError::Lagged(n)) => {
                 lagged(n);
                 // A skipped event may have been an end: ask the snapshots.
-                if session.sockets().iter().all(|s| s.state.is_terminal()) {
+                if settled() {
                     break;
                 }
             }
@@ -62,7 +72,7 @@ impl EventPrinter {
         let t = event.mono.since(start).as_secs_f64();
         let what = match &event.kind {
             EventKind::Transition { from, to, cause } => {
-                format!("{} -> {to}  ({cause:?})", from.as_str())
+                format!("{} -> {to}  ({cause})", from.as_str())
             }
             EventKind::Finding(Finding { class, detail, .. }) => {
                 format!("! {}: {detail}", class.as_str())

@@ -9,11 +9,13 @@ use std::process::ExitCode;
 use anyhow::bail;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
+use sockscope_engine::AdapterKind;
+use sockscope_engine::TokenPlacement;
 use sockscope_engine::event::EventKind;
-use sockscope_engine::{AdapterKind, State, TokenPlacement};
 use sockscope_recorder::{EventRecord, TelemetryConfig, redact};
 
 use crate::printer::{EventPrinter, until_all_ended};
+use crate::summary::{FindingTally, write_summary};
 
 /// Options of `sockscope watch`.
 #[derive(Debug, clap::Args)]
@@ -38,9 +40,35 @@ pub struct WatchArgs {
     /// `header` is given. A config file sets it per socket instead.
     #[arg(long, value_enum, conflicts_with = "config")]
     token_placement: Option<Placement>,
-    /// Protocol adapter: `job` (PROTOCOL.md) or `raw` (any WebSocket).
-    #[arg(long, default_value = "job", value_parser = ["job", "raw"])]
-    protocol: String,
+    /// The protocol the socket speaks: `job` (PROTOCOL.md), `raw` (any
+    /// WebSocket), `socketio`, `graphql-ws`, `phoenix`, `signalr`, or `json` (a bespoke JSON
+    /// socket; its options in a config file's `[socket.dialect]` table; see
+    /// docs/dialects.md).
+    #[arg(long, alias = "protocol", default_value = "job", value_parser = ["job", "raw", "socketio", "graphql-ws", "phoenix", "signalr", "json"])]
+    dialect: String,
+    /// The Socket.IO event that carries progress. Default `progress`.
+    #[arg(long, value_name = "NAME")]
+    progress_event: Option<String>,
+    /// The Socket.IO event that says the job completed. Default `complete`.
+    #[arg(long, value_name = "NAME")]
+    complete_event: Option<String>,
+    /// The Socket.IO event that says the job failed. Default `failed`.
+    #[arg(long, value_name = "NAME")]
+    failed_event: Option<String>,
+    /// JSON Pointer to the processed count in a progress message.
+    /// Default `/0/processed` (Socket.IO), `/data/progress/processed` (graphql-ws).
+    #[arg(long, value_name = "POINTER")]
+    processed: Option<String>,
+    /// JSON Pointer to the total count. Default `/0/total` (Socket.IO),
+    /// `/data/progress/total` (graphql-ws).
+    #[arg(long, value_name = "POINTER")]
+    total: Option<String>,
+    /// graphql-ws: the subscription document (`{job_id}` is filled in).
+    #[arg(long, value_name = "DOCUMENT")]
+    query: Option<String>,
+    /// graphql-ws: the subscription's variables, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    variables: Option<String>,
     /// Print every event as a JSON line instead of progress bars.
     #[arg(long)]
     json: bool,
@@ -66,11 +94,20 @@ fn url_socket(args: &mut WatchArgs) -> anyhow::Result<Option<SocketSpec>> {
         return Ok(None);
     };
     let mut spec = SocketSpec::job(url);
-    spec.adapter = if args.protocol == "raw" {
-        AdapterKind::Raw
-    } else {
-        AdapterKind::Job
+    spec.adapter = AdapterKind::parse(&args.dialect).unwrap_or(AdapterKind::Job);
+    let d = &mut spec.dialect;
+    let set = |slot: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            *slot = v.clone();
+        }
     };
+    set(&mut d.progress_event, &args.progress_event);
+    set(&mut d.complete_event, &args.complete_event);
+    set(&mut d.failed_event, &args.failed_event);
+    d.processed.clone_from(&args.processed);
+    d.total.clone_from(&args.total);
+    d.query.clone_from(&args.query);
+    d.variables.clone_from(&args.variables);
     spec.job_id = args.job_id.clone();
     if let Some(var) = &args.token_env {
         spec.token = TokenSpec::Env(var.clone());
@@ -87,7 +124,8 @@ fn url_socket(args: &mut WatchArgs) -> anyhow::Result<Option<SocketSpec>> {
     Ok(Some(spec))
 }
 
-/// Runs until every socket has ended; exit 0 only if every job completed.
+/// Runs until every socket has ended and its final count is settled; exit
+/// 0 only if every job finished with a known count.
 pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     let url_spec = url_socket(&mut args)?;
     let session = Session::start(SessionOptions {
@@ -95,6 +133,7 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
         config_path: args.config.clone(),
         telemetry: args.otlp.then(TelemetryConfig::from_env),
         watch_environment: true,
+        live_from_start: true,
         ..SessionOptions::default()
     })
     .await?;
@@ -113,12 +152,15 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
         .expect("the template is valid");
     let mut printer = EventPrinter::default();
+    let mut findings = FindingTally::default();
+    let mut state_of: HashMap<u64, String> = HashMap::new();
     let mut out = std::io::stdout().lock();
     until_all_ended(
         &session,
         &mut events,
         |n| eprintln!("({n} live events skipped; all are recorded)"),
         |e| {
+            let found = findings.record(e);
             if args.json {
                 serde_json::to_writer(&mut out, &EventRecord::from_event(e, Some(4096)))?;
                 writeln!(out)?;
@@ -138,10 +180,20 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
                             bar.set_position(p.processed);
                         }
                         EventKind::Transition { to, .. } => {
-                            bar.set_message(redact::free_text(&to.to_string()))
+                            state_of.insert(e.socket, redact::free_text(&to.to_string()));
                         }
-                        _ => {}
+                        _ if found => {}
+                        _ => return Ok(()),
                     }
+                    // The state, then the findings: a job that was dropped
+                    // and resumed must not end looking like a clean one.
+                    let state = state_of.get(&e.socket).map_or("", String::as_str);
+                    let brief = findings.brief(e.socket);
+                    bar.set_message(if brief.is_empty() {
+                        state.to_owned()
+                    } else {
+                        format!("{state}  ! {brief}")
+                    });
                 }
                 None => {
                     if let Some(line) = printer.line(e) {
@@ -156,22 +208,15 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     for b in bar_of.values() {
         b.finish();
     }
-    let sockets = session.sockets();
+    let mut sockets = session.sockets();
+    sockets.sort_by_key(|s| s.id);
     let id = session.session_id();
     session.stop().await?;
-    let failed: Vec<_> = sockets
-        .iter()
-        .filter(|s| !matches!(s.state, State::Closed { .. }))
-        .collect();
-    eprintln!(
-        "session {id}: {} sockets, {} did not complete",
-        sockets.len(),
-        failed.len()
-    );
-    for s in &failed {
-        eprintln!("  {}: {}", s.name, redact::free_text(&s.state.to_string()));
-    }
-    Ok(if failed.is_empty() {
+    let mut summary = String::new();
+    let all_completed = write_summary(&mut summary, id, &sockets, &findings);
+    // Final states quote the server (a failure code): scrubbed.
+    eprint!("{}", redact::free_text(&summary));
+    Ok(if all_completed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

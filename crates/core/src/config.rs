@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sockscope_engine::dialect::{CloseRule, DialectOptions};
 use sockscope_engine::{
     AdapterKind, HeartbeatPolicy, ReconnectPolicy, SocketConfig, StaticToken, Token, TokenFuture,
     TokenPlacement, TokenSource,
@@ -57,8 +58,10 @@ pub struct SocketSpec {
     pub name: Option<String>,
     /// `ws://` or `wss://` URL, without a token.
     pub url: String,
-    /// Protocol adapter. Default `job`.
+    /// The protocol it speaks (its dialect). Default `job`.
     pub adapter: AdapterKind,
+    /// The dialect's options. Defaults in [`DialectOptions`].
+    pub dialect: DialectOptions,
     /// Job id (or `jobId=` in the URL, or `create`).
     pub job_id: Option<String>,
     /// Create the job first through `POST /api/jobs`.
@@ -86,6 +89,7 @@ impl SocketSpec {
             name: None,
             url: url.into(),
             adapter: AdapterKind::Job,
+            dialect: DialectOptions::default(),
             job_id: None,
             create: None,
             token: TokenSpec::None,
@@ -139,10 +143,9 @@ impl SocketSpec {
     /// The engine's config for this socket, with its token source resolved.
     /// `keyring` makes the source for [`TokenSpec::Keyring`].
     pub fn socket_config(&self, keyring: KeyringSource<'_>) -> Result<SocketConfig, CoreError> {
-        let mut c = match self.adapter {
-            AdapterKind::Job => SocketConfig::job(self.url.clone()),
-            AdapterKind::Raw => SocketConfig::raw(self.url.clone()),
-        };
+        let mut c = SocketConfig::job(self.url.clone());
+        c.adapter = self.adapter;
+        c.dialect = self.dialect.clone();
         c.name = self.name.clone();
         c.job_id = self.job_id.clone();
         c.token_placement = self.token_placement;
@@ -283,6 +286,8 @@ struct SocketShape {
     url: Spanned<String>,
     #[serde(default)]
     adapter: Option<Spanned<String>>,
+    #[serde(default)]
+    dialect: Option<Spanned<toml::Value>>,
     job_id: Option<String>,
     create: Option<CreateShape>,
     token: Option<Spanned<TokenShape>>,
@@ -370,16 +375,17 @@ impl Config {
             spec.name = s.name;
             spec.job_id = s.job_id;
             if let Some(a) = &s.adapter {
-                spec.adapter = match a.get_ref().as_str() {
-                    "job" => AdapterKind::Job,
-                    "raw" => AdapterKind::Raw,
-                    other => {
-                        return Err(at(
-                            a.span(),
-                            format!("adapter must be `job` or `raw`, not `{other}`"),
-                        ));
-                    }
-                };
+                spec.adapter = parse_dialect_name(a.get_ref()).map_err(|m| at(a.span(), m))?;
+            }
+            if let Some(d) = &s.dialect {
+                if s.adapter.is_some() {
+                    return Err(at(
+                        d.span(),
+                        "give either adapter or dialect, not both".into(),
+                    ));
+                }
+                (spec.adapter, spec.dialect) =
+                    parse_dialect(d.get_ref()).map_err(|m| at(d.span(), m))?;
             }
             if let Some(p) = &s.token_placement {
                 spec.token_placement = match p.get_ref().as_str() {
@@ -487,6 +493,90 @@ impl Config {
         }
         Ok(Config { sockets, warnings })
     }
+}
+
+fn parse_dialect_name(name: &str) -> Result<AdapterKind, String> {
+    AdapterKind::parse(name).ok_or_else(|| {
+        let all: Vec<&str> = AdapterKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("dialect must be one of {}, not `{name}`", all.join(", "))
+    })
+}
+
+/// `dialect = "socketio"`, or a table: `kind` plus the dialect's options.
+fn parse_dialect(v: &toml::Value) -> Result<(AdapterKind, DialectOptions), String> {
+    let mut o = DialectOptions::default();
+    let table = match v {
+        toml::Value::String(name) => return Ok((parse_dialect_name(name)?, o)),
+        toml::Value::Table(t) => t,
+        _ => return Err("dialect must be a name or a table with `kind`".into()),
+    };
+    let text = |key: &str, v: &toml::Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("dialect.{key} must be a string"))
+    };
+    let mut kind = None;
+    for (key, value) in table {
+        match key.as_str() {
+            "kind" => kind = Some(parse_dialect_name(&text(key, value)?)?),
+            "namespace" => o.namespace = text(key, value)?,
+            "progress_event" => o.progress_event = text(key, value)?,
+            "complete_event" => o.complete_event = text(key, value)?,
+            "failed_event" => o.failed_event = text(key, value)?,
+            "processed" => o.processed = Some(text(key, value)?),
+            "total" => o.total = Some(text(key, value)?),
+            "query" => o.query = Some(text(key, value)?),
+            "type" => o.type_field = Some(text(key, value)?),
+            "topic" => o.topic = Some(text(key, value)?),
+            "params" => {
+                o.params = Some(match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => {
+                        serde_json::to_string(other).map_err(|e| format!("dialect.params: {e}"))?
+                    }
+                })
+            }
+            "ready" => o.ready = Some(text(key, value)?),
+            "ready_ack" => o.ready_ack = Some(text(key, value)?),
+            "failed_code" => o.failed_code = Some(text(key, value)?),
+            "seq" => o.seq = Some(text(key, value)?),
+            "close_codes" => {
+                let t = value
+                    .as_table()
+                    .ok_or("dialect.close_codes must be a table of code = \"rule\"")?;
+                for (code, rule) in t {
+                    let code: u16 = code.parse().map_err(|_| {
+                        format!("dialect.close_codes: `{code}` is not a close code")
+                    })?;
+                    let name = rule.as_str().unwrap_or_default();
+                    let rule = CloseRule::parse(name).ok_or_else(|| {
+                        let all: Vec<&str> = CloseRule::ALL.iter().map(|(_, n)| *n).collect();
+                        format!(
+                            "dialect.close_codes.{code} must be one of {}, not `{name}`",
+                            all.join(", ")
+                        )
+                    })?;
+                    o.close_codes.push((code, rule));
+                }
+            }
+            "variables" => {
+                o.variables = Some(match value {
+                    toml::Value::String(s) => s.clone(),
+                    other => serde_json::to_string(other)
+                        .map_err(|e| format!("dialect.variables: {e}"))?,
+                })
+            }
+            other => {
+                return Err(format!(
+                    "unknown dialect option `{other}` (known: kind, namespace, progress_event, \
+                     complete_event, failed_event, processed, total, query, variables, type, \
+                     ready, ready_ack, failed_code, seq, close_codes, topic, params)"
+                ));
+            }
+        }
+    }
+    let kind = kind.ok_or("the dialect table needs `kind`, e.g. kind = \"socketio\"")?;
+    Ok((kind, o))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -259,7 +259,7 @@ impl fmt::Display for ScenarioReport {
             for t in &s.transitions {
                 writeln!(
                     f,
-                    "    {:>7.3}s  {} -> {}  ({:?})",
+                    "    {:>7.3}s  {} -> {}  ({})",
                     t.at.as_secs_f64(),
                     t.from.as_str(),
                     t.to,
@@ -410,6 +410,7 @@ impl Run {
         c.timeouts = Timeouts {
             handshake: Duration::from_secs(5),
             ready: Duration::from_secs(1),
+            ready_first: Duration::from_millis(250),
             close: Duration::from_secs(1),
             state_sync_retry: Duration::from_millis(20),
         };

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use sockscope_engine::body::{BodyFailure, MAX_REST_BODY, read_capped};
 use sockscope_engine::event::Progress;
 use sockscope_engine::{
-    AdapterKind, Engine, EngineConfig, Event, SocketHandle, SocketId, State, TokenSource,
+    AdapterKind, Engine, EngineConfig, Event, FinalCount, SocketHandle, SocketId, State,
+    TokenSource,
 };
 use sockscope_environment::{EnvironmentTask, KeyringToken, NetworkWatcher, Sources, WakeDetector};
 use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
@@ -25,6 +27,10 @@ use url::Url;
 use crate::CoreError;
 use crate::config::{Config, ConfigWarning, SocketSpec, TokenSpec, default_db_path};
 use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, demo_jobs};
+
+/// How long creating a job may take, answer included. The answer is read
+/// up to [`MAX_REST_BODY`] bytes.
+pub const CREATE_JOB_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to start a session.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +51,12 @@ pub struct SessionOptions {
     /// Watch the OS for network changes and wakes, and tell every socket.
     /// Default off (the CLI and the app turn it on).
     pub watch_environment: bool,
+    /// Keep a live subscription from the start for
+    /// [`Session::subscribe_from_start`]. Default off: until it is taken,
+    /// that subscription holds the live ring's unread events (up to
+    /// [`EngineConfig::live_bytes`] of payloads), so ask for it only if
+    /// you take it (the CLI does; the app backfills from the recorder).
+    pub live_from_start: bool,
 }
 
 /// A socket at a glance.
@@ -68,6 +80,9 @@ pub struct SocketView {
     pub last_rtt: Option<Duration>,
     /// Findings so far.
     pub findings: u64,
+    /// What the socket knows of its job's count: `Pending` until it has
+    /// ended and no state sync is in flight or due.
+    pub final_count: FinalCount,
 }
 
 /// One run: cheap to clone, every clone is the same session.
@@ -106,7 +121,7 @@ impl Session {
         };
         let engine = Engine::new(EngineConfig::default())?;
         let events = engine.subscribe_lossless(8192);
-        let first_live = engine.subscribe_live();
+        let first_live = opts.live_from_start.then(|| engine.subscribe_live());
         let db = match opts.db_path.clone() {
             Some(p) => p,
             None => default_db_path()?,
@@ -146,7 +161,7 @@ impl Session {
                     .as_ref()
                     .map(|c| c.warnings.clone())
                     .unwrap_or_default(),
-                first_live: Mutex::new(Some(first_live)),
+                first_live: Mutex::new(first_live),
                 environment: Mutex::new(environment),
                 keyring_jobs: Mutex::new(BTreeMap::new()),
             }),
@@ -240,6 +255,7 @@ impl Session {
             .values()
             .map(|h| {
                 let s = h.snapshot();
+                let final_count = s.final_count();
                 let info = h.info();
                 SocketView {
                     id: h.id(),
@@ -251,6 +267,7 @@ impl Session {
                     progress: s.progress,
                     last_rtt: s.last_rtt,
                     findings: s.findings,
+                    final_count,
                 }
             })
             .collect()
@@ -263,8 +280,10 @@ impl Session {
     }
 
     /// Live events from the session's start, including the demo and config
-    /// sockets added by [`Session::start`]. The first call gets it; later
-    /// calls get [`Session::subscribe`].
+    /// sockets added by [`Session::start`], if the session was started with
+    /// [`SessionOptions::live_from_start`]. The first call gets it; later
+    /// calls, and every call without that option, get
+    /// [`Session::subscribe`].
     pub fn subscribe_from_start(&self) -> broadcast::Receiver<Arc<Event>> {
         let first = self
             .inner
@@ -328,6 +347,7 @@ impl Session {
             .http
             .post(url)
             .json(&body)
+            .timeout(CREATE_JOB_TIMEOUT)
             .send()
             .await
             .map_err(|e| CoreError::CreateJob(e.without_url().to_string()))?;
@@ -337,9 +357,23 @@ impl Session {
                 "the backend answered {status}"
             )));
         }
-        resp.json()
-            .await
-            .map_err(|e| CoreError::CreateJob(format!("unreadable answer: {}", e.without_url())))
+        let body = read_capped(resp, MAX_REST_BODY).await.map_err(|f| {
+            CoreError::CreateJob(match f {
+                BodyFailure::TooLarge => {
+                    format!("the answer is larger than {MAX_REST_BODY} bytes; not read")
+                }
+                other => format!("unreadable answer ({})", other.as_str()),
+            })
+        })?;
+        // serde's message may quote a value of the answer, which holds a
+        // token: say only where it went wrong.
+        serde_json::from_slice(&body).map_err(|e| {
+            CoreError::CreateJob(format!(
+                "unreadable answer: not a create-job response (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     fn handle(&self, id: SocketId) -> Result<SocketHandle, CoreError> {
@@ -382,12 +416,14 @@ impl Session {
         Ok(self.handle(id)?.retry().await?)
     }
 
-    /// Waits until every socket has ended (Closed, Failed or Cancelled).
-    /// Unbounded: wrap it in a timeout.
+    /// Waits until every socket has ended (Closed, Failed or Cancelled) and
+    /// its job's final count is known or known to be unknown: a state sync
+    /// still in flight or due is waited for, bounded by its own tries.
+    /// Unbounded otherwise: wrap it in a timeout.
     pub async fn wait_all_ended(&self) -> Result<(), CoreError> {
         let handles: Vec<_> = self.lock().values().cloned().collect();
         for h in handles {
-            h.wait_for(|s| s.state.is_terminal()).await?;
+            h.wait_for(|s| s.settled()).await?;
         }
         Ok(())
     }

@@ -7,24 +7,102 @@
 //!   reader skips ahead and is told how many events it missed
 //!   (`RecvError::Lagged`); producers never wait. A UI uses this and
 //!   coalesces.
+//!
+//! The live ring is bounded twice: by events (`live_capacity`) and by the
+//! frame payload bytes its unread events hold (`live_bytes`). An event the
+//! slowest live reader has not yet seen stays in the ring; once a frame's
+//! payload would take the unread ones past `live_bytes`, the frame goes to
+//! the live ring without its payload (`text: None`, `size` kept; the
+//! lossless subscribers, and so the recorder, still get it whole). With no
+//! live subscriber, nothing is kept at all.
 
-use std::sync::{Arc, RwLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::event::Event;
+use crate::event::{Event, EventKind, FrameRecord};
 
 #[derive(Debug)]
 pub(crate) struct Bus {
     lossless: RwLock<Arc<[mpsc::Sender<Arc<Event>>]>>,
     live: broadcast::Sender<Arc<Event>>,
+    /// The ring's slots (its capacity, rounded up to a power of two).
+    live_slots: usize,
+    live_bytes: usize,
+    /// Payload bytes of the events in the live ring, oldest first. Also
+    /// orders live sends, so the ledger matches the ring.
+    ledger: Mutex<Ledger>,
+}
+
+/// Payload sizes of the newest events sent to the live ring. The ring
+/// holds at most the last `capacity` of them, and of those only the ones
+/// its slowest reader has not seen ([`broadcast::Sender::len`]).
+#[derive(Debug, Default)]
+struct Ledger {
+    sizes: VecDeque<usize>,
+    total: usize,
+}
+
+impl Ledger {
+    /// Forgets all but the newest `n`: the ring holds no older ones.
+    fn keep_newest(&mut self, n: usize) {
+        while self.sizes.len() > n {
+            self.total -= self.sizes.pop_front().unwrap_or(0);
+        }
+    }
+
+    fn push(&mut self, size: usize) {
+        self.sizes.push_back(size);
+        self.total += size;
+    }
+
+    fn clear(&mut self) {
+        self.sizes.clear();
+        self.total = 0;
+    }
+}
+
+/// The payload bytes an event holds.
+fn payload_len(event: &Event) -> usize {
+    match &event.kind {
+        EventKind::Frame(f) => f.text.as_ref().map_or(0, String::len),
+        _ => 0,
+    }
+}
+
+/// A frame event without its payload.
+fn without_payload(event: &Event) -> Event {
+    let kind = match &event.kind {
+        EventKind::Frame(f) => EventKind::Frame(FrameRecord {
+            direction: f.direction,
+            opcode: f.opcode,
+            size: f.size,
+            message_type: f.message_type.clone(),
+            seq: f.seq,
+            msg: f.msg,
+            close_code: f.close_code,
+            text: None,
+        }),
+        other => other.clone(),
+    };
+    Event {
+        socket: event.socket,
+        mono: event.mono,
+        wall: event.wall,
+        kind,
+    }
 }
 
 impl Bus {
-    pub fn new(live_capacity: usize) -> Bus {
+    pub fn new(live_capacity: usize, live_bytes: usize) -> Bus {
+        let live_slots = live_capacity.max(1).next_power_of_two();
         Bus {
             lossless: RwLock::new(Arc::from(Vec::new())),
-            live: broadcast::channel(live_capacity.max(1)).0,
+            live: broadcast::channel(live_slots).0,
+            live_slots,
+            live_bytes,
+            ledger: Mutex::new(Ledger::default()),
         }
     }
 
@@ -80,8 +158,35 @@ impl Bus {
                 }
             }
         }
+        self.publish_live(events);
+    }
+
+    /// Sends to the live ring, each frame's payload only while the unread
+    /// events' payloads stay within `live_bytes`.
+    fn publish_live(&self, events: Vec<Arc<Event>>) {
+        let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         for event in events {
-            let _ = self.live.send(event);
+            let mut size = payload_len(&event);
+            if ledger.total + size > self.live_bytes {
+                // Only the events the slowest reader has not seen still
+                // hold memory; count just those before deciding.
+                ledger.keep_newest(self.live.len());
+            }
+            let event = if size > 0 && ledger.total + size > self.live_bytes {
+                size = 0;
+                Arc::new(without_payload(&event))
+            } else {
+                event
+            };
+            match self.live.send(event) {
+                Ok(_) => {
+                    ledger.push(size);
+                    // The ring has overwritten anything older.
+                    ledger.keep_newest(self.live_slots);
+                }
+                // No live subscriber: the ring keeps nothing.
+                Err(_) => ledger.clear(),
+            }
         }
     }
 }
@@ -91,7 +196,74 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::event::{EventKind, Mono};
+    use crate::event::{Direction, EventKind, Mono, Opcode};
+
+    fn frame(i: u64, len: usize) -> Event {
+        Event {
+            socket: 1,
+            mono: Mono(i),
+            wall: SystemTime::UNIX_EPOCH,
+            kind: EventKind::Frame(FrameRecord {
+                direction: Direction::In,
+                opcode: Opcode::Text,
+                size: len,
+                message_type: None,
+                seq: None,
+                msg: None,
+                close_code: None,
+                text: Some("x".repeat(len)),
+            }),
+        }
+    }
+
+    fn text_len(e: &Event) -> Option<usize> {
+        match &e.kind {
+            EventKind::Frame(f) => f.text.as_ref().map(String::len),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn unread_live_payloads_stay_within_the_byte_budget() {
+        let bus = Bus::new(64, 10 * 1024);
+        let mut lossless = bus.subscribe_lossless(1000);
+        let mut idle = bus.subscribe_live();
+        for i in 0..40 {
+            bus.publish(frame(i, 1024)).await;
+        }
+        // The reader that never read holds 10 payloads; the rest came
+        // without, their size kept. The lossless subscriber got them all.
+        for i in 0..40 {
+            let e = idle.try_recv().expect("live event");
+            assert_eq!(e.mono.0, i);
+            let EventKind::Frame(f) = &e.kind else {
+                unreachable!()
+            };
+            assert_eq!(f.size, 1024);
+            let want = (i < 10).then_some(1024);
+            assert_eq!(text_len(&e), want, "frame {i}");
+            assert_eq!(text_len(&lossless.recv().await.unwrap()), Some(1024));
+        }
+        // A reader that keeps up holds nothing back: every payload comes.
+        for i in 40..100 {
+            bus.publish(frame(i, 1024)).await;
+            let e = idle.try_recv().expect("live event");
+            assert_eq!(text_len(&e), Some(1024), "frame {i}");
+        }
+        // Without a live subscriber nothing is kept: a new one starts with
+        // the whole budget.
+        drop(idle);
+        for i in 100..200 {
+            bus.publish(frame(i, 1024)).await;
+        }
+        let mut late = bus.subscribe_live();
+        for i in 200..210 {
+            bus.publish(frame(i, 1024)).await;
+        }
+        for i in 200..210 {
+            assert_eq!(text_len(&late.try_recv().unwrap()), Some(1024), "frame {i}");
+        }
+    }
 
     fn events(n: u64) -> Vec<Event> {
         (0..n)
@@ -108,7 +280,7 @@ mod tests {
 
     #[tokio::test]
     async fn publish_all_hands_every_event_in_order_through_a_full_queue() {
-        let bus = Bus::new(256);
+        let bus = Bus::new(256, usize::MAX);
         let mut small = bus.subscribe_lossless(3);
         let gone = bus.subscribe_lossless(1);
         drop(gone);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::Error;
+use crate::dialect::DialectOptions;
 use crate::event::{AdapterKind, Endpoint, SocketInfo};
 use crate::token::{Token, TokenSource};
 
@@ -171,8 +172,13 @@ impl Default for HeartbeatPolicy {
 pub struct Timeouts {
     /// TCP, TLS and the WebSocket handshake. Default 10 s.
     pub handshake: Duration,
-    /// From `ready` to `ready_ack`, per try. Default 5 s.
+    /// The longest wait from a `ready` to its `ready_ack` before `ready` is
+    /// sent again. Default 5 s. An attempt waits `ready_resends + 1` of these
+    /// in all before it fails.
     pub ready: Duration,
+    /// The first wait for `ready_ack`; each later one doubles, up to
+    /// `ready`. Default 250 ms.
+    pub ready_first: Duration,
     /// From a close frame to the end of the transport. Default 5 s.
     pub close: Duration,
     /// First delay between state-sync tries; doubles. Default 500 ms.
@@ -184,6 +190,7 @@ impl Default for Timeouts {
         Timeouts {
             handshake: Duration::from_secs(10),
             ready: Duration::from_secs(5),
+            ready_first: Duration::from_millis(250),
             close: Duration::from_secs(5),
             state_sync_retry: Duration::from_millis(500),
         }
@@ -197,8 +204,10 @@ pub struct SocketConfig {
     pub name: Option<String>,
     /// `ws://` or `wss://` URL. Must not hold a token.
     pub url: String,
-    /// Protocol adapter. Default `job`.
+    /// The protocol it speaks (its dialect). Default `job`.
     pub adapter: AdapterKind,
+    /// The dialect's options (event names, count pointers, subscription).
+    pub dialect: DialectOptions,
     /// Job id, for the job adapter. Taken from the URL's `jobId` if unset.
     pub job_id: Option<String>,
     /// Where tokens come from. Default none (no auth).
@@ -216,8 +225,8 @@ pub struct SocketConfig {
     pub heartbeat: HeartbeatPolicy,
     /// Phase timeouts.
     pub timeouts: Timeouts,
-    /// How many times `ready` is sent again before the attempt fails.
-    /// Default 2 (three `ready`s in all).
+    /// Sets the attempt's whole wait for `ready_ack`: `ready_resends + 1`
+    /// ready timeouts. Default 2 (15 s with the default timeout).
     pub ready_resends: u32,
     /// Messages that may wait for Ready. Default 256.
     pub outbox_capacity: usize,
@@ -236,6 +245,7 @@ impl SocketConfig {
             name: None,
             url: url.into(),
             adapter: AdapterKind::Job,
+            dialect: DialectOptions::default(),
             job_id: None,
             token: None,
             token_placement: TokenPlacement::Header,
@@ -271,6 +281,14 @@ impl SocketConfig {
             return Err(bad(
                 "url",
                 &format!("scheme must be ws or wss, not {}", url.scheme()),
+            ));
+        }
+        // RFC 6455 §3: a WebSocket URI has no fragment; the handshake would
+        // refuse it at every attempt. Not echoed: it may hold a token.
+        if url.fragment().is_some() {
+            return Err(bad(
+                "url",
+                "has a #fragment, which a WebSocket URL cannot carry (RFC 6455); remove it",
             ));
         }
         let host = url
@@ -329,6 +347,98 @@ impl SocketConfig {
                 ws_url.query_pairs_mut().append_pair("jobId", id);
             }
         }
+        match self.adapter {
+            AdapterKind::SocketIo => {
+                // Engine.IO's endpoint, over WebSocket only.
+                if ws_url.path().is_empty() || ws_url.path() == "/" {
+                    ws_url.set_path("/socket.io/");
+                }
+                if !ws_url.query_pairs().any(|(k, _)| k == "EIO") {
+                    ws_url
+                        .query_pairs_mut()
+                        .append_pair("EIO", "4")
+                        .append_pair("transport", "websocket");
+                }
+                let nsp = &self.dialect.namespace;
+                if !(nsp.is_empty() || nsp.starts_with('/')) || nsp.contains(',') {
+                    return Err(bad(
+                        "dialect.namespace",
+                        "must start with '/' and hold no ','",
+                    ));
+                }
+            }
+            AdapterKind::GraphqlWs => {
+                if self.dialect.query.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "dialect.query",
+                        "graphql-ws needs the subscription document",
+                    ));
+                }
+                if let Some(vars) = &self.dialect.variables {
+                    let filled = vars.replace("{job_id}", job_id.as_deref().unwrap_or_default());
+                    if !serde_json::from_str::<serde_json::Value>(&filled)
+                        .is_ok_and(|v| v.is_object())
+                    {
+                        return Err(bad("dialect.variables", "must be a JSON object"));
+                    }
+                }
+            }
+            AdapterKind::Phoenix => {
+                // The socket's WebSocket endpoint and the v2 serializer.
+                let path = ws_url.path().trim_end_matches('/').to_owned();
+                if !path.ends_with("/websocket") {
+                    let base = if path.is_empty() { "/socket" } else { &path };
+                    ws_url.set_path(&format!("{base}/websocket"));
+                }
+                if !ws_url.query_pairs().any(|(k, _)| k == "vsn") {
+                    ws_url.query_pairs_mut().append_pair("vsn", "2.0.0");
+                }
+                if let Some(params) = &self.dialect.params {
+                    let filled = params.replace("{job_id}", job_id.as_deref().unwrap_or_default());
+                    if !serde_json::from_str::<serde_json::Value>(&filled)
+                        .is_ok_and(|v| v.is_object())
+                    {
+                        return Err(bad("dialect.params", "must be a JSON object"));
+                    }
+                }
+            }
+            AdapterKind::Json => {
+                let d = &self.dialect;
+                if d.ready.is_some() && d.ready_ack.as_deref().is_none_or(str::is_empty) {
+                    return Err(bad(
+                        "dialect.ready_ack",
+                        "a ready message needs the type of its ack",
+                    ));
+                }
+                if let Some(ready) = &d.ready {
+                    let filled = ready.replace("{job_id}", "j").replace("{resume_from}", "1");
+                    if serde_json::from_str::<serde_json::Value>(&filled).is_err() {
+                        return Err(bad(
+                            "dialect.ready",
+                            "must be JSON once {job_id} and {resume_from} are filled in",
+                        ));
+                    }
+                }
+            }
+            AdapterKind::Job | AdapterKind::Raw | AdapterKind::SignalR => {}
+        }
+        for (field, pointer) in [
+            ("dialect.processed", &self.dialect.processed),
+            ("dialect.total", &self.dialect.total),
+            ("dialect.type_field", &self.dialect.type_field),
+            ("dialect.failed_code", &self.dialect.failed_code),
+            ("dialect.seq", &self.dialect.seq),
+        ] {
+            if let Some(p) = pointer
+                && !p.is_empty()
+                && !p.starts_with('/')
+            {
+                return Err(bad(
+                    field,
+                    "must be a JSON Pointer: empty, or starting with '/'",
+                ));
+            }
+        }
         let state_url = match (&self.state_url, &job_id) {
             (Some(s), _) => {
                 let u = Url::parse(s).map_err(|e| bad("state_url", &format!("not a URL ({e})")))?;
@@ -365,7 +475,11 @@ impl SocketConfig {
             return Err(bad("heartbeat", "interval and timeout must be positive"));
         }
         let t = &self.timeouts;
-        if t.handshake.is_zero() || t.ready.is_zero() || t.close.is_zero() {
+        if t.handshake.is_zero()
+            || t.ready.is_zero()
+            || t.ready_first.is_zero()
+            || t.close.is_zero()
+        {
             return Err(bad("timeouts", "must be positive"));
         }
         if self.outbox_capacity == 0 {
@@ -385,6 +499,7 @@ impl SocketConfig {
             .clone()
             .or_else(|| job_id.clone())
             .unwrap_or_else(|| host.clone());
+        let info_job_id = job_id.clone();
         Ok(ValidConfig {
             info: SocketInfo {
                 name,
@@ -400,6 +515,9 @@ impl SocketConfig {
             token_param: self.token_param.clone(),
             machine: MachineConfig {
                 adapter: self.adapter,
+                dialect: self.dialect.clone(),
+                has_token: self.token.is_some(),
+                job_id: info_job_id,
                 reconnect: self.reconnect.clone(),
                 heartbeat: self.heartbeat.clone(),
                 timeouts: self.timeouts.clone(),
@@ -438,15 +556,22 @@ impl ValidConfig {
 /// The part of the configuration the state machine reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineConfig {
-    /// Protocol adapter.
+    /// Protocol adapter (dialect).
     pub adapter: AdapterKind,
+    /// The dialect's options.
+    pub dialect: DialectOptions,
+    /// A token source exists: dialects that authenticate in-band put the
+    /// token slot in their first frame.
+    pub has_token: bool,
+    /// The job id, for dialects that name it in a frame.
+    pub job_id: Option<String>,
     /// Reconnect policy.
     pub reconnect: ReconnectPolicy,
     /// Heartbeat policy.
     pub heartbeat: HeartbeatPolicy,
     /// Phase timeouts.
     pub timeouts: Timeouts,
-    /// `ready` re-sends per attempt.
+    /// Sets an attempt's whole wait for `ready_ack`: `ready_resends + 1` ready timeouts.
     pub ready_resends: u32,
     /// Outbox capacity.
     pub outbox_capacity: usize,
@@ -464,6 +589,9 @@ impl MachineConfig {
         let c = SocketConfig::job("ws://127.0.0.1:1/?jobId=j");
         MachineConfig {
             adapter,
+            dialect: DialectOptions::default(),
+            has_token: false,
+            job_id: None,
             reconnect: c.reconnect,
             heartbeat: c.heartbeat,
             timeouts: c.timeouts,

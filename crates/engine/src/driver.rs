@@ -23,7 +23,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use crate::bus::Bus;
 use crate::config::{TokenPlacement, ValidConfig};
 use crate::event::{
-    ErrorClass, Event, EventKind, Mono, MsgId, Progress, SocketId, State, UserAction,
+    AdapterKind, ErrorClass, Event, EventKind, Mono, MsgId, Progress, SocketId, State, UserAction,
 };
 use crate::machine::{Effect, InFrame, Input, Machine, OutFrame, SyncFailure};
 use crate::token::Token;
@@ -350,6 +350,8 @@ impl Driver {
             s.outbox = m.outbox_len();
             s.progress = m.progress().cloned();
             s.findings += findings;
+            s.sync_pending = m.sync_pending();
+            s.sync_gave_up = m.sync_gave_up();
             if rtt.is_some() {
                 s.last_rtt = rtt;
             }
@@ -362,6 +364,7 @@ impl Driver {
         let ws = self.ws.as_mut()?;
         let msg = match frame {
             OutFrame::Text(t) => Message::Text(t.into()),
+            OutFrame::Auth(t) => Message::Text(fill_token_slot(&t, self.token.as_ref()).into()),
             OutFrame::Ping(p) => Message::Ping(p.into()),
             OutFrame::Close { code, reason } => Message::Close(Some(CloseFrame {
                 code: code.into(),
@@ -490,6 +493,10 @@ async fn open(
 ) -> Opened {
     let (token, refreshed) = current_token(&cfg, cached, refresh).await?;
     let mut url = cfg.ws_url.clone();
+    if cfg.machine.adapter == AdapterKind::SignalR {
+        let id = signalr_negotiate(&cfg, &shared, token.as_ref()).await?;
+        url.query_pairs_mut().append_pair("id", &id);
+    }
     if let (Some(t), TokenPlacement::Query) = (&token, cfg.token_placement) {
         url.query_pairs_mut()
             .append_pair(&cfg.token_param, t.expose());
@@ -501,6 +508,12 @@ async fn open(
     if let (Some(t), TokenPlacement::Header) = (&token, cfg.token_placement) {
         let value = bearer(t).ok_or(ErrorClass::Token)?;
         request.headers_mut().insert("authorization", value);
+    }
+    if cfg.machine.adapter == AdapterKind::GraphqlWs {
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static(crate::dialect::GRAPHQL_WS_PROTOCOL),
+        );
     }
     let connector = if url.scheme() == "wss" {
         let tls = shared.tls().map_err(|e| ErrorClass::Tls(e.to_string()))?;
@@ -556,9 +569,67 @@ async fn state_sync(
     if status != 200 {
         return Err(SyncFailure::Status(status));
     }
-    resp.json::<JobState>()
+    let body = crate::body::read_capped(resp, crate::body::MAX_REST_BODY)
         .await
-        .map_err(|_| SyncFailure::Io("bad_body".into()))
+        .map_err(|f| SyncFailure::Io(f.as_str().into()))?;
+    serde_json::from_slice::<JobState>(&body).map_err(|_| SyncFailure::Io("bad_body".into()))
+}
+
+/// SignalR's negotiate POST (`{hub}/negotiate?negotiateVersion=1`): the
+/// connection token the WebSocket URL must carry as `id`. Its body is
+/// capped like every REST answer; a refusal is its HTTP status.
+async fn signalr_negotiate(
+    cfg: &ValidConfig,
+    shared: &Shared,
+    token: Option<&Token>,
+) -> Result<String, ErrorClass> {
+    let mut url = cfg.ws_url.clone();
+    let scheme = if url.scheme() == "wss" {
+        "https"
+    } else {
+        "http"
+    };
+    url.set_scheme(scheme)
+        .map_err(|()| ErrorClass::Protocol("negotiate_url".into()))?;
+    let path = format!("{}/negotiate", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.query_pairs_mut().append_pair("negotiateVersion", "1");
+    let mut req = shared
+        .http
+        .post(url)
+        .timeout(cfg.machine.timeouts.handshake);
+    if let Some(t) = token {
+        req = req.header("authorization", bearer(t).ok_or(ErrorClass::Token)?);
+    }
+    let resp = req.send().await.map_err(|e| {
+        ErrorClass::Io(
+            if e.is_timeout() {
+                "timeout"
+            } else {
+                "negotiate"
+            }
+            .into(),
+        )
+    })?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(ErrorClass::HttpStatus(status));
+    }
+    let body = crate::body::read_capped(resp, crate::body::MAX_REST_BODY)
+        .await
+        .map_err(|f| ErrorClass::Protocol(format!("negotiate_{}", f.as_str())))?;
+    crate::dialect::signalr_negotiated(&String::from_utf8_lossy(&body))
+        .map_err(|_| ErrorClass::Protocol("negotiate".into()))
+}
+
+/// The frame with the token where its slot is (`null` without a token).
+fn fill_token_slot(text: &str, token: Option<&Token>) -> String {
+    let slot = serde_json::Value::from(crate::dialect::TOKEN_SLOT).to_string();
+    let value = match token {
+        Some(t) => serde_json::Value::from(t.expose()).to_string(),
+        None => "null".into(),
+    };
+    text.replace(&slot, &value)
 }
 
 /// A fresh snapshot for a socket not yet started.
@@ -571,5 +642,7 @@ pub(crate) fn initial_snapshot() -> Snapshot {
         progress: None::<Progress>,
         findings: 0,
         last_rtt: None,
+        sync_pending: false,
+        sync_gave_up: None,
     }
 }

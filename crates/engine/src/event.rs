@@ -156,22 +156,57 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// Protocol adapter of a socket.
+/// The protocol a socket speaks (its dialect; see `docs/dialects.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdapterKind {
     /// PROTOCOL.md: Ready on `ready_ack`, seq, resume and state sync.
     Job,
-    /// Any WebSocket server: Ready when the handshake is done.
+    /// Any WebSocket server: Ready when the handshake is done; a close is
+    /// only a close.
     Raw,
+    /// Socket.IO v5 over Engine.IO v4: Ready on the namespace CONNECT ack.
+    SocketIo,
+    /// graphql-transport-ws: Ready on `connection_ack`.
+    GraphqlWs,
+    /// Phoenix Channels (v2 JSON serializer): Ready on the `phx_reply` ok to
+    /// our `phx_join`.
+    Phoenix,
+    /// ASP.NET Core SignalR, JSON hub protocol: negotiate, then Ready on the
+    /// handshake response.
+    SignalR,
+    /// A bespoke JSON progress socket, described by its options.
+    Json,
 }
 
 impl AdapterKind {
-    /// `job` or `raw`.
+    /// Every dialect.
+    pub const ALL: [AdapterKind; 7] = [
+        AdapterKind::Job,
+        AdapterKind::Raw,
+        AdapterKind::SocketIo,
+        AdapterKind::GraphqlWs,
+        AdapterKind::Phoenix,
+        AdapterKind::SignalR,
+        AdapterKind::Json,
+    ];
+
+    /// Stable name: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`,
+    /// `signalr`, `json`.
     pub fn as_str(self) -> &'static str {
         match self {
             AdapterKind::Job => "job",
             AdapterKind::Raw => "raw",
+            AdapterKind::SocketIo => "socketio",
+            AdapterKind::GraphqlWs => "graphql-ws",
+            AdapterKind::Phoenix => "phoenix",
+            AdapterKind::SignalR => "signalr",
+            AdapterKind::Json => "json",
         }
+    }
+
+    /// The dialect named `name`.
+    pub fn parse(name: &str) -> Option<AdapterKind> {
+        AdapterKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -253,8 +288,8 @@ impl std::fmt::Display for State {
             | State::Ready { attempt } => write!(f, "{} (attempt {attempt})", self.name().as_str()),
             State::Backoff { attempt, .. } => write!(f, "Backoff (retry {attempt})"),
             State::Closing { initiator, code } => write!(f, "Closing ({code} by {initiator:?})"),
-            State::Closed { reason } => write!(f, "Closed ({reason:?})"),
-            State::Failed { reason } => write!(f, "Failed ({reason:?})"),
+            State::Closed { reason } => write!(f, "Closed ({reason})"),
+            State::Failed { reason } => write!(f, "Failed ({reason})"),
             State::Idle | State::Cancelled => f.write_str(self.name().as_str()),
         }
     }
@@ -331,6 +366,30 @@ pub enum ClosedReason {
     },
     /// The user closed it.
     UserClosed,
+    /// The server closed it and said nothing of a job (a raw socket's
+    /// close, a Socket.IO server's disconnect): a close is only a close.
+    PeerClosed {
+        /// The close code (1000 for an in-band disconnect).
+        code: u16,
+    },
+}
+
+impl std::fmt::Display for ClosedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClosedReason::JobFinished => f.write_str("job finished"),
+            ClosedReason::JobFailed { code, retryable } => {
+                let again = if *retryable {
+                    "retryable"
+                } else {
+                    "not retryable"
+                };
+                write!(f, "job failed: {code}, {again}")
+            }
+            ClosedReason::UserClosed => f.write_str("closed by the user"),
+            ClosedReason::PeerClosed { code } => write!(f, "closed by the server ({code})"),
+        }
+    }
 }
 
 /// Why a socket gave up.
@@ -347,6 +406,19 @@ pub enum FailedReason {
     JobUnknown,
     /// The token source had nothing to give.
     TokenUnavailable,
+}
+
+impl std::fmt::Display for FailedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailedReason::ReconnectExhausted { attempts } => {
+                write!(f, "gave up after {attempts} retries")
+            }
+            FailedReason::Unauthorized => f.write_str("unauthorized"),
+            FailedReason::JobUnknown => f.write_str("job unknown"),
+            FailedReason::TokenUnavailable => f.write_str("no token"),
+        }
+    }
 }
 
 /// Why a transition happened.
@@ -387,12 +459,37 @@ pub enum Cause {
     User(UserAction),
     /// A state sync answered 404.
     StateSyncNotFound,
-    /// A state sync said the job has ended.
+    /// The job ended: a state sync or a dialect's completion or failure
+    /// message said so.
     JobEnded,
     /// The token source failed.
     TokenUnavailable,
     /// The reconnect budget is spent.
     RetriesExhausted,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Start => f.write_str("started"),
+            Cause::HandshakeDone => f.write_str("handshake done"),
+            Cause::ReadyAck { replayed } => write!(f, "ready_ack, {replayed} replayed"),
+            Cause::HandshakeFailed(e) => write!(f, "handshake failed: {e}"),
+            Cause::Timeout(t) => write!(f, "{} timeout", t.as_str().replace('_', " ")),
+            Cause::PeerClose { code } => write!(f, "server sent close {code}"),
+            Cause::TransportEnded { code: 1006 } => f.write_str("connection lost (1006)"),
+            Cause::TransportEnded { code } => write!(f, "connection ended ({code})"),
+            Cause::TransportError(e) => write!(f, "connection error: {e}"),
+            Cause::HeartbeatLost => f.write_str("no pong in time"),
+            Cause::BackoffElapsed => f.write_str("backoff over"),
+            Cause::NetworkChanged => f.write_str("network changed"),
+            Cause::User(a) => write!(f, "user: {}", a.as_str()),
+            Cause::StateSyncNotFound => f.write_str("state sync: job not found"),
+            Cause::JobEnded => f.write_str("job ended"),
+            Cause::TokenUnavailable => f.write_str("token unavailable"),
+            Cause::RetriesExhausted => f.write_str("retries exhausted"),
+        }
+    }
 }
 
 /// What the user did.
@@ -404,6 +501,17 @@ pub enum UserAction {
     Close,
     /// Try again now.
     Retry,
+}
+
+impl UserAction {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserAction::Cancel => "cancel",
+            UserAction::Close => "close",
+            UserAction::Retry => "retry",
+        }
+    }
 }
 
 /// A class of error, without details that could hold a secret.
@@ -434,6 +542,18 @@ impl ErrorClass {
     }
 }
 
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorClass::HttpStatus(s) => write!(f, "HTTP {s}"),
+            ErrorClass::Io(k) => f.write_str(&k.replace('_', " ")),
+            ErrorClass::Tls(_) => f.write_str("TLS error"),
+            ErrorClass::Protocol(k) => write!(f, "protocol error ({})", k.replace('_', " ")),
+            ErrorClass::Token => f.write_str("token source failed"),
+        }
+    }
+}
+
 /// The machine's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKind {
@@ -451,11 +571,14 @@ pub enum TimerKind {
     Close,
     /// Next state-sync try.
     StateSyncRetry,
+    /// Bounds the silence of a server that pings (Socket.IO): its ping
+    /// interval plus its ping timeout.
+    ServerHeartbeat,
 }
 
 impl TimerKind {
     /// All timers, in a fixed order.
-    pub const ALL: [TimerKind; 7] = [
+    pub const ALL: [TimerKind; 8] = [
         TimerKind::Handshake,
         TimerKind::Ready,
         TimerKind::Backoff,
@@ -463,6 +586,7 @@ impl TimerKind {
         TimerKind::Pong,
         TimerKind::Close,
         TimerKind::StateSyncRetry,
+        TimerKind::ServerHeartbeat,
     ];
 
     /// Stable name.
@@ -475,6 +599,7 @@ impl TimerKind {
             TimerKind::Pong => "pong",
             TimerKind::Close => "close",
             TimerKind::StateSyncRetry => "state_sync_retry",
+            TimerKind::ServerHeartbeat => "server_heartbeat",
         }
     }
 }

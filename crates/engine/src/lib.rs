@@ -7,6 +7,7 @@
 //! Every transition, frame and finding is published as an [`Event`] to
 //! lossless and live subscribers.
 
+pub mod body;
 mod bus;
 mod config;
 mod driver;
@@ -32,22 +33,31 @@ pub use event::{
     AdapterKind, Event, EventKind, Finding, FindingClass, Mono, MsgId, SocketId, SocketInfo, State,
     StateName,
 };
+pub use sockscope_protocol::dialect;
 pub use token::{EnvToken, StaticToken, Token, TokenFuture, TokenSource};
 
 use driver::{Command, Shared};
-use event::{Progress, UserAction};
+pub use event::Progress;
+use event::UserAction;
 
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Events the live ring holds before a slow reader lags. Default 8192.
+    /// Events the live ring holds before a slow reader lags (rounded up to
+    /// a power of two). Default 8192.
     pub live_capacity: usize,
+    /// Frame payload bytes the live ring's unread events may hold. Past
+    /// it, frames go to live subscribers without their payload (`text:
+    /// None`, `size` kept); lossless subscribers always get them whole.
+    /// Default 16 MiB.
+    pub live_bytes: usize,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             live_capacity: 8192,
+            live_bytes: 16 << 20,
         }
     }
 }
@@ -69,6 +79,97 @@ pub struct Snapshot {
     pub findings: u64,
     /// Last heartbeat round trip.
     pub last_rtt: Option<Duration>,
+    /// A state sync is in flight or due: the count may still change, even
+    /// after a terminal state.
+    pub sync_pending: bool,
+    /// Tries of the last state sync, when it gave up and nothing since has
+    /// said how far the job got.
+    pub sync_gave_up: Option<u32>,
+}
+
+/// What a socket knows of its job's count.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FinalCount {
+    /// The socket is live, or a state sync is still in flight or due.
+    Pending,
+    /// The last count seen, from a job event or a state sync (its
+    /// `source`), or `None` when the job never reported one.
+    Known(Option<Progress>),
+    /// Not known: the state sync that would have told gave up after
+    /// `tries`; `last_seen` is stale.
+    Unknown {
+        /// State-sync tries made.
+        tries: u32,
+        /// The last count seen before it.
+        last_seen: Option<Progress>,
+    },
+}
+
+impl std::fmt::Display for FinalCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |f: &mut std::fmt::Formatter<'_>, p: &Progress| {
+            let from = match p.source {
+                event::ProgressSource::Event => "a job event",
+                event::ProgressSource::StateSync => "a state sync",
+            };
+            write!(f, "{}/{} (from {from})", p.processed, p.total)
+        };
+        match self {
+            FinalCount::Pending => f.write_str("not final yet"),
+            FinalCount::Known(Some(p)) => count(f, p),
+            FinalCount::Known(None) => f.write_str("no count reported"),
+            FinalCount::Unknown { tries, last_seen } => {
+                write!(
+                    f,
+                    "final count unknown: the state sync failed {tries} times"
+                )?;
+                if let Some(p) = last_seen {
+                    write!(f, " (last seen {}/{})", p.processed, p.total)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl FinalCount {
+    /// The one rule: a count is final once the socket is terminal and no
+    /// state sync is in flight or due; it is unknown when the last sync
+    /// gave up and nothing since has said how far the job got.
+    pub fn of(
+        state: &State,
+        sync_pending: bool,
+        sync_gave_up: Option<u32>,
+        progress: Option<&Progress>,
+    ) -> FinalCount {
+        if !state.is_terminal() || sync_pending {
+            return FinalCount::Pending;
+        }
+        match sync_gave_up {
+            Some(tries) => FinalCount::Unknown {
+                tries,
+                last_seen: progress.cloned(),
+            },
+            None => FinalCount::Known(progress.cloned()),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Terminal, with nothing left that could change the job's count.
+    pub fn settled(&self) -> bool {
+        self.final_count() != FinalCount::Pending
+    }
+
+    /// What the socket knows of its job's count (see [`FinalCount::of`]).
+    pub fn final_count(&self) -> FinalCount {
+        FinalCount::of(
+            &self.state,
+            self.sync_pending,
+            self.sync_gave_up,
+            self.progress.as_ref(),
+        )
+    }
 }
 
 /// Runs many job sockets. Cheap to clone.
@@ -92,7 +193,7 @@ impl Engine {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| Error::Tls(e.to_string()))?;
-        let shared = Shared::new(bus::Bus::new(config.live_capacity), http);
+        let shared = Shared::new(bus::Bus::new(config.live_capacity, config.live_bytes), http);
         Ok(Engine {
             inner: Arc::new(Inner {
                 shared: Arc::new(shared),
@@ -110,7 +211,9 @@ impl Engine {
     }
 
     /// A live subscription that never slows the engine: a slow reader skips
-    /// ahead and is told how many events it missed.
+    /// ahead and is told how many events it missed. Frames may come without
+    /// their payload (see [`EngineConfig::live_bytes`]). Memory is held for
+    /// events a receiver has not read: drop a receiver you stop reading.
     pub fn subscribe_live(&self) -> broadcast::Receiver<Arc<Event>> {
         self.inner.shared.bus.subscribe_live()
     }

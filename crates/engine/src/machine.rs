@@ -15,14 +15,15 @@ use sockscope_protocol::{
     encode_client, parse_server,
 };
 
-use crate::Error;
 use crate::config::MachineConfig;
+use crate::dialect::{self, CloseRule, Heard};
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, DropReason, ErrorClass, EventKind, FailedReason,
     Finding, FindingClass, FrameRecord, MessageStage, Mono, MsgId, Opcode, Progress,
     ProgressSource, Side, State, StateName, StateSyncOutcome, StateSyncRecord, TimerKind,
     UserAction,
 };
+use crate::{Error, FinalCount};
 
 /// State-sync tries per sync (PROTOCOL.md rule 5).
 pub const STATE_SYNC_TRIES: u32 = 3;
@@ -131,6 +132,10 @@ pub enum Effect {
 pub enum OutFrame {
     /// A text frame.
     Text(String),
+    /// A text frame holding the token slot ([`crate::dialect::TOKEN_SLOT`]
+    /// as a JSON string): the driver puts the token there as it writes, so
+    /// the recorded frame never holds it.
+    Auth(String),
     /// A WebSocket ping with this payload.
     Ping(Vec<u8>),
     /// A close frame.
@@ -151,8 +156,18 @@ pub struct Machine {
     attempts: u32,
     /// Failed attempts since the last Ready.
     failures: u32,
-    /// A fresh token was already tried since the last Ready.
+    /// A fresh token was already tried since the link last proved healthy.
     refreshed_since_ready: bool,
+    /// The current link is Ready but has not yet proved healthy (a frame
+    /// after `ready_ack`, or a pong): until it does, the retry budget and
+    /// the token refresh are not given back, so a server that acks and then
+    /// closes at once cannot set off a tight loop.
+    unproven: bool,
+    /// This attempt was started by a network change: if it fails, it does
+    /// not use up a retry.
+    network_attempt: bool,
+    /// When a network change last brought an attempt forward, to space them.
+    last_network_attempt_at: Option<Mono>,
     /// The next attempt fetches a fresh token.
     refresh_next: bool,
     /// A connection (handshake done) exists.
@@ -165,11 +180,27 @@ pub struct Machine {
     job_outcome: Option<ClosedReason>,
     last_seq: Option<u64>,
     ready_sends: u32,
+    /// When this connection's first `ready` went out, and the wait after
+    /// the latest one (it doubles up to the ready timeout).
+    ready_first_at: Mono,
+    ready_wait: Duration,
     outbox: VecDeque<(MsgId, String)>,
     next_msg: MsgId,
     ping_no: u64,
     ping_sent: Option<(Mono, Vec<u8>)>,
+    /// The current sync's try, while it is in flight or its retry is due.
     sync_try: Option<u32>,
+    /// Tries of the last state sync that gave up, until a later sync or a
+    /// terminal job event says how far the job got.
+    sync_gave_up: Option<u32>,
+    /// Socket.IO: the server's ping interval plus its ping timeout, from the
+    /// open packet: the longest silence a live server allows.
+    server_silence: Option<Duration>,
+    /// Socket.IO: the session (`sid`, recovery `pid`) and the last offset,
+    /// for connection state recovery; and the sid a resume asked for.
+    sio_session: Option<(String, Option<String>)>,
+    sio_offset: Option<String>,
+    sio_resuming: Option<String>,
     timers: [Option<Mono>; TimerKind::ALL.len()],
     rng: fastrand::Rng,
     progress: Option<Progress>,
@@ -185,6 +216,9 @@ impl Machine {
             attempts: 0,
             failures: 0,
             refreshed_since_ready: false,
+            unproven: false,
+            network_attempt: false,
+            last_network_attempt_at: None,
             refresh_next: false,
             connected: false,
             peer_close: None,
@@ -192,11 +226,18 @@ impl Machine {
             job_outcome: None,
             last_seq: None,
             ready_sends: 0,
+            ready_first_at: Mono(0),
+            ready_wait: Duration::ZERO,
             outbox: VecDeque::new(),
             next_msg: 1,
             ping_no: 0,
             ping_sent: None,
             sync_try: None,
+            sync_gave_up: None,
+            server_silence: None,
+            sio_session: None,
+            sio_offset: None,
+            sio_resuming: None,
             timers: [None; TimerKind::ALL.len()],
             rng,
             progress: None,
@@ -226,6 +267,28 @@ impl Machine {
     /// The job's progress, as far as the socket knows.
     pub fn progress(&self) -> Option<&Progress> {
         self.progress.as_ref()
+    }
+
+    /// A state sync is in flight or due: the job's count may still change,
+    /// even after a terminal state.
+    pub fn sync_pending(&self) -> bool {
+        self.sync_try.is_some()
+    }
+
+    /// Tries of the last state sync, when it gave up and nothing since has
+    /// said how far the job got: the count in [`Machine::progress`] is stale.
+    pub fn sync_gave_up(&self) -> Option<u32> {
+        self.sync_gave_up
+    }
+
+    /// What the machine knows of its job's count (see [`FinalCount::of`]).
+    pub fn final_count(&self) -> FinalCount {
+        FinalCount::of(
+            &self.state,
+            self.sync_pending(),
+            self.sync_gave_up,
+            self.progress.as_ref(),
+        )
     }
 
     /// The earliest armed timer.
@@ -289,6 +352,7 @@ impl Machine {
             TimerKind::Ping,
             TimerKind::Pong,
             TimerKind::Close,
+            TimerKind::ServerHeartbeat,
         ] {
             self.disarm(k);
         }
@@ -323,7 +387,7 @@ impl Machine {
     ) {
         debug_assert!(self.connected && !self.we_closed && self.peer_close.is_none());
         let record = match &frame {
-            OutFrame::Text(text) => FrameRecord {
+            OutFrame::Text(text) | OutFrame::Auth(text) => FrameRecord {
                 direction: Direction::Out,
                 opcode: Opcode::Text,
                 size: text.len(),
@@ -364,6 +428,10 @@ impl Machine {
         self.peer_close = None;
         self.we_closed = false;
         self.ready_sends = 0;
+        self.network_attempt = cause == Cause::NetworkChanged;
+        if self.network_attempt {
+            self.last_network_attempt_at = Some(now);
+        }
         let refresh_token = std::mem::take(&mut self.refresh_next);
         if refresh_token {
             self.refreshed_since_ready = true;
@@ -386,7 +454,11 @@ impl Machine {
     fn attempt_failed(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
         self.connected = false;
         self.disarm_connection_timers();
-        self.failures += 1;
+        // An attempt a network change brought forward does not use up a
+        // retry: the backoff it cut short is planned again at the same step.
+        if !std::mem::take(&mut self.network_attempt) || self.failures == 0 {
+            self.failures += 1;
+        }
         let policy = &self.cfg.reconnect;
         if self.failures > policy.max_attempts {
             self.find(
@@ -431,11 +503,23 @@ impl Machine {
         }
     }
 
-    /// A state sync already in flight is let finish: after a terminal close
-    /// its answer is the only word on how far the job got.
+    /// Every timer but a state-sync retry: a sync in flight or due is let
+    /// finish, since after a terminal state its answer is the only word on
+    /// how far the job got (a cancel drops it, see [`Machine::drop_sync`]).
     fn end_all_timers(&mut self) {
+        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
         self.timers = [None; TimerKind::ALL.len()];
+        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
         self.ping_sent = None;
+    }
+
+    /// A cancelled socket wants nothing more: a retry due is dropped; one in
+    /// flight is let answer and is not tried again.
+    fn drop_sync(&mut self) {
+        if self.armed(TimerKind::StateSyncRetry) {
+            self.disarm(TimerKind::StateSyncRetry);
+            self.sync_try = None;
+        }
     }
 
     fn fail(&mut self, reason: FailedReason, cause: Cause, fx: &mut Vec<Effect>) {
@@ -445,11 +529,7 @@ impl Machine {
     }
 
     fn close_terminal(&mut self, reason: ClosedReason, cause: Cause, fx: &mut Vec<Effect>) {
-        // A closed socket still wants the job's final state: a sync retry
-        // already due outlives the close, or the last count would be stale.
-        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
         self.end_all_timers();
-        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
         self.drain_outbox(DropReason::Closed, fx);
         self.go(State::Closed { reason }, cause, fx);
     }
@@ -473,8 +553,10 @@ impl Machine {
     }
 
     fn become_ready(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
-        self.failures = 0;
-        self.refreshed_since_ready = false;
+        // The budget comes back only once the link proves healthy (see
+        // `unproven`), not at the ack itself.
+        self.unproven = true;
+        self.network_attempt = false;
         self.disarm(TimerKind::Ready);
         self.go(
             State::Ready {
@@ -483,6 +565,12 @@ impl Machine {
             cause,
             fx,
         );
+        if self.cfg.adapter == AdapterKind::GraphqlWs {
+            // The subscription goes out only now: before the ack it is the
+            // seed-000 race, and the server answers it with 4401.
+            let sub = dialect::graphql_subscribe(&self.cfg.dialect, self.cfg.job_id.as_deref());
+            self.write_typed(OutFrame::Text(sub), None, Some("subscribe"), fx);
+        }
         // The adapter's own `ready` went out at the handshake; queued
         // application messages follow it, in order (socket.io issue 305).
         while let Some((id, text)) = self.outbox.pop_front() {
@@ -540,8 +628,85 @@ impl Machine {
         self.progress = Some(p);
     }
 
+    /// The answer to our heartbeat (a pong, or Phoenix's reply) with this
+    /// payload: the link is alive.
+    fn heartbeat_answered(&mut self, payload: &[u8], now: Mono, fx: &mut Vec<Effect>) {
+        if let Some((sent, expected)) = &self.ping_sent
+            && expected.as_slice() == payload
+        {
+            let rtt = now.since(*sent);
+            self.ping_sent = None;
+            self.disarm(TimerKind::Pong);
+            fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
+        }
+    }
+
+    /// A message's seq: false for a duplicate, to be dropped. A gap is a
+    /// finding, and with the job adapter a state sync covers it.
+    fn take_seq(&mut self, seq: u64, fx: &mut Vec<Effect>) -> bool {
+        let last = self.last_seq.unwrap_or(0);
+        if self.last_seq.is_some() && seq <= last {
+            self.find(
+                fx,
+                FindingClass::DuplicateSeq,
+                format!("seq {seq} at or below last seen {last}; dropped"),
+            );
+            return false;
+        }
+        if seq > last + 1 {
+            let then = if self.cfg.adapter == AdapterKind::Job {
+                "syncing state"
+            } else {
+                "events were missing"
+            };
+            self.find(
+                fx,
+                FindingClass::SeqGap,
+                format!("expected seq {}, got {seq}; {then}", last + 1),
+            );
+            self.start_sync(fx);
+        }
+        self.last_seq = Some(seq);
+        true
+    }
+
+    /// A job event said the job failed: that is the outcome, and the count
+    /// it stopped at is final.
+    fn job_failed(&mut self, code: String, retryable: bool, fx: &mut Vec<Effect>) {
+        self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
+        self.sync_gave_up = None;
+        if let Some(p) = self.progress.clone() {
+            self.set_progress(
+                p.processed,
+                p.total,
+                Some(JobStatus::Failed),
+                ProgressSource::Event,
+                fx,
+            );
+        }
+    }
+
     fn send_ping(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         self.ping_no += 1;
+        if self.cfg.adapter == AdapterKind::SignalR {
+            // One-way: it keeps the server from timing us out; the server's
+            // own messages prove it alive (`ServerHeartbeat`). Nothing but
+            // the handshake may precede the handshake response.
+            if matches!(self.state, State::Ready { .. }) {
+                let ping = dialect::signalr_ping();
+                self.write_typed(OutFrame::Text(ping), None, Some("ping"), fx);
+            }
+            return;
+        }
+        if self.cfg.adapter == AdapterKind::Phoenix {
+            // Phoenix times out a client that sends no heartbeat of its own.
+            let reference = format!("hb{}", self.ping_no);
+            self.ping_sent = Some((now, reference.clone().into_bytes()));
+            let beat = dialect::phoenix_heartbeat(&reference);
+            self.write_typed(OutFrame::Text(beat), None, Some("heartbeat"), fx);
+            self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
+            return;
+        }
         let payload = self.ping_no.to_be_bytes().to_vec();
         self.ping_sent = Some((now, payload.clone()));
         self.write(OutFrame::Ping(payload), None, fx);
@@ -570,8 +735,56 @@ impl Machine {
             );
         }
         self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
+        let json_ready = (self.cfg.adapter == AdapterKind::Json)
+            .then(|| {
+                dialect::json_ready(&self.cfg.dialect, self.cfg.job_id.as_deref(), self.last_seq)
+            })
+            .flatten();
         match self.cfg.adapter {
             AdapterKind::Raw => self.become_ready(Cause::HandshakeDone, now, fx),
+            AdapterKind::Json if json_ready.is_none() => {
+                self.become_ready(Cause::HandshakeDone, now, fx);
+            }
+            AdapterKind::SocketIo
+            | AdapterKind::GraphqlWs
+            | AdapterKind::Phoenix
+            | AdapterKind::SignalR
+            | AdapterKind::Json => {
+                self.go(
+                    State::AwaitingReady {
+                        attempt: self.attempts,
+                    },
+                    Cause::HandshakeDone,
+                    fx,
+                );
+                // Socket.IO waits for the Engine.IO open packet first. Neither
+                // protocol allows its readiness request twice (graphql-ws
+                // closes with 4429), so the whole wait is one timer.
+                if self.cfg.adapter == AdapterKind::GraphqlWs {
+                    let init = dialect::graphql_init(self.cfg.has_token);
+                    let frame = self.auth_frame(init);
+                    self.write_typed(frame, None, Some("connection_init"), fx);
+                }
+                if let Some(ready) = json_ready {
+                    self.write_typed(OutFrame::Text(ready), None, Some("ready"), fx);
+                }
+                if self.cfg.adapter == AdapterKind::SignalR {
+                    let hello = dialect::signalr_handshake();
+                    self.write_typed(OutFrame::Text(hello), None, Some("handshake"), fx);
+                }
+                if self.cfg.adapter == AdapterKind::Phoenix {
+                    let join = dialect::phoenix_join(
+                        &self.cfg.dialect,
+                        self.cfg.job_id.as_deref(),
+                        self.cfg.has_token,
+                    );
+                    let frame = self.auth_frame(join);
+                    self.write_typed(frame, None, Some("phx_join"), fx);
+                }
+                let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
+                self.ready_wait = budget;
+                self.arm(TimerKind::Ready, now.plus(budget));
+            }
             AdapterKind::Job => {
                 self.go(
                     State::AwaitingReady {
@@ -580,8 +793,10 @@ impl Machine {
                     Cause::HandshakeDone,
                     fx,
                 );
+                self.ready_first_at = now;
+                self.ready_wait = self.cfg.timeouts.ready_first.min(self.cfg.timeouts.ready);
                 self.send_ready(fx);
-                self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+                self.arm(TimerKind::Ready, now.plus(self.ready_wait));
             }
         }
     }
@@ -611,6 +826,17 @@ impl Machine {
     fn on_frame(&mut self, frame: InFrame, now: Mono, fx: &mut Vec<Effect>) {
         if !self.connected {
             return;
+        }
+        if self.unproven
+            && self.peer_close.is_none()
+            && matches!(self.state, State::Ready { .. })
+            && matches!(frame, InFrame::Text(_) | InFrame::Pong(_))
+        {
+            // The link carries traffic after Ready: it is healthy, so the
+            // retry budget and the token refresh are given back.
+            self.unproven = false;
+            self.failures = 0;
+            self.refreshed_since_ready = false;
         }
         let (opcode, size) = match &frame {
             InFrame::Text(t) => (Opcode::Text, t.len()),
@@ -644,16 +870,7 @@ impl Machine {
             return;
         }
         match frame {
-            InFrame::Pong(payload) => {
-                if let Some((sent, expected)) = &self.ping_sent
-                    && *expected == payload
-                {
-                    let rtt = now.since(*sent);
-                    self.ping_sent = None;
-                    self.disarm(TimerKind::Pong);
-                    fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
-                }
-            }
+            InFrame::Pong(payload) => self.heartbeat_answered(&payload, now, fx),
             InFrame::Binary(_) => {
                 if self.cfg.adapter == AdapterKind::Job {
                     self.protocol_error(&ProtocolError::InvalidUtf8, fx);
@@ -685,7 +902,18 @@ impl Machine {
 
     fn on_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
-        if self.cfg.adapter == AdapterKind::Raw {
+        if matches!(
+            self.cfg.adapter,
+            AdapterKind::SocketIo
+                | AdapterKind::GraphqlWs
+                | AdapterKind::Phoenix
+                | AdapterKind::SignalR
+                | AdapterKind::Json
+        ) && size <= self.cfg.max_message_size
+        {
+            return self.on_dialect_text(text, now, fx);
+        }
+        if self.cfg.adapter != AdapterKind::Job {
             if size > self.cfg.max_message_size {
                 fx.push(Effect::Emit(EventKind::Frame(frame_record(
                     Direction::In,
@@ -716,25 +944,10 @@ impl Machine {
             Ok(env) => env,
             Err(e) => return self.protocol_error(&e, fx),
         };
-        if let Some(seq) = env.seq {
-            let last = self.last_seq.unwrap_or(0);
-            if self.last_seq.is_some() && seq <= last {
-                self.find(
-                    fx,
-                    FindingClass::DuplicateSeq,
-                    format!("seq {seq} at or below last seen {last}; dropped"),
-                );
-                return;
-            }
-            if seq > last + 1 {
-                self.find(
-                    fx,
-                    FindingClass::SeqGap,
-                    format!("expected seq {}, got {seq}; syncing state", last + 1),
-                );
-                self.start_sync(fx);
-            }
-            self.last_seq = Some(seq);
+        if let Some(seq) = env.seq
+            && !self.take_seq(seq, fx)
+        {
+            return;
         }
         match env.message {
             ServerMessage::ReadyAck { last_seq, replayed } => {
@@ -788,6 +1001,7 @@ impl Machine {
                 ..
             } => {
                 self.job_outcome = Some(ClosedReason::JobFinished);
+                self.sync_gave_up = None;
                 self.set_progress(
                     processed_count,
                     total_count,
@@ -798,18 +1012,7 @@ impl Machine {
             }
             ServerMessage::JobFailed {
                 code, retryable, ..
-            } => {
-                self.job_outcome = Some(ClosedReason::JobFailed { code, retryable });
-                if let Some(p) = self.progress.clone() {
-                    self.set_progress(
-                        p.processed,
-                        p.total,
-                        Some(JobStatus::Failed),
-                        ProgressSource::Event,
-                        fx,
-                    );
-                }
-            }
+            } => self.job_failed(code, retryable, fx),
             ServerMessage::KeepAlive
             | ServerMessage::Pong { .. }
             | ServerMessage::Unknown { .. } => {}
@@ -855,8 +1058,10 @@ impl Machine {
             ..
         } = self.state
         {
+            // A dialect closes itself once the job has ended.
+            let reason = self.job_outcome.clone().unwrap_or(ClosedReason::UserClosed);
             self.close_terminal(
-                ClosedReason::UserClosed,
+                reason,
                 Cause::TransportEnded {
                     code: self.peer_close.unwrap_or(1000),
                 },
@@ -894,20 +1099,87 @@ impl Machine {
         if let Some(reason) = self.job_outcome.clone() {
             return self.close_terminal(reason, cause, fx);
         }
+        match self.cfg.adapter {
+            AdapterKind::Job => {}
+            // A close is only a close: a normal one ends the socket without a
+            // word on any job; anything else is a drop to reconnect from.
+            AdapterKind::Raw => {
+                return if matches!(code, 1000 | 1005) {
+                    self.close_terminal(ClosedReason::PeerClosed { code }, cause, fx)
+                } else {
+                    self.attempt_failed(cause, now, fx)
+                };
+            }
+            // Socket.IO and Phoenix end a session in-band (DISCONNECT,
+            // phx_close); a transport close is a drop, as their own clients
+            // treat it.
+            AdapterKind::SocketIo | AdapterKind::Phoenix | AdapterKind::SignalR => {
+                return self.attempt_failed(cause, now, fx);
+            }
+            AdapterKind::Json => {
+                return match self.cfg.dialect.close_rule(code) {
+                    CloseRule::Finished => {
+                        self.close_terminal(ClosedReason::JobFinished, cause, fx)
+                    }
+                    CloseRule::Failed => self.close_terminal(
+                        ClosedReason::JobFailed {
+                            code: format!("close_{code}"),
+                            retryable: false,
+                        },
+                        cause,
+                        fx,
+                    ),
+                    CloseRule::Closed => {
+                        self.close_terminal(ClosedReason::PeerClosed { code }, cause, fx)
+                    }
+                    CloseRule::Unauthorized => self.fail(FailedReason::Unauthorized, cause, fx),
+                    CloseRule::JobUnknown => self.fail(FailedReason::JobUnknown, cause, fx),
+                    CloseRule::Reconnect => self.attempt_failed(cause, now, fx),
+                    CloseRule::RefreshToken => self.refresh_after_close(cause, now, fx),
+                };
+            }
+            AdapterKind::GraphqlWs => {
+                return match dialect::graphql_close_is_fatal(code) {
+                    Some(what) => {
+                        self.find(
+                            fx,
+                            FindingClass::ProtocolError,
+                            format!("the server closed with {what}"),
+                        );
+                        let reason = if matches!(code, 4401 | 4403) {
+                            FailedReason::Unauthorized
+                        } else {
+                            FailedReason::JobUnknown
+                        };
+                        self.fail(reason, cause, fx)
+                    }
+                    None => self.attempt_failed(cause, now, fx),
+                };
+            }
+        }
         match CloseCode(code).action(false) {
             CloseAction::Finished => self.close_terminal(ClosedReason::JobFinished, cause, fx),
             CloseAction::Reconnect => self.attempt_failed(cause, now, fx),
-            CloseAction::RefreshToken => {
-                self.failures += 1;
-                if self.failures > self.cfg.reconnect.max_attempts {
-                    self.attempt_failed(cause, now, fx);
-                } else {
-                    self.refresh_next = true;
-                    self.connect(cause, now, fx);
-                }
-            }
+            CloseAction::RefreshToken => self.refresh_after_close(cause, now, fx),
             CloseAction::NeedsNewToken => self.fail(FailedReason::Unauthorized, cause, fx),
             CloseAction::JobUnknown => self.fail(FailedReason::JobUnknown, cause, fx),
+        }
+    }
+
+    /// The token expired (4001): reconnect at once with a fresh one; when a
+    /// fresh token did not cure it (the server acks, then closes again),
+    /// back off like any failure, still fetching a fresh token each time.
+    fn refresh_after_close(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.refresh_next = true;
+        if self.refreshed_since_ready {
+            self.attempt_failed(cause, now, fx);
+        } else {
+            self.failures += 1;
+            if self.failures > self.cfg.reconnect.max_attempts {
+                self.attempt_failed(cause, now, fx);
+            } else {
+                self.connect(cause, now, fx);
+            }
         }
     }
 
@@ -937,17 +1209,26 @@ impl Machine {
                     FindingClass::ReadyTimeout,
                     format!(
                         "no ready_ack within {:?} of ready #{}",
-                        self.cfg.timeouts.ready, self.ready_sends
+                        self.ready_wait, self.ready_sends
                     ),
                 );
-                if self.ready_sends <= self.cfg.ready_resends {
+                // The attempt may wait `ready_resends + 1` ready timeouts in
+                // all; within that, `ready` goes again after a wait that
+                // starts short and doubles, so a short deaf window costs
+                // little.
+                let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
+                let spent = now.since(self.ready_first_at);
+                if spent < budget && self.cfg.adapter == AdapterKind::Job {
                     self.find(
                         fx,
                         FindingClass::ReadyResent,
                         format!("ready sent again (#{})", self.ready_sends + 1),
                     );
                     self.send_ready(fx);
-                    self.arm(TimerKind::Ready, now.plus(self.cfg.timeouts.ready));
+                    self.ready_wait = (self.ready_wait * 2)
+                        .min(self.cfg.timeouts.ready)
+                        .min(budget - spent);
+                    self.arm(TimerKind::Ready, now.plus(self.ready_wait));
                 } else {
                     self.abandon_connection(GOING_AWAY, "ready timeout", fx);
                     self.attempt_failed(Cause::Timeout(TimerKind::Ready), now, fx);
@@ -993,7 +1274,296 @@ impl Machine {
                     self.request_sync(n + 1, fx);
                 }
             }
+            TimerKind::ServerHeartbeat => {
+                if !self.connected {
+                    return;
+                }
+                self.find(
+                    fx,
+                    FindingClass::HeartbeatLost,
+                    format!(
+                        "the server sent no ping within {:?} (its interval plus timeout)",
+                        self.server_silence.unwrap_or_default()
+                    ),
+                );
+                fx.push(Effect::DropTransport);
+                self.connected = false;
+                self.attempt_failed(Cause::HeartbeatLost, now, fx);
+            }
         }
+    }
+
+    /// A text frame of a dialect: read by the dialect (SignalR may pack
+    /// several records in one), acted on by the machine's rules.
+    fn on_dialect_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+        let size = text.len();
+        let d = &self.cfg.dialect;
+        let readings = match self.cfg.adapter {
+            AdapterKind::SocketIo => vec![dialect::socketio_read(d, &text)],
+            AdapterKind::Json => vec![dialect::json_read(d, &text)],
+            AdapterKind::Phoenix => {
+                vec![dialect::phoenix_read(d, self.cfg.job_id.as_deref(), &text)]
+            }
+            AdapterKind::SignalR => {
+                let handshake_done = !matches!(self.state, State::AwaitingReady { .. });
+                dialect::signalr_read(d, &text, handshake_done)
+            }
+            _ => vec![dialect::graphql_read(d, &text)],
+        };
+        let kinds: Vec<&str> = readings.iter().map(|r| r.kind.as_str()).collect();
+        fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
+            message_type: Some(kinds.join(",")),
+            seq: readings.iter().find_map(|r| r.seq),
+            text: Some(text),
+            ..frame_record(Direction::In, Opcode::Text, size)
+        })));
+        if self.cfg.adapter == AdapterKind::SignalR
+            && let Some(silence) = self.server_silence
+        {
+            // Any message from a SignalR server proves it alive.
+            self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+        }
+        for reading in readings {
+            if !self.connected || self.we_closed {
+                break;
+            }
+            self.on_reading(reading, now, fx);
+        }
+    }
+
+    /// One message a dialect read.
+    fn on_reading(&mut self, reading: dialect::Reading, now: Mono, fx: &mut Vec<Effect>) {
+        if let Some(offset) = reading.offset {
+            self.sio_offset = Some(offset);
+        }
+        if let Some(seq) = reading.seq
+            && !self.take_seq(seq, fx)
+        {
+            return;
+        }
+        let awaiting = matches!(self.state, State::AwaitingReady { .. });
+        match reading.heard {
+            Heard::Open { interval, timeout } => {
+                let silence = interval + timeout;
+                self.server_silence = Some(silence);
+                self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                if awaiting {
+                    let resume = match (&self.sio_session, &self.sio_offset) {
+                        (Some((sid, Some(pid))), Some(offset)) => {
+                            self.sio_resuming = Some(sid.clone());
+                            Some((pid.clone(), offset.clone()))
+                        }
+                        _ => None,
+                    };
+                    let connect = dialect::socketio_connect(
+                        &self.cfg.dialect,
+                        self.cfg.has_token,
+                        resume.as_ref().map(|(p, o)| (p.as_str(), o.as_str())),
+                    );
+                    let frame = self.auth_frame(connect);
+                    self.write_typed(frame, None, Some("connect"), fx);
+                }
+            }
+            Heard::ServerPing { answer } => {
+                if let Some(silence) = self.server_silence {
+                    self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                }
+                if !self.we_closed {
+                    let kind = if answer.starts_with('3') {
+                        "eio_pong"
+                    } else {
+                        "pong"
+                    };
+                    self.write_typed(OutFrame::Text(answer), None, Some(kind), fx);
+                }
+            }
+            Heard::ReadyAck { sid, pid } => {
+                if !awaiting {
+                    if self.cfg.adapter == AdapterKind::GraphqlWs {
+                        self.find(
+                            fx,
+                            FindingClass::ProtocolError,
+                            "a second connection_ack".into(),
+                        );
+                    }
+                    return;
+                }
+                let mut replayed = 0;
+                if let Some(asked) = self.sio_resuming.take() {
+                    if sid.as_deref() == Some(asked.as_str()) {
+                        replayed = 1;
+                    } else {
+                        self.find(
+                            fx,
+                            FindingClass::ResyncRequired,
+                            "the server could not recover the Socket.IO session: events sent \
+                             while away are lost; counts resume from the next event"
+                                .into(),
+                        );
+                        self.sio_offset = None;
+                    }
+                }
+                if let Some(sid) = sid {
+                    self.sio_session = Some((sid, pid));
+                }
+                if self.cfg.adapter == AdapterKind::SignalR {
+                    let silence = self.cfg.heartbeat.interval + self.cfg.heartbeat.timeout;
+                    self.server_silence = Some(silence);
+                    self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
+                }
+                self.become_ready(Cause::ReadyAck { replayed }, now, fx);
+            }
+            Heard::Refused { message } => {
+                let message = message.chars().take(200).collect::<String>();
+                let lower = message.to_ascii_lowercase();
+                let auth = ["auth", "token", "forbidden", "denied", "credential"]
+                    .iter()
+                    .any(|w| lower.contains(w));
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    format!("the server refused the namespace: {message}"),
+                );
+                self.abandon_connection(1000, "connect_error", fx);
+                let cause = Cause::HandshakeFailed(ErrorClass::Protocol("connect_error".into()));
+                if auth {
+                    self.fail(FailedReason::Unauthorized, cause, fx);
+                } else {
+                    self.attempt_failed(cause, now, fx);
+                }
+            }
+            Heard::Progress { processed, total } => self.set_progress(
+                processed,
+                total,
+                Some(JobStatus::Running),
+                ProgressSource::Event,
+                fx,
+            ),
+            // The first word on the job stands: graphql-ws follows an error
+            // `next` with `complete`.
+            Heard::Complete { .. } | Heard::Failed { .. } if self.job_outcome.is_some() => {}
+            Heard::Complete { processed, total } => {
+                self.job_outcome = Some(ClosedReason::JobFinished);
+                self.sync_gave_up = None;
+                let last = self.progress.clone();
+                let total = total.or(last.as_ref().map(|p| p.total)).unwrap_or(0);
+                let processed = processed.unwrap_or(total);
+                self.set_progress(
+                    processed,
+                    total,
+                    Some(JobStatus::Complete),
+                    ProgressSource::Event,
+                    fx,
+                );
+                self.end_by_us(now, fx);
+            }
+            Heard::Failed { code } => {
+                self.job_failed(code.chars().take(200).collect(), false, fx);
+                self.end_by_us(now, fx);
+            }
+            Heard::Disconnect => {
+                // The server ended the session in-band: no reconnect.
+                self.abandon_connection(1000, "server disconnect", fx);
+                let reason = self
+                    .job_outcome
+                    .clone()
+                    .unwrap_or(ClosedReason::PeerClosed { code: 1000 });
+                self.close_terminal(reason, Cause::PeerClose { code: 1000 }, fx);
+            }
+            Heard::HeartbeatReply { reference } => {
+                self.heartbeat_answered(reference.as_bytes(), now, fx);
+            }
+            Heard::ServerClose { error, reconnect } => {
+                if let Some(error) = &error {
+                    self.find(
+                        fx,
+                        FindingClass::ProtocolError,
+                        format!("the server closed the connection: {error}"),
+                    );
+                }
+                self.abandon_connection(1000, "server close", fx);
+                if reconnect && self.job_outcome.is_none() {
+                    let cause = Cause::PeerClose { code: 1000 };
+                    self.attempt_failed(cause, now, fx);
+                } else {
+                    let reason = self
+                        .job_outcome
+                        .clone()
+                        .unwrap_or(ClosedReason::PeerClosed { code: 1000 });
+                    self.close_terminal(reason, Cause::PeerClose { code: 1000 }, fx);
+                }
+            }
+            Heard::ChannelError => {
+                // The channel crashed on the server: rejoin, on a new
+                // connection, as a drop.
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    "the channel crashed on the server (phx_error); rejoining".into(),
+                );
+                self.abandon_connection(1000, "rejoin", fx);
+                let cause = Cause::TransportError(ErrorClass::Protocol("phx_error".into()));
+                self.attempt_failed(cause, now, fx);
+            }
+            Heard::Other => {}
+            Heard::Violation(what) => {
+                self.find(
+                    fx,
+                    FindingClass::ProtocolError,
+                    format!("{}: {what}", self.cfg.adapter.as_str()),
+                );
+            }
+        }
+    }
+
+    /// A dialect's first frame: with the token slot only when there is a
+    /// token.
+    fn auth_frame(&self, text: String) -> OutFrame {
+        if self.cfg.has_token {
+            OutFrame::Auth(text)
+        } else {
+            OutFrame::Text(text)
+        }
+    }
+
+    /// The job ended over a dialect: close from our side, as its own client
+    /// does, and end with the job's outcome once the transport has ended.
+    fn end_by_us(&mut self, now: Mono, fx: &mut Vec<Effect>) {
+        if !self.connected || self.we_closed || self.peer_close.is_some() {
+            return;
+        }
+        self.begin_close("job ended", Cause::JobEnded, now, fx);
+    }
+
+    /// Our close frame (1000) goes out; Closing until the peer's answer or
+    /// the close timeout.
+    fn begin_close(&mut self, reason: &str, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
+        self.write(
+            OutFrame::Close {
+                code: 1000,
+                reason: reason.into(),
+            },
+            None,
+            fx,
+        );
+        for k in [
+            TimerKind::Ready,
+            TimerKind::Ping,
+            TimerKind::Pong,
+            TimerKind::ServerHeartbeat,
+        ] {
+            self.disarm(k);
+        }
+        self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
+        self.drain_outbox(DropReason::Closed, fx);
+        self.go(
+            State::Closing {
+                initiator: Side::Us,
+                code: 1000,
+            },
+            cause,
+            fx,
+        );
     }
 
     fn on_send(&mut self, text: String, broadcast: bool, fx: &mut Vec<Effect>) {
@@ -1086,32 +1656,13 @@ impl Machine {
                 }
                 self.abandon_connection(1000, "cancelled", fx);
                 self.end_all_timers();
+                self.drop_sync();
                 self.drain_outbox(DropReason::Cancelled, fx);
                 self.go(State::Cancelled, cause, fx);
             }
             UserAction::Close => match self.state.name() {
                 StateName::AwaitingReady | StateName::Ready => {
-                    self.write(
-                        OutFrame::Close {
-                            code: 1000,
-                            reason: "closed by user".into(),
-                        },
-                        None,
-                        fx,
-                    );
-                    for k in [TimerKind::Ready, TimerKind::Ping, TimerKind::Pong] {
-                        self.disarm(k);
-                    }
-                    self.arm(TimerKind::Close, now.plus(self.cfg.timeouts.close));
-                    self.drain_outbox(DropReason::Closed, fx);
-                    self.go(
-                        State::Closing {
-                            initiator: Side::Us,
-                            code: 1000,
-                        },
-                        cause,
-                        fx,
-                    );
+                    self.begin_close("closed by user", cause, now, fx);
                 }
                 StateName::Idle | StateName::Connecting | StateName::Backoff => {
                     if matches!(self.state, State::Connecting { .. }) {
@@ -1150,6 +1701,7 @@ impl Machine {
         match result {
             Ok(state) => {
                 self.sync_try = None;
+                self.sync_gave_up = None;
                 fx.push(Effect::Emit(EventKind::StateSync(StateSyncRecord {
                     try_no,
                     outcome: StateSyncOutcome::Synced {
@@ -1217,11 +1769,13 @@ impl Machine {
                     return;
                 }
                 self.sync_try = None;
-                self.find(
-                    fx,
-                    FindingClass::StateSyncFailed,
-                    format!("state sync gave up after try {try_no} ({error})"),
-                );
+                self.sync_gave_up = Some(try_no);
+                let detail = if self.state.is_terminal() {
+                    format!("final count unknown: the state sync failed {try_no} times ({error})")
+                } else {
+                    format!("state sync gave up after try {try_no} ({error})")
+                };
+                self.find(fx, FindingClass::StateSyncFailed, detail);
                 if status == Some(404) && !self.state.is_terminal() {
                     if matches!(self.state, State::Connecting { .. }) {
                         fx.push(Effect::AbortConnect);
@@ -1236,6 +1790,14 @@ impl Machine {
     fn on_network_changed(&mut self, now: Mono, fx: &mut Vec<Effect>) {
         match self.state.name() {
             StateName::Backoff => {
+                // A flapping network brings an attempt forward at most once
+                // per base delay; the backoff runs on otherwise.
+                if self
+                    .last_network_attempt_at
+                    .is_some_and(|at| now.since(at) < self.cfg.reconnect.base)
+                {
+                    return;
+                }
                 self.disarm(TimerKind::Backoff);
                 self.connect(Cause::NetworkChanged, now, fx);
             }

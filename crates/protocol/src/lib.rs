@@ -1,4 +1,6 @@
-//! Wire types of the job socket protocol, version 1 (`shared/PROTOCOL.md`).
+//! Wire types of the job socket protocol, version 1 (`shared/PROTOCOL.md`),
+//! and the [`dialect`]s: how other protocols' frames read (Socket.IO,
+//! graphql-ws).
 //!
 //! Both ends use this crate: the engine's `job` adapter (client side) and the
 //! simulator (server side). Parsing is pure and total: any input yields either a
@@ -6,6 +8,7 @@
 //! target checks.
 
 mod close;
+pub mod dialect;
 mod message;
 mod rest;
 

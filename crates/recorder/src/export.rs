@@ -2,34 +2,132 @@
 //! File" upload reads it), OTLP JSON, and a CSV of its transitions. All are
 //! built from the stored, already-scrubbed records; payloads are never
 //! exported.
+//!
+//! Exports stream: events are read a page at a time and each span is
+//! written as soon as it is finished, so memory does not grow with the
+//! session (what is held is one page of events and each socket's open
+//! interval, itself capped at [`crate::trace::MAX_EVENTS_PER_SPAN`] span
+//! events). [`write_file`] writes all or nothing.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::read::RecordReader;
+use crate::read::{RecordReader, SessionSummary, WindowQuery};
 use crate::record::EventBody;
-use crate::trace::{AttrValue, SpanRecord, TraceBuilder, hex};
+use crate::trace::{AttrValue, SpanRecord, TraceBuilder, hex, trace_id};
 
-/// Every span of a session, in the order they finished.
-pub fn session_spans(reader: &RecordReader, session_id: i64) -> Result<Vec<SpanRecord>, Error> {
-    let session = reader.session(session_id)?;
-    let mut builder = TraceBuilder::new(session.tag);
-    let mut spans = Vec::new();
-    let mut last = session.started_ns;
-    reader.for_each_event(session_id, |e| {
-        last = last.max(e.wall_ns);
-        builder.push(&e, &mut spans);
-        Ok(())
-    })?;
-    builder.finish_all(session.ended_ns.unwrap_or(last).max(last), &mut spans);
-    Ok(spans)
+/// Events read per page while exporting.
+const EXPORT_PAGE: usize = 4096;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Jaeger native JSON ([`write_jaeger`]).
+    Jaeger,
+    /// OTLP JSON ([`write_otlp_json`]).
+    Otlp,
+    /// The transitions CSV ([`write_transitions_csv`]).
+    Csv,
 }
 
-fn write_json<T: Serialize>(out: impl Write, v: &T) -> Result<(), Error> {
-    serde_json::to_writer(out, v).map_err(|e| Error::Export(e.to_string()))
+impl Format {
+    /// By name: `jaeger`, `otlp` or `csv`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "jaeger" => Some(Format::Jaeger),
+            "otlp" => Some(Format::Otlp),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// The usual end of a file name in this format.
+    pub fn file_suffix(self) -> &'static str {
+        match self {
+            Format::Jaeger => "jaeger.json",
+            Format::Otlp => "otlp.json",
+            Format::Csv => "transitions.csv",
+        }
+    }
+}
+
+/// Writes a session in `format` to `path`, all or nothing: into a temporary
+/// file in the same directory, renamed over `path` only once it is complete
+/// and synced. On any error the temporary file is removed, no file is left
+/// at `path` that was not there before, and a file already there is left
+/// as it was.
+pub fn write_file(
+    reader: &RecordReader,
+    session_id: i64,
+    format: Format,
+    service_name: &str,
+    path: &Path,
+) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".sockscope-export-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
+    {
+        let mut out = BufWriter::new(tmp.as_file());
+        match format {
+            Format::Jaeger => write_jaeger(reader, session_id, service_name, &mut out)?,
+            Format::Otlp => write_otlp_json(reader, session_id, service_name, &mut out)?,
+            Format::Csv => write_transitions_csv(reader, session_id, &mut out)?,
+        }
+        out.flush().map_err(|e| Error::io("writing", path, e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("syncing", path, e))?;
+    // Dropping `tmp` on an error above removes it.
+    tmp.persist(path)
+        .map_err(|e| Error::io("renaming the export to", path, e.error))?;
+    Ok(())
+}
+
+fn export_io(e: std::io::Error) -> Error {
+    Error::Export(e.to_string())
+}
+
+/// The elements of a JSON array whose `[` is already written: a comma
+/// before each but the first.
+struct JsonItems {
+    written: u64,
+}
+
+impl JsonItems {
+    fn new() -> JsonItems {
+        JsonItems { written: 0 }
+    }
+
+    fn push<T: Serialize>(&mut self, out: &mut impl Write, v: &T) -> Result<(), Error> {
+        if self.written > 0 {
+            out.write_all(b",").map_err(export_io)?;
+        }
+        self.written += 1;
+        serde_json::to_writer(out, v).map_err(|e| Error::Export(e.to_string()))
+    }
+}
+
+/// A session, and when its open intervals end in an export: its end, or
+/// its last event if that is later (or if it never ended).
+fn session_and_end(reader: &RecordReader, session_id: i64) -> Result<(SessionSummary, i64), Error> {
+    let session = reader.session(session_id)?;
+    let last = reader
+        .last_event_wall_ns(session_id)?
+        .unwrap_or(session.started_ns)
+        .max(session.started_ns);
+    let end = session.ended_ns.unwrap_or(last).max(last);
+    Ok((session, end))
 }
 
 /// Jaeger native JSON: `{"data":[trace...]}`.
@@ -137,79 +235,111 @@ fn jaeger_tag(key: &str, v: &AttrValue) -> JaegerTag {
     }
 }
 
-/// The spans of a session as Jaeger native JSON.
-pub fn jaeger(spans: &[SpanRecord], service_name: &str) -> JaegerFile {
-    let mut traces: BTreeMap<[u8; 16], Vec<JaegerSpan>> = BTreeMap::new();
-    for sp in spans {
-        let trace_id = hex(&sp.trace_id);
-        let mut tags: Vec<JaegerTag> = sp
-            .attributes
-            .iter()
-            .map(|(k, v)| jaeger_tag(k, v))
-            .collect();
-        if let Some(e) = &sp.error {
-            tags.push(jaeger_tag("error", &AttrValue::Bool(true)));
-            tags.push(jaeger_tag(
-                "otel.status_description",
-                &AttrValue::Str(e.clone()),
-            ));
-        }
-        traces.entry(sp.trace_id).or_default().push(JaegerSpan {
-            trace_id: trace_id.clone(),
-            span_id: hex(&sp.span_id),
-            operation_name: sp.name.clone(),
-            references: sp
-                .parent
-                .iter()
-                .map(|p| JaegerRef {
-                    ref_type: "CHILD_OF".into(),
-                    trace_id: trace_id.clone(),
-                    span_id: hex(p),
-                })
-                .collect(),
-            start_time: sp.start_ns / 1000,
-            duration: (sp.end_ns - sp.start_ns) / 1000,
-            tags,
-            logs: sp
-                .events
-                .iter()
-                .map(|e| JaegerLog {
-                    timestamp: e.time_ns / 1000,
-                    fields: std::iter::once(jaeger_tag("event", &AttrValue::Str(e.name.into())))
-                        .chain(e.attributes.iter().map(|(k, v)| jaeger_tag(k, v)))
-                        .collect(),
-                })
-                .collect(),
-            process_id: "p1".into(),
-        });
+/// One span as Jaeger JSON.
+pub fn jaeger_span(sp: &SpanRecord) -> JaegerSpan {
+    let trace_id = hex(&sp.trace_id);
+    let mut tags: Vec<JaegerTag> = sp
+        .attributes
+        .iter()
+        .map(|(k, v)| jaeger_tag(k, v))
+        .collect();
+    if let Some(e) = &sp.error {
+        tags.push(jaeger_tag("error", &AttrValue::Bool(true)));
+        tags.push(jaeger_tag(
+            "otel.status_description",
+            &AttrValue::Str(e.clone()),
+        ));
     }
-    let process = JaegerProcess {
-        service_name: service_name.to_owned(),
-        tags: Vec::new(),
-    };
-    JaegerFile {
-        data: traces
-            .into_iter()
-            .map(|(id, spans)| JaegerTrace {
-                trace_id: hex(&id),
-                spans,
-                processes: BTreeMap::from([("p1".to_owned(), process.clone())]),
+    JaegerSpan {
+        trace_id: trace_id.clone(),
+        span_id: hex(&sp.span_id),
+        operation_name: sp.name.clone(),
+        references: sp
+            .parent
+            .iter()
+            .map(|p| JaegerRef {
+                ref_type: "CHILD_OF".into(),
+                trace_id: trace_id.clone(),
+                span_id: hex(p),
             })
             .collect(),
+        start_time: sp.start_ns / 1000,
+        duration: (sp.end_ns - sp.start_ns) / 1000,
+        tags,
+        logs: sp
+            .events
+            .iter()
+            .map(|e| JaegerLog {
+                timestamp: e.time_ns / 1000,
+                fields: std::iter::once(jaeger_tag("event", &AttrValue::Str(e.name.into())))
+                    .chain(e.attributes.iter().map(|(k, v)| jaeger_tag(k, v)))
+                    .collect(),
+            })
+            .collect(),
+        process_id: "p1".into(),
     }
 }
 
-/// Writes a session as Jaeger native JSON.
+/// Writes a session as Jaeger native JSON ([`JaegerFile`]): one trace per
+/// socket, in trace-id order, each socket's spans in the order they
+/// finished. Streams: one pass per socket over its own events.
 pub fn write_jaeger(
     reader: &RecordReader,
     session_id: i64,
     service_name: &str,
     out: impl Write,
 ) -> Result<(), Error> {
-    write_json(
-        out,
-        &jaeger(&session_spans(reader, session_id)?, service_name),
-    )
+    let (session, end_ns) = session_and_end(reader, session_id)?;
+    let mut sockets = reader.event_socket_ids(session_id)?;
+    sockets.sort_by_key(|&s| trace_id(session.tag, s));
+    let process = BTreeMap::from([(
+        "p1".to_owned(),
+        JaegerProcess {
+            service_name: service_name.to_owned(),
+            tags: Vec::new(),
+        },
+    )]);
+    let mut out = BufWriter::new(out);
+    out.write_all(b"{\"data\":[").map_err(export_io)?;
+    let mut traces = JsonItems::new();
+    let mut finished = Vec::new();
+    for socket in sockets {
+        let mut builder = TraceBuilder::new(session.tag);
+        // The trace's head is written with its first span: a socket with
+        // none (engine-wide events only) makes no trace.
+        let mut spans: Option<JsonItems> = None;
+        let mut emit = |finished: &mut Vec<SpanRecord>, out: &mut BufWriter<_>| {
+            for sp in finished.drain(..) {
+                if spans.is_none() {
+                    if traces.written > 0 {
+                        out.write_all(b",").map_err(export_io)?;
+                    }
+                    traces.written += 1;
+                    write!(out, "{{\"traceID\":\"{}\",\"spans\":[", hex(&sp.trace_id))
+                        .map_err(export_io)?;
+                }
+                spans
+                    .get_or_insert_with(JsonItems::new)
+                    .push(out, &jaeger_span(&sp))?;
+            }
+            Ok::<(), Error>(())
+        };
+        let mut q = WindowQuery::whole_session(session_id, EXPORT_PAGE);
+        q.sockets = Some(vec![socket]);
+        reader.for_each_in(q, |e| {
+            builder.push(&e, &mut finished);
+            emit(&mut finished, &mut out)
+        })?;
+        builder.finish_all(end_ns, &mut finished);
+        emit(&mut finished, &mut out)?;
+        if spans.is_some() {
+            out.write_all(b"],\"processes\":").map_err(export_io)?;
+            serde_json::to_writer(&mut out, &process).map_err(|e| Error::Export(e.to_string()))?;
+            out.write_all(b"}").map_err(export_io)?;
+        }
+    }
+    out.write_all(b"]}").map_err(export_io)?;
+    out.flush().map_err(export_io)
 }
 
 /// OTLP JSON (`{"resourceSpans":[...]}`), as the OTLP/HTTP JSON encoding
@@ -338,73 +468,83 @@ fn otlp_kv(key: &str, v: &AttrValue) -> OtlpKeyValue {
     }
 }
 
-/// The spans of a session as OTLP JSON.
-pub fn otlp_json(spans: &[SpanRecord], service_name: &str) -> OtlpFile {
-    OtlpFile {
-        resource_spans: vec![OtlpResourceSpans {
-            resource: OtlpResource {
-                attributes: vec![otlp_kv(
-                    "service.name",
-                    &AttrValue::Str(service_name.into()),
-                )],
+/// One span as OTLP JSON.
+pub fn otlp_span(sp: &SpanRecord) -> OtlpSpan {
+    OtlpSpan {
+        trace_id: hex(&sp.trace_id),
+        span_id: hex(&sp.span_id),
+        parent_span_id: sp.parent.map(|p| hex(&p)).unwrap_or_default(),
+        name: sp.name.clone(),
+        kind: 1,
+        start_time_unix_nano: sp.start_ns.to_string(),
+        end_time_unix_nano: sp.end_ns.to_string(),
+        attributes: sp.attributes.iter().map(|(k, v)| otlp_kv(k, v)).collect(),
+        events: sp
+            .events
+            .iter()
+            .map(|e| OtlpEvent {
+                time_unix_nano: e.time_ns.to_string(),
+                name: e.name.into(),
+                attributes: e.attributes.iter().map(|(k, v)| otlp_kv(k, v)).collect(),
+            })
+            .collect(),
+        status: match &sp.error {
+            Some(m) => OtlpStatus {
+                code: 2,
+                message: m.clone(),
             },
-            scope_spans: vec![OtlpScopeSpans {
-                scope: OtlpScope {
-                    name: "sockscope-recorder".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                },
-                spans: spans
-                    .iter()
-                    .map(|sp| OtlpSpan {
-                        trace_id: hex(&sp.trace_id),
-                        span_id: hex(&sp.span_id),
-                        parent_span_id: sp.parent.map(|p| hex(&p)).unwrap_or_default(),
-                        name: sp.name.clone(),
-                        kind: 1,
-                        start_time_unix_nano: sp.start_ns.to_string(),
-                        end_time_unix_nano: sp.end_ns.to_string(),
-                        attributes: sp.attributes.iter().map(|(k, v)| otlp_kv(k, v)).collect(),
-                        events: sp
-                            .events
-                            .iter()
-                            .map(|e| OtlpEvent {
-                                time_unix_nano: e.time_ns.to_string(),
-                                name: e.name.into(),
-                                attributes: e
-                                    .attributes
-                                    .iter()
-                                    .map(|(k, v)| otlp_kv(k, v))
-                                    .collect(),
-                            })
-                            .collect(),
-                        status: match &sp.error {
-                            Some(m) => OtlpStatus {
-                                code: 2,
-                                message: m.clone(),
-                            },
-                            None => OtlpStatus {
-                                code: 0,
-                                message: String::new(),
-                            },
-                        },
-                    })
-                    .collect(),
-            }],
-        }],
+            None => OtlpStatus {
+                code: 0,
+                message: String::new(),
+            },
+        },
     }
 }
 
-/// Writes a session as OTLP JSON.
+/// Writes a session as OTLP JSON ([`OtlpFile`]): one resource, one scope,
+/// every span in the order it finished. Streams: one pass over the events.
 pub fn write_otlp_json(
     reader: &RecordReader,
     session_id: i64,
     service_name: &str,
     out: impl Write,
 ) -> Result<(), Error> {
-    write_json(
-        out,
-        &otlp_json(&session_spans(reader, session_id)?, service_name),
-    )
+    let (session, end_ns) = session_and_end(reader, session_id)?;
+    let resource = OtlpResource {
+        attributes: vec![otlp_kv(
+            "service.name",
+            &AttrValue::Str(service_name.into()),
+        )],
+    };
+    let scope = OtlpScope {
+        name: "sockscope-recorder".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let mut out = BufWriter::new(out);
+    let json = |e: serde_json::Error| Error::Export(e.to_string());
+    out.write_all(b"{\"resourceSpans\":[{\"resource\":")
+        .map_err(export_io)?;
+    serde_json::to_writer(&mut out, &resource).map_err(json)?;
+    out.write_all(b",\"scopeSpans\":[{\"scope\":")
+        .map_err(export_io)?;
+    serde_json::to_writer(&mut out, &scope).map_err(json)?;
+    out.write_all(b",\"spans\":[").map_err(export_io)?;
+    let mut builder = TraceBuilder::new(session.tag);
+    let mut finished = Vec::new();
+    let mut spans = JsonItems::new();
+    reader.for_each_in(WindowQuery::whole_session(session_id, EXPORT_PAGE), |e| {
+        builder.push(&e, &mut finished);
+        for sp in finished.drain(..) {
+            spans.push(&mut out, &otlp_span(&sp))?;
+        }
+        Ok(())
+    })?;
+    builder.finish_all(end_ns, &mut finished);
+    for sp in finished.drain(..) {
+        spans.push(&mut out, &otlp_span(&sp))?;
+    }
+    out.write_all(b"]}]}]}").map_err(export_io)?;
+    out.flush().map_err(export_io)
 }
 
 /// Header of the transitions CSV.
@@ -415,9 +555,10 @@ pub const TRANSITIONS_CSV_HEADER: &str = "session_id,socket_id,socket_name,event
 pub fn write_transitions_csv(
     reader: &RecordReader,
     session_id: i64,
-    mut out: impl Write,
+    out: impl Write,
 ) -> Result<(), Error> {
     reader.session(session_id)?;
+    let mut out = BufWriter::new(out);
     let names: BTreeMap<u64, String> = reader
         .sockets(session_id)?
         .into_iter()
@@ -450,14 +591,24 @@ pub fn write_transitions_csv(
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(",")).map_err(io)
-    })
+    })?;
+    out.flush().map_err(io)
 }
 
+/// One CSV cell. A cell a spreadsheet would run as a formula (it starts
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return; socket names, job
+/// ids and reasons can come from the server) gets a leading `'`, so it is
+/// shown as text; then RFC 4180 quoting.
 fn csv_field(f: &str) -> String {
+    let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{f}")
+    } else {
+        f.to_owned()
+    };
     if f.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
-        f.to_owned()
+        f
     }
 }
 
@@ -505,5 +656,19 @@ mod tests {
         assert_eq!(super::csv_field("a,b"), "\"a,b\"");
         assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(super::csv_field("plain"), "plain");
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        assert_eq!(super::csv_field("=1+2"), "'=1+2");
+        assert_eq!(super::csv_field("+1"), "'+1");
+        assert_eq!(super::csv_field("-2+3"), "'-2+3");
+        assert_eq!(super::csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::csv_field("\tx"), "'\tx");
+        assert_eq!(
+            super::csv_field("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(super::csv_field("a=b"), "a=b");
     }
 }

@@ -173,6 +173,26 @@ impl RecordReader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The ids of every socket with an event in a session (engine-wide
+    /// events' 0 included), ascending.
+    pub fn event_socket_ids(&self, session_id: i64) -> Result<Vec<u64>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT socket_id FROM events INDEXED BY events_by_socket
+             WHERE session_id = ?1 ORDER BY socket_id",
+        )?;
+        let rows = stmt.query_map([session_id], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The wall time of a session's last event, if it has one.
+    pub fn last_event_wall_ns(&self, session_id: i64) -> Result<Option<i64>, Error> {
+        Ok(self.conn.query_row(
+            "SELECT max(wall_ns) FROM events WHERE session_id = ?1",
+            [session_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// A page of the events in a window. Few sockets: one index range per
     /// socket, merged; many or all: one scan of the time index.
     pub fn events(&self, q: &WindowQuery) -> Result<EventPage, Error> {
@@ -261,9 +281,18 @@ impl RecordReader {
     pub fn for_each_event(
         &self,
         session_id: i64,
+        f: impl FnMut(EventRecord) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.for_each_in(WindowQuery::whole_session(session_id, 4096), f)
+    }
+
+    /// Calls `f` on every event `q` selects, in order, a page at a time
+    /// (`q.page_size` events are held at once).
+    pub fn for_each_in(
+        &self,
+        mut q: WindowQuery,
         mut f: impl FnMut(EventRecord) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let mut q = WindowQuery::whole_session(session_id, 4096);
         loop {
             let page = self.events(&q)?;
             for e in page.events {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{
     Cause, ClosedReason, Direction, DropReason, EnvironmentChange, ErrorClass, Event, EventKind,
     FailedReason, FindingSide, MessageStage, ProgressSource, Severity, Side, State,
-    StateSyncOutcome, UserAction,
+    StateSyncOutcome,
 };
 use sockscope_protocol::JobStatus;
 
@@ -476,6 +476,10 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
         State::Closed { reason } => match reason {
             ClosedReason::JobFinished => t.reason = Some("job_finished".into()),
             ClosedReason::UserClosed => t.reason = Some("user_closed".into()),
+            ClosedReason::PeerClosed { code } => {
+                t.reason = Some("peer_closed".into());
+                t.reason_detail = Some(serde_json::json!({ "code": code }).to_string());
+            }
             ClosedReason::JobFailed { code, retryable } => {
                 t.reason = Some("job_failed".into());
                 t.reason_detail = Some(
@@ -525,17 +529,7 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
         Cause::HeartbeatLost => ("heartbeat_lost", None),
         Cause::BackoffElapsed => ("backoff_elapsed", None),
         Cause::NetworkChanged => ("network_changed", None),
-        Cause::User(a) => (
-            "user",
-            Some(
-                match a {
-                    UserAction::Cancel => "cancel",
-                    UserAction::Close => "close",
-                    UserAction::Retry => "retry",
-                }
-                .to_owned(),
-            ),
-        ),
+        Cause::User(a) => ("user", Some(a.as_str().to_owned())),
         Cause::StateSyncNotFound => ("state_sync_not_found", None),
         Cause::JobEnded => ("job_ended", None),
         Cause::TokenUnavailable => ("token_unavailable", None),

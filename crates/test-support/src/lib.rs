@@ -1,10 +1,12 @@
 //! Shared helpers of the integration-test binaries: bounded waits, a harness
 //! of simulator plus engine with a lossless event log, a token source
-//! backed by the simulator's control plane, and a real OTLP receiver
-//! ([`otlp`]). Nothing here sleeps; every wait is for an event, bounded by a
-//! timeout.
+//! backed by the simulator's control plane, a real OTLP receiver
+//! ([`otlp`]) and an HTTP server of huge answers ([`huge_body`]). Nothing
+//! here sleeps; every wait is for an event, bounded by a timeout.
 
+pub mod huge_body;
 pub mod otlp;
+pub mod reference;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -116,6 +118,7 @@ impl Harness {
         c.timeouts = Timeouts {
             handshake: Duration::from_secs(5),
             ready: Duration::from_secs(1),
+            ready_first: Duration::from_millis(250),
             close: Duration::from_secs(1),
             state_sync_retry: Duration::from_millis(20),
         };
@@ -261,4 +264,31 @@ impl TokenSource for SimTokenSource {
     fn describe(&self) -> String {
         format!("sim-admin:{}", self.job_id)
     }
+}
+
+/// For a test that measures its own process (its resident memory): runs
+/// the test `name` (its full path, e.g. `bounds::big_frames`) alone in a
+/// fresh copy of this test binary, with `env` added, prints that copy's
+/// output and panics unless it passed. Returns `None` inside that copy,
+/// where the test does its work; `Some(stdout)` in the test that started it.
+pub fn in_own_process(name: &str, env: &[(&str, &str)]) -> Option<String> {
+    const MARK: &str = "SOCKSCOPE_OWN_PROCESS";
+    if std::env::var(MARK).is_ok_and(|v| v == name) {
+        return None;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(MARK, name)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} failed in its own process");
+    assert!(
+        stdout.contains("1 passed"),
+        "{name} did not run in its own process"
+    );
+    Some(stdout)
 }
