@@ -10,6 +10,7 @@ use tauri::ipc::Channel;
 
 use crate::error::UiError;
 use crate::live;
+use crate::token_guard::TokenGuard;
 use crate::transfer::{
     AddSocketRequest, AppInfo, CursorIo, EventPageOut, LiveBatch, OtlpSettings, ScenarioRow,
     SessionRow, SocketRow, UiEvent,
@@ -24,6 +25,8 @@ pub struct AppState {
     pub export_dir: PathBuf,
     /// The OTLP settings file.
     pub otlp_path: PathBuf,
+    /// The token sources `add_socket` may name, and their hosts.
+    pub guard: TokenGuard,
 }
 
 type Res<T> = Result<T, UiError>;
@@ -88,6 +91,7 @@ fn sockets(state: State<'_, AppState>) -> Vec<SocketRow> {
 
 #[tauri::command]
 async fn add_socket(state: State<'_, AppState>, request: AddSocketRequest) -> Res<u64> {
+    state.guard.check(&request.token, &request.url)?;
     Ok(state.session.add_socket(request.into_spec()?).await?)
 }
 

@@ -45,7 +45,8 @@ impl From<CoreError> for UiError {
             #[allow(unreachable_patterns)]
             _ => "core",
         };
-        UiError::new(code, e.to_string())
+        // The text crosses to the webview: scrubbed like any that leaves.
+        UiError::new(code, sockscope_recorder::redact::free_text(&e.to_string()))
     }
 }
 

@@ -7,6 +7,7 @@ mod error;
 mod live;
 mod scenario_view;
 mod settings;
+mod token_guard;
 mod transfer;
 mod tray;
 
@@ -60,12 +61,23 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .telemetry();
     let opts = session_options(&args, otlp);
+    // The sockets file is read again for the sources it allows; a file the
+    // session refuses fails the start below anyway.
+    let config = opts
+        .config_path
+        .as_deref()
+        .and_then(|p| sockscope_core::Config::load(p).ok());
+    let guard = token_guard::TokenGuard::load(
+        config.as_ref(),
+        &config_dir.join(token_guard::ALLOWLIST_FILE),
+    );
     let session =
         tauri::async_runtime::block_on(Session::start(opts)).context("starting the session")?;
     let state = commands::AppState {
         session: session.clone(),
         export_dir: settings::export_dir(),
         otlp_path,
+        guard,
     };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())

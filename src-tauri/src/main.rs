@@ -23,13 +23,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<AppArgs, String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sockscope_recorder::logging::init_stderr("info,tao=warn,wry=warn");
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
@@ -40,7 +34,7 @@ fn main() -> ExitCode {
     match sockscope_app::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sockscope-app: {e:#}");
+            eprintln!("sockscope-app: {}", sockscope_core::error_line(e.chain()));
             ExitCode::FAILURE
         }
     }

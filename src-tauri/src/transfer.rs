@@ -295,6 +295,10 @@ impl AddSocketRequest {
             TokenRef::File { path } => TokenSpec::File(path),
             TokenRef::Keyring { job_id } => TokenSpec::Keyring { job_id },
         };
+        // A pasted URL's token goes into memory at once, with one warning.
+        if let Some(warning) = spec.take_url_token(None)? {
+            tracing::warn!("{warning}");
+        }
         Ok(spec)
     }
 }

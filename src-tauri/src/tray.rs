@@ -9,6 +9,7 @@ use sockscope_core::Session;
 use sockscope_core::session::SocketView;
 use sockscope_engine::State;
 use sockscope_engine::event::{ClosedReason, EventKind, FailedReason};
+use sockscope_recorder::redact;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager};
@@ -38,8 +39,15 @@ pub fn summary(sockets: &[SocketView]) -> String {
     )
 }
 
-/// What a terminal transition means to a person, for jobs only.
+/// What a terminal transition means to a person, for jobs only: the
+/// notification's title and body, scrubbed (the failure code is the
+/// server's text and may quote a secret).
 pub fn job_outcome(name: &str, to: &State) -> Option<(String, String)> {
+    let (title, body) = outcome_text(name, to)?;
+    Some((redact::free_text(&title), redact::free_text(&body)))
+}
+
+fn outcome_text(name: &str, to: &State) -> Option<(String, String)> {
     match to {
         State::Closed {
             reason: ClosedReason::JobFinished,
@@ -227,5 +235,32 @@ mod tests {
         );
         assert_eq!(job_outcome("csv", &State::Ready { attempt: 1 }), None);
         assert_eq!(job_outcome("csv", &State::Cancelled), None);
+    }
+
+    #[test]
+    fn a_notification_never_shows_a_secret_the_server_quoted() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2IifQ.c2lnbmF0dXJlLWJ5dGVz";
+        let token = "notification-token-7f3a";
+        sockscope_engine::secret::remember(token);
+        for code in [
+            jwt.to_owned(),
+            format!("bad token {token}"),
+            "see https://admin:hunter2x@logs.example/x".to_owned(),
+        ] {
+            let failed = State::Closed {
+                reason: ClosedReason::JobFailed {
+                    code: code.clone(),
+                    retryable: false,
+                },
+            };
+            let (title, body) = job_outcome(token, &failed).unwrap();
+            for secret in [jwt, token, "hunter2x"] {
+                assert!(
+                    !title.contains(secret) && !body.contains(secret),
+                    "{title} / {body}"
+                );
+            }
+            assert!(body.contains("[REDACTED]"), "{body}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use sockscope_sim::{Faults, JobKind, Sim, SimConfig};
+use sockscope_sim::{AuthVia, Faults, JobKind, Sim, SimConfig, WireEvent};
 use sockscope_test_support::{bounded, within};
 
 async fn watch(url: &str, token: &str, db: &std::path::Path) -> std::process::Output {
@@ -110,6 +110,98 @@ fn watch_refuses_bad_input_clearly() {
     .unwrap();
     let msg = run(&["--config", cfg.to_str().unwrap()]);
     assert!(msg.contains("bad.toml:3"), "{msg}");
+}
+
+/// A fast job of 5 items on `sim`.
+fn quick_job(sim: &Sim) -> sockscope_sim::CreateJobResponse {
+    let faults = Faults {
+        interval_ms: Some(5),
+        ..Faults::default()
+    };
+    sim.create_job(JobKind::CsvImport, 5, faults).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_url_moves_into_memory_with_one_warning_and_still_connects() {
+    bounded(async {
+        let sim = Sim::start(SimConfig::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (param, placement) in [("token", None), ("access_token", Some("header"))] {
+            let job = quick_job(&sim);
+            let db = dir.path().join(format!("{param}.db"));
+            let url = format!("{}&{param}={}", job.ws_url, job.token);
+            let mut args = vec![
+                "watch",
+                "--url",
+                &url,
+                "--json",
+                "--db",
+                db.to_str().unwrap(),
+            ];
+            if let Some(p) = placement {
+                args.extend(["--token-placement", p]);
+            }
+            let out = crate::sockscope(&args, &[]).await;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{param}: {stderr}");
+            let warning = format!("warning: the URL held a token in `{param}=`");
+            assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+            assert_eq!(stderr.lines().filter(|l| l.contains("warning")).count(), 1);
+            assert!(!stdout.contains(&job.token) && !stderr.contains(&job.token));
+            let stored = std::fs::read(&db).unwrap();
+            assert!(!String::from_utf8_lossy(&stored).contains(&job.token));
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_placement_query_puts_an_env_token_on_the_url() {
+    bounded(async {
+        let sim = Sim::start(SimConfig::default()).await.unwrap();
+        let job = quick_job(&sim);
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("q.db");
+        let args = [
+            "watch",
+            "--url",
+            &job.ws_url,
+            "--token-env",
+            "JOB_TOKEN",
+            "--token-placement",
+            "query",
+            "--db",
+            db.to_str().unwrap(),
+        ];
+        let out = crate::sockscope(&args, &[("JOB_TOKEN", job.token.as_str())]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The simulator's wire log shows where the token travelled.
+        let via: Vec<AuthVia> = sim
+            .wire_log()
+            .into_iter()
+            .filter_map(|e| match e {
+                WireEvent::Connection { auth, .. } => Some(auth),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            !via.is_empty() && via.iter().all(|a| *a == AuthVia::Query),
+            "{via:?}"
+        );
+        let bad = crate::sockscope(
+            &["watch", "--url", &job.ws_url, "--token-placement", "cookie"],
+            &[],
+        )
+        .await;
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("header"));
+    })
+    .await;
 }
 
 /// Runs `watch --config` over `toml`, with `envs` set, to its exit.
@@ -230,6 +322,32 @@ max_attempts = 1
         );
         assert!(stderr.contains("findings: "), "{stderr}");
         assert!(!stderr.contains("TransportEnded {"), "debug text: {stderr}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_url_is_said_once_and_not_echoed() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        for (url, said) in [
+            (
+                "ws://admin:pw-not-shown-1@127.0.0.1:1/ws?jobId=j",
+                "holds credentials",
+            ),
+            (
+                "ws://127.0.0.1:1/ws?jobId=j&token=tok-not-shown-1&sig=sig-not-shown-1",
+                "several secret parameters",
+            ),
+        ] {
+            let out =
+                crate::sockscope(&["watch", "--url", url, "--db", db.to_str().unwrap()], &[]).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success());
+            assert_eq!(stderr.matches(said).count(), 1, "{stderr}");
+            assert!(!stderr.contains("not-shown"), "{stderr}");
+        }
     })
     .await;
 }

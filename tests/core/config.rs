@@ -96,6 +96,90 @@ fn an_inline_token_works_is_warned_about_and_is_never_repeated() {
 }
 
 #[test]
+fn a_token_in_the_url_moves_into_memory_with_one_warning() {
+    let secret = "url-token-in-config-77";
+    let text = format!(
+        "[[socket]]\nname = \"a\"\n\nurl = \"ws://h:1/x?jobId=j&access_token={secret}\"\n\
+         [[socket]]\nurl = \"ws://h:1/x?jobId=k&jwt={secret}\"\ntoken_placement = \"header\"\n"
+    );
+    let c = Config::parse(&text, Path::new("s.toml")).unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert_eq!(c.warnings[0].line, 4);
+    assert!(c.warnings[0].message.contains("`access_token=`"));
+    assert!(!format!("{c:?}").contains(secret), "{c:?}");
+    let (a, b) = (&c.sockets[0], &c.sockets[1]);
+    assert_eq!(a.url, "ws://h:1/x?jobId=j");
+    assert_eq!(a.token_placement, sockscope_engine::TokenPlacement::Query);
+    assert_eq!(a.token_param.as_deref(), Some("access_token"));
+    assert!(matches!(&a.token, TokenSpec::Inline(t) if t.expose() == secret));
+    assert_eq!(b.token_placement, sockscope_engine::TokenPlacement::Header);
+    // Beside another token source it is refused, on the URL's line.
+    let (line, message) = err(&format!(
+        "[[socket]]\nurl = \"ws://h:1/x?jobId=j&token={secret}\"\ntoken = {{ env = \"T\" }}\n"
+    ));
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("`token=`") && !message.contains(secret),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_serde_error_that_quotes_a_bad_value_is_scrubbed() {
+    let secret = "pasted-in-the-wrong-field-99";
+    let (line, message) = err(&format!(
+        "[[socket]]\nurl = \"ws://h:1/x?jobId=j\"\n[socket.reconnect]\nbase_ms = \"{secret}\"\n"
+    ));
+    assert_eq!(line, 4);
+    assert!(!message.contains(secret), "{message}");
+    assert!(message.contains("invalid type"), "{message}");
+}
+
+mod token_file {
+    use std::time::Duration;
+
+    use sockscope_core::config::{FILE_TOKEN_MAX, FileToken};
+    use sockscope_engine::{Error, TokenSource};
+    use sockscope_test_support::within;
+
+    async fn refused(path: &std::path::Path) -> String {
+        let source = FileToken::new(path);
+        match within(Duration::from_secs(5), "the token read", source.token()).await {
+            Err(Error::TokenUnavailable { reason, .. }) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("token.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reason = refused(&fifo).await;
+        assert!(reason.contains("not a regular file"), "{reason}");
+    }
+
+    #[tokio::test]
+    async fn a_device_is_refused_and_a_big_file_is_not_read() {
+        let reason = refused(std::path::Path::new("/dev/zero")).await;
+        assert!(reason.contains("not a regular file"), "{reason}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; FILE_TOKEN_MAX as usize + 1]).unwrap();
+        let reason = refused(&big).await;
+        assert!(reason.contains("larger than 65536 bytes"), "{reason}");
+        let ok = dir.path().join("ok");
+        std::fs::write(&ok, "file-token-value\n").unwrap();
+        let t = FileToken::new(&ok).token().await.unwrap();
+        assert_eq!(t.expose(), "file-token-value");
+    }
+}
+
+#[test]
 fn a_dialect_is_a_name_or_a_table_and_its_mistakes_name_their_line() {
     let c = Config::parse(
         "[[socket]]\nurl = \"ws://h:1/\"\ndialect = \"socketio\"\n",

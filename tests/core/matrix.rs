@@ -78,6 +78,8 @@ fn plan(rng: &mut fastrand::Rng) -> Plan {
         fault_connections: maybe(rng, 0.2, |r| if r.bool() { -1 } else { r.i64(1..=3) }),
         fail_after,
         fail_retryable: fail_after.map(|_| rng.bool()),
+        fail_message: None,
+        resync_reason: None,
         keepalive_ms: maybe(rng, 0.1, |r| r.u64(20..=100)),
     };
     let admin = maybe(rng, 0.15, |r| {

@@ -93,6 +93,8 @@ fn a_token_in_the_url_is_refused_without_being_repeated() {
     let secret = "s3cr3t-token-value";
     for url in [
         format!("ws://h:1/ws?jobId=j&token={secret}"),
+        format!("ws://h:1/ws?jobId=j&Access_Token={secret}"),
+        format!("ws://h:1/ws?apikey={secret}&jobId=j"),
         format!("ws://user:{secret}@h:1/ws?jobId=j"),
     ] {
         let (field, reason) = refused(SocketConfig::job(url));
@@ -100,6 +102,45 @@ fn a_token_in_the_url_is_refused_without_being_repeated() {
         assert!(!reason.contains(secret), "{reason}");
         let shown = format!("{}", Error::InvalidConfig { field, reason });
         assert!(!shown.contains(secret));
+    }
+}
+
+#[test]
+fn a_token_in_the_url_query_is_taken_out_and_remembered() {
+    let secret = "url-query-secret-4242";
+    for param in sockscope_engine::URL_SECRET_PARAMS {
+        let url = format!("wss://h:1/ws?jobId=j&{param}={secret}&x=1");
+        let found = sockscope_engine::take_url_token(&url)
+            .unwrap()
+            .expect("a token");
+        assert_eq!(found.param, *param);
+        assert_eq!(found.token.expose(), secret);
+        assert_eq!(found.url, "wss://h:1/ws?jobId=j&x=1");
+        assert!(!format!("{found:?}").contains(secret), "{found:?}");
+    }
+    // Remembered at once: the scrubber knows it before any connect.
+    assert_eq!(
+        sockscope_engine::secret::scrub(&format!("echo {secret}")),
+        "echo [REDACTED]"
+    );
+    let only = sockscope_engine::take_url_token(&format!("ws://h:1/ws?jwt={secret}"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(only.url, "ws://h:1/ws");
+    assert!(
+        sockscope_engine::take_url_token("ws://h:1/ws?jobId=j&tokens=1")
+            .unwrap()
+            .is_none(),
+        "only the listed names"
+    );
+    let two = format!("ws://h:1/ws?jobId=j&token={secret}&sig=abcdefgh");
+    match sockscope_engine::take_url_token(&two) {
+        Err(Error::InvalidConfig { field, reason }) => {
+            assert_eq!(field, "url");
+            assert!(reason.contains("token, sig"), "{reason}");
+            assert!(!reason.contains(secret), "{reason}");
+        }
+        other => panic!("two secrets must be refused, got {other:?}"),
     }
 }
 

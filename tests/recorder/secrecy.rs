@@ -3,34 +3,20 @@
 //! description, appears in none of the database files, the OTLP payloads
 //! the collector received, the exports, or the logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockscope_engine::{Event, EventKind};
 use sockscope_recorder::otel::{OtlpProtocol, Telemetry};
 use sockscope_recorder::{RecordReader, Recorder, RecorderConfig, export};
 use sockscope_test_support::otlp::Rotel;
-use sockscope_test_support::within;
+use sockscope_test_support::{Captured, within};
 use tokio::sync::mpsc;
 
 use crate::otlp::{after_everything, config_for};
 use crate::synthetic::socket_life;
 
 const SECRET: &str = "tok_S3cr3t-9f8e7d6c5b4a";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn assert_clean(place: &str, bytes: &[u8]) {
     let hay = String::from_utf8_lossy(bytes);

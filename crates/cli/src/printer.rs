@@ -8,6 +8,7 @@ use sockscope_core::Session;
 use sockscope_engine::event::{EventKind, Finding, MessageStage, StateSyncOutcome};
 use sockscope_engine::{Event, FinalCount, Mono, SocketId};
 use sockscope_protocol::JobStatus;
+use sockscope_recorder::redact;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Hands each live event to `each` until every socket's terminal
@@ -95,6 +96,8 @@ impl EventPrinter {
             }
             _ => return None,
         };
-        Some(format!("{t:>8.3}s  {name:<15} {what}"))
+        // Peer text (finding details, failure codes, sync errors) may quote
+        // a secret: the line goes through the recorder's scrubber.
+        Some(redact::free_text(&format!("{t:>8.3}s  {name:<15} {what}")))
     }
 }

@@ -10,8 +10,9 @@ use anyhow::bail;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sockscope_core::{Session, SessionOptions, SocketSpec, TokenSpec};
 use sockscope_engine::AdapterKind;
+use sockscope_engine::TokenPlacement;
 use sockscope_engine::event::EventKind;
-use sockscope_recorder::{EventRecord, TelemetryConfig};
+use sockscope_recorder::{EventRecord, TelemetryConfig, redact};
 
 use crate::printer::{EventPrinter, until_all_ended};
 use crate::summary::{FindingTally, write_summary};
@@ -22,7 +23,9 @@ pub struct WatchArgs {
     /// A TOML file of sockets (see docs/config.example.toml).
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     config: Option<PathBuf>,
-    /// One socket's ws:// or wss:// URL (without a token).
+    /// One socket's ws:// or wss:// URL. A token in its query (`token=`,
+    /// `access_token=`, `jwt=`, `apikey=`…) is moved into memory with a
+    /// warning and never stored or printed.
     #[arg(long, required_unless_present = "config")]
     url: Option<String>,
     /// The job id, if the URL has no `jobId=`.
@@ -31,6 +34,12 @@ pub struct WatchArgs {
     /// The environment variable that holds the token.
     #[arg(long, value_name = "VAR")]
     token_env: Option<String>,
+    /// Where the token travels: `header` (`Authorization: Bearer`, the
+    /// default) or `query` (`token=` on the URL, for legacy backends). A
+    /// token found in --url goes back to its query parameter unless
+    /// `header` is given. A config file sets it per socket instead.
+    #[arg(long, value_enum, conflicts_with = "config")]
+    token_placement: Option<Placement>,
     /// The protocol the socket speaks: `job` (PROTOCOL.md), `raw` (any
     /// WebSocket), `socketio`, `graphql-ws`, `phoenix`, `signalr`, or `json` (a bespoke JSON
     /// socket; its options in a config file's `[socket.dialect]` table; see
@@ -71,9 +80,54 @@ pub struct WatchArgs {
     db: Option<PathBuf>,
 }
 
+/// `--token-placement`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Placement {
+    Header,
+    Query,
+}
+
+/// The `--url` socket, with a token in its query moved into memory; the
+/// warning is printed here, once.
+fn url_socket(args: &mut WatchArgs) -> anyhow::Result<Option<SocketSpec>> {
+    let Some(url) = args.url.take() else {
+        return Ok(None);
+    };
+    let mut spec = SocketSpec::job(url);
+    spec.adapter = AdapterKind::parse(&args.dialect).unwrap_or(AdapterKind::Job);
+    let d = &mut spec.dialect;
+    let set = |slot: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            *slot = v.clone();
+        }
+    };
+    set(&mut d.progress_event, &args.progress_event);
+    set(&mut d.complete_event, &args.complete_event);
+    set(&mut d.failed_event, &args.failed_event);
+    d.processed.clone_from(&args.processed);
+    d.total.clone_from(&args.total);
+    d.query.clone_from(&args.query);
+    d.variables.clone_from(&args.variables);
+    spec.job_id = args.job_id.clone();
+    if let Some(var) = &args.token_env {
+        spec.token = TokenSpec::Env(var.clone());
+    }
+    let placement = args.token_placement.map(|p| match p {
+        Placement::Header => TokenPlacement::Header,
+        Placement::Query => TokenPlacement::Query,
+    });
+    if let Some(warning) = spec.take_url_token(placement)? {
+        eprintln!("warning: {warning}");
+    } else if let Some(p) = placement {
+        spec.token_placement = p;
+    }
+    Ok(Some(spec))
+}
+
 /// Runs until every socket has ended and its final count is settled; exit
 /// 0 only if every job finished with a known count.
-pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let url_spec = url_socket(&mut args)?;
     let session = Session::start(SessionOptions {
         db_path: args.db.clone(),
         config_path: args.config.clone(),
@@ -87,26 +141,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: line {}: {}", w.line, w.message);
     }
     let mut events = session.subscribe_from_start();
-    if let Some(url) = &args.url {
-        let mut spec = SocketSpec::job(url.clone());
-        spec.adapter = AdapterKind::parse(&args.dialect).unwrap_or(AdapterKind::Job);
-        let d = &mut spec.dialect;
-        let set = |slot: &mut String, v: &Option<String>| {
-            if let Some(v) = v {
-                *slot = v.clone();
-            }
-        };
-        set(&mut d.progress_event, &args.progress_event);
-        set(&mut d.complete_event, &args.complete_event);
-        set(&mut d.failed_event, &args.failed_event);
-        d.processed.clone_from(&args.processed);
-        d.total.clone_from(&args.total);
-        d.query.clone_from(&args.query);
-        d.variables.clone_from(&args.variables);
-        spec.job_id = args.job_id.clone();
-        if let Some(var) = &args.token_env {
-            spec.token = TokenSpec::Env(var.clone());
-        }
+    if let Some(spec) = url_spec {
         session.add_socket(spec).await?;
     }
     if session.sockets().is_empty() {
@@ -145,7 +180,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
                             bar.set_position(p.processed);
                         }
                         EventKind::Transition { to, .. } => {
-                            state_of.insert(e.socket, to.to_string());
+                            state_of.insert(e.socket, redact::free_text(&to.to_string()));
                         }
                         _ if found => {}
                         _ => return Ok(()),
@@ -179,7 +214,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     session.stop().await?;
     let mut summary = String::new();
     let all_completed = write_summary(&mut summary, id, &sockets, &findings);
-    eprint!("{summary}");
+    // Final states quote the server (a failure code): scrubbed.
+    eprint!("{}", redact::free_text(&summary));
     Ok(if all_completed {
         ExitCode::SUCCESS
     } else {

@@ -26,7 +26,8 @@ pub enum TokenSpec {
     Inline(Token),
     /// Read from this environment variable at each connect.
     Env(String),
-    /// Read from this file at each connect (trailing whitespace trimmed).
+    /// Read from this file at each connect (trailing whitespace trimmed; a
+    /// regular file of at most [`FILE_TOKEN_MAX`] bytes).
     File(PathBuf),
     /// Read from the OS keyring entry of this job.
     Keyring {
@@ -67,8 +68,12 @@ pub struct SocketSpec {
     pub create: Option<CreateJob>,
     /// Token source. Default none.
     pub token: TokenSpec,
-    /// Where the token travels. Default the `Authorization` header.
+    /// Where the token travels. Default the `Authorization` header; a token
+    /// taken out of the URL goes back where it was found (the query).
     pub token_placement: TokenPlacement,
+    /// The query parameter of [`TokenPlacement::Query`]. Default `token`;
+    /// a token taken out of the URL keeps its parameter's name.
+    pub token_param: Option<String>,
     /// Reconnect policy. Default: 1 s doubling to 30 s, 5 retries, jitter.
     pub reconnect: ReconnectPolicy,
     /// Heartbeat. Default: ping every 15 s, 10 s to answer.
@@ -89,10 +94,50 @@ impl SocketSpec {
             create: None,
             token: TokenSpec::None,
             token_placement: TokenPlacement::Header,
+            token_param: None,
             reconnect: ReconnectPolicy::default(),
             heartbeat: HeartbeatPolicy::default(),
             line: None,
         }
+    }
+
+    /// Moves a token found in the URL's query (`token=`, `access_token=`…,
+    /// see [`sockscope_engine::URL_SECRET_PARAMS`]) into an in-memory
+    /// source, so the URL that is kept, shown and recorded holds none.
+    /// `placement` is where the token then travels; `None` keeps it in the
+    /// query under the same name. Returns the one-line warning to show, or
+    /// `None` when the URL held no token. A URL token beside another token
+    /// source is refused: which one is meant is anyone's guess.
+    pub fn take_url_token(
+        &mut self,
+        placement: Option<TokenPlacement>,
+    ) -> Result<Option<String>, CoreError> {
+        let Some(found) = sockscope_engine::take_url_token(&self.url)? else {
+            return Ok(None);
+        };
+        if self.token != TokenSpec::None {
+            return Err(sockscope_engine::Error::InvalidConfig {
+                field: "url",
+                reason: format!(
+                    "holds a token in `{}=` and a token source is also given; keep one",
+                    found.param
+                ),
+            }
+            .into());
+        }
+        self.url = found.url;
+        self.token = TokenSpec::Inline(found.token);
+        self.token_placement = placement.unwrap_or(TokenPlacement::Query);
+        let travels = match self.token_placement {
+            TokenPlacement::Query => format!("sent as `{}=` at connect", found.param),
+            TokenPlacement::Header => "sent as a bearer header".to_owned(),
+        };
+        self.token_param = Some(found.param);
+        Ok(Some(format!(
+            "the URL held a token in `{}=`: it is kept in memory only and {travels}; \
+             pass it through a token source (--token-env, token = {{ env = \"VAR\" }}) instead",
+            self.token_param.as_deref().unwrap_or("token")
+        )))
     }
 
     /// The engine's config for this socket, with its token source resolved.
@@ -104,20 +149,30 @@ impl SocketSpec {
         c.name = self.name.clone();
         c.job_id = self.job_id.clone();
         c.token_placement = self.token_placement;
+        if let Some(p) = &self.token_param {
+            c.token_param = p.clone();
+        }
         c.reconnect = self.reconnect.clone();
         c.heartbeat = self.heartbeat.clone();
         c.token = match &self.token {
             TokenSpec::None => None,
             TokenSpec::Inline(t) => Some(Arc::new(StaticToken::new(t.expose()))),
             TokenSpec::Env(var) => Some(Arc::new(sockscope_engine::EnvToken::new(var.clone()))),
-            TokenSpec::File(path) => Some(Arc::new(FileToken { path: path.clone() })),
+            TokenSpec::File(path) => Some(Arc::new(FileToken::new(path.clone()))),
             TokenSpec::Keyring { job_id } => Some(keyring(job_id)?),
         };
         Ok(c)
     }
 }
 
+/// The largest token file read: 64 KiB. A token is a few hundred bytes; a
+/// bigger file is a mistake (or `/dev/zero`), refused before it is read.
+pub const FILE_TOKEN_MAX: u64 = 64 * 1024;
+
 /// A token read from a file at each connect, so a rotated file is picked up.
+/// Only a regular file (or a link to one) of at most [`FILE_TOKEN_MAX`]
+/// bytes is read: a FIFO would park the reader until someone writes, a
+/// device may never end.
 #[derive(Debug, Clone)]
 pub struct FileToken {
     path: PathBuf,
@@ -137,9 +192,7 @@ impl TokenSource for FileToken {
                 source_name: self.describe(),
                 reason,
             };
-            let text = tokio::fs::read_to_string(&self.path)
-                .await
-                .map_err(|e| unavailable(e.kind().to_string()))?;
+            let text = read_token_file(&self.path).await.map_err(unavailable)?;
             let token = text.trim_end();
             if token.is_empty() {
                 return Err(unavailable("the file is empty".into()));
@@ -155,6 +208,50 @@ impl TokenSource for FileToken {
     fn describe(&self) -> String {
         format!("file:{}", self.path.display())
     }
+}
+
+/// Reads a token file: a regular file, at most [`FILE_TOKEN_MAX`] bytes,
+/// UTF-8. The error says why not, never what the file holds.
+async fn read_token_file(path: &Path) -> Result<String, String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || read_token_file_now(&path))
+        .await
+        .map_err(|e| format!("the read was cancelled ({e})"))?
+}
+
+fn read_token_file_now(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let kind = |e: std::io::Error| e.kind().to_string();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    // Opening a FIFO for reading waits for a writer; non-blocking, it
+    // returns at once and the check below refuses it. Regular files
+    // ignore the flag.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = opts.open(path).map_err(kind)?;
+    // What was opened, not what the path named a moment before.
+    let meta = file.metadata().map_err(kind)?;
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, device or directory is refused)".into());
+    }
+    if meta.len() > FILE_TOKEN_MAX {
+        return Err(format!(
+            "the file is larger than {FILE_TOKEN_MAX} bytes; a token file holds only the token"
+        ));
+    }
+    // The file may grow after the check: read one byte past the cap to tell.
+    let mut bytes = Vec::new();
+    file.take(FILE_TOKEN_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(kind)?;
+    if bytes.len() as u64 > FILE_TOKEN_MAX {
+        return Err(format!("the file is larger than {FILE_TOKEN_MAX} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())
 }
 
 /// A warning about a config that works but should not be left so.
@@ -259,12 +356,11 @@ impl Config {
         let shape: FileShape = toml::from_str(text).map_err(|e| {
             // The parser's message may quote the offending text, which could
             // be an inline token: keep only its description line.
-            let message = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_owned();
+            // The first line may still quote a bad value (`invalid type:
+            // string "…"`): it goes through the scrubber too.
+            let message = sockscope_recorder::redact::free_text(
+                e.message().lines().next().unwrap_or("invalid TOML"),
+            );
             err(e.span(), message)
         })?;
         let mut sockets = Vec::new();
@@ -303,6 +399,7 @@ impl Config {
                     }
                 };
             }
+            let url_line = line_of(text, s.url.span().start);
             if let Some(t) = s.token {
                 let tspan = t.span();
                 spec.token = match t.into_inner() {
@@ -327,6 +424,21 @@ impl Config {
                         }
                     },
                 };
+            }
+            let placement = s.token_placement.is_some().then_some(spec.token_placement);
+            match spec.take_url_token(placement) {
+                Ok(Some(message)) => warnings.push(ConfigWarning {
+                    line: url_line,
+                    message,
+                }),
+                Ok(None) => {}
+                Err(CoreError::Engine(sockscope_engine::Error::InvalidConfig {
+                    field,
+                    reason,
+                })) => {
+                    return Err(at(s.url.span(), format!("{field}: {reason}")));
+                }
+                Err(e) => return Err(e),
             }
             if let Some(c) = s.create {
                 let faults = match c.faults {

@@ -59,3 +59,22 @@ pub enum CoreError {
     #[error("background task: {0}")]
     Task(String),
 }
+
+/// One line for an error and its causes, for a person: each cause is added
+/// unless the line already holds it (a variant that shows its source would
+/// otherwise print it twice), and the line is scrubbed of secrets.
+pub fn error_line<'a>(
+    chain: impl IntoIterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut line = String::new();
+    for cause in chain {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    sockscope_recorder::redact::free_text(&line)
+}

@@ -15,5 +15,5 @@ pub mod scenario;
 pub mod session;
 
 pub use config::{Config, SocketSpec, TokenSpec};
-pub use error::CoreError;
+pub use error::{CoreError, error_line};
 pub use session::{Session, SessionOptions, SocketView};

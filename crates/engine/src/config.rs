@@ -8,7 +8,97 @@ use url::Url;
 use crate::Error;
 use crate::dialect::DialectOptions;
 use crate::event::{AdapterKind, Endpoint, SocketInfo};
-use crate::token::TokenSource;
+use crate::token::{Token, TokenSource};
+
+/// Query parameters whose value is a secret (matched without regard to
+/// case): `token`, `access_token`, `id_token`, `auth`, `auth_token`,
+/// `jwt`, `apikey`, `api_key`, `api-key`, `key`, `sig`, `signature`,
+/// `secret` and `password`. [`take_url_token`] moves such a value out of a
+/// URL; [`SocketConfig::validate`] refuses a URL that still holds one.
+pub const URL_SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "id_token",
+    "auth",
+    "auth_token",
+    "jwt",
+    "apikey",
+    "api_key",
+    "api-key",
+    "key",
+    "sig",
+    "signature",
+    "secret",
+    "password",
+];
+
+fn is_secret_param(name: &str) -> bool {
+    URL_SECRET_PARAMS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// A token found in a URL's query, and the URL without it.
+#[derive(Debug, Clone)]
+pub struct UrlToken {
+    /// The URL with the parameter removed.
+    pub url: String,
+    /// The parameter's name as written, e.g. `access_token`.
+    pub param: String,
+    /// Its value, already remembered by [`crate::secret`].
+    pub token: Token,
+}
+
+/// Moves a token out of `url`'s query (a URL pasted from a log or a HAR
+/// file): `Ok(None)` when the query holds no [`URL_SECRET_PARAMS`] entry
+/// or the text is not a URL (validation reports that), an error when it
+/// holds more than one (which one is the token is anyone's guess). The
+/// value is remembered as a secret at once, so nothing prints it.
+pub fn take_url_token(url: &str) -> Result<Option<UrlToken>, Error> {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let secret: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| is_secret_param(k)).collect();
+    for (_, v) in &secret {
+        crate::secret::remember(v);
+    }
+    let (param, value) = match secret.as_slice() {
+        [] => return Ok(None),
+        [one] => (one.0.clone(), one.1.clone()),
+        many => {
+            let names: Vec<&str> = many.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(Error::InvalidConfig {
+                field: "url",
+                reason: format!(
+                    "holds several secret parameters ({}); keep one, or give the token \
+                     through a token source",
+                    names.join(", ")
+                ),
+            });
+        }
+    };
+    if value.is_empty() {
+        return Err(Error::InvalidConfig {
+            field: "url",
+            reason: format!("holds an empty `{param}=`"),
+        });
+    }
+    let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| *k != param).collect();
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(rest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    Ok(Some(UrlToken {
+        url: parsed.into(),
+        param,
+        token: Token::new(value),
+    }))
+}
 
 /// Where the token travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,6 +214,8 @@ pub struct SocketConfig {
     pub token: Option<Arc<dyn TokenSource>>,
     /// Where the token travels. Default the header.
     pub token_placement: TokenPlacement,
+    /// The query parameter of [`TokenPlacement::Query`]. Default `token`.
+    pub token_param: String,
     /// Job-state URL. Default: derived from `url` as
     /// `http(s)://host:port/api/job-state/{jobId}`.
     pub state_url: Option<String>,
@@ -157,6 +249,7 @@ impl SocketConfig {
             job_id: None,
             token: None,
             token_placement: TokenPlacement::Header,
+            token_param: "token".to_owned(),
             state_url: None,
             reconnect: ReconnectPolicy::default(),
             heartbeat: HeartbeatPolicy::default(),
@@ -205,11 +298,19 @@ impl SocketConfig {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| bad("url", "has no port"))?;
-        if url.query_pairs().any(|(k, _)| k == "token") {
+        if let Some((k, _)) = url.query_pairs().find(|(k, _)| is_secret_param(k)) {
             return Err(bad(
                 "url",
-                "holds a token= parameter; give the token through a token source instead \
-                 (token_placement = query puts it on the URL at connect time)",
+                &format!(
+                    "holds a {k}= parameter; give the token through a token source instead \
+                     (token_placement = query puts it on the URL at connect time)"
+                ),
+            ));
+        }
+        if self.token_param.is_empty() || self.token_param == "jobId" {
+            return Err(bad(
+                "token_param",
+                "must be a non-empty name other than jobId",
             ));
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -417,6 +518,7 @@ impl SocketConfig {
             state_url,
             token: self.token.clone(),
             token_placement: self.token_placement,
+            token_param: self.token_param.clone(),
             machine: MachineConfig {
                 adapter: self.adapter,
                 dialect: self.dialect.clone(),
@@ -445,6 +547,7 @@ pub struct ValidConfig {
     pub(crate) state_url: Option<Url>,
     pub(crate) token: Option<Arc<dyn TokenSource>>,
     pub(crate) token_placement: TokenPlacement,
+    pub(crate) token_param: String,
     /// What the state machine needs.
     pub machine: MachineConfig,
 }

@@ -468,15 +468,18 @@ async fn current_token(
     let Some(source) = &cfg.token else {
         return Ok((None, false));
     };
-    if refresh {
-        let t = source.refresh().await.map_err(|_| ErrorClass::Token)?;
-        return Ok((Some(t), true));
+    if let (Some(t), false) = (&cached, refresh) {
+        return Ok((Some(t.clone()), false));
     }
-    if let Some(t) = cached {
-        return Ok((Some(t), false));
+    let t = if refresh {
+        source.refresh().await
+    } else {
+        source.token().await
     }
-    let t = source.token().await.map_err(|_| ErrorClass::Token)?;
-    Ok((Some(t), false))
+    .map_err(|_| ErrorClass::Token)?;
+    // Every token read is scrubbed from whatever text leaves the process.
+    crate::secret::remember(t.expose());
+    Ok((Some(t), refresh))
 }
 
 /// The `Authorization` value for `token`, marked sensitive so that no
@@ -504,7 +507,8 @@ async fn open(
         url.query_pairs_mut().append_pair("id", &id);
     }
     if let (Some(t), TokenPlacement::Query) = (&token, cfg.token_placement) {
-        url.query_pairs_mut().append_pair("token", t.expose());
+        url.query_pairs_mut()
+            .append_pair(&cfg.token_param, t.expose());
     }
     let mut request = url
         .as_str()

@@ -14,6 +14,7 @@ mod driver;
 mod error;
 pub mod event;
 pub mod machine;
+pub mod secret;
 mod token;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use config::{
     HeartbeatPolicy, MachineConfig, ReconnectPolicy, SocketConfig, Timeouts, TokenPlacement,
-    ValidConfig,
+    URL_SECRET_PARAMS, UrlToken, ValidConfig, take_url_token,
 };
 pub use error::Error;
 pub use event::{

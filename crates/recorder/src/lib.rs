@@ -6,11 +6,13 @@
 //! reads sessions and event windows back for the UI and the CLI, and
 //! [`export`] writes a past session as Jaeger JSON, OTLP JSON or CSV.
 //! [`Telemetry`] sends live per-socket traces over OTLP. Free text is
-//! scrubbed by [`redact`] before it is stored or sent. Only this crate
+//! scrubbed by [`redact`] before it is stored or sent; [`logging`] is the
+//! scrubbed log subscriber the binaries install. Only this crate
 //! touches SQLite and OpenTelemetry; the schema is in docs/schema.md.
 
 mod error;
 pub mod export;
+pub mod logging;
 pub mod otel;
 pub mod read;
 pub mod record;

@@ -1,11 +1,17 @@
-//! Secret scrubbing for everything the recorder stores or exports.
+//! Secret scrubbing for every text that leaves the engine: what the
+//! recorder stores or exports, what the CLI prints, the logs and the app's
+//! notifications.
 //!
 //! The engine puts no secret in its events on purpose, but a peer's frames,
 //! error texts and token-source descriptions are free text. Each goes
-//! through here before it reaches SQLite, a trace or an export.
+//! through here before it reaches SQLite, a trace, an export or a screen.
+//! Four rules, in order: the exact token values this process has read
+//! ([`sockscope_engine::secret`]), bare JWTs (`eyJ…` with three base64url
+//! segments), URL userinfo (`scheme://user:pass@`), and the value after a
+//! secret key name, an auth scheme, or in a serde error that quotes it
+//! (`invalid type: string "…"`).
 
-/// What a scrubbed value becomes.
-pub const REDACTED: &str = "[REDACTED]";
+pub use sockscope_engine::secret::REDACTED;
 
 /// Key names (lower case, matched as substrings) whose values are secrets.
 const SECRET_KEYS: &[&str] = &[
@@ -23,6 +29,23 @@ const SECRET_KEYS: &[&str] = &[
     "access_key",
     "session_key",
     "sessionid",
+    "jwt",
+    "passphrase",
+    "pwd",
+    "auth_key",
+    "authkey",
+    "x-auth",
+    "client_key",
+    "bearer",
+];
+
+/// serde error phrases followed by the offending value in quotes.
+const SERDE_QUOTES: &[&str] = &[
+    "invalid type: string ",
+    "invalid value: string ",
+    "unknown variant ",
+    "unknown field ",
+    "invalid length ",
 ];
 
 /// Auth schemes whose next word is a credential.
@@ -45,6 +68,8 @@ pub fn payload(text: &str, cap: usize) -> (String, bool) {
         }
         Err(_) => free_text(text),
     };
+    // Strings a JSON walk leaves alone (a token under an innocent key).
+    let scrubbed = patterns(&scrubbed);
     if scrubbed.len() <= cap {
         return (scrubbed, false);
     }
@@ -69,7 +94,7 @@ pub fn json_value(v: &mut serde_json::Value) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(json_value),
-        serde_json::Value::String(s) if needs_scan(s) => *s = free_text(s),
+        serde_json::Value::String(s) => *s = free_text(s),
         _ => {}
     }
 }
@@ -84,11 +109,125 @@ fn needs_scan(s: &str) -> bool {
 /// value after a secret key followed by `=` or `:` (`token=x`,
 /// `"token": "x"`, `Authorization: x`).
 pub fn free_text(s: &str) -> String {
-    if !needs_scan(s) {
-        return s.to_owned();
+    let s = patterns(s);
+    if !needs_scan(&s) {
+        return s;
     }
-    let after_schemes = scrub_after(s, AUTH_SCHEMES, false);
-    scrub_after(&after_schemes, SECRET_KEYS, true)
+    let after_schemes = scrub_after(&s, AUTH_SCHEMES, false);
+    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, true);
+    serde_quotes(&after_keys)
+}
+
+/// The rules that need no key name: known token values, bare JWTs and URL
+/// userinfo.
+fn patterns(s: &str) -> String {
+    let known = sockscope_engine::secret::scrub(s);
+    let jwt = jwts(&known);
+    userinfo(&jwt)
+}
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// `s` with each range (in order, not overlapping) replaced by
+/// [`REDACTED`].
+fn splice(s: &str, ranges: Vec<(usize, usize)>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0;
+    for (start, end) in ranges {
+        out.push_str(&s[copied..start]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+/// Replaces bare JWTs: `eyJ` + base64url, `.`, base64url, `.`, optional
+/// base64url (an unsigned token has an empty third segment).
+fn jwts(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let seg = |from: usize| {
+        let mut e = from;
+        while e < bytes.len() && is_b64url(bytes[e]) {
+            e += 1;
+        }
+        e
+    };
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while let Some(off) = s[i..].find("eyJ") {
+        let start = i + off;
+        i = start + 3;
+        // Inside a longer base64url run it is not a token's start.
+        if start > 0 && is_b64url(bytes[start - 1]) {
+            continue;
+        }
+        let h = seg(start);
+        let ok1 = h < bytes.len() && bytes[h] == b'.';
+        let p = if ok1 { seg(h + 1) } else { h };
+        let ok2 = ok1 && p > h + 1 && p < bytes.len() && bytes[p] == b'.';
+        if ok2 && h - start >= 10 {
+            i = seg(p + 1);
+            ranges.push((start, i));
+        }
+    }
+    splice(s, ranges)
+}
+
+/// Replaces the userinfo of URLs: `wss://user:pass@host` becomes
+/// `wss://[REDACTED]@host`.
+fn userinfo(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while let Some(off) = s[i..].find("://") {
+        let auth_start = i + off + 3;
+        let mut end = auth_start;
+        let mut at = None;
+        while end < bytes.len()
+            && !matches!(
+                bytes[end],
+                b'/' | b'?' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>'
+            )
+        {
+            if bytes[end] == b'@' {
+                at = Some(end);
+            }
+            end += 1;
+        }
+        if let Some(at) = at.filter(|&a| a > auth_start) {
+            ranges.push((auth_start, at));
+        }
+        i = end.max(auth_start);
+    }
+    splice(s, ranges)
+}
+
+/// Replaces the quoted value after a serde error phrase:
+/// `invalid type: string "x", expected u64` keeps everything but `x`.
+fn serde_quotes(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while let Some((pos, phrase)) = SERDE_QUOTES
+        .iter()
+        .filter_map(|p| lower[i..].find(p).map(|o| (i + o, *p)))
+        .min_by_key(|(o, _)| *o)
+    {
+        let q = pos + phrase.len();
+        i = q;
+        let close = match s.as_bytes().get(q).copied() {
+            Some(c @ (b'"' | b'`')) => s[q + 1..].find(c as char).map(|e| q + 1 + e),
+            _ => None,
+        };
+        if let Some(c) = close.filter(|&c| c > q + 1) {
+            ranges.push((q + 1, c));
+            i = c + 1;
+        }
+    }
+    splice(s, ranges)
 }
 
 /// Replaces the value after each occurrence of a keyword. With
@@ -231,6 +370,62 @@ mod tests {
         }
         assert_eq!(free_text("tokenizer ran fine"), "tokenizer ran fine");
         assert_eq!(free_text("plain words"), "plain words");
+    }
+
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2IifQ.c2lnbmF0dXJlLWJ5dGVz";
+
+    #[test]
+    fn scrubs_bare_jwts_userinfo_and_serde_quotes() {
+        for (s, keep) in [
+            (format!("job failed: {JWT} was refused"), "was refused"),
+            (
+                "unsigned eyJhbGciOiJub25lIn0.eyJzdWIiOiJqIn0. done".to_owned(),
+                "done",
+            ),
+            (format!("({JWT})"), "("),
+            (
+                "redirect to wss://admin:s3cr3t@internal.example/ws".to_owned(),
+                "@internal.example/ws",
+            ),
+            ("see https://s3cr3t@logs.example?x=1".to_owned(), "https://"),
+            (
+                "invalid type: string \"s3cr3t\", expected u64 at line 1 column 9".to_owned(),
+                "expected u64",
+            ),
+            (
+                "unknown variant `s3cr3t`, expected `a` or `b`".to_owned(),
+                "expected",
+            ),
+            ("jwt=s3cr3t".to_owned(), "jwt="),
+            ("passphrase: s3cr3t".to_owned(), "passphrase"),
+        ] {
+            let out = free_text(&s);
+            assert!(
+                !out.contains("s3cr3t") && !out.contains("eyJ"),
+                "{s} -> {out}"
+            );
+            assert!(out.contains(keep), "{s} -> {out}");
+        }
+        // A JWT under an innocent key, in a JSON frame.
+        let (p, _) = payload(&format!(r#"{{"v":1,"seq":"{JWT}"}}"#), 4096);
+        assert!(!p.contains("eyJ"), "{p}");
+        for plain in [
+            "eyJ alone",
+            "keyJar.x.y",
+            "ws://host:1/path?jobId=j",
+            "mail me at a@b.example",
+        ] {
+            assert_eq!(free_text(plain), plain);
+        }
+    }
+
+    #[test]
+    fn scrubs_the_exact_values_of_tokens_in_use() {
+        sockscope_engine::secret::remember("plainlookingvalue42");
+        let out = free_text("the server quoted plainlookingvalue42 back");
+        assert_eq!(out, "the server quoted [REDACTED] back");
+        let (p, _) = payload(r#"{"note":"plainlookingvalue42"}"#, 4096);
+        assert!(!p.contains("plainlookingvalue42"), "{p}");
     }
 
     #[test]

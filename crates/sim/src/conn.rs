@@ -620,8 +620,9 @@ impl Conn {
         self.ready = true;
         let plan = self.job.first_ready(self.id, resume_from);
         if plan.resync {
+            let reason = self.job.faults.resync_reason.clone();
             self.send_control(ServerMessage::ResyncRequired {
-                reason: "history_expired".into(),
+                reason: reason.unwrap_or_else(|| "history_expired".into()),
             })
             .await?;
         }

@@ -58,6 +58,14 @@ pub struct Faults {
     /// `retryable` of that `job_failed`. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_retryable: Option<bool>,
+    /// The `message` (and `code`) of that `job_failed`, for a careless
+    /// server that quotes secrets; `{token}` becomes the job's first token.
+    /// Default: `failed after N items` (code `simulated_failure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_message: Option<String>,
+    /// The `reason` of a `resync_required`. Default: `history_expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_reason: Option<String>,
     /// A `keep_alive` goes out when no event went out for this long. Default: 15 000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive_ms: Option<u64>,
@@ -80,6 +88,8 @@ pub const KNOBS: &[&str] = &[
     "fault_connections",
     "fail_after",
     "fail_retryable",
+    "fail_message",
+    "resync_reason",
     "keepalive_ms",
     "interval_ms",
 ];
@@ -89,7 +99,11 @@ impl Faults {
     /// override the server-wide ones).
     pub fn merged_over(&self, defaults: &Faults) -> Faults {
         macro_rules! pick {
-            ($($f:ident),*) => { Faults { $($f: self.$f.or(defaults.$f)),* } };
+            ($($f:ident),*) => { Faults {
+                $($f: self.$f.or(defaults.$f),)*
+                fail_message: self.fail_message.clone().or_else(|| defaults.fail_message.clone()),
+                resync_reason: self.resync_reason.clone().or_else(|| defaults.resync_reason.clone()),
+            } };
         }
         pick!(
             accept_delay_ms,
@@ -144,6 +158,8 @@ impl Faults {
             }
             "fail_after" => self.fail_after = num(key, value)?,
             "fail_retryable" => self.fail_retryable = num(key, value)?,
+            "fail_message" => self.fail_message = Some(value.to_owned()),
+            "resync_reason" => self.resync_reason = Some(value.to_owned()),
             "keepalive_ms" => self.keepalive_ms = num(key, value)?,
             "interval_ms" => self.interval_ms = num(key, value)?,
             other => {

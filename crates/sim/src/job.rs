@@ -379,10 +379,22 @@ impl Job {
         let (status, message) = if self.faults.fail_after == Some(processed) {
             (
                 JobStatus::Failed,
-                ServerMessage::JobFailed {
-                    code: "simulated_failure".into(),
-                    message: format!("failed after {processed} items"),
-                    retryable: self.faults.fail_retryable.unwrap_or(false),
+                match &self.faults.fail_message {
+                    // A careless server: the text is its code and message.
+                    Some(text) => {
+                        let token = inner.tokens.first().map_or("", |t| t.value.as_str());
+                        let text = text.replace("{token}", token);
+                        ServerMessage::JobFailed {
+                            code: text.clone(),
+                            message: text,
+                            retryable: self.faults.fail_retryable.unwrap_or(false),
+                        }
+                    }
+                    None => ServerMessage::JobFailed {
+                        code: "simulated_failure".into(),
+                        message: format!("failed after {processed} items"),
+                        retryable: self.faults.fail_retryable.unwrap_or(false),
+                    },
                 },
             )
         } else if processed >= self.total {

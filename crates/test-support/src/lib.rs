@@ -22,6 +22,32 @@ use sockscope_engine::{
 use sockscope_sim::{CreateJobResponse, Faults, JobKind, Sim, SimConfig};
 use tokio::sync::mpsc;
 
+/// A writer that keeps everything written to it, shared between clones
+/// (for log output: `move || captured.clone()` is a log writer).
+#[derive(Debug, Clone, Default)]
+pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The bound every async test runs under unless it says otherwise.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
