@@ -676,3 +676,44 @@ async fn signalr_server_silence_is_caught() {
     })
     .await;
 }
+
+/// A json dialect's app-level ping is answered while the server lives, and
+/// its silence is caught once the server stalls (half-open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_dialect_ping_catches_a_stalled_server() {
+    bounded(async {
+        let mut h = Harness::new().await;
+        let job = h.job(
+            JobKind::CsvImport,
+            1000,
+            Faults {
+                interval_ms: Some(20),
+                stall_after_ms: Some(600),
+                ..Faults::default()
+            },
+        );
+        let mut cfg = job_protocol_as_json(&h, &job);
+        cfg.dialect.ping = Some(r#"{"v":1,"type":"ping","payload":{"nonce":"n"}}"#.into());
+        cfg.dialect.pong = Some("pong".into());
+        cfg.heartbeat = HeartbeatPolicy {
+            interval: Duration::from_millis(150),
+            timeout: Duration::from_millis(300),
+        };
+        let s = h.add(&cfg);
+        h.state(&s, StateName::Ready).await;
+        h.next("the app-level ping answered", |e| {
+            e.socket == s.id() && matches!(e.kind, EventKind::HeartbeatAnswered { .. })
+        })
+        .await;
+        // The answer was to our app-level ping, not a WebSocket pong.
+        let pinged = h
+            .sim
+            .wire_log()
+            .iter()
+            .any(|e| matches!(e, WireEvent::Received { kind: Some(k), .. } if k == "ping"));
+        assert!(pinged, "no app-level ping reached the server");
+        h.finding(&s, FindingClass::HeartbeatLost).await;
+        s.cancel().await.unwrap();
+    })
+    .await;
+}
