@@ -30,21 +30,7 @@ impl std::fmt::Display for UiError {
 
 impl From<CoreError> for UiError {
     fn from(e: CoreError) -> UiError {
-        let code = match &e {
-            CoreError::UnknownScenario(_) => "unknown_scenario",
-            CoreError::Sim(_) => "simulator",
-            CoreError::Engine(sockscope_engine::Error::UnknownSocket(_)) => "unknown_socket",
-            CoreError::Engine(_) => "engine",
-            CoreError::Io { .. } => "io",
-            CoreError::ProxyStopped => "proxy_stopped",
-            CoreError::Config { .. } => "config",
-            CoreError::NoDataDir => "no_data_dir",
-            CoreError::Recorder(_) => "recorder",
-            CoreError::CreateJob(_) => "create_job",
-            CoreError::Task(_) => "task",
-            #[allow(unreachable_patterns)]
-            _ => "core",
-        };
+        let code = e.code();
         // The text crosses to the webview: scrubbed like any that leaves.
         UiError::new(code, sockscope_recorder::redact::free_text(&e.to_string()))
     }

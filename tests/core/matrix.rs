@@ -23,7 +23,7 @@ use sockscope_engine::event::{
 };
 use sockscope_engine::{FinalCount, SocketHandle, SocketId, State};
 use sockscope_sim::{Faults, JobKind, JobStatus, Opcode, Side, WireEvent};
-use sockscope_test_support::{Harness, SimTokenSource};
+use sockscope_test_support::Harness;
 use tokio::sync::broadcast::error::RecvError;
 
 const SOCKETS: usize = 100;
@@ -71,6 +71,10 @@ fn plan(rng: &mut fastrand::Rng) -> Plan {
         drop_after: maybe(rng, 0.25, |r| r.u64(1..=10)),
         close_after: maybe(rng, 0.2, |r| r.u64(1..=10)),
         send_after_close: maybe(rng, 0.15, |r| r.u64(1..=3)),
+        // Not drawn, so that a seed still names the same plan.
+        duplicate_seq: None,
+        gap_after: None,
+        gap_len: None,
         state_5xx: maybe(rng, 0.2, |r| r.u64(1..=3)),
         history: maybe(rng, 0.2, |r| r.usize(0..=5)),
         stall_after_ms: maybe(rng, 0.1, |r| r.u64(50..=300)),
@@ -253,7 +257,7 @@ async fn run_matrix(seed: u64) -> MatrixRun {
         let job = h.job(plan.kind, plan.total, plan.faults.clone());
         let mut cfg = h.config(&job);
         cfg.name = Some(format!("s{i}"));
-        cfg.token = Some(Arc::new(SimTokenSource::new(&h.sim, &job)));
+        cfg.token = Some(Arc::new(h.tokens(&job)));
         cfg.heartbeat.interval = Duration::from_millis(200);
         cfg.heartbeat.timeout = Duration::from_millis(400);
         cfg.timeouts.ready = Duration::from_millis(250);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sockscope_engine::event::{ClosedReason, EventKind, FailedReason, FindingClass, StateName};
 use sockscope_engine::{AdapterKind, Error, SocketConfig, SocketHandle, State};
 use sockscope_sim::{AuthVia, Faults, JobKind, JobStatus, WireEvent};
-use sockscope_test_support::{EVENT_TIMEOUT, Harness, SimTokenSource, bounded};
+use sockscope_test_support::{EVENT_TIMEOUT, Harness, bounded};
 
 fn fast(interval_ms: u64) -> Faults {
     Faults {
@@ -616,7 +616,7 @@ async fn an_expired_token_is_refreshed_and_the_socket_reconnects_at_once() {
             },
         );
         let mut cfg = h.config(&job);
-        cfg.token = Some(Arc::new(SimTokenSource::new(&h.sim, &job)));
+        cfg.token = Some(Arc::new(h.tokens(&job)));
         let s = h.add(&cfg);
         // Wait for the token to lapse while the socket is up (the 4001
         // close), not for the first refresh: on a loaded machine the token

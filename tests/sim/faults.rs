@@ -117,6 +117,39 @@ async fn drop_after_cuts_without_close_frame_on_the_first_connection_only() {
 }
 
 #[tokio::test]
+async fn duplicate_seq_sends_that_event_twice() {
+    bounded(async {
+        let sim = start().await;
+        let created = job(&sim, 4, "duplicate_seq=2");
+        let mut ws = ready_socket(&created).await;
+        let (msgs, code) = until_close(&mut ws).await;
+        // job_started is seq 1, then one progress per item, then job_complete.
+        assert_eq!(seqs(&msgs), [1, 2, 2, 3, 4, 5, 6]);
+        assert_eq!(code, Some(1000));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn gap_after_withholds_the_next_events_from_the_connection_only() {
+    bounded(async {
+        let sim = start().await;
+        let created = job(&sim, 6, "gap_after=2,gap_len=3");
+        let mut ws = ready_socket(&created).await;
+        let (msgs, code) = until_close(&mut ws).await;
+        assert_eq!(seqs(&msgs), [1, 2, 6, 7, 8]);
+        assert_eq!(code, Some(1000));
+        // The job itself went through every seq: a resume from 2 replays them.
+        let mut again = connect(&created).await;
+        ready(&mut again, Some(2)).await;
+        let (replay, last_seq, _) = until_ack(&mut again).await;
+        assert_eq!(seqs(&replay), [3, 4, 5, 6, 7, 8]);
+        assert_eq!(last_seq, 8);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn close_after_closes_1001_after_n_events() {
     bounded(async {
         let sim = start().await;

@@ -55,9 +55,37 @@ pub enum CoreError {
     /// Retryable once the keyring is unlocked.
     #[error("keyring: {0}")]
     Keyring(#[from] sockscope_environment::Error),
+    /// A harness wait ended without its event: it timed out, or the engine
+    /// stopped first. Fatal for the scenario or test that waited: what it
+    /// expected did not happen.
+    #[error("{0}")]
+    WaitFailed(String),
     /// A background task failed. Fatal.
     #[error("background task: {0}")]
     Task(String),
+}
+
+impl CoreError {
+    /// A stable, machine-readable name of the error's kind: what crosses
+    /// to a UI as `{code, message}`. Matched exhaustively, so a new variant
+    /// gets its own code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::UnknownScenario(_) => "unknown_scenario",
+            CoreError::Sim(_) => "simulator",
+            CoreError::Engine(sockscope_engine::Error::UnknownSocket(_)) => "unknown_socket",
+            CoreError::Engine(_) => "engine",
+            CoreError::Io { .. } => "io",
+            CoreError::ProxyStopped => "proxy_stopped",
+            CoreError::Config { .. } => "config",
+            CoreError::NoDataDir => "no_data_dir",
+            CoreError::Recorder(_) => "recorder",
+            CoreError::CreateJob(_) => "create_job",
+            CoreError::Keyring(_) => "keyring",
+            CoreError::WaitFailed(_) => "wait_failed",
+            CoreError::Task(_) => "task",
+        }
+    }
 }
 
 /// One line for an error and its causes, for a person: each cause is added

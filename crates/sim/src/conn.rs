@@ -216,6 +216,9 @@ struct ConnKnobs {
     drop_after: Option<u64>,
     close_after: Option<u64>,
     send_after_close: u64,
+    duplicate_seq: Option<u64>,
+    /// Seqs withheld from this connection, first to last.
+    gap: Option<std::ops::RangeInclusive<u64>>,
     deaf_until: Option<Instant>,
     stall_at: Option<Instant>,
 }
@@ -227,6 +230,8 @@ impl ConnKnobs {
                 drop_after: None,
                 close_after: None,
                 send_after_close: 0,
+                duplicate_seq: None,
+                gap: None,
                 deaf_until: None,
                 stall_at: None,
             };
@@ -236,6 +241,11 @@ impl ConnKnobs {
             drop_after: faults.drop_after,
             close_after: faults.close_after,
             send_after_close: faults.send_after_close.unwrap_or(0),
+            duplicate_seq: faults.duplicate_seq,
+            gap: faults.gap_after.map(|after| {
+                let len = faults.gap_len.unwrap_or(crate::faults::DEFAULT_GAP_LEN);
+                after + 1..=after + len
+            }),
             deaf_until: ms(faults.ready_deaf_ms),
             stall_at: ms(faults.stall_after_ms),
         }
@@ -430,10 +440,23 @@ impl Conn {
         self.send_text(Utf8Bytes::from(text), &kind, None).await
     }
 
-    /// Sends a job event, then applies `drop_after` / `close_after`.
+    /// Sends a job event (twice for `duplicate_seq`, not at all inside a
+    /// `gap_after` gap), then applies `drop_after` / `close_after`.
     async fn send_event(&mut self, event: &HeldEvent) -> Result<(), End> {
+        if self
+            .knobs
+            .gap
+            .as_ref()
+            .is_some_and(|g| g.contains(&event.seq))
+        {
+            return Ok(());
+        }
         self.send_text(event.text.clone(), event.kind, Some(event.seq))
             .await?;
+        if self.knobs.duplicate_seq == Some(event.seq) {
+            self.send_text(event.text.clone(), event.kind, Some(event.seq))
+                .await?;
+        }
         self.events_sent += 1;
         if self.knobs.drop_after == Some(self.events_sent) {
             return Err(self.cut(DropReason::DropAfter));

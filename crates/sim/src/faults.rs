@@ -13,6 +13,8 @@ pub const DEFAULT_INTERVAL_MS: u64 = 50;
 pub const DEFAULT_KEEPALIVE_MS: u64 = 15_000;
 /// Default number of past events held for replay: 10 000.
 pub const DEFAULT_HISTORY: usize = 10_000;
+/// Default number of events `gap_after` withholds: 2.
+pub const DEFAULT_GAP_LEN: u64 = 2;
 /// Default number of a job's first connections the per-connection knobs hit: 1.
 pub const DEFAULT_FAULT_CONNECTIONS: i64 = 1;
 
@@ -37,6 +39,16 @@ pub struct Faults {
     /// Data frames sent after the server's close frame. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_after_close: Option<u64>,
+    /// The job event with this seq goes out twice on the connection. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_seq: Option<u64>,
+    /// The job events after this seq are withheld from the connection
+    /// (`gap_len` of them), leaving a gap in its seqs. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_after: Option<u64>,
+    /// How many events `gap_after` withholds. Default: 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_len: Option<u64>,
     /// The first N job-state requests answer 503. Default: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_5xx: Option<u64>,
@@ -81,6 +93,9 @@ pub const KNOBS: &[&str] = &[
     "drop_after",
     "close_after",
     "send_after_close",
+    "duplicate_seq",
+    "gap_after",
+    "gap_len",
     "state_5xx",
     "token_ttl_ms",
     "history",
@@ -111,6 +126,9 @@ impl Faults {
             drop_after,
             close_after,
             send_after_close,
+            duplicate_seq,
+            gap_after,
+            gap_len,
             state_5xx,
             token_ttl_ms,
             history,
@@ -142,6 +160,9 @@ impl Faults {
             "drop_after" => self.drop_after = num(key, value)?,
             "close_after" => self.close_after = num(key, value)?,
             "send_after_close" => self.send_after_close = num(key, value)?,
+            "duplicate_seq" => self.duplicate_seq = num(key, value)?,
+            "gap_after" => self.gap_after = num(key, value)?,
+            "gap_len" => self.gap_len = num(key, value)?,
             "state_5xx" => self.state_5xx = num(key, value)?,
             "token_ttl_ms" => self.token_ttl_ms = num(key, value)?,
             "history" => self.history = num(key, value)?,

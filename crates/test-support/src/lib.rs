@@ -1,6 +1,6 @@
-//! Shared helpers of the integration-test binaries: bounded waits, a harness
-//! of simulator plus engine with a lossless event log, a token source
-//! backed by the simulator's control plane, a real OTLP receiver
+//! Shared helpers of the integration-test binaries: bounded waits, the
+//! scenarios' harness of simulator plus engine with a lossless event log
+//! (panicking where a scenario would fail), a real OTLP receiver
 //! ([`otlp`]) and an HTTP server of huge answers ([`huge_body`]). Nothing
 //! here sleeps; every wait is for an event, bounded by a timeout.
 
@@ -14,13 +14,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockscope_engine::event::{EventKind, FindingClass, StateName};
-use sockscope_engine::{
-    Engine, EngineConfig, Event, HeartbeatPolicy, ReconnectPolicy, SocketConfig, SocketHandle,
-    Timeouts, Token, TokenFuture, TokenSource,
-};
-use sockscope_sim::{CreateJobResponse, Faults, JobKind, Sim, SimConfig};
-use tokio::sync::mpsc;
+use sockscope_engine::event::{FindingClass, StateName};
+use sockscope_engine::{Event, SocketConfig, SocketHandle};
+use sockscope_sim::{CreateJobResponse, Faults, JobKind, SimConfig};
 
 /// A writer that keeps everything written to it, shared between clones
 /// (for log output: `move || captured.clone()` is a log writer).
@@ -52,7 +48,7 @@ impl std::io::Write for Captured {
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long one awaited event may take.
-pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use sockscope_core::scenario::EVENT_TIMEOUT;
 
 /// Runs `fut`, panicking with `what` if it does not finish within `limit`.
 pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
@@ -67,16 +63,24 @@ pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
     within(TEST_TIMEOUT, "the test body", fut).await
 }
 
-/// A simulator and an engine, with every engine event kept in order.
+/// The scenarios' harness ([`sockscope_core::scenario::Harness`]) for
+/// tests: the same waits, but a failed one panics with what it awaited, and
+/// [`Harness::config`] fixes the jitter seed so runs repeat.
 #[derive(Debug)]
-pub struct Harness {
-    /// The simulator on 127.0.0.1:0.
-    pub sim: Sim,
-    /// The engine under test.
-    pub engine: Engine,
-    events: mpsc::Receiver<Arc<Event>>,
-    /// Every event received so far.
-    pub log: Vec<Arc<Event>>,
+pub struct Harness(pub sockscope_core::scenario::Harness);
+
+impl std::ops::Deref for Harness {
+    type Target = sockscope_core::scenario::Harness;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Harness {
@@ -87,184 +91,60 @@ impl Harness {
 
     /// A simulator with this configuration.
     pub async fn with_sim(config: SimConfig) -> Harness {
-        let sim = Sim::start(config).await.expect("simulator starts");
-        let engine = Engine::new(EngineConfig::default()).expect("engine");
-        let events = engine.subscribe_lossless(65_536);
-        Harness {
-            sim,
-            engine,
-            events,
-            log: Vec::new(),
-        }
+        Harness(
+            sockscope_core::scenario::Harness::with_sim(config)
+                .await
+                .expect("simulator and engine start"),
+        )
     }
 
     /// Creates a job on the simulator.
     pub fn job(&self, kind: JobKind, total: u64, faults: Faults) -> CreateJobResponse {
-        self.sim
-            .create_job(kind, total, faults)
-            .expect("job created")
+        self.0.job(kind, total, faults).expect("job created")
     }
 
-    /// A socket config for `job` with short, test-sized timers: backoff from
-    /// 20 ms capped at 200 ms, a 1 s ready timeout.
+    /// The harness's test-sized config, with jitter seed 7.
     pub fn config(&self, job: &CreateJobResponse) -> SocketConfig {
-        let mut c = SocketConfig::job(job.ws_url.clone());
-        c.token = Some(Arc::new(sockscope_engine::StaticToken::new(
-            job.token.clone(),
-        )));
-        c.reconnect = ReconnectPolicy {
-            base: Duration::from_millis(20),
-            cap: Duration::from_millis(200),
-            ..ReconnectPolicy::default()
-        };
-        c.timeouts = Timeouts {
-            handshake: Duration::from_secs(5),
-            ready: Duration::from_secs(1),
-            ready_first: Duration::from_millis(250),
-            close: Duration::from_secs(1),
-            state_sync_retry: Duration::from_millis(20),
-        };
-        c.heartbeat = HeartbeatPolicy::default();
+        let mut c = self.0.config(job);
         c.jitter_seed = Some(7);
         c
     }
 
     /// Adds a socket.
     pub fn add(&self, config: &SocketConfig) -> SocketHandle {
-        self.engine
-            .add_socket(config)
-            .expect("socket config is valid")
+        self.0.add(config).expect("socket config is valid")
     }
 
     /// Waits for the next event `pred` accepts, keeping every event in the log.
     pub async fn next(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Arc<Event> {
-        within(EVENT_TIMEOUT, what, async {
-            loop {
-                let e = self.events.recv().await.expect("engine is alive");
-                if std::env::var_os("SOCKSCOPE_TEST_TRACE").is_some() {
-                    eprintln!("event {:?} {:?}", e.socket, e.kind);
-                }
-                self.log.push(e.clone());
-                if pred(&e) {
-                    return e;
-                }
-            }
-        })
-        .await
+        self.0
+            .next(what, pred)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Waits until `socket` enters the state named `name`.
     pub async fn state(&mut self, socket: &SocketHandle, name: StateName) -> Arc<Event> {
-        let id = socket.id();
-        self.next(&format!("socket {id} to enter {name:?}"), |e| {
-            e.socket == id
-                && matches!(&e.kind, EventKind::Transition { to, .. } if to.name() == name)
-        })
-        .await
+        self.0
+            .state(socket, name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Like [`Harness::state`], but an entry already in the log counts:
-    /// for waiting on several sockets, whose events interleave.
+    /// Like [`Harness::state`], but an entry already in the log counts.
     pub async fn entered(&mut self, socket: &SocketHandle, name: StateName) -> Arc<Event> {
-        let id = socket.id();
-        let seen = self.log.iter().find(|e| {
-            e.socket == id
-                && matches!(&e.kind, EventKind::Transition { to, .. } if to.name() == name)
-        });
-        match seen {
-            Some(e) => e.clone(),
-            None => self.state(socket, name).await,
-        }
+        self.0
+            .entered(socket, name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Waits for a finding of `class` on `socket`.
     pub async fn finding(&mut self, socket: &SocketHandle, class: FindingClass) -> Arc<Event> {
-        let id = socket.id();
-        self.next(&format!("finding {} on socket {id}", class.as_str()), |e| {
-            e.socket == id && matches!(&e.kind, EventKind::Finding(f) if f.class == class)
-        })
-        .await
-    }
-
-    /// Findings of `class` on `socket` seen so far.
-    pub fn findings(&self, socket: &SocketHandle, class: FindingClass) -> usize {
-        self.log
-            .iter()
-            .filter(|e| {
-                e.socket == socket.id()
-                    && matches!(&e.kind, EventKind::Finding(f) if f.class == class)
-            })
-            .count()
-    }
-
-    /// The states `socket` went through, in order.
-    pub fn states(&self, socket: &SocketHandle) -> Vec<StateName> {
-        self.log
-            .iter()
-            .filter(|e| e.socket == socket.id())
-            .filter_map(|e| match &e.kind {
-                EventKind::Transition { to, .. } => Some(to.name()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// A token source that asks the simulator's control plane for fresh tokens,
-/// as an app's refresh flow would after a 4001.
-#[derive(Debug)]
-pub struct SimTokenSource {
-    http_base: String,
-    job_id: String,
-    current: std::sync::Mutex<Token>,
-    client: reqwest::Client,
-}
-
-impl SimTokenSource {
-    /// Starts from `initial`.
-    pub fn new(sim: &Sim, job: &CreateJobResponse) -> SimTokenSource {
-        SimTokenSource {
-            http_base: sim.http_base(),
-            job_id: job.job_id.clone(),
-            current: std::sync::Mutex::new(Token::new(job.token.clone())),
-            client: reqwest::Client::new(),
-        }
-    }
-}
-
-impl TokenSource for SimTokenSource {
-    fn token(&self) -> TokenFuture<'_> {
-        let t = self.current.lock().expect("token lock").clone();
-        Box::pin(async move { Ok(t) })
-    }
-
-    fn refresh(&self) -> TokenFuture<'_> {
-        Box::pin(async move {
-            let url = format!("{}/admin/jobs/{}/token", self.http_base, self.job_id);
-            let fail = |reason: String| sockscope_engine::Error::TokenUnavailable {
-                source_name: self.describe(),
-                reason,
-            };
-            let resp = self
-                .client
-                .post(url)
-                .send()
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            let body: sockscope_protocol::TokenResponse =
-                resp.json().await.map_err(|e| fail(e.to_string()))?;
-            let t = Token::new(body.token);
-            *self.current.lock().expect("token lock") = t.clone();
-            Ok(t)
-        })
-    }
-
-    fn can_refresh(&self) -> bool {
-        true
-    }
-
-    fn describe(&self) -> String {
-        format!("sim-admin:{}", self.job_id)
+        self.0
+            .finding(socket, class)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
