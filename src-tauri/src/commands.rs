@@ -158,7 +158,7 @@ async fn run_scenario(id: String) -> Res<crate::scenario_view::ScenarioResult> {
     Ok(crate::scenario_view::ScenarioResult::from(&report))
 }
 
-/// Writes a session in `format` (`jaeger`, `otlp` or `csv`) to the export
+/// Writes a session in `format` (an [`export::Format`] name) to the export
 /// directory and returns the file's path.
 #[tauri::command]
 async fn export_session(
@@ -169,7 +169,10 @@ async fn export_session(
     let Some(format) = export::Format::from_name(&format) else {
         return Err(UiError::new(
             "bad_request",
-            format!("unknown export format `{format}` (jaeger, otlp or csv)"),
+            format!(
+                "unknown export format `{format}` (one of: {})",
+                export::Format::names()
+            ),
         ));
     };
     std::fs::create_dir_all(&state.export_dir)?;

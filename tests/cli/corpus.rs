@@ -149,7 +149,7 @@ async fn no_planted_secret_reaches_the_database_an_export_otlp_or_the_terminal()
         // the first run's session.
         assert_clean("the database", &std::fs::read(&db).unwrap(), &secrets);
 
-        for format in ["jaeger", "otlp", "csv"] {
+        for format in sockscope_recorder::export::Format::ALL.iter().map(|f| f.name()) {
             let file = dir.path().join(format!("export.{format}"));
             let out = sockscope(
                 &[

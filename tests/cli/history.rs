@@ -80,6 +80,8 @@ fn a_recorded_demo_reads_back_through_every_history_command() {
         ("jaeger", "\"data\""),
         ("otlp", "\"resourceSpans\""),
         ("csv", "from_state,to_state"),
+        ("perfetto", "\"traceEvents\""),
+        ("har", "\"_webSocketMessages\""),
     ] {
         let out = dir.path().join(format!("x.{format}"));
         let o = Command::new(env!("CARGO_BIN_EXE_sockscope"))

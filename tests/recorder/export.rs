@@ -322,3 +322,211 @@ async fn a_failed_export_leaves_no_file_and_an_old_one_intact() {
     })
     .await
 }
+
+/// [`two_lives_one_unfinished`], recorded, then exported by `write` as JSON.
+async fn export_two_lives(
+    write: fn(&RecordReader, i64, &mut Vec<u8>) -> Result<(), sockscope_recorder::Error>,
+) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.db");
+    let (summary, ..) = record(config(&path), two_lives_one_unfinished()).await;
+    let reader = RecordReader::open(&path).unwrap();
+    let mut out = Vec::new();
+    write(&reader, summary.session.id, &mut out).unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// `(name, ts, dur)` of a track's state slices, in time order.
+fn slices(events: &[Value], tid: u64) -> Vec<(String, f64, f64)> {
+    let mut out: Vec<(String, f64, f64)> = events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["tid"] == tid)
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["ts"].as_f64().unwrap(),
+                e["dur"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.total_cmp(&b.1));
+    out
+}
+
+#[tokio::test]
+async fn a_session_exports_as_a_perfetto_trace_with_a_track_per_socket() {
+    bounded(async {
+        let v = export_two_lives(|r, s, o| export::write_perfetto(r, s, o)).await;
+        assert_eq!(v["displayTimeUnit"], "ms");
+        let events = v["traceEvents"].as_array().unwrap();
+        let thread_names: Vec<u64> = events
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+            .map(|e| e["tid"].as_u64().unwrap())
+            .collect();
+        assert_eq!(thread_names, [1, 2], "one named track per socket");
+
+        // Socket 1: its states as back-to-back slices, its end an instant.
+        let one = slices(events, 1);
+        let names: Vec<&str> = one.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Idle",
+                "Connecting",
+                "AwaitingReady",
+                "Ready",
+                "Backoff",
+                "Connecting",
+                "Backoff",
+                "Connecting",
+                "AwaitingReady",
+                "Ready",
+                "Closing"
+            ]
+            .into_iter()
+            .skip(1)
+            .collect::<Vec<_>>()
+        );
+        for w in one.windows(2) {
+            let end = w[0].1 + w[0].2;
+            assert!((end - w[1].1).abs() < 1e-6, "a gap between {w:?}");
+        }
+        let closed: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["ph"] == "i" && e["tid"] == 1 && e["cat"] == "state")
+            .collect();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0]["name"], "Closed");
+
+        // A flow from each attempt to the next, bound to its Connecting slice.
+        let connecting: Vec<f64> = one
+            .iter()
+            .filter(|s| s.0 == "Connecting")
+            .map(|s| s.1)
+            .collect();
+        let flow = |ph: &str| -> Vec<(u64, f64)> {
+            events
+                .iter()
+                .filter(|e| e["ph"] == ph && e["tid"] == 1)
+                .map(|e| (e["id"].as_u64().unwrap(), e["ts"].as_f64().unwrap()))
+                .collect()
+        };
+        let (starts, ends) = (flow("s"), flow("f"));
+        assert_eq!(starts.len(), 2);
+        assert_eq!(ends.len(), 2);
+        for (i, ((sid, sts), (fid, fts))) in starts.iter().zip(&ends).enumerate() {
+            assert_eq!(sid, fid);
+            assert_eq!(*sts, connecting[i]);
+            assert_eq!(*fts, connecting[i + 1]);
+        }
+
+        // Frames, findings, progress and the engine-wide wake.
+        let on_one = |cat: &str| {
+            events
+                .iter()
+                .filter(|e| e["ph"] == "i" && e["tid"] == 1 && e["cat"] == cat)
+                .count()
+        };
+        assert_eq!(on_one("frame"), 21, "the ready out, 20 progress in");
+        assert_eq!(on_one("finding"), 2);
+        assert!(
+            events
+                .iter()
+                .any(|e| e["ph"] == "C" && e["tid"] == 1 && e["args"]["processed"] == 20)
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e["ph"] == "i" && e["s"] == "g" && e["name"] == "wake")
+        );
+
+        // Socket 2 was still Ready at the end: its slice runs to the trace's end.
+        let two = slices(events, 2);
+        assert_eq!(two.last().unwrap().0, "Ready");
+        let last_ts = events
+            .iter()
+            .filter_map(|e| e["ts"].as_f64())
+            .fold(0.0, f64::max);
+        let (_, ts, dur) = two.last().unwrap();
+        assert!((ts + dur - last_ts).abs() < 1e-6);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_exports_as_har_with_an_entry_per_connection_attempt() {
+    bounded(async {
+        let v = export_two_lives(|r, s, o| export::write_har(r, s, o)).await;
+        assert_eq!(v["log"]["version"], "1.2");
+        let entries = v["log"]["entries"].as_array().unwrap();
+        let of = |socket: u64| -> Vec<&Value> {
+            entries
+                .iter()
+                .filter(|e| e["_sockscope"]["socket"] == socket)
+                .collect()
+        };
+        let (one, two) = (of(1), of(2));
+        assert_eq!(one.len(), 3, "socket 1 tried three times");
+        assert_eq!(two.len(), 3, "socket 2 too, its last still Ready");
+        for e in entries {
+            assert_eq!(e["_resourceType"], "websocket");
+            assert!(e["request"]["url"].as_str().unwrap().starts_with("ws"));
+            assert_eq!(e["request"]["method"], "GET");
+        }
+        let started: Vec<&str> = entries
+            .iter()
+            .map(|e| e["startedDateTime"].as_str().unwrap())
+            .collect();
+        let mut sorted = started.clone();
+        sorted.sort();
+        assert_eq!(started, sorted, "entries in start order");
+
+        // Attempt 1: upgraded, the ready out and 20 frames in, lost with 1006.
+        let a1 = one[0];
+        assert_eq!(a1["response"]["status"], 101);
+        let msgs = a1["_webSocketMessages"].as_array().unwrap();
+        assert_eq!(msgs.len(), 21);
+        assert_eq!(msgs[0]["type"], "send");
+        assert!(msgs[0]["data"].as_str().unwrap().contains("\"ready\""));
+        assert!(msgs[1..].iter().all(|m| m["type"] == "receive"));
+        assert!(msgs.iter().all(|m| m["opcode"] == 1));
+        let times: Vec<f64> = msgs.iter().map(|m| m["time"].as_f64().unwrap()).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        assert!(times[0] > 1.0e9, "epoch seconds");
+        // Some progress payloads were never captured; those say so.
+        let (captured, missing): (Vec<&Value>, Vec<&Value>) =
+            msgs[1..].iter().partition(|m| m.get("_payload").is_none());
+        assert!(!captured.is_empty() && !missing.is_empty());
+        assert!(
+            captured
+                .iter()
+                .all(|m| !m["data"].as_str().unwrap().is_empty())
+        );
+        assert!(
+            missing
+                .iter()
+                .all(|m| m["_payload"] == "not captured" && m["_size"].is_u64())
+        );
+        assert_eq!(a1["_closeCode"], 1006);
+        assert_eq!(a1["_sockscope"]["end_state"], "Backoff");
+
+        // Attempt 2: the handshake was refused: no upgrade, the error named.
+        let a2 = one[1];
+        assert_eq!(a2["response"]["status"], 0);
+        assert!(a2["_webSocketMessages"].as_array().unwrap().is_empty());
+        assert!(a2["_error"].as_str().unwrap().contains("io"), "{a2}");
+
+        // Attempt 3: closed by the server with 1000.
+        let a3 = one[2];
+        assert_eq!(a3["response"]["status"], 101);
+        assert_eq!(a3["_closeCode"], 1000);
+        assert_eq!(a3["_closedBy"], "peer");
+        assert_eq!(a3["_sockscope"]["end_state"], "Closed");
+
+        // Socket 2 never ended.
+        assert_eq!(two[2]["_sockscope"]["still_open"], true);
+        assert_eq!(two[1]["_sockscope"]["still_open"], false);
+    })
+    .await;
+}

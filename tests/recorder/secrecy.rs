@@ -104,6 +104,14 @@ async fn a_planted_token_reaches_no_file_trace_export_or_log() {
         let mut csv = Vec::new();
         export::write_transitions_csv(&reader, report.session.id, &mut csv).unwrap();
         assert_clean("the CSV export", &csv);
+        let mut perfetto = Vec::new();
+        export::write_perfetto(&reader, report.session.id, &mut perfetto).unwrap();
+        assert_clean("the Perfetto export", &perfetto);
+        // HAR carries the stored payloads.
+        let mut har = Vec::new();
+        export::write_har(&reader, report.session.id, &mut har).unwrap();
+        assert!(String::from_utf8_lossy(&har).contains("_webSocketMessages"));
+        assert_clean("the HAR export", &har);
         // And the read API's own serialisation, as the UI would get it.
         let page = reader.events(&sockscope_recorder::WindowQuery::whole_session(report.session.id, 10_000)).unwrap();
         assert_clean("the read API's JSON", serde_json::to_string(&page).unwrap().as_bytes());

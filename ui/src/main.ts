@@ -9,7 +9,7 @@ import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
 import { Timeline } from "./timeline";
 import { type AddSocketRequest, DIALECTS, UiError, api, inTauri } from "./transport";
-import type { AppInfo, LiveBatch, ScenarioResult, SocketRow, UiEvent } from "./types";
+import type { AppInfo, ExportFormat, LiveBatch, ScenarioResult, SocketRow, UiEvent } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -366,7 +366,7 @@ async function runScenario(id: string): Promise<void> {
 
 // ---- export, add socket, OTLP ----------------------------------------------
 
-async function exportAs(format: "jaeger" | "otlp" | "csv"): Promise<void> {
+async function exportAs(format: ExportFormat): Promise<void> {
   const id = viewingSession ?? info?.session_id;
   if (id === undefined) return;
   const path = await api.exportSession(id, format);
@@ -475,7 +475,7 @@ function setupChrome(): void {
     $("export-menu").hidden = true;
   });
   for (const b of document.querySelectorAll<HTMLElement>("#export-menu button")) {
-    b.addEventListener("click", () => exportAs(b.dataset.format as "jaeger" | "otlp" | "csv").catch(showError));
+    b.addEventListener("click", () => exportAs(b.dataset.format as ExportFormat).catch(showError));
   }
   $("zoom-in").addEventListener("click", () => timeline.zoom(0.5));
   $("zoom-out").addEventListener("click", () => timeline.zoom(2));

@@ -1,7 +1,7 @@
 // The only module that talks to Rust. Errors come back as {code, message}.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AppInfo, EventPage, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
+import type { AppInfo, EventPage, ExportFormat, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
 
 export class UiError extends Error {
   readonly code: string;
@@ -56,7 +56,7 @@ export const api = {
     call<EventPage>("session_events", { sessionId, after, pageSize }),
   scenarios: () => call<ScenarioRow[]>("scenarios"),
   runScenario: (id: string) => call<ScenarioResult>("run_scenario", { id }),
-  exportSession: (sessionId: number, format: "jaeger" | "otlp" | "csv") => call<string>("export_session", { sessionId, format }),
+  exportSession: (sessionId: number, format: ExportFormat) => call<string>("export_session", { sessionId, format }),
   otlpSettings: () => call<OtlpSettings>("otlp_settings"),
   setOtlpSettings: (settings: OtlpSettings) => call<void>("set_otlp_settings", { settings }),
 };

@@ -123,3 +123,6 @@ export interface UiErrorShape {
   code: string;
   message: string;
 }
+
+/** The recorder's export formats, by name (`export::Format::name`). */
+export type ExportFormat = "jaeger" | "otlp" | "csv" | "perfetto" | "har";

@@ -40,17 +40,6 @@ impl DbArg {
     }
 }
 
-/// Export formats.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    /// Jaeger's native JSON; the Jaeger UI's "JSON File" upload reads it.
-    Jaeger,
-    /// OTLP JSON (`{"resourceSpans": …}`).
-    Otlp,
-    /// A CSV of the session's transitions.
-    Csv,
-}
-
 /// `sockscope sessions`.
 pub fn sessions(db: &DbArg) -> anyhow::Result<ExitCode> {
     let reader = db.open()?;
@@ -180,18 +169,28 @@ pub fn describe(e: &EventRecord) -> String {
 }
 
 /// `sockscope export`.
-pub fn export(db: &DbArg, session: i64, format: Format, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn export(
+    db: &DbArg,
+    session: i64,
+    format: export::Format,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
     let reader = db.open()?;
-    let format = match format {
-        Format::Jaeger => export::Format::Jaeger,
-        Format::Otlp => export::Format::Otlp,
-        Format::Csv => export::Format::Csv,
-    };
     // All or nothing: a failed export leaves no file and an old one intact.
     export::write_file(&reader, session, format, "sockscope", out)
         .with_context(|| format!("exporting to {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--format`: one of the recorder's export formats, by name.
+pub fn parse_format(name: &str) -> Result<export::Format, String> {
+    export::Format::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown format `{name}`; one of: {}",
+            export::Format::names()
+        )
+    })
 }
 
 /// The glyph a state is drawn with in the text timeline.

@@ -67,16 +67,17 @@ enum Command {
         #[command(flatten)]
         db: history::DbArg,
     },
-    /// Export a session as Jaeger JSON, OTLP JSON or a CSV of transitions.
+    /// Export a session: Jaeger JSON, OTLP JSON, a CSV of transitions,
+    /// Chrome trace-event JSON for Perfetto, or HAR for DevTools.
     ///
-    /// Example: `sockscope export --session 3 --format jaeger -o trace.json`
+    /// Example: `sockscope export --session 3 --format perfetto -o trace.json`
     Export {
         /// The session id.
         #[arg(long)]
         session: i64,
-        /// The format.
-        #[arg(long, value_enum)]
-        format: history::Format,
+        /// The format: jaeger, otlp, csv, perfetto or har.
+        #[arg(long, value_parser = history::parse_format)]
+        format: sockscope_recorder::export::Format,
         /// The file to write.
         #[arg(short, long, value_name = "FILE")]
         out: std::path::PathBuf,

@@ -1,7 +1,8 @@
 //! Exports of a past session: Jaeger's native JSON (the Jaeger UI's "JSON
-//! File" upload reads it), OTLP JSON, and a CSV of its transitions. All are
-//! built from the stored, already-scrubbed records; payloads are never
-//! exported.
+//! File" upload reads it), OTLP JSON, a CSV of its transitions, Chrome
+//! trace-event JSON for Perfetto ([`perfetto`]) and HAR for DevTools
+//! ([`har`]). All are built from the stored, already-scrubbed records;
+//! only HAR carries payloads (the stored ones, scrubbed and capped).
 //!
 //! Exports stream: events are read a page at a time and each span is
 //! written as soon as it is finished, so memory does not grow with the
@@ -14,6 +15,12 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+mod har;
+mod perfetto;
+
+pub use har::write_har;
+pub use perfetto::write_perfetto;
 
 use crate::Error;
 use crate::read::{RecordReader, SessionSummary, WindowQuery};
@@ -32,17 +39,53 @@ pub enum Format {
     Otlp,
     /// The transitions CSV ([`write_transitions_csv`]).
     Csv,
+    /// Chrome trace-event JSON, for Perfetto ([`write_perfetto`]).
+    Perfetto,
+    /// HAR with WebSocket messages, for DevTools ([`write_har`]).
+    Har,
 }
 
 impl Format {
-    /// By name: `jaeger`, `otlp` or `csv`.
-    pub fn from_name(name: &str) -> Option<Format> {
-        match name {
-            "jaeger" => Some(Format::Jaeger),
-            "otlp" => Some(Format::Otlp),
-            "csv" => Some(Format::Csv),
-            _ => None,
+    /// Every format, in the order menus list them.
+    pub const ALL: &[Format] = &[
+        Format::Jaeger,
+        Format::Otlp,
+        Format::Csv,
+        Format::Perfetto,
+        Format::Har,
+    ];
+
+    /// Its name, as `--format` and the app take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jaeger => "jaeger",
+            Format::Otlp => "otlp",
+            Format::Csv => "csv",
+            Format::Perfetto => "perfetto",
+            Format::Har => "har",
         }
+    }
+
+    /// What it is and what opens it, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Jaeger => "Jaeger's native JSON (the Jaeger UI's \"JSON File\" upload)",
+            Format::Otlp => "OTLP JSON ({\"resourceSpans\": ...})",
+            Format::Csv => "a CSV of the session's transitions",
+            Format::Perfetto => "Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing)",
+            Format::Har => "HAR with WebSocket messages (Chrome DevTools' Network panel)",
+        }
+    }
+
+    /// By name (see [`Format::name`]).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Every name, comma-separated, for error messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        names.join(", ")
     }
 
     /// The usual end of a file name in this format.
@@ -51,6 +94,8 @@ impl Format {
             Format::Jaeger => "jaeger.json",
             Format::Otlp => "otlp.json",
             Format::Csv => "transitions.csv",
+            Format::Perfetto => "trace.json",
+            Format::Har => "har",
         }
     }
 }
@@ -82,6 +127,8 @@ pub fn write_file(
             Format::Jaeger => write_jaeger(reader, session_id, service_name, &mut out)?,
             Format::Otlp => write_otlp_json(reader, session_id, service_name, &mut out)?,
             Format::Csv => write_transitions_csv(reader, session_id, &mut out)?,
+            Format::Perfetto => write_perfetto(reader, session_id, &mut out)?,
+            Format::Har => write_har(reader, session_id, &mut out)?,
         }
         out.flush().map_err(|e| Error::io("writing", path, e))?;
     }
