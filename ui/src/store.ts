@@ -93,7 +93,7 @@ export interface FindingMark {
   t: number;
   ev: number;
   cls: string;
-  side: "prevented" | "peer" | "network";
+  side: "prevented" | "peer" | "network" | "client";
   severity: "info" | "warning" | "error";
 }
 

@@ -35,6 +35,7 @@ interface Palette {
   prevented: string;
   peer: string;
   network: string;
+  client: string;
   error: string;
   env: string;
   cursor: string;
@@ -69,6 +70,7 @@ function palette(el: HTMLElement): Palette {
     prevented: v("--f-prevented", "#58a6ff"),
     peer: v("--f-peer", "#ff9b3d"),
     network: v("--f-network", "#ff5c8a"),
+    client: v("--f-client", "#f778ba"),
     error: v("--f-error", "#ff3b30"),
     env: v("--env", "#d2a8ff"),
     cursor: v("--cursor", "#e6edf3"),
@@ -466,7 +468,8 @@ export class Timeline {
   private drawFinding(f: FindingMark, x: number, y: number, selected: boolean): void {
     const { ctx, pal } = this;
     const r = selected ? 8 : 6;
-    const color = f.severity === "error" ? pal.error : f.side === "prevented" ? pal.prevented : f.side === "peer" ? pal.peer : pal.network;
+    const sideColor = { prevented: pal.prevented, peer: pal.peer, network: pal.network, client: pal.client };
+    const color = f.severity === "error" ? pal.error : sideColor[f.side];
     ctx.lineWidth = 2;
     ctx.strokeStyle = pal.bg;
     ctx.fillStyle = color;
@@ -482,6 +485,9 @@ export class Timeline {
       ctx.moveTo(x, y - r - 1);
       ctx.lineTo(x + r + 1, y + r);
       ctx.lineTo(x - r - 1, y + r);
+    } else if (f.side === "client") {
+      // An observed client's side (a capture, a proxied app): a square.
+      ctx.rect(x - r, y - r, 2 * r, 2 * r);
     } else {
       ctx.arc(x, y, r, 0, Math.PI * 2);
     }
@@ -674,7 +680,8 @@ function ellipsis(s: string, n: number): string {
 export function describeShort(ev: import("./types").UiEvent): string {
   switch (ev.kind) {
     case "finding":
-      return `${ev.side === "prevented" ? "◆ prevented" : ev.side === "peer" ? "▲ peer" : "● network"}: ${ev.class} (attempt ${ev.attempt})`;
+      const side = { prevented: "◆ prevented", peer: "▲ peer", network: "● network", client: "■ client" }[ev.side];
+      return `${side}: ${ev.class} (attempt ${ev.attempt})`;
     case "frame":
       return `${ev.direction === "out" ? "↑ out" : "↓ in"} ${ev.opcode}${ev.message_type ? ` ${ev.message_type}` : ""}${ev.seq !== null ? ` seq ${ev.seq}` : ""}${ev.close_code !== null ? ` code ${ev.close_code}` : ""} · ${ev.size} B`;
     case "transition":

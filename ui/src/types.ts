@@ -27,7 +27,7 @@ export type UiEvent = Base &
   (
     | { kind: "socket_added"; name: string; scheme: string; host: string; port: number; path: string; adapter: string; job_id: string | null; token_source: string | null }
     | { kind: "transition"; from: StateName; to: StateName; attempt: number | null; backoff_until_ns: number | null; close_code: number | null; close_initiator: string | null; reason: string | null; reason_detail: string | null; cause: string; cause_detail: string | null; error_type: string | null }
-    | { kind: "finding"; class: string; side: "prevented" | "peer" | "network"; severity: "info" | "warning" | "error"; attempt: number; detail: string }
+    | { kind: "finding"; class: string; side: "prevented" | "peer" | "network" | "client"; severity: "info" | "warning" | "error"; attempt: number; detail: string }
     | { kind: "frame"; direction: "in" | "out"; opcode: string; size: number; message_type: string | null; seq: number | null; msg_id: number | null; close_code: number | null; payload: string | null; payload_truncated: boolean; payload_dropped?: boolean }
     | { kind: "message"; msg_id: number; stage: "queued" | "written" | "dropped"; depth: number | null; drop_reason: string | null }
     | { kind: "backoff_planned"; attempt: number; delay_ns: number; ceiling_ns: number }

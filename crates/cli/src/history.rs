@@ -1,5 +1,6 @@
-//! History commands: `sessions`, `events`, `export`, `timeline`. They only
-//! read the database, through the recorder's read API.
+//! History commands: `sessions`, `events`, `export`, `timeline` read the
+//! database through the recorder's read API; `import` adds a session from
+//! a capture.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -180,6 +181,49 @@ pub fn export(
     export::write_file(&reader, session, format, "sockscope", out)
         .with_context(|| format!("exporting to {}", out.display()))?;
     println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--dialect` of `import`.
+pub fn parse_dialect(name: &str) -> Result<sockscope_engine::AdapterKind, String> {
+    sockscope_engine::AdapterKind::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = sockscope_engine::AdapterKind::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        format!("unknown dialect `{name}`; one of: {}", names.join(", "))
+    })
+}
+
+/// `sockscope import`.
+pub async fn import(
+    db: &DbArg,
+    file: &Path,
+    dialect: Option<sockscope_engine::AdapterKind>,
+) -> anyhow::Result<ExitCode> {
+    let path = db.path()?;
+    let options = sockscope_core::capture::ImportOptions {
+        dialect,
+        ..Default::default()
+    };
+    let r = sockscope_core::capture::import_har(file, &path, options)
+        .await
+        .map_err(|e| anyhow::anyhow!(sockscope_core::error_line([&e as &dyn std::error::Error])))?;
+    println!(
+        "imported {}: session {} ({} WebSocket entries of {}, {} lanes, {} frames, {} findings)",
+        file.display(),
+        r.session_id,
+        r.attempts,
+        r.entries,
+        r.lanes,
+        r.frames,
+        r.findings
+    );
+    println!(
+        "see it: sockscope timeline --session {} --db {}",
+        r.session_id,
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -97,6 +97,21 @@ enum Command {
         #[command(flatten)]
         db: history::DbArg,
     },
+    /// Import a HAR file's WebSocket connections as a new session: a lane
+    /// per connection, its frames, and what an observer of the dialect's
+    /// rules finds in them (it sends nothing).
+    ///
+    /// Example: `sockscope import app.har`, then `sockscope timeline --session N`
+    Import {
+        /// The HAR file (Chrome, Edge, Firefox, mitmproxy, Proxyman, HTTP Toolkit).
+        file: std::path::PathBuf,
+        /// The connections' dialect: job, raw, socketio, graphql-ws,
+        /// phoenix, signalr. Default: told from each connection.
+        #[arg(long, value_parser = history::parse_dialect)]
+        dialect: Option<sockscope_engine::AdapterKind>,
+        #[command(flatten)]
+        db: history::DbArg,
+    },
 }
 
 /// Runs the command.
@@ -125,6 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 db,
             } => history::export(&db, session, format, &out),
             Command::Timeline { session, width, db } => history::timeline(&db, session, width),
+            Command::Import { file, dialect, db } => history::import(&db, &file, dialect).await,
         }
     })
 }

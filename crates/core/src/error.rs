@@ -55,6 +55,16 @@ pub enum CoreError {
     /// Retryable once the keyring is unlocked.
     #[error("keyring: {0}")]
     Keyring(#[from] sockscope_environment::Error),
+    /// A capture file could not be read: not the format, malformed at an
+    /// entry, or oversized. Fatal for the import; what came before the bad
+    /// entry was recorded.
+    #[error("{file}: {message}")]
+    Capture {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong, naming the entry.
+        message: String,
+    },
     /// A harness wait ended without its event: it timed out, or the engine
     /// stopped first. Fatal for the scenario or test that waited: what it
     /// expected did not happen.
@@ -83,6 +93,7 @@ impl CoreError {
             CoreError::CreateJob(_) => "create_job",
             CoreError::Keyring(_) => "keyring",
             CoreError::WaitFailed(_) => "wait_failed",
+            CoreError::Capture { .. } => "capture",
             CoreError::Task(_) => "task",
         }
     }

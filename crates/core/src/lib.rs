@@ -6,7 +6,10 @@
 //! findings it must produce. [`proxy`] is the chaos proxy: a TCP proxy whose
 //! toxics (latency, bandwidth, blackhole, drop, reset) switch at runtime, for
 //! races on the network between the engine and a real backend.
+//! [`capture`] imports connections sockscope did not open (HAR files) as
+//! sessions, with the observer's findings.
 
+pub mod capture;
 pub mod config;
 pub mod demo;
 mod error;

@@ -38,6 +38,42 @@ fn is_secret_param(name: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(name))
 }
 
+/// `url` without any [`URL_SECRET_PARAMS`] in its query, and whether it
+/// had one. Each value taken out is remembered by [`crate::secret`], so it
+/// is scrubbed wherever else it shows up. For URLs seen, not used (a
+/// capture's): any number of secrets is fine.
+pub fn scrub_url_secrets(url: &str) -> (String, bool) {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return (url.to_owned(), false);
+    };
+    let secret = take_secret_params(&mut parsed);
+    if secret.is_empty() {
+        return (url.to_owned(), false);
+    }
+    (parsed.into(), true)
+}
+
+/// Takes every [`URL_SECRET_PARAMS`] entry out of `parsed`'s query, and
+/// remembers each value as a secret at once.
+fn take_secret_params(parsed: &mut Url) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let (secret, rest): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(k, _)| is_secret_param(k));
+    for (_, v) in &secret {
+        crate::secret::remember(v);
+    }
+    if !secret.is_empty() {
+        if rest.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed
+                .query_pairs_mut()
+                .clear()
+                .extend_pairs(rest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+    }
+    secret
+}
+
 /// A token found in a URL's query, and the URL without it.
 #[derive(Debug, Clone)]
 pub struct UrlToken {
@@ -58,11 +94,7 @@ pub fn take_url_token(url: &str) -> Result<Option<UrlToken>, Error> {
     let Ok(mut parsed) = Url::parse(url) else {
         return Ok(None);
     };
-    let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-    let secret: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| is_secret_param(k)).collect();
-    for (_, v) in &secret {
-        crate::secret::remember(v);
-    }
+    let secret = take_secret_params(&mut parsed);
     let (param, value) = match secret.as_slice() {
         [] => return Ok(None),
         [one] => (one.0.clone(), one.1.clone()),
@@ -83,15 +115,6 @@ pub fn take_url_token(url: &str) -> Result<Option<UrlToken>, Error> {
             field: "url",
             reason: format!("holds an empty `{param}=`"),
         });
-    }
-    let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| *k != param).collect();
-    if rest.is_empty() {
-        parsed.set_query(None);
-    } else {
-        parsed
-            .query_pairs_mut()
-            .clear()
-            .extend_pairs(rest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     }
     Ok(Some(UrlToken {
         url: parsed.into(),

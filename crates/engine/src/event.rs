@@ -372,6 +372,9 @@ pub enum ClosedReason {
         /// The close code (1000 for an in-band disconnect).
         code: u16,
     },
+    /// An observed connection's capture ends here; how it closed, or
+    /// whether it did, is not in it (HAR keeps no close frames).
+    CaptureEnded,
 }
 
 impl std::fmt::Display for ClosedReason {
@@ -388,6 +391,9 @@ impl std::fmt::Display for ClosedReason {
             }
             ClosedReason::UserClosed => f.write_str("closed by the user"),
             ClosedReason::PeerClosed { code } => write!(f, "closed by the server ({code})"),
+            ClosedReason::CaptureEnded => {
+                f.write_str("the capture ends; how it closed is not in it")
+            }
         }
     }
 }
@@ -466,6 +472,9 @@ pub enum Cause {
     TokenUnavailable,
     /// The reconnect budget is spent.
     RetriesExhausted,
+    /// What an observed connection did next, without how: the capture
+    /// does not say (an attempt's end in a HAR file).
+    NotCaptured,
 }
 
 impl std::fmt::Display for Cause {
@@ -488,6 +497,7 @@ impl std::fmt::Display for Cause {
             Cause::JobEnded => f.write_str("job ended"),
             Cause::TokenUnavailable => f.write_str("token unavailable"),
             Cause::RetriesExhausted => f.write_str("retries exhausted"),
+            Cause::NotCaptured => f.write_str("not in the capture"),
         }
     }
 }
@@ -624,6 +634,9 @@ pub enum FindingSide {
     Peer,
     /// The network or the environment failed.
     Network,
+    /// An observed client (a capture, a proxied app) broke the contract:
+    /// what sockscope prevents on its own sockets, seen happening.
+    Client,
 }
 
 /// How loud a finding is.
@@ -685,6 +698,11 @@ finding_classes! {
     StateSyncFailed => "state_sync_failed", Network, Error, "State sync gave up.";
     TokenRefreshed => "token_refreshed", Prevented, Info, "The token expired and a fresh one was fetched.";
     ReconnectExhausted => "reconnect_exhausted", Network, Error, "Every allowed reconnect failed.";
+    ClientSendBeforeReady => "client_send_before_ready", Client, Warning, "An observed client sent data before the server's readiness ack (seeds 000, 001).";
+    ClientFrameAfterClose => "client_frame_after_close", Client, Warning, "An observed client sent after a close frame (seed 003).";
+    HeartbeatSilence => "heartbeat_silence", Peer, Warning, "An observed server was silent longer than its dialect's heartbeat window.";
+    ReconnectWithoutJitter => "reconnect_without_jitter", Client, Warning, "An observed client reconnected at fixed delays: a fleet would reconnect in lockstep.";
+    TokenInUrl => "token_in_url", Client, Warning, "A token was in the connection's URL, where logs, proxies and captures keep it.";
     ProtocolError => "protocol_error", Peer, Warning, "A frame was malformed, oversized or binary: dropped, connection kept. Invalid UTF-8 text fails the connection (RFC 6455, 1007); the resume loses nothing.";
 }
 

@@ -14,6 +14,7 @@ mod driver;
 mod error;
 pub mod event;
 pub mod machine;
+pub mod observer;
 pub mod secret;
 mod token;
 
@@ -26,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use config::{
     HeartbeatPolicy, MachineConfig, ReconnectPolicy, SocketConfig, Timeouts, TokenPlacement,
-    URL_SECRET_PARAMS, UrlToken, ValidConfig, take_url_token,
+    URL_SECRET_PARAMS, UrlToken, ValidConfig, scrub_url_secrets, take_url_token,
 };
 pub use error::Error;
 pub use event::{

@@ -271,6 +271,7 @@ fn side(s: FindingSide) -> &'static str {
         FindingSide::Prevented => "prevented",
         FindingSide::Peer => "peer",
         FindingSide::Network => "network",
+        FindingSide::Client => "client",
     }
 }
 
@@ -476,6 +477,7 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
         State::Closed { reason } => match reason {
             ClosedReason::JobFinished => t.reason = Some("job_finished".into()),
             ClosedReason::UserClosed => t.reason = Some("user_closed".into()),
+            ClosedReason::CaptureEnded => t.reason = Some("capture_ended".into()),
             ClosedReason::PeerClosed { code } => {
                 t.reason = Some("peer_closed".into());
                 t.reason_detail = Some(serde_json::json!({ "code": code }).to_string());
@@ -534,6 +536,7 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
         Cause::JobEnded => ("job_ended", None),
         Cause::TokenUnavailable => ("token_unavailable", None),
         Cause::RetriesExhausted => ("retries_exhausted", None),
+        Cause::NotCaptured => ("not_captured", None),
     };
     if matches!(
         cause,

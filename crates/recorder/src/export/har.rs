@@ -145,9 +145,17 @@ fn attempts(reader: &RecordReader, session_id: i64) -> Result<Vec<Attempt>, Erro
     Ok(done)
 }
 
+/// The socket's URL; a job socket's carries its job id, as PROTOCOL.md's
+/// URLs do, so that two jobs' connections stay apart.
 fn url(s: Option<&SocketRecord>) -> String {
     match s {
-        Some(s) => format!("{}://{}:{}{}", s.scheme, s.host, s.port, s.path),
+        Some(s) => {
+            let base = format!("{}://{}:{}{}", s.scheme, s.host, s.port, s.path);
+            match (&s.job_id, s.adapter.as_str()) {
+                (Some(job), "job") if !s.path.contains('?') => format!("{base}?jobId={job}"),
+                _ => base,
+            }
+        }
         None => "ws://unknown/".to_owned(),
     }
 }
