@@ -149,63 +149,107 @@ pub enum OutFrame {
     },
 }
 
-/// One socket's protocol state.
+/// One socket's protocol state. What lasts the socket's life is kept here;
+/// what belongs to one connection is in [`Connection`], which each connect
+/// replaces whole.
 #[derive(Debug)]
 pub struct Machine {
     cfg: MachineConfig,
     state: State,
     /// Connection attempts over the socket's life.
     attempts: u32,
-    /// Failed attempts since the last Ready.
+    /// Failed attempts since the link last proved healthy: the backoff
+    /// counter, carried across connections until one proves healthy.
     failures: u32,
-    /// A fresh token was already tried since the link last proved healthy.
+    /// A fresh token was already tried since the link last proved healthy
+    /// (carried across connections, like `failures`).
     refreshed_since_ready: bool,
-    /// The current link is Ready but has not yet proved healthy (a frame
-    /// after `ready_ack`, or a pong): until it does, the retry budget and
-    /// the token refresh are not given back, so a server that acks and then
-    /// closes at once cannot set off a tight loop.
-    unproven: bool,
-    /// This attempt was started by a network change: if it fails, it does
-    /// not use up a retry.
-    network_attempt: bool,
     /// When a network change last brought an attempt forward, to space them.
     last_network_attempt_at: Option<Mono>,
-    /// The next attempt fetches a fresh token.
+    /// The next attempt fetches a fresh token: set as one connection ends,
+    /// taken by the next connect.
     refresh_next: bool,
-    /// A connection (handshake done) exists.
-    connected: bool,
-    /// Close frames on the current connection.
-    peer_close: Option<u16>,
-    we_closed: bool,
     /// How the job ended, once a job event or a state sync said so: the
     /// reason the socket closes with.
     job_outcome: Option<ClosedReason>,
+    /// Carried across connections: the resume point of the next `ready`.
     last_seq: Option<u64>,
+    outbox: VecDeque<(MsgId, String)>,
+    next_msg: MsgId,
+    /// Heartbeats over the socket's life, so each one's payload is new.
+    ping_no: u64,
+    /// The current sync's try, while it is in flight or its retry is due:
+    /// a sync outlives the connection that asked for it.
+    sync_try: Option<u32>,
+    /// Tries of the last state sync that gave up, until a later sync or a
+    /// terminal job event says how far the job got.
+    sync_gave_up: Option<u32>,
+    /// Socket.IO: the session (`sid`, recovery `pid`) and the last offset,
+    /// carried across connections for connection state recovery.
+    sio_session: Option<(String, Option<String>)>,
+    sio_offset: Option<String>,
+    /// Socket.IO: the server's ping interval plus its ping timeout, from the
+    /// open packet (SignalR: ours, from the handshake response): the longest
+    /// silence a live server allows. Kept across connections: a server
+    /// message before a new connection's open packet (or handshake response)
+    /// re-arms the watch with the last figure.
+    server_silence: Option<Duration>,
+    /// Socket.IO: the sid a resume asked for, until the server's answer.
+    /// Kept across connections: one that ends before the answer leaves it
+    /// for the next connection's answer, unless that one's open packet asks
+    /// again.
+    sio_resuming: Option<String>,
+    /// The socket's timers (backoff, state-sync retry); a connection's own
+    /// are in [`Connection::timers`]. Indexed by `TimerKind`.
+    timers: [Option<Mono>; TimerKind::ALL.len()],
+    rng: fastrand::Rng,
+    progress: Option<Progress>,
+    /// The current (or last) connection.
+    conn: Connection,
+}
+
+/// One connection's state, from the attempt that opens it until the next
+/// attempt: [`Machine::connect`] replaces it whole, so nothing of an old
+/// connection survives into a new one.
+#[derive(Debug, Default)]
+struct Connection {
+    /// This attempt was started by a network change: if it fails, it does
+    /// not use up a retry.
+    network_attempt: bool,
+    /// The handshake is done and the transport not yet gone.
+    connected: bool,
+    /// Close frames on this connection.
+    peer_close: Option<u16>,
+    we_closed: bool,
+    /// This link is Ready but has not yet proved healthy (a frame after
+    /// `ready_ack`, or a pong): until it does, the socket's retry budget and
+    /// token refresh are not given back, so a server that acks and then
+    /// closes at once cannot set off a tight loop.
+    unproven: bool,
     ready_sends: u32,
     /// When this connection's first `ready` went out, and the wait after
     /// the latest one (it doubles up to the ready timeout).
     ready_first_at: Mono,
     ready_wait: Duration,
-    outbox: VecDeque<(MsgId, String)>,
-    next_msg: MsgId,
-    ping_no: u64,
     ping_sent: Option<(Mono, Vec<u8>)>,
-    /// The current sync's try, while it is in flight or its retry is due.
-    sync_try: Option<u32>,
-    /// Tries of the last state sync that gave up, until a later sync or a
-    /// terminal job event says how far the job got.
-    sync_gave_up: Option<u32>,
-    /// Socket.IO: the server's ping interval plus its ping timeout, from the
-    /// open packet: the longest silence a live server allows.
-    server_silence: Option<Duration>,
-    /// Socket.IO: the session (`sid`, recovery `pid`) and the last offset,
-    /// for connection state recovery; and the sid a resume asked for.
-    sio_session: Option<(String, Option<String>)>,
-    sio_offset: Option<String>,
-    sio_resuming: Option<String>,
+    /// This connection's timers (see [`lasts_one_connection`]). Indexed by
+    /// `TimerKind`.
     timers: [Option<Mono>; TimerKind::ALL.len()],
-    rng: fastrand::Rng,
-    progress: Option<Progress>,
+}
+
+/// Whether a timer belongs to one connection or to the socket: a backoff runs
+/// between connections, and a state-sync retry outlives the connection that
+/// asked for it.
+fn lasts_one_connection(kind: TimerKind) -> bool {
+    match kind {
+        TimerKind::Handshake
+        | TimerKind::Ready
+        | TimerKind::Ping
+        | TimerKind::Pong
+        | TimerKind::Close
+        | TimerKind::ServerHeartbeat => true,
+        TimerKind::Backoff | TimerKind::StateSyncRetry => false,
+    }
 }
 
 impl Machine {
@@ -218,31 +262,23 @@ impl Machine {
             attempts: 0,
             failures: 0,
             refreshed_since_ready: false,
-            unproven: false,
-            network_attempt: false,
             last_network_attempt_at: None,
             refresh_next: false,
-            connected: false,
-            peer_close: None,
-            we_closed: false,
             job_outcome: None,
             last_seq: None,
-            ready_sends: 0,
-            ready_first_at: Mono(0),
-            ready_wait: Duration::ZERO,
             outbox: VecDeque::new(),
             next_msg: 1,
             ping_no: 0,
-            ping_sent: None,
             sync_try: None,
             sync_gave_up: None,
-            server_silence: None,
             sio_session: None,
             sio_offset: None,
+            server_silence: None,
             sio_resuming: None,
             timers: [None; TimerKind::ALL.len()],
             rng,
             progress: None,
+            conn: Connection::default(),
         }
     }
 
@@ -297,8 +333,7 @@ impl Machine {
     pub fn next_timer(&self) -> Option<(Mono, TimerKind)> {
         TimerKind::ALL
             .iter()
-            .zip(self.timers.iter())
-            .filter_map(|(k, t)| t.map(|at| (at, *k)))
+            .filter_map(|k| self.timer(*k).map(|at| (at, *k)))
             .min()
     }
 
@@ -314,7 +349,7 @@ impl Machine {
             Input::Frame(frame) => self.on_frame(frame, now, &mut fx),
             Input::PeerClose { code } => self.on_peer_close(code, now, &mut fx),
             Input::PeerFrameAfterClose => {
-                if self.connected {
+                if self.conn.connected {
                     self.find(
                         &mut fx,
                         FindingClass::PeerFrameAfterClose,
@@ -335,30 +370,38 @@ impl Machine {
 
     // ---- helpers -------------------------------------------------------
 
+    fn timer(&self, kind: TimerKind) -> Option<Mono> {
+        if lasts_one_connection(kind) {
+            self.conn.timers[kind as usize]
+        } else {
+            self.timers[kind as usize]
+        }
+    }
+
+    fn timer_slot(&mut self, kind: TimerKind) -> &mut Option<Mono> {
+        if lasts_one_connection(kind) {
+            &mut self.conn.timers[kind as usize]
+        } else {
+            &mut self.timers[kind as usize]
+        }
+    }
+
     fn arm(&mut self, kind: TimerKind, at: Mono) {
-        self.timers[kind as usize] = Some(at);
+        *self.timer_slot(kind) = Some(at);
     }
 
     fn disarm(&mut self, kind: TimerKind) {
-        self.timers[kind as usize] = None;
+        *self.timer_slot(kind) = None;
     }
 
     fn armed(&self, kind: TimerKind) -> bool {
-        self.timers[kind as usize].is_some()
+        self.timer(kind).is_some()
     }
 
+    /// The connection is over: none of its timers may fire.
     fn disarm_connection_timers(&mut self) {
-        for k in [
-            TimerKind::Handshake,
-            TimerKind::Ready,
-            TimerKind::Ping,
-            TimerKind::Pong,
-            TimerKind::Close,
-            TimerKind::ServerHeartbeat,
-        ] {
-            self.disarm(k);
-        }
-        self.ping_sent = None;
+        self.conn.timers = [None; TimerKind::ALL.len()];
+        self.conn.ping_sent = None;
     }
 
     fn go(&mut self, to: State, cause: Cause, fx: &mut Vec<Effect>) {
@@ -387,7 +430,9 @@ impl Machine {
         known_type: Option<&str>,
         fx: &mut Vec<Effect>,
     ) {
-        debug_assert!(self.connected && !self.we_closed && self.peer_close.is_none());
+        debug_assert!(
+            self.conn.connected && !self.conn.we_closed && self.conn.peer_close.is_none()
+        );
         let record = match &frame {
             OutFrame::Text(text) | OutFrame::Auth(text) => FrameRecord {
                 direction: Direction::Out,
@@ -404,7 +449,7 @@ impl Machine {
             },
             OutFrame::Ping(p) => frame_record(Direction::Out, Opcode::Ping, p.len()),
             OutFrame::Close { code, reason } => {
-                self.we_closed = true;
+                self.conn.we_closed = true;
                 FrameRecord {
                     close_code: Some(*code),
                     ..frame_record(Direction::Out, Opcode::Close, reason.len() + 2)
@@ -426,12 +471,11 @@ impl Machine {
 
     fn connect(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
         self.attempts += 1;
-        self.connected = false;
-        self.peer_close = None;
-        self.we_closed = false;
-        self.ready_sends = 0;
-        self.network_attempt = cause == Cause::NetworkChanged;
-        if self.network_attempt {
+        self.conn = Connection {
+            network_attempt: cause == Cause::NetworkChanged,
+            ..Connection::default()
+        };
+        if self.conn.network_attempt {
             self.last_network_attempt_at = Some(now);
         }
         let refresh_token = std::mem::take(&mut self.refresh_next);
@@ -462,11 +506,11 @@ impl Machine {
 
     /// The attempt failed: back off, or give up when the budget is spent.
     fn attempt_failed(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
-        self.connected = false;
+        self.conn.connected = false;
         self.disarm_connection_timers();
         // An attempt a network change brought forward does not use up a
         // retry: the backoff it cut short is planned again at the same step.
-        if !std::mem::take(&mut self.network_attempt) || self.failures == 0 {
+        if !std::mem::take(&mut self.conn.network_attempt) || self.failures == 0 {
             self.failures += 1;
         }
         let policy = &self.cfg.reconnect;
@@ -517,10 +561,8 @@ impl Machine {
     /// finish, since after a terminal state its answer is the only word on
     /// how far the job got (a cancel drops it, see [`Machine::drop_sync`]).
     fn end_all_timers(&mut self) {
-        let sync_retry = self.timers[TimerKind::StateSyncRetry as usize];
-        self.timers = [None; TimerKind::ALL.len()];
-        self.timers[TimerKind::StateSyncRetry as usize] = sync_retry;
-        self.ping_sent = None;
+        self.disarm_connection_timers();
+        self.disarm(TimerKind::Backoff);
     }
 
     /// A cancelled socket wants nothing more: a retry due is dropped; one in
@@ -546,7 +588,7 @@ impl Machine {
 
     /// Ends a live connection from our side without a close handshake.
     fn abandon_connection(&mut self, code: u16, reason: &str, fx: &mut Vec<Effect>) {
-        if self.connected && !self.we_closed && self.peer_close.is_none() {
+        if self.conn.connected && !self.conn.we_closed && self.conn.peer_close.is_none() {
             self.write(
                 OutFrame::Close {
                     code,
@@ -556,17 +598,17 @@ impl Machine {
                 fx,
             );
         }
-        if self.connected {
+        if self.conn.connected {
             fx.push(Effect::DropTransport);
         }
-        self.connected = false;
+        self.conn.connected = false;
     }
 
     fn become_ready(&mut self, cause: Cause, now: Mono, fx: &mut Vec<Effect>) {
         // The budget comes back only once the link proves healthy (see
         // `unproven`), not at the ack itself.
-        self.unproven = true;
-        self.network_attempt = false;
+        self.conn.unproven = true;
+        self.conn.network_attempt = false;
         self.disarm(TimerKind::Ready);
         self.go(
             State::Ready {
@@ -596,7 +638,7 @@ impl Machine {
     }
 
     fn send_ready(&mut self, fx: &mut Vec<Effect>) {
-        self.ready_sends += 1;
+        self.conn.ready_sends += 1;
         let ready = ClientMessage::Ready {
             resume_from: self.last_seq,
         };
@@ -641,11 +683,11 @@ impl Machine {
     /// The answer to our heartbeat (a pong, or Phoenix's reply) with this
     /// payload: the link is alive.
     fn heartbeat_answered(&mut self, payload: &[u8], now: Mono, fx: &mut Vec<Effect>) {
-        if let Some((sent, expected)) = &self.ping_sent
+        if let Some((sent, expected)) = &self.conn.ping_sent
             && expected.as_slice() == payload
         {
             let rtt = now.since(*sent);
-            self.ping_sent = None;
+            self.conn.ping_sent = None;
             self.disarm(TimerKind::Pong);
             fx.push(Effect::Emit(EventKind::HeartbeatAnswered { rtt }));
         }
@@ -712,7 +754,7 @@ impl Machine {
             && let Some(ping) = &self.cfg.dialect.ping
         {
             let ping = ping.replace("{job_id}", self.cfg.job_id.as_deref().unwrap_or_default());
-            self.ping_sent = Some((now, dialect::JSON_PING_REF.as_bytes().to_vec()));
+            self.conn.ping_sent = Some((now, dialect::JSON_PING_REF.as_bytes().to_vec()));
             self.write_typed(OutFrame::Text(ping), None, Some("ping"), fx);
             self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
             return;
@@ -720,14 +762,14 @@ impl Machine {
         if self.cfg.adapter == AdapterKind::Phoenix {
             // Phoenix times out a client that sends no heartbeat of its own.
             let reference = format!("hb{}", self.ping_no);
-            self.ping_sent = Some((now, reference.clone().into_bytes()));
+            self.conn.ping_sent = Some((now, reference.clone().into_bytes()));
             let beat = dialect::phoenix_heartbeat(&reference);
             self.write_typed(OutFrame::Text(beat), None, Some("heartbeat"), fx);
             self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
             return;
         }
         let payload = self.ping_no.to_be_bytes().to_vec();
-        self.ping_sent = Some((now, payload.clone()));
+        self.conn.ping_sent = Some((now, payload.clone()));
         self.write(OutFrame::Ping(payload), None, fx);
         self.arm(TimerKind::Pong, now.plus(self.cfg.heartbeat.timeout));
     }
@@ -745,7 +787,7 @@ impl Machine {
             return;
         }
         self.disarm(TimerKind::Handshake);
-        self.connected = true;
+        self.conn.connected = true;
         if token_refreshed {
             self.find(
                 fx,
@@ -801,7 +843,7 @@ impl Machine {
                     self.write_typed(frame, None, Some("phx_join"), fx);
                 }
                 let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
-                self.ready_wait = budget;
+                self.conn.ready_wait = budget;
                 self.arm(TimerKind::Ready, now.plus(budget));
             }
             AdapterKind::Job => {
@@ -812,10 +854,10 @@ impl Machine {
                     Cause::HandshakeDone,
                     fx,
                 );
-                self.ready_first_at = now;
-                self.ready_wait = self.cfg.timeouts.ready_first.min(self.cfg.timeouts.ready);
+                self.conn.ready_first_at = now;
+                self.conn.ready_wait = self.cfg.timeouts.ready_first.min(self.cfg.timeouts.ready);
                 self.send_ready(fx);
-                self.arm(TimerKind::Ready, now.plus(self.ready_wait));
+                self.arm(TimerKind::Ready, now.plus(self.conn.ready_wait));
             }
         }
     }
@@ -843,17 +885,17 @@ impl Machine {
     }
 
     fn on_frame(&mut self, frame: InFrame, now: Mono, fx: &mut Vec<Effect>) {
-        if !self.connected {
+        if !self.conn.connected {
             return;
         }
-        if self.unproven
-            && self.peer_close.is_none()
+        if self.conn.unproven
+            && self.conn.peer_close.is_none()
             && matches!(self.state, State::Ready { .. })
             && matches!(frame, InFrame::Text(_) | InFrame::Pong(_))
         {
             // The link carries traffic after Ready: it is healthy, so the
             // retry budget and the token refresh are given back.
-            self.unproven = false;
+            self.conn.unproven = false;
             self.failures = 0;
             self.refreshed_since_ready = false;
         }
@@ -867,7 +909,7 @@ impl Machine {
         // A text frame is recorded with what parsing found; any other frame,
         // and any frame after the peer's close, by its opcode and size.
         let frame = match frame {
-            InFrame::Text(text) if self.peer_close.is_none() => {
+            InFrame::Text(text) if self.conn.peer_close.is_none() => {
                 return self.on_text(text, now, fx);
             }
             other => other,
@@ -877,7 +919,7 @@ impl Machine {
             opcode,
             size,
         ))));
-        if self.peer_close.is_some() {
+        if self.conn.peer_close.is_some() {
             self.find(
                 fx,
                 FindingClass::PeerFrameAfterClose,
@@ -1039,10 +1081,10 @@ impl Machine {
     }
 
     fn on_peer_close(&mut self, code: u16, now: Mono, fx: &mut Vec<Effect>) {
-        if !self.connected || self.peer_close.is_some() {
+        if !self.conn.connected || self.conn.peer_close.is_some() {
             return;
         }
-        self.peer_close = Some(code);
+        self.conn.peer_close = Some(code);
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
             close_code: Some(code),
             ..frame_record(Direction::In, Opcode::Close, 2)
@@ -1050,8 +1092,8 @@ impl Machine {
         for k in [TimerKind::Ready, TimerKind::Ping, TimerKind::Pong] {
             self.disarm(k);
         }
-        self.ping_sent = None;
-        if self.we_closed {
+        self.conn.ping_sent = None;
+        if self.conn.we_closed {
             // Our close was answered; the transport end will follow.
             return;
         }
@@ -1067,10 +1109,10 @@ impl Machine {
     }
 
     fn on_transport_end(&mut self, error: Option<ErrorClass>, now: Mono, fx: &mut Vec<Effect>) {
-        if !self.connected {
+        if !self.conn.connected {
             return;
         }
-        self.connected = false;
+        self.conn.connected = false;
         self.disarm_connection_timers();
         if let State::Closing {
             initiator: Side::Us,
@@ -1082,13 +1124,13 @@ impl Machine {
             self.close_terminal(
                 reason,
                 Cause::TransportEnded {
-                    code: self.peer_close.unwrap_or(1000),
+                    code: self.conn.peer_close.unwrap_or(1000),
                 },
                 fx,
             );
             return;
         }
-        let code = match self.peer_close {
+        let code = match self.conn.peer_close {
             Some(code) => code,
             None => {
                 self.find(
@@ -1105,7 +1147,7 @@ impl Machine {
             }
         };
         let cause = match error {
-            Some(e) if self.peer_close.is_none() => Cause::TransportError(e),
+            Some(e) if self.conn.peer_close.is_none() => Cause::TransportError(e),
             _ => Cause::TransportEnded { code },
         };
         self.after_close(code, cause, now, fx);
@@ -1203,7 +1245,7 @@ impl Machine {
     }
 
     fn on_timer(&mut self, kind: TimerKind, now: Mono, fx: &mut Vec<Effect>) {
-        match self.timers[kind as usize] {
+        match self.timer(kind) {
             Some(at) if at <= now => self.disarm(kind),
             _ => return,
         }
@@ -1228,7 +1270,7 @@ impl Machine {
                     FindingClass::ReadyTimeout,
                     format!(
                         "no ready_ack within {:?} of ready #{}",
-                        self.ready_wait, self.ready_sends
+                        self.conn.ready_wait, self.conn.ready_sends
                     ),
                 );
                 // The attempt may wait `ready_resends + 1` ready timeouts in
@@ -1236,18 +1278,18 @@ impl Machine {
                 // starts short and doubles, so a short deaf window costs
                 // little.
                 let budget = self.cfg.timeouts.ready * (self.cfg.ready_resends + 1);
-                let spent = now.since(self.ready_first_at);
+                let spent = now.since(self.conn.ready_first_at);
                 if spent < budget && self.cfg.adapter == AdapterKind::Job {
                     self.find(
                         fx,
                         FindingClass::ReadyResent,
-                        format!("ready sent again (#{})", self.ready_sends + 1),
+                        format!("ready sent again (#{})", self.conn.ready_sends + 1),
                     );
                     self.send_ready(fx);
-                    self.ready_wait = (self.ready_wait * 2)
+                    self.conn.ready_wait = (self.conn.ready_wait * 2)
                         .min(self.cfg.timeouts.ready)
                         .min(budget - spent);
-                    self.arm(TimerKind::Ready, now.plus(self.ready_wait));
+                    self.arm(TimerKind::Ready, now.plus(self.conn.ready_wait));
                 } else {
                     self.abandon_connection(GOING_AWAY, "ready timeout", fx);
                     self.attempt_failed(Cause::Timeout(TimerKind::Ready), now, fx);
@@ -1259,16 +1301,16 @@ impl Machine {
                 }
             }
             TimerKind::Ping => {
-                if !self.connected || self.peer_close.is_some() || self.we_closed {
+                if !self.conn.connected || self.conn.peer_close.is_some() || self.conn.we_closed {
                     return;
                 }
-                if self.ping_sent.is_none() {
+                if self.conn.ping_sent.is_none() {
                     self.send_ping(now, fx);
                 }
                 self.arm(TimerKind::Ping, now.plus(self.cfg.heartbeat.interval));
             }
             TimerKind::Pong => {
-                if !self.connected || self.ping_sent.is_none() {
+                if !self.conn.connected || self.conn.ping_sent.is_none() {
                     return;
                 }
                 self.find(
@@ -1278,11 +1320,11 @@ impl Machine {
                 );
                 // A half-open link will not answer a close frame either.
                 fx.push(Effect::DropTransport);
-                self.connected = false;
+                self.conn.connected = false;
                 self.attempt_failed(Cause::HeartbeatLost, now, fx);
             }
             TimerKind::Close => {
-                if !self.connected {
+                if !self.conn.connected {
                     return;
                 }
                 fx.push(Effect::DropTransport);
@@ -1294,7 +1336,7 @@ impl Machine {
                 }
             }
             TimerKind::ServerHeartbeat => {
-                if !self.connected {
+                if !self.conn.connected {
                     return;
                 }
                 self.find(
@@ -1306,7 +1348,7 @@ impl Machine {
                     ),
                 );
                 fx.push(Effect::DropTransport);
-                self.connected = false;
+                self.conn.connected = false;
                 self.attempt_failed(Cause::HeartbeatLost, now, fx);
             }
         }
@@ -1343,7 +1385,7 @@ impl Machine {
             self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
         }
         for reading in readings {
-            if !self.connected || self.we_closed {
+            if !self.conn.connected || self.conn.we_closed {
                 break;
             }
             self.on_reading(reading, now, fx);
@@ -1387,7 +1429,7 @@ impl Machine {
                 if let Some(silence) = self.server_silence {
                     self.arm(TimerKind::ServerHeartbeat, now.plus(silence));
                 }
-                if !self.we_closed {
+                if !self.conn.we_closed {
                     let kind = if answer.starts_with('3') {
                         "eio_pong"
                     } else {
@@ -1548,7 +1590,7 @@ impl Machine {
     /// The job ended over a dialect: close from our side, as its own client
     /// does, and end with the job's outcome once the transport has ended.
     fn end_by_us(&mut self, now: Mono, fx: &mut Vec<Effect>) {
-        if !self.connected || self.we_closed || self.peer_close.is_some() {
+        if !self.conn.connected || self.conn.we_closed || self.conn.peer_close.is_some() {
             return;
         }
         self.begin_close("job ended", Cause::JobEnded, now, fx);
@@ -1603,7 +1645,11 @@ impl Machine {
             return;
         }
         match self.state.name() {
-            StateName::Ready if self.connected && !self.we_closed && self.peer_close.is_none() => {
+            StateName::Ready
+                if self.conn.connected
+                    && !self.conn.we_closed
+                    && self.conn.peer_close.is_none() =>
+            {
                 self.write(OutFrame::Text(text), Some(id), fx);
                 fx.push(Effect::Emit(EventKind::Message {
                     id,
@@ -1687,7 +1733,7 @@ impl Machine {
                     if matches!(self.state, State::Connecting { .. }) {
                         fx.push(Effect::AbortConnect);
                     }
-                    self.connected = false;
+                    self.conn.connected = false;
                     self.close_terminal(ClosedReason::UserClosed, cause, fx);
                 }
                 _ => {}
@@ -1822,7 +1868,7 @@ impl Machine {
             }
             // A ping still waiting is stale (sent on the old path, or before
             // a suspend that its deadline knows nothing of): probe afresh.
-            StateName::Ready | StateName::AwaitingReady if self.connected => {
+            StateName::Ready | StateName::AwaitingReady if self.conn.connected => {
                 self.send_ping(now, fx);
             }
             _ => {}
