@@ -8,7 +8,7 @@ use sockscope_recorder::{RecordReader, Retention};
 use sockscope_test_support::bounded;
 
 use crate::support::{config, raw, record};
-use crate::synthetic::burst;
+use crate::synthetic::{burst, socket_life};
 
 fn count(path: &Path, table: &str) -> i64 {
     raw(path)
@@ -35,6 +35,27 @@ fn file_size(path: &Path) -> u64 {
     (pages * size) as u64
 }
 
+/// Moves a session's start forty days back.
+fn started_forty_days_ago(path: &Path, session: i64) {
+    let forty_days_ns: i64 = 40 * 24 * 3600 * 1_000_000_000;
+    raw(path)
+        .execute(
+            "UPDATE sessions SET started_ns = started_ns - ?1 WHERE id = ?2",
+            (forty_days_ns, session),
+        )
+        .unwrap();
+}
+
+/// A config whose retention keeps thirty days, whatever the size.
+fn keeping_thirty_days(path: &Path) -> sockscope_recorder::RecorderConfig {
+    let mut cfg = config(path);
+    cfg.retention = Retention {
+        max_age: Some(Duration::from_secs(30 * 24 * 3600)),
+        max_bytes: None,
+    };
+    cfg
+}
+
 #[tokio::test]
 async fn sessions_older_than_the_age_limit_are_pruned_whole() {
     bounded(async {
@@ -42,18 +63,8 @@ async fn sessions_older_than_the_age_limit_are_pruned_whole() {
         let path = dir.path().join("rec.db");
         let (old, ..) = record(config(&path), burst(3_000, 3)).await;
         let (recent, ..) = record(config(&path), burst(1_000, 3)).await;
-        let forty_days_ns: i64 = 40 * 24 * 3600 * 1_000_000_000;
-        raw(&path)
-            .execute(
-                "UPDATE sessions SET started_ns = started_ns - ?1 WHERE id = ?2",
-                (forty_days_ns, old.session.id),
-            )
-            .unwrap();
-        let mut cfg = config(&path);
-        cfg.retention = Retention {
-            max_age: Some(Duration::from_secs(30 * 24 * 3600)),
-            max_bytes: None,
-        };
+        started_forty_days_ago(&path, old.session.id);
+        let cfg = keeping_thirty_days(&path);
         let (now, report, _) = record(cfg, burst(10, 1)).await;
         assert_eq!(report.pruned_sessions, vec![old.session.id]);
         assert_eq!(session_ids(&path), vec![now.session.id, recent.session.id]);
@@ -94,6 +105,64 @@ async fn the_oldest_sessions_go_until_the_size_limit_holds() {
             file_size(&path) < size_of_all,
             "the file shrank (incremental vacuum)"
         );
+    })
+    .await
+}
+
+/// Every row a pruned session owns goes with it: no table keeps a row whose
+/// event or session is gone (SQLite's own foreign key check says so), the
+/// engine-wide `environment` rows included.
+#[tokio::test]
+async fn pruning_leaves_no_row_behind_in_any_table() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        // Lives with every kind of event, engine-wide ones among them.
+        let lives = || {
+            let mut all = socket_life(1, 0, 40, None);
+            all.extend(socket_life(2, 1_000_000_000, 40, None));
+            all
+        };
+        let (old, ..) = record(config(&path), lives()).await;
+        let (kept, ..) = record(config(&path), lives()).await;
+        assert!(count(&path, "environment") > 0, "the lives have engine-wide events");
+        started_forty_days_ago(&path, old.session.id);
+        let cfg = keeping_thirty_days(&path);
+        let (now, report, _) = record(cfg, std::iter::empty()).await;
+        assert_eq!(report.pruned_sessions, vec![old.session.id]);
+        assert_eq!(session_ids(&path), vec![now.session.id, kept.session.id]);
+
+        let c = raw(&path);
+        let mut check = c.prepare("PRAGMA foreign_key_check").unwrap();
+        let orphans: Vec<(String, i64)> = check
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(orphans.is_empty(), "rows whose parent is gone (table, rowid): {orphans:?}");
+        // Each table holds exactly the kept session's rows.
+        let kept_rows = |table: &str, by: &str| -> (i64, i64) {
+            let all = count(&path, table);
+            let sql = match by {
+                "event" => format!("SELECT count(*) FROM {table} WHERE event_id IN (SELECT id FROM events WHERE session_id = ?1)"),
+                _ => format!("SELECT count(*) FROM {table} WHERE session_id = ?1"),
+            };
+            let mine: i64 = c.query_row(&sql, [kept.session.id], |r| r.get(0)).unwrap();
+            (all, mine)
+        };
+        for (table, by) in [
+            ("environment", "event"),
+            ("frames", "event"),
+            ("transitions", "event"),
+            ("state_syncs", "event"),
+            ("events", "session"),
+            ("sockets", "session"),
+            ("connection_attempts", "session"),
+        ] {
+            let (all, mine) = kept_rows(table, by);
+            assert!(mine > 0, "{table}: the kept session has rows");
+            assert_eq!(all, mine, "{table}: only the kept session's rows are left");
+        }
     })
     .await
 }

@@ -323,29 +323,37 @@ pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, Error> {
     Ok(u64::try_from((pages - free) * size).unwrap_or(0))
 }
 
+/// Deletes a session and every row that belongs to it. The tables come
+/// from the schema's own foreign keys, so a table added by a later
+/// migration goes too: rows that reference `events` first, then those that
+/// reference `sessions`, then the session.
 fn delete_session(conn: &Connection, id: i64) -> Result<(), Error> {
     let tx = conn.unchecked_transaction()?;
-    for table in [
-        "transitions",
-        "frames",
-        "findings",
-        "messages",
-        "backoffs",
-        "state_syncs",
-        "progress",
-        "heartbeats",
-    ] {
+    for (table, column) in children_of(&tx, "events")? {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE event_id IN (SELECT id FROM events WHERE session_id = ?1)"),
+            &format!("DELETE FROM \"{table}\" WHERE \"{column}\" IN (SELECT id FROM events WHERE session_id = ?1)"),
             [id],
         )?;
     }
-    for table in ["events", "sockets", "connection_attempts"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE session_id = ?1"), [id])?;
+    for (table, column) in children_of(&tx, "sessions")? {
+        tx.execute(
+            &format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1"),
+            [id],
+        )?;
     }
     tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
     tx.commit()?;
     Ok(())
+}
+
+/// `(table, column)` of every foreign key that references `parent`.
+fn children_of(conn: &Connection, parent: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+         WHERE m.type = 'table' AND f.\"table\" = ?1 ORDER BY m.name",
+    )?;
+    let rows = stmt.query_map([parent], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// This machine's name, best effort.
