@@ -32,6 +32,14 @@ pub enum Error {
     /// The writer thread ended abnormally (it panicked). Fatal.
     #[error("the writer thread ended abnormally")]
     WriterGone,
+    /// The writer has stopped (finished, failed or capped) and takes no
+    /// more requests: it will commit nothing more. Fatal for the call.
+    #[error("the recorder's writer has stopped")]
+    WriterStopped,
+    /// A sync request was not answered in time (the writer is behind: a
+    /// slow or busy disk). Retryable.
+    #[error("the recorder did not commit what it held within {0:?}")]
+    SyncTimedOut(std::time::Duration),
     /// A session id that the database does not hold. Fatal for the call.
     #[error("no session {0}")]
     UnknownSession(i64),
