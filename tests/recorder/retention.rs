@@ -2,10 +2,12 @@
 //! first; the running session never is.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sockscope_recorder::{RecordReader, Retention};
-use sockscope_test_support::bounded;
+use sockscope_recorder::{Error, RecordReader, Recorder, Retention};
+use sockscope_test_support::{bounded, within};
+use tokio::sync::mpsc;
 
 use crate::support::{config, raw, record};
 use crate::synthetic::{burst, socket_life};
@@ -163,6 +165,79 @@ async fn pruning_leaves_no_row_behind_in_any_table() {
             assert!(mine > 0, "{table}: the kept session has rows");
             assert_eq!(all, mine, "{table}: only the kept session's rows are left");
         }
+    })
+    .await
+}
+
+/// A session that outgrows its cap stops recording at a batch's end: the
+/// file stays near the cap, the session is marked `capped` (not crashed),
+/// the writer says why, and it lets go of the channel so the engine is not
+/// held back.
+#[tokio::test]
+async fn a_session_that_reaches_its_cap_stops_recording_cleanly() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        // Another session's rows, which the cap does not count.
+        let (before, ..) = record(config(&path), burst(20_000, 4)).await;
+        let size_before = file_size(&path);
+        let cap: u64 = 2 << 20;
+        let mut cfg = config(&path);
+        cfg.max_session_bytes = Some(cap);
+        cfg.batch_events = 1_000;
+        let (tx, rx) = mpsc::channel(8192);
+        let (recorder, report) = Recorder::start(cfg, rx).unwrap();
+        let offered: u64 = 1_000_000;
+        let producer = tokio::spawn(async move {
+            let mut sent = 0u64;
+            for e in burst(offered, 8) {
+                if tx.send(Arc::new(e)).await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            sent
+        });
+        let sent = within(
+            Duration::from_secs(60),
+            "the producer to be let go",
+            producer,
+        )
+        .await
+        .unwrap();
+        assert!(
+            sent < offered,
+            "the writer let go of the channel at the cap"
+        );
+        let err = recorder.finish().await.unwrap_err();
+        let said = err.to_string();
+        assert!(said.contains("recording cap"), "{said}");
+        let Error::SessionFull { cap: at, written } = err else {
+            panic!("{said}")
+        };
+        assert_eq!(at, cap);
+
+        let reader = RecordReader::open(&path).unwrap();
+        let s = reader.session(report.session.id).unwrap();
+        assert_eq!(s.end_state, "capped");
+        assert!(s.ended_ns.is_some());
+        assert_eq!(s.event_count, written, "what it said it kept is there");
+        assert!(written > 0 && written <= sent, "{written} of {sent}");
+        let grew = file_size(&path) - size_before;
+        assert!(
+            grew <= cap + cap / 2,
+            "the file grew by {grew} bytes for a cap of {cap}"
+        );
+        assert_eq!(
+            reader.session(before.session.id).unwrap().event_count,
+            20_000
+        );
+        drop(reader);
+
+        // The next run neither takes it for a crash nor is held back by it.
+        let (next, report, _) = record(config(&path), burst(10, 1)).await;
+        assert!(report.crashed_sessions.is_empty());
+        assert_eq!(next.written, 10);
     })
     .await
 }

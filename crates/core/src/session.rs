@@ -57,6 +57,10 @@ pub struct SessionOptions {
     /// [`EngineConfig::live_bytes`] of payloads), so ask for it only if
     /// you take it (the CLI does; the app backfills from the recorder).
     pub live_from_start: bool,
+    /// The most this session may add to the database, in bytes; recording
+    /// stops there (see `RecorderConfig::max_session_bytes`). Default
+    /// `None`: the recorder's default, 1 GiB.
+    pub max_session_bytes: Option<u64>,
 }
 
 /// A socket at a glance.
@@ -126,8 +130,12 @@ impl Session {
             Some(p) => p,
             None => default_db_path()?,
         };
+        let mut recorder_config = RecorderConfig::new(db);
+        if let Some(cap) = opts.max_session_bytes {
+            recorder_config.max_session_bytes = Some(cap);
+        }
         let (recorder, report) =
-            tokio::task::spawn_blocking(move || Recorder::start(RecorderConfig::new(db), events))
+            tokio::task::spawn_blocking(move || Recorder::start(recorder_config, events))
                 .await
                 .map_err(|e| CoreError::Task(e.to_string()))??;
         let export = match &opts.telemetry {

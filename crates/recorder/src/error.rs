@@ -29,6 +29,19 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The running session outgrew `RecorderConfig::max_session_bytes`
+    /// (`cap`) after `written` events: recording stopped there and the
+    /// session ended as `capped`. Fatal for the recording; the engine and
+    /// its sockets go on, unrecorded.
+    #[error(
+        "the session reached its recording cap of {cap} bytes after {written} events; recording stopped, the sockets go on unrecorded"
+    )]
+    SessionFull {
+        /// The cap, in bytes.
+        cap: u64,
+        /// Events committed before it.
+        written: u64,
+    },
     /// The writer thread ended abnormally (it panicked). Fatal.
     #[error("the writer thread ended abnormally")]
     WriterGone,

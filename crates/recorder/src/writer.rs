@@ -34,6 +34,15 @@ pub struct RecorderConfig {
     pub busy_timeout: Duration,
     /// Recorded in the session row. Default: this crate's version.
     pub app_version: String,
+    /// The most the running session may add to the file, in bytes (its
+    /// rows and their index entries, measured by the file's pages in use).
+    /// Once a commit takes it past this, recording stops: the session ends
+    /// as `capped`, the writer lets go of the channel (the engine is never
+    /// held back) and reports [`Error::SessionFull`]. Retention never prunes
+    /// a running session, so this is what keeps one long run from filling
+    /// the disk. Default `Some(1 GiB)`, as [`Retention::max_bytes`]; `None`
+    /// sets no cap.
+    pub max_session_bytes: Option<u64>,
 }
 
 impl RecorderConfig {
@@ -47,6 +56,7 @@ impl RecorderConfig {
             retention: Retention::default(),
             busy_timeout: Duration::from_secs(5),
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            max_session_bytes: Some(1 << 30),
         }
     }
 }
@@ -138,6 +148,11 @@ impl Recorder {
             crashed_sessions,
             pruned_sessions,
         };
+        let size = SessionSize {
+            cap: config.max_session_bytes,
+            live_seen: store::live_bytes(&conn)?,
+            used: 0,
+        };
         let (written_tx, written) = watch::channel(0u64);
         let (sync_tx, sync_rx) = mpsc::channel(SYNC_QUEUE);
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -154,6 +169,7 @@ impl Recorder {
             received: 0,
             batches: 0,
             last_event_id: None,
+            size,
         };
         let thread = std::thread::Builder::new()
             .name("sockscope-recorder".into())
@@ -249,6 +265,34 @@ struct Writer {
     batches: u64,
     /// `events.id` of the last event committed.
     last_event_id: Option<i64>,
+    size: SessionSize,
+}
+
+/// What the running session has added to the file, against its cap.
+#[derive(Debug)]
+struct SessionSize {
+    cap: Option<u64>,
+    /// The file's bytes in use when last looked at.
+    live_seen: u64,
+    /// The session's share of them: every growth since it began.
+    used: u64,
+}
+
+impl SessionSize {
+    /// Counts the growth since the last look as the session's.
+    fn grew_to(&mut self, live: u64) {
+        self.used += live.saturating_sub(self.live_seen);
+        self.live_seen = live;
+    }
+
+    /// Takes space freed by retention (other sessions') as the new base.
+    fn shrank_to(&mut self, live: u64) {
+        self.live_seen = live;
+    }
+
+    fn over(&self) -> Option<u64> {
+        self.cap.filter(|&cap| self.used > cap)
+    }
 }
 
 /// Sync requests taken, each with the count of events taken from the
@@ -343,8 +387,10 @@ impl Writer {
                 self.commit(&buf)?;
                 buf.clear();
                 waits.answer(self.point());
+                self.check_size()?;
                 if self.batches % PRUNE_EVERY_BATCHES == 0 {
                     store::prune(&self.conn, &self.retention, Some(self.session.id))?;
+                    self.size.shrank_to(store::live_bytes(&self.conn)?);
                 }
             }
             Ok::<_, Error>(())
@@ -359,6 +405,7 @@ impl Writer {
         }
         let end_state = match &result {
             Ok(()) => "clean",
+            Err(Error::SessionFull { .. }) => "capped",
             Err(_) => "crashed",
         };
         let ended = self.conn.execute(
@@ -380,6 +427,26 @@ impl Writer {
         SyncPoint {
             written: *self.written.borrow(),
             last_event_id: self.last_event_id,
+        }
+    }
+
+    /// Stops recording once the session has outgrown its cap.
+    fn check_size(&mut self) -> Result<(), Error> {
+        if self.size.cap.is_none() {
+            return Ok(());
+        }
+        self.size.grew_to(store::live_bytes(&self.conn)?);
+        match self.size.over() {
+            None => Ok(()),
+            Some(cap) => {
+                let written = *self.written.borrow();
+                tracing::error!(
+                    cap,
+                    written,
+                    "the session reached its recording cap; recording stopped"
+                );
+                Err(Error::SessionFull { cap, written })
+            }
         }
     }
 
