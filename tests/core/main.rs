@@ -2,6 +2,7 @@
 //! proxy over real loopback sockets, and the randomized fault matrix.
 
 mod config;
+mod history;
 mod matrix;
 mod proxy;
 mod scenarios;
