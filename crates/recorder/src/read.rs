@@ -23,7 +23,8 @@ pub struct SessionSummary {
     pub started_ns: i64,
     /// End, wall ns; for a crashed session, its last event.
     pub ended_ns: Option<i64>,
-    /// `running`, `clean` or `crashed`.
+    /// `running`, `clean`, `crashed` or `capped` (recording stopped at the
+    /// session's cap).
     pub end_state: String,
     /// Machine name.
     pub host: String,
