@@ -76,11 +76,8 @@ fn app_info(state: State<'_, AppState>) -> AppInfo {
 #[tauri::command]
 async fn subscribe(state: State<'_, AppState>, channel: Channel<LiveBatch>) -> Res<()> {
     let session = state.session.clone();
-    // Subscribe before the backfill so nothing falls between the two.
-    let rx = session.subscribe();
-    let s = session.clone();
-    let (first, cutoff) = blocking(move || live::backfill(&s)).await?;
-    tauri::async_runtime::spawn(live::forward(session, rx, cutoff, first, channel));
+    let (history, first) = live::start(&session).await?;
+    tauri::async_runtime::spawn(live::forward(session, history, first, channel));
     Ok(())
 }
 

@@ -1,16 +1,16 @@
-//! Live events to the webview: a backfill of what the recorder already
-//! holds, then the live subscription, coalesced to the display's frame rate
-//! so a burst of events costs one IPC message per frame.
+//! Live events to the webview: the session's history from the recorder, a
+//! page per frame, then the live subscription, coalesced to the display's
+//! frame rate so a burst of events costs one IPC message per frame. The
+//! history and live events meet without a gap or a repeat
+//! (`sockscope_core::history`).
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sockscope_core::Session;
-use sockscope_engine::Event;
-use sockscope_recorder::{RecordReader, WindowQuery};
+use sockscope_core::history::{CatchUp, Live};
+use sockscope_recorder::EventRecord;
 use tauri::ipc::Channel;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::UiError;
 use crate::transfer::{LiveBatch, SocketRow, UiEvent};
@@ -18,58 +18,30 @@ use crate::transfer::{LiveBatch, SocketRow, UiEvent};
 /// One batch per display frame at most.
 pub const FRAME: Duration = Duration::from_millis(16);
 
-const BACKFILL_PAGE: usize = 20_000;
+/// Events of the history per batch (and so per frame): a long session
+/// reaches the window in steps the UI takes in stride, never in one batch.
+/// 1M events take 200 frames, about 3.3 s.
+pub const BACKFILL_PAGE: usize = 5_000;
 
-/// Per socket: the last backfilled (mono, how many events at that mono), so
-/// a live event already in the backfill is not sent twice.
-#[derive(Debug, Default)]
-pub struct Cutoff(HashMap<u64, (u64, usize)>);
-
-impl Cutoff {
-    fn note(&mut self, socket: u64, mono: u64) {
-        let e = self.0.entry(socket).or_insert((mono, 0));
-        if e.0 == mono {
-            e.1 += 1;
-        } else if mono > e.0 {
-            *e = (mono, 1);
-        }
-    }
-
-    /// Whether a live event is new, consuming one same-instant slot if not.
-    fn admits(&mut self, socket: u64, mono: u64) -> bool {
-        match self.0.get_mut(&socket) {
-            None => true,
-            Some((m, _)) if mono > *m => {
-                self.0.remove(&socket);
-                true
-            }
-            Some((m, n)) if mono == *m && *n > 0 => {
-                *n -= 1;
-                false
-            }
-            Some((m, _)) => mono >= *m,
-        }
-    }
+/// Subscribes, syncs the recorder and reads the first page of the history,
+/// so that a database it cannot read is the caller's error.
+pub async fn start(session: &Session) -> Result<(CatchUp, Vec<EventRecord>), UiError> {
+    let history = CatchUp::start(session, BACKFILL_PAGE).await?;
+    let (history, page) = next_page(history).await?;
+    Ok((history, page?.unwrap_or_default()))
 }
 
-/// Reads every committed event of the session, for the first batch.
-pub fn backfill(session: &Session) -> Result<(Vec<UiEvent>, Cutoff), UiError> {
-    let reader = RecordReader::open(session.db_path())?;
-    let mut q = WindowQuery::whole_session(session.session_id(), BACKFILL_PAGE);
-    let mut out = Vec::new();
-    let mut cutoff = Cutoff::default();
-    loop {
-        let page = reader.events(&q)?;
-        for r in page.events {
-            cutoff.note(r.socket_id, r.mono_ns);
-            out.push(UiEvent::from(r));
-        }
-        match page.next {
-            Some(next) => q.after = Some(next),
-            None => break,
-        }
-    }
-    Ok((out, cutoff))
+/// The next page, read off the async threads. Fails only if the reading
+/// task panicked.
+async fn next_page(
+    mut history: CatchUp,
+) -> Result<(CatchUp, Result<Option<Vec<EventRecord>>, UiError>), UiError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let page = history.next_page().map_err(UiError::from);
+        (history, page)
+    })
+    .await
+    .map_err(|e| UiError::new("task", e.to_string()))
 }
 
 /// Accumulates events between frames.
@@ -109,27 +81,69 @@ impl SentRows {
     }
 }
 
-/// Forwards until the webview goes away (the channel refuses a send) or
+/// Sends the history a page per frame (`first` is its first page; the
+/// first batch carries the socket list even when empty), then forwards
+/// live events until the webview goes away (the channel refuses a send) or
 /// the session ends.
 pub async fn forward(
     session: Session,
-    mut rx: broadcast::Receiver<Arc<Event>>,
-    mut cutoff: Cutoff,
-    first: Vec<UiEvent>,
+    mut history: CatchUp,
+    first: Vec<EventRecord>,
     channel: Channel<LiveBatch>,
 ) {
     let now = |s: &Session| s.engine().now().0;
     let mut sent = SentRows::default();
-    let mut pending = Pending {
-        events: first,
-        missed: 0,
-    };
-    let batch = pending.take(now(&session), sent.changed(SocketRow::all(&session)));
-    if channel.send(batch).is_err() {
-        return;
-    }
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut page = Some(first);
+    let mut first_batch = true;
+    loop {
+        if let Some(events) = page.take().filter(|e| first_batch || !e.is_empty()) {
+            first_batch = false;
+            tick.tick().await;
+            let batch = LiveBatch {
+                now: now(&session),
+                events: events.into_iter().map(UiEvent::from).collect(),
+                missed: 0,
+                sockets: sent.changed(SocketRow::all(&session)),
+            };
+            if channel.send(batch).is_err() {
+                return;
+            }
+        }
+        let Ok((h, read)) = next_page(history).await else {
+            return;
+        };
+        history = h;
+        match read {
+            Ok(Some(events)) => page = Some(events),
+            Ok(None) => match history.next_round().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "syncing the recorder failed; live events from here");
+                    break;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the history failed; live events from here");
+                break;
+            }
+        }
+    }
+    let Live {
+        events: mut rx,
+        mut cutoff,
+        first,
+        missed,
+    } = history.into_live();
+    let mut pending = Pending {
+        events: Vec::new(),
+        missed,
+    };
+    if let Some(ev) = first.filter(|ev| cutoff.admits(ev)) {
+        pending.events.push(UiEvent::live(&ev));
+    }
     // Without events, still a batch twice a second: the engine's "now"
     // (countdowns) and socket rows that changed without an event.
     let mut idle_frames = 0u32;
@@ -137,7 +151,7 @@ pub async fn forward(
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => {
-                    if cutoff.admits(ev.socket, ev.mono.0) {
+                    if cutoff.admits(&ev) {
                         pending.events.push(UiEvent::live(&ev));
                     }
                 }
@@ -161,7 +175,7 @@ pub async fn forward(
 
 #[cfg(test)]
 mod tests {
-    use super::{Cutoff, SentRows};
+    use super::SentRows;
     use crate::transfer::SocketRow;
 
     #[test]
@@ -187,19 +201,5 @@ mod tests {
         assert_eq!(sent.changed(vec![row("Ready")]), None);
         assert_eq!(sent.changed(vec![row("Closed")]), Some(vec![row("Closed")]));
         assert_eq!(sent.changed(Vec::new()), Some(Vec::new()));
-    }
-
-    #[test]
-    fn cutoff_drops_backfilled_events_and_admits_later_ones() {
-        let mut c = Cutoff::default();
-        c.note(1, 10);
-        c.note(1, 20);
-        c.note(1, 20);
-        assert!(!c.admits(1, 15), "older than the backfill");
-        assert!(!c.admits(1, 20));
-        assert!(!c.admits(1, 20));
-        assert!(c.admits(1, 20), "a third event at the same instant is new");
-        assert!(c.admits(1, 21));
-        assert!(c.admits(2, 0), "a socket with no backfill");
     }
 }

@@ -150,7 +150,7 @@ pub struct SessionRow {
     pub started_us: i64,
     /// End, wall µs.
     pub ended_us: Option<i64>,
-    /// `running`, `clean` or `crashed`.
+    /// `running`, `clean`, `crashed` or `capped`.
     pub end_state: String,
     /// Events recorded.
     pub event_count: u64,

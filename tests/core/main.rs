@@ -3,6 +3,7 @@
 
 mod capture;
 mod config;
+mod history;
 mod matrix;
 mod proxy;
 mod scenarios;

@@ -136,3 +136,114 @@ async fn kill_9_mid_burst_loses_only_the_unflushed_batch() {
     })
     .await
 }
+
+/// A live process that is not a recorder; it lives until its stdin closes.
+fn bystander() -> std::process::Child {
+    Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cat runs")
+}
+
+/// Ends a [`bystander`] and reaps it.
+fn end(mut child: std::process::Child) {
+    drop(child.stdin.take());
+    child.wait().expect("cat ends");
+}
+
+/// Pretends the recorder of `session` died while it ran, and the OS gave its
+/// PID to `pid`.
+fn left_running_with_pid(path: &std::path::Path, session: i64, pid: u32) {
+    raw(path)
+        .execute(
+            "UPDATE sessions SET end_state = 'running', ended_ns = NULL, pid = ?1 WHERE id = ?2",
+            (pid, session),
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reused_pid_does_not_hide_a_crash() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        let (gone, ..) = record(config(&path), burst(100, 2)).await;
+        let other = bystander();
+        left_running_with_pid(&path, gone.session.id, other.id());
+        let (_, report, _) = record(config(&path), burst(10, 1)).await;
+        end(other);
+        assert_eq!(
+            report.crashed_sessions,
+            vec![gone.session.id],
+            "the PID is alive, but it is another process's now"
+        );
+        let reader = RecordReader::open(&path).unwrap();
+        assert_eq!(
+            reader.session(gone.session.id).unwrap().end_state,
+            "crashed"
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_session_still_recording_in_another_process_is_left_running() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        // A recorder that keeps its session open in this process.
+        let (tx, rx) = mpsc::channel(16);
+        let (running, _) = Recorder::start(RecorderConfig::new(&path), rx).unwrap();
+        let (_, report, _) = record(config(&path), burst(10, 1)).await;
+        assert!(
+            report.crashed_sessions.is_empty(),
+            "{:?}",
+            report.crashed_sessions
+        );
+        drop(tx);
+        running.finish().await.unwrap();
+    })
+    .await
+}
+
+/// A file of schema v2 (before the recorder's process was tagged by start
+/// time and boot) opens, migrates, and keeps its sessions; its sessions left
+/// running are judged by the PID alone.
+#[tokio::test]
+async fn a_version_2_file_opens_and_its_sessions_are_judged_by_pid() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        let (alive, ..) = record(config(&path), burst(100, 2)).await;
+        let (dead, ..) = record(config(&path), burst(100, 2)).await;
+        let other = bystander();
+        left_running_with_pid(&path, alive.session.id, other.id());
+        left_running_with_pid(&path, dead.session.id, u32::MAX - 1);
+        // Back to what a v2 build wrote.
+        raw(&path)
+            .execute_batch(
+                "ALTER TABLE sessions DROP COLUMN pid_start_ticks;
+                 ALTER TABLE sessions DROP COLUMN boot_id;
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        let (now, report, _) = record(config(&path), burst(10, 1)).await;
+        end(other);
+        assert_eq!(report.schema_version, sockscope_recorder::SCHEMA_VERSION);
+        assert!(report.moved_aside.is_none());
+        assert_eq!(report.crashed_sessions, vec![dead.session.id]);
+        let reader = RecordReader::open(&path).unwrap();
+        assert_eq!(
+            reader.session(alive.session.id).unwrap().end_state,
+            "running"
+        );
+        assert_eq!(reader.session(alive.session.id).unwrap().event_count, 100);
+        assert_eq!(reader.session(now.session.id).unwrap().event_count, 10);
+        let version: i64 = raw(&path)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, sockscope_recorder::SCHEMA_VERSION);
+    })
+    .await
+}

@@ -14,4 +14,5 @@ mod retention;
 mod secrecy;
 mod sqlite;
 mod support;
+mod sync;
 mod zero_loss;

@@ -192,6 +192,7 @@ async fn window_queries_page_exactly_for_chosen_sockets() {
             to_mono_ns: to,
             page_size: 37,
             after: None,
+            ids: None,
         };
         assert_eq!(
             page_through(&reader, q),
@@ -207,6 +208,7 @@ async fn window_queries_page_exactly_for_chosen_sockets() {
             to_mono_ns: to,
             page_size: 1000,
             after: None,
+            ids: None,
         };
         assert_eq!(
             page_through(&reader, q),

@@ -1,6 +1,8 @@
 //! The app core: one library crate shared by the `sockscope` CLI and the
 //! desktop app, so both do the same work the same way.
 //!
+//! [`history`] gives a running session's events from its start, each
+//! exactly once: the recorder's pages, then the live subscription.
 //! [`scenario`] is the race scenario catalog: one scenario per race class,
 //! each reproduced on demand against the simulator and checked against the
 //! findings it must produce. [`proxy`] is the chaos proxy: a TCP proxy whose
@@ -13,6 +15,7 @@ pub mod capture;
 pub mod config;
 pub mod demo;
 mod error;
+pub mod history;
 pub mod proxy;
 pub mod scenario;
 pub mod session;

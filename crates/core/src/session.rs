@@ -17,7 +17,8 @@ use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
 use sockscope_recorder::record::wall_ns;
 use sockscope_recorder::trace::{RunningSocket, TraceBuilder};
 use sockscope_recorder::{
-    OpenReport, Recorder, RecorderConfig, SessionTag, Telemetry, TelemetryConfig,
+    OpenReport, Recorder, RecorderConfig, RecorderSync, SessionTag, SyncPoint, Telemetry,
+    TelemetryConfig,
 };
 use sockscope_sim::{Sim, SimConfig};
 use tokio::sync::{broadcast, oneshot};
@@ -57,6 +58,10 @@ pub struct SessionOptions {
     /// [`EngineConfig::live_bytes`] of payloads), so ask for it only if
     /// you take it (the CLI does; the app backfills from the recorder).
     pub live_from_start: bool,
+    /// The most this session may add to the database, in bytes; recording
+    /// stops there (see `RecorderConfig::max_session_bytes`). Default
+    /// `None`: the recorder's default, 1 GiB.
+    pub max_session_bytes: Option<u64>,
 }
 
 /// A socket at a glance.
@@ -95,6 +100,8 @@ pub struct Session {
 struct Inner {
     engine: Engine,
     recorder: tokio::sync::Mutex<Option<Recorder>>,
+    /// Sync points of the recorder, without its lock.
+    recorder_sync: RecorderSync,
     /// One lock for both, so a switch is never seen half done.
     export: Mutex<Option<LiveExport>>,
     sim: tokio::sync::Mutex<Option<Sim>>,
@@ -126,10 +133,15 @@ impl Session {
             Some(p) => p,
             None => default_db_path()?,
         };
+        let mut recorder_config = RecorderConfig::new(db);
+        if let Some(cap) = opts.max_session_bytes {
+            recorder_config.max_session_bytes = Some(cap);
+        }
         let (recorder, report) =
-            tokio::task::spawn_blocking(move || Recorder::start(RecorderConfig::new(db), events))
+            tokio::task::spawn_blocking(move || Recorder::start(recorder_config, events))
                 .await
                 .map_err(|e| CoreError::Task(e.to_string()))??;
+        let recorder_sync = recorder.sync_handle();
         let export = match &opts.telemetry {
             Some(cfg) => Some(LiveExport::start(cfg, &engine, report.session)?),
             None => None,
@@ -151,6 +163,7 @@ impl Session {
             inner: Arc::new(Inner {
                 engine,
                 recorder: tokio::sync::Mutex::new(Some(recorder)),
+                recorder_sync,
                 export: Mutex::new(export),
                 sim: tokio::sync::Mutex::new(None),
                 report,
@@ -292,6 +305,18 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         first.unwrap_or_else(|| self.subscribe())
+    }
+
+    /// Waits until the recorder has committed every event published before
+    /// this call; see [`RecorderSync::sync`]. `None` once the recorder has
+    /// stopped: it commits nothing more, so the database already holds all
+    /// it ever will of this session.
+    pub async fn sync_recorder(&self, within: Duration) -> Result<Option<SyncPoint>, CoreError> {
+        match self.inner.recorder_sync.sync(within).await {
+            Ok(point) => Ok(Some(point)),
+            Err(sockscope_recorder::Error::WriterStopped) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Adds a socket; with `create`, the job is created first.

@@ -99,6 +99,7 @@ fn main() {
                 to_mono_ns: mid + total / 10,
                 page_size: 1000,
                 after: None,
+                ids: None,
             },
         ),
         (
@@ -110,6 +111,7 @@ fn main() {
                 to_mono_ns: u64::MAX,
                 page_size: 100,
                 after: None,
+                ids: None,
             },
         ),
         (
@@ -121,6 +123,7 @@ fn main() {
                 to_mono_ns: mid + total / 10,
                 page_size: 1000,
                 after: None,
+                ids: None,
             },
         ),
     ];
@@ -149,6 +152,7 @@ fn main() {
         to_mono_ns: u64::MAX,
         page_size: 1000,
         after: None,
+        ids: None,
     };
     let mut n = 0;
     loop {

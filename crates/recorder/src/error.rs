@@ -29,9 +29,30 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The running session outgrew `RecorderConfig::max_session_bytes`
+    /// (`cap`) after `written` events: recording stopped there and the
+    /// session ended as `capped`. Fatal for the recording; the engine and
+    /// its sockets go on, unrecorded.
+    #[error(
+        "the session reached its recording cap of {cap} bytes after {written} events; recording stopped, the sockets go on unrecorded"
+    )]
+    SessionFull {
+        /// The cap, in bytes.
+        cap: u64,
+        /// Events committed before it.
+        written: u64,
+    },
     /// The writer thread ended abnormally (it panicked). Fatal.
     #[error("the writer thread ended abnormally")]
     WriterGone,
+    /// The writer has stopped (finished, failed or capped) and takes no
+    /// more requests: it will commit nothing more. Fatal for the call.
+    #[error("the recorder's writer has stopped")]
+    WriterStopped,
+    /// A sync request was not answered in time (the writer is behind: a
+    /// slow or busy disk). Retryable.
+    #[error("the recorder did not commit what it held within {0:?}")]
+    SyncTimedOut(std::time::Duration),
     /// A session id that the database does not hold. Fatal for the call.
     #[error("no session {0}")]
     UnknownSession(i64),

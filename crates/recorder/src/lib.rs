@@ -24,8 +24,10 @@ mod writer;
 
 pub use error::Error;
 pub use otel::{OtlpProtocol, Telemetry, TelemetryConfig};
-pub use read::{EventPage, PageCursor, RecordReader, SessionSummary, SocketSummary, WindowQuery};
+pub use read::{
+    EventPage, IdRange, PageCursor, RecordReader, SessionSummary, SocketSummary, WindowQuery,
+};
 pub use record::{EventBody, EventRecord};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{MovedAside, OpenReport, Retention, SessionTag};
-pub use writer::{Recorder, RecorderConfig, WriterSummary};
+pub use writer::{Recorder, RecorderConfig, RecorderSync, SyncPoint, WriterSummary};

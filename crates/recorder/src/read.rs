@@ -23,7 +23,8 @@ pub struct SessionSummary {
     pub started_ns: i64,
     /// End, wall ns; for a crashed session, its last event.
     pub ended_ns: Option<i64>,
-    /// `running`, `clean` or `crashed`.
+    /// `running`, `clean`, `crashed` or `capped` (recording stopped at the
+    /// session's cap).
     pub end_state: String,
     /// Machine name.
     pub host: String,
@@ -66,6 +67,21 @@ pub struct WindowQuery {
     pub page_size: usize,
     /// Continue after this event; `None` for the first page.
     pub after: Option<PageCursor>,
+    /// Only events whose id is in this range, e.g. what was committed up to
+    /// a [`crate::SyncPoint`], so that pages read while the writer goes on
+    /// are all of one prefix. `None` for every event.
+    #[serde(default)]
+    pub ids: Option<IdRange>,
+}
+
+/// Event ids `after < id <= through`. Ids grow in commit order, so this
+/// is what the writer committed between two sync points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdRange {
+    /// Exclusive; 0 from the first event.
+    pub after: i64,
+    /// Inclusive.
+    pub through: i64,
 }
 
 impl WindowQuery {
@@ -78,6 +94,7 @@ impl WindowQuery {
             to_mono_ns: i64::MAX as u64,
             page_size,
             after: None,
+            ids: None,
         }
     }
 }
@@ -202,12 +219,16 @@ impl RecordReader {
             None => (q.from_mono_ns as i64, i64::MIN),
         };
         let to = i64::try_from(q.to_mono_ns).unwrap_or(i64::MAX);
+        let range = q.ids.unwrap_or(IdRange {
+            after: 0,
+            through: i64::MAX,
+        });
         let mut heads = match &q.sockets {
             Some(ids) if ids.len() <= MERGE_MAX_SOCKETS => {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT id, socket_id, mono_ns, wall_ns, kind FROM events INDEXED BY events_by_socket
                      WHERE session_id = ?1 AND socket_id = ?2 AND mono_ns >= ?3 AND mono_ns < ?4
-                       AND (mono_ns > ?3 OR id > ?5)
+                       AND (mono_ns > ?3 OR id > ?5) AND id > ?7 AND id <= ?8
                      ORDER BY mono_ns, id LIMIT ?6",
                 )?;
                 let mut all = Vec::new();
@@ -219,7 +240,9 @@ impl RecordReader {
                             after_mono,
                             to,
                             after_id,
-                            limit as i64
+                            limit as i64,
+                            range.after,
+                            range.through
                         ],
                         head_row,
                     )?;
@@ -237,11 +260,20 @@ impl RecordReader {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT id, socket_id, mono_ns, wall_ns, kind FROM events INDEXED BY events_by_time
                      WHERE session_id = ?1 AND mono_ns >= ?2 AND mono_ns < ?3
-                       AND (mono_ns > ?2 OR id > ?4)
+                       AND (mono_ns > ?2 OR id > ?4) AND id > ?5 AND id <= ?6
                      ORDER BY mono_ns, id",
                 )?;
-                let rows =
-                    stmt.query_map(params![q.session_id, after_mono, to, after_id], head_row)?;
+                let rows = stmt.query_map(
+                    params![
+                        q.session_id,
+                        after_mono,
+                        to,
+                        after_id,
+                        range.after,
+                        range.through
+                    ],
+                    head_row,
+                )?;
                 let mut out = Vec::with_capacity(limit.min(4096));
                 for r in rows {
                     let h = r?;

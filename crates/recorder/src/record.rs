@@ -276,6 +276,26 @@ fn side(s: FindingSide) -> &'static str {
 }
 
 impl EventRecord {
+    /// What the event says, whoever read it: without its row id, the
+    /// finding's links to other rows and the frame's payload (which the
+    /// live ring and the payload cap may leave out). Two reads of one event,
+    /// from the database and from a live subscription, are equal this way.
+    pub fn content(mut self) -> EventRecord {
+        self.event_id = 0;
+        match &mut self.body {
+            EventBody::Frame(f) => {
+                f.payload = None;
+                f.payload_truncated = false;
+            }
+            EventBody::Finding(f) => {
+                f.transition_event_id = None;
+                f.frame_event_id = None;
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// Converts an engine event, scrubbing free text and capping a frame
     /// payload at `payload_cap` bytes (`None`: payloads are not kept).
     pub fn from_event(ev: &Event, payload_cap: Option<usize>) -> EventRecord {

@@ -160,11 +160,19 @@ CREATE TABLE environment (
 );
 "#;
 
+/// What tells the recording process apart from a later one that got its
+/// PID: its start time and the boot it started in. NULL in sessions
+/// recorded before v3, which are then judged by the PID alone.
+const V3: &str = r#"
+ALTER TABLE sessions ADD COLUMN pid_start_ticks INTEGER; -- /proc/PID/stat starttime
+ALTER TABLE sessions ADD COLUMN boot_id TEXT;            -- /proc/sys/kernel/random/boot_id
+"#;
+
 /// Every migration, oldest first. The schema version is SQLite's
 /// `user_version`, which equals the number of migrations applied.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;

@@ -247,16 +247,29 @@ fn move_aside(path: &Path, reason: String) -> Result<MovedAside, Error> {
 }
 
 /// Marks sessions left `running` by a dead process on this host as
-/// crashed, ending them at their last event.
+/// crashed, ending them at their last event. A process counts as the
+/// recorder only if its PID, start time and boot all match: a PID the OS
+/// has since given to another process does not keep a session running.
 pub(crate) fn mark_crashed(conn: &Connection, host: &str) -> Result<Vec<i64>, Error> {
-    let mut stmt =
-        conn.prepare("SELECT id, pid, host FROM sessions WHERE end_state = 'running'")?;
-    let running: Vec<(i64, i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let mut stmt = conn.prepare(
+        "SELECT id, pid, host, pid_start_ticks, boot_id FROM sessions WHERE end_state = 'running'",
+    )?;
+    let running: Vec<(i64, ProcessTag)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                ProcessTag {
+                    host: r.get(2)?,
+                    pid: r.get(1)?,
+                    start_ticks: r.get(3)?,
+                    boot_id: r.get(4)?,
+                },
+            ))
+        })?
         .collect::<Result<_, _>>()?;
     let mut crashed = Vec::new();
-    for (id, pid, h) in running {
-        if h == host && pid_alive(pid) {
+    for (id, recorder) in running {
+        if recorder.is_alive(host) {
             continue;
         }
         conn.execute(
@@ -270,9 +283,67 @@ pub(crate) fn mark_crashed(conn: &Connection, host: &str) -> Result<Vec<i64>, Er
     Ok(crashed)
 }
 
-fn pid_alive(pid: i64) -> bool {
-    // Linux only; elsewhere a session left running is taken as crashed.
-    pid == i64::from(std::process::id()) || Path::new(&format!("/proc/{pid}")).exists()
+/// What identifies a recording process across PID reuse and reboots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProcessTag {
+    pub host: String,
+    pub pid: i64,
+    /// Field 22 of `/proc/PID/stat`: when the process started, in clock
+    /// ticks since boot. `None` where there is no `/proc`, or in a session
+    /// recorded before schema v3.
+    pub start_ticks: Option<i64>,
+    /// `/proc/sys/kernel/random/boot_id`, new at every boot.
+    pub boot_id: Option<String>,
+}
+
+impl ProcessTag {
+    /// This process.
+    pub fn current(host: &str) -> ProcessTag {
+        let pid = i64::from(std::process::id());
+        ProcessTag {
+            host: host.to_owned(),
+            pid,
+            start_ticks: start_ticks(pid),
+            boot_id: boot_id(),
+        }
+    }
+
+    /// Whether the process is still running, seen from `host`. Linux only;
+    /// elsewhere a session left running by another process is taken as
+    /// crashed.
+    fn is_alive(&self, host: &str) -> bool {
+        if self.host != host {
+            return false;
+        }
+        let now = ProcessTag::current(host);
+        if self.pid == now.pid && self.start_ticks == now.start_ticks {
+            return true;
+        }
+        if matches!((&self.boot_id, &now.boot_id), (Some(then), Some(now)) if then != now) {
+            return false;
+        }
+        match self.start_ticks {
+            Some(then) => start_ticks(self.pid) == Some(then),
+            // Recorded before v3: the PID is all there is.
+            None => Path::new(&format!("/proc/{}", self.pid)).exists(),
+        }
+    }
+}
+
+/// Field 22 (`starttime`) of `/proc/PID/stat`, read after the command name,
+/// which may itself hold spaces and parentheses.
+pub(crate) fn start_ticks(pid: i64) -> Option<i64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields 3.. follow the name; starttime is the 20th of them.
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// Applies `retention`, never touching `keep`. Returns the deleted ids.
@@ -323,29 +394,37 @@ pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, Error> {
     Ok(u64::try_from((pages - free) * size).unwrap_or(0))
 }
 
+/// Deletes a session and every row that belongs to it. The tables come
+/// from the schema's own foreign keys, so a table added by a later
+/// migration goes too: rows that reference `events` first, then those that
+/// reference `sessions`, then the session.
 fn delete_session(conn: &Connection, id: i64) -> Result<(), Error> {
     let tx = conn.unchecked_transaction()?;
-    for table in [
-        "transitions",
-        "frames",
-        "findings",
-        "messages",
-        "backoffs",
-        "state_syncs",
-        "progress",
-        "heartbeats",
-    ] {
+    for (table, column) in children_of(&tx, "events")? {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE event_id IN (SELECT id FROM events WHERE session_id = ?1)"),
+            &format!("DELETE FROM \"{table}\" WHERE \"{column}\" IN (SELECT id FROM events WHERE session_id = ?1)"),
             [id],
         )?;
     }
-    for table in ["events", "sockets", "connection_attempts"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE session_id = ?1"), [id])?;
+    for (table, column) in children_of(&tx, "sessions")? {
+        tx.execute(
+            &format!("DELETE FROM \"{table}\" WHERE \"{column}\" = ?1"),
+            [id],
+        )?;
     }
     tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
     tx.commit()?;
     Ok(())
+}
+
+/// `(table, column)` of every foreign key that references `parent`.
+fn children_of(conn: &Connection, parent: &str) -> Result<Vec<(String, String)>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+         WHERE m.type = 'table' AND f.\"table\" = ?1 ORDER BY m.name",
+    )?;
+    let rows = stmt.query_map([parent], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// This machine's name, best effort.
@@ -366,13 +445,17 @@ pub(crate) fn begin_session(
     app_version: &str,
 ) -> Result<SessionTag, Error> {
     let salt = random_u64();
+    let me = ProcessTag::current(host);
     conn.execute(
-        "INSERT INTO sessions (started_ns, host, app_version, pid, trace_salt) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO sessions (started_ns, host, app_version, pid, pid_start_ticks, boot_id, trace_salt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             wall_ns(SystemTime::now()),
-            host,
+            me.host,
             app_version,
-            i64::from(std::process::id()),
+            me.pid,
+            me.start_ticks,
+            me.boot_id,
             salt as i64
         ],
     )?;

@@ -34,6 +34,15 @@ pub struct RecorderConfig {
     pub busy_timeout: Duration,
     /// Recorded in the session row. Default: this crate's version.
     pub app_version: String,
+    /// The most the running session may add to the file, in bytes (its
+    /// rows and their index entries, measured by the file's pages in use).
+    /// Once a commit takes it past this, recording stops: the session ends
+    /// as `capped`, the writer lets go of the channel (the engine is never
+    /// held back) and reports [`Error::SessionFull`]. Retention never prunes
+    /// a running session, so this is what keeps one long run from filling
+    /// the disk. Default `Some(1 GiB)`, as [`Retention::max_bytes`]; `None`
+    /// sets no cap.
+    pub max_session_bytes: Option<u64>,
 }
 
 impl RecorderConfig {
@@ -47,6 +56,7 @@ impl RecorderConfig {
             retention: Retention::default(),
             busy_timeout: Duration::from_secs(5),
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            max_session_bytes: Some(1 << 30),
         }
     }
 }
@@ -64,6 +74,42 @@ pub struct WriterSummary {
     pub batches: u64,
 }
 
+/// Where the writer stood when it answered a sync request
+/// ([`Recorder::sync`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncPoint {
+    /// Events of the session committed.
+    pub written: u64,
+    /// `events.id` of the last of them; `None` while there is none.
+    pub last_event_id: Option<i64>,
+}
+
+/// Asks the writer for sync points without holding the [`Recorder`]:
+/// cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RecorderSync(mpsc::Sender<oneshot::Sender<SyncPoint>>);
+
+impl RecorderSync {
+    /// Waits until every event the channel held when asked is committed,
+    /// and says where the writer then stood. Events sent after this call
+    /// may or may not be in it. [`Error::WriterStopped`] once the writer has
+    /// stopped, for whatever reason: it will commit nothing more;
+    /// [`Error::SyncTimedOut`] if that takes longer than `within`.
+    pub async fn sync(&self, within: Duration) -> Result<SyncPoint, Error> {
+        let ask = async {
+            let (tx, rx) = oneshot::channel();
+            self.0.send(tx).await.map_err(|_| Error::WriterStopped)?;
+            rx.await.map_err(|_| Error::WriterStopped)
+        };
+        tokio::time::timeout(within, ask)
+            .await
+            .map_err(|_| Error::SyncTimedOut(within))?
+    }
+}
+
+/// Sync requests the writer holds at once; more wait to be taken.
+const SYNC_QUEUE: usize = 64;
+
 /// Records a lossless event subscription into SQLite on its own thread.
 /// Dropping it detaches the thread, which records until every sender of
 /// the channel is gone; [`Recorder::finish`] or [`Recorder::stop`] also
@@ -72,6 +118,7 @@ pub struct WriterSummary {
 pub struct Recorder {
     session: SessionTag,
     written: watch::Receiver<u64>,
+    syncs: RecorderSync,
     stop: Option<oneshot::Sender<()>>,
     done: oneshot::Receiver<Result<WriterSummary, Error>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -101,7 +148,13 @@ impl Recorder {
             crashed_sessions,
             pruned_sessions,
         };
+        let size = SessionSize {
+            cap: config.max_session_bytes,
+            live_seen: store::live_bytes(&conn)?,
+            used: 0,
+        };
         let (written_tx, written) = watch::channel(0u64);
+        let (sync_tx, sync_rx) = mpsc::channel(SYNC_QUEUE);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         let mut writer = Writer {
@@ -115,11 +168,13 @@ impl Recorder {
             sockets: HashMap::new(),
             received: 0,
             batches: 0,
+            last_event_id: None,
+            size,
         };
         let thread = std::thread::Builder::new()
             .name("sockscope-recorder".into())
             .spawn(move || {
-                let result = writer.run(events, stop_rx);
+                let result = writer.run(events, sync_rx, stop_rx);
                 let _ = done_tx.send(result);
             })
             .map_err(|e| Error::io("spawning the writer thread for", &config.path, e))?;
@@ -127,6 +182,7 @@ impl Recorder {
             Recorder {
                 session,
                 written,
+                syncs: RecorderSync(sync_tx),
                 stop: Some(stop_tx),
                 done: done_rx,
                 thread: Some(thread),
@@ -148,6 +204,17 @@ impl Recorder {
     /// Watches the count of events committed; it changes once per batch.
     pub fn watch_written(&self) -> watch::Receiver<u64> {
         self.written.clone()
+    }
+
+    /// Waits until every event the channel held when asked is committed;
+    /// see [`RecorderSync::sync`].
+    pub async fn sync(&self, within: Duration) -> Result<SyncPoint, Error> {
+        self.syncs.sync(within).await
+    }
+
+    /// A handle for [`Recorder::sync`] that outlives a borrow of this.
+    pub fn sync_handle(&self) -> RecorderSync {
+        self.syncs.clone()
     }
 
     /// Waits until every sender of the channel is gone and every event is
@@ -196,6 +263,73 @@ struct Writer {
     sockets: HashMap<u64, SocketTrack>,
     received: u64,
     batches: u64,
+    /// `events.id` of the last event committed.
+    last_event_id: Option<i64>,
+    size: SessionSize,
+}
+
+/// What the running session has added to the file, against its cap.
+#[derive(Debug)]
+struct SessionSize {
+    cap: Option<u64>,
+    /// The file's bytes in use when last looked at.
+    live_seen: u64,
+    /// The session's share of them: every growth since it began.
+    used: u64,
+}
+
+impl SessionSize {
+    /// Counts the growth since the last look as the session's.
+    fn grew_to(&mut self, live: u64) {
+        self.used += live.saturating_sub(self.live_seen);
+        self.live_seen = live;
+    }
+
+    /// Takes space freed by retention (other sessions') as the new base.
+    fn shrank_to(&mut self, live: u64) {
+        self.live_seen = live;
+    }
+
+    fn over(&self) -> Option<u64> {
+        self.cap.filter(|&cap| self.used > cap)
+    }
+}
+
+/// Sync requests taken, each with the count of events taken from the
+/// channel it waits for.
+#[derive(Debug, Default)]
+struct SyncWaits(Vec<(u64, oneshot::Sender<SyncPoint>)>);
+
+impl SyncWaits {
+    /// Takes a request that waits until `target` events have been taken
+    /// from the channel: those taken so far plus those it holds now.
+    /// Returns false once every requester is gone.
+    fn take(&mut self, asked: Option<oneshot::Sender<SyncPoint>>, target: u64) -> bool {
+        match asked {
+            Some(reply) => {
+                self.0.push((target, reply));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a request waits for no more than `taken` events.
+    fn due(&self, taken: u64) -> bool {
+        self.0.iter().any(|(target, _)| *target <= taken)
+    }
+
+    /// Answers every request that `point` satisfies.
+    fn answer(&mut self, point: SyncPoint) {
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(target, _)| *target <= point.written);
+        self.0 = waiting;
+        for (_, reply) in done {
+            // The asker may have given up; nothing to do then.
+            let _ = reply.send(point);
+        }
+    }
 }
 
 /// A failed commit is retried this many times (busy, locked, disk full)
@@ -209,28 +343,42 @@ impl Writer {
     fn run(
         &mut self,
         mut rx: mpsc::Receiver<Arc<Event>>,
+        mut syncs: mpsc::Receiver<oneshot::Sender<SyncPoint>>,
         mut stop: oneshot::Receiver<()>,
     ) -> Result<WriterSummary, Error> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .map_err(|e| Error::io("starting the writer runtime for", "sqlite", e))?;
+        let mut waits = SyncWaits::default();
         let result = rt.block_on(async {
             let mut buf: Vec<Arc<Event>> = Vec::with_capacity(self.batch);
             let mut stopping = false;
             let mut closed = false;
+            let mut syncs_open = true;
             while !closed {
                 if buf.is_empty() {
                     tokio::select! {
                         n = rx.recv_many(&mut buf, self.batch) => if n == 0 { break },
+                        asked = syncs.recv(), if syncs_open => {
+                            syncs_open = waits.take(asked, self.received + rx.len() as u64);
+                            waits.answer(self.point());
+                            continue
+                        }
                         asked = &mut stop, if !stopping => { stopping = true; close_if_asked(&mut rx, asked); continue }
                     }
                 }
                 let deadline = tokio::time::Instant::now() + self.interval;
-                while buf.len() < self.batch {
+                // A batch ends when full, when its first event has waited
+                // long enough, or as soon as it completes a sync request.
+                while buf.len() < self.batch && !waits.due(self.received + buf.len() as u64) {
                     let room = self.batch - buf.len();
                     tokio::select! {
                         biased;
+                        asked = syncs.recv(), if syncs_open => {
+                            let queued = (buf.len() + rx.len()) as u64;
+                            syncs_open = waits.take(asked, self.received + queued);
+                        }
                         n = rx.recv_many(&mut buf, room) => if n == 0 { closed = true; break },
                         asked = &mut stop, if !stopping => { stopping = true; close_if_asked(&mut rx, asked) }
                         _ = tokio::time::sleep_until(deadline) => break,
@@ -238,19 +386,31 @@ impl Writer {
                 }
                 self.commit(&buf)?;
                 buf.clear();
+                waits.answer(self.point());
+                self.check_size()?;
                 if self.batches % PRUNE_EVERY_BATCHES == 0 {
                     store::prune(&self.conn, &self.retention, Some(self.session.id))?;
+                    self.size.shrank_to(store::live_bytes(&self.conn)?);
                 }
             }
             Ok::<_, Error>(())
         });
+        // Everything taken is committed: whoever still waits is answered.
+        // After a failure they are not; they learn the writer is gone.
+        if result.is_ok() {
+            let point = self.point();
+            for (_, reply) in waits.0.drain(..) {
+                let _ = reply.send(point);
+            }
+        }
+        let end_state = match &result {
+            Ok(()) => "clean",
+            Err(Error::SessionFull { .. }) => "capped",
+            Err(_) => "crashed",
+        };
         let ended = self.conn.execute(
             "UPDATE sessions SET ended_ns = ?1, end_state = ?2 WHERE id = ?3",
-            params![
-                wall_ns(SystemTime::now()),
-                if result.is_ok() { "clean" } else { "crashed" },
-                self.session.id
-            ],
+            params![wall_ns(SystemTime::now()), end_state, self.session.id],
         );
         result?;
         ended?;
@@ -261,6 +421,33 @@ impl Writer {
             written,
             batches: self.batches,
         })
+    }
+
+    fn point(&self) -> SyncPoint {
+        SyncPoint {
+            written: *self.written.borrow(),
+            last_event_id: self.last_event_id,
+        }
+    }
+
+    /// Stops recording once the session has outgrown its cap.
+    fn check_size(&mut self) -> Result<(), Error> {
+        if self.size.cap.is_none() {
+            return Ok(());
+        }
+        self.size.grew_to(store::live_bytes(&self.conn)?);
+        match self.size.over() {
+            None => Ok(()),
+            Some(cap) => {
+                let written = *self.written.borrow();
+                tracing::error!(
+                    cap,
+                    written,
+                    "the session reached its recording cap; recording stopped"
+                );
+                Err(Error::SessionFull { cap, written })
+            }
+        }
     }
 
     fn commit(&mut self, batch: &[Arc<Event>]) -> Result<(), Error> {
@@ -293,6 +480,7 @@ impl Writer {
         // The links of the sockets this batch touches, kept apart until the
         // commit: a rolled-back try must not leave links to rows that are gone.
         let mut touched: HashMap<u64, SocketTrack> = HashMap::new();
+        let mut last = None;
         let tx = self.conn.transaction()?;
         {
             // The two statements almost every event runs, looked up once.
@@ -303,7 +491,7 @@ impl Writer {
             for r in records {
                 let known = || self.sockets.get(&r.socket_id).copied().unwrap_or_default();
                 let track = touched.entry(r.socket_id).or_insert_with(known);
-                insert(&tx, &mut hot, self.session.id, r, track)?;
+                last = Some(insert(&tx, &mut hot, self.session.id, r, track)?);
             }
         }
         tx.execute(
@@ -312,6 +500,7 @@ impl Writer {
         )?;
         tx.commit()?;
         self.sockets.extend(touched);
+        self.last_event_id = last.or(self.last_event_id);
         Ok(())
     }
 }
@@ -348,13 +537,14 @@ struct Hot<'c> {
 }
 
 /// Inserts one event and its detail row; keeps the socket's links.
+/// Returns the event's id.
 fn insert(
     tx: &Transaction<'_>,
     hot: &mut Hot<'_>,
     session: i64,
     r: &EventRecord,
     track: &mut SocketTrack,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<i64> {
     hot.event.execute(params![
         session,
         r.socket_id as i64,
@@ -480,7 +670,7 @@ fn insert(
             .execute(params![id, c.change, c.detail])?;
         }
     }
-    Ok(())
+    Ok(id)
 }
 
 /// Keeps `connection_attempts`: a row opens on Connecting, gets its
