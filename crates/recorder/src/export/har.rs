@@ -218,6 +218,7 @@ fn write_entry(
         to_mono_ns: a.end_mono.map_or(i64::MAX as u64, |m| m.saturating_add(1)),
         page_size: FRAME_PAGE,
         after: None,
+        ids: None,
     };
     let mut messages = JsonItems::new();
     reader.for_each_in(q, |e| {
