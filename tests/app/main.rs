@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use harness::{App, Outcome};
+use sockscope_recorder::record::TransitionRecord;
 use sockscope_test_support::otlp::{Rotel, parse_spans, span_line};
 use sockscope_test_support::reference::ReferenceServer;
 
@@ -368,22 +369,45 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     );
     // A socket added now has its trace at the receiver once it ends.
     let backoff = add_unreachable_socket(app, "otlp-probe").await?;
-    // Retry skips the wait: a new attempt at once, on the user's word.
-    let tried = app
-        .js(&format!(
-            "const r = document.querySelector(\"{backoff}\"); \
-             r.querySelector('button.retry').click(); return Number(r.dataset.attempts)"
-        ))
-        .await?
-        .as_u64()
-        .unwrap_or_default();
-    app.wait_recorded_transition("otlp-probe", Duration::from_secs(10), |t| {
+    // Retry skips the wait: a new attempt at once, on the user's word. A
+    // click counts only while the engine is still in Backoff; under load the
+    // row can show Backoff a moment after its delay ran out, so a click
+    // that found the socket already connecting is made again on the next
+    // Backoff, within one bound.
+    let by_user = |t: &TransitionRecord| {
         t.from == "Backoff"
             && t.to == "Connecting"
             && t.cause == "user"
             && t.cause_detail.as_deref() == Some("retry")
-    })
-    .await?;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let tried = loop {
+        let tried = app
+            .js(&format!(
+                "const r = document.querySelector(\"{backoff}\"); \
+                 if (r === null) return null; \
+                 r.querySelector('button.retry').click(); return Number(r.dataset.attempts)"
+            ))
+            .await?
+            .as_u64();
+        if let Some(tried) = tried
+            && app
+                .wait_recorded_transition("otlp-probe", Duration::from_secs(3), by_user)
+                .await
+                .is_ok()
+        {
+            break tried;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "a retry in Backoff was never recorded"
+        );
+        app.wait_js(
+            &format!("return document.querySelector(\"{backoff}\") !== null"),
+            Duration::from_secs(10),
+        )
+        .await?;
+    };
     // Backing off again, after the attempt the retry made.
     app.wait_js(
         &format!(
