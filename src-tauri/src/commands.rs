@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use sockscope_core::history::History;
 use sockscope_core::{Session, scenario};
-use sockscope_recorder::{RecordReader, WindowQuery, export};
+use sockscope_recorder::{WindowQuery, export};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -107,16 +108,23 @@ async fn retry_socket(state: State<'_, AppState>, id: u64) -> Res<()> {
     Ok(state.session.retry(id).await?)
 }
 
-fn reader(state: &AppState) -> Res<RecordReader> {
-    Ok(RecordReader::open(state.session.db_path())?)
+/// Runs `f` on the session's database, off the async threads.
+async fn with_history<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&History) -> Res<T> + Send + 'static,
+) -> Res<T> {
+    let db = state.session.db_path().to_path_buf();
+    blocking(move || f(&History::open(&db)?)).await
 }
 
 #[tauri::command]
 async fn sessions(state: State<'_, AppState>) -> Res<Vec<SessionRow>> {
-    let r = reader(&state)?;
-    let mut out: Vec<SessionRow> = r.sessions()?.into_iter().map(SessionRow::from).collect();
-    out.sort_by_key(|s| std::cmp::Reverse(s.id));
-    Ok(out)
+    with_history(&state, |h| {
+        let mut out: Vec<SessionRow> = h.sessions()?.into_iter().map(SessionRow::from).collect();
+        out.sort_by_key(|s| std::cmp::Reverse(s.id));
+        Ok(out)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -126,14 +134,16 @@ async fn session_events(
     after: Option<CursorIo>,
     page_size: usize,
 ) -> Res<EventPageOut> {
-    let r = reader(&state)?;
     let mut q = WindowQuery::whole_session(session_id, page_size.clamp(1, 100_000));
     q.after = after.map(Into::into);
-    let page = r.events(&q)?;
-    Ok(EventPageOut {
-        events: page.events.into_iter().map(UiEvent::from).collect(),
-        next: page.next.map(Into::into),
+    with_history(&state, move |h| {
+        let page = h.page(&q)?;
+        Ok(EventPageOut {
+            events: page.events.into_iter().map(UiEvent::from).collect(),
+            next: page.next.map(Into::into),
+        })
     })
+    .await
 }
 
 #[tauri::command]
@@ -177,14 +187,12 @@ async fn export_session(
         "sockscope-session-{session_id}.{}",
         format.file_suffix()
     ));
-    let db = state.session.db_path().to_path_buf();
     let out = path.clone();
-    blocking(move || {
-        let r = RecordReader::open(&db)?;
-        // All or nothing: a failed export leaves no file and an old one intact.
-        export::write_file(&r, session_id, format, "sockscope", &out)?;
-        Ok(())
-    })
+    // All or nothing: a failed export leaves no file and an old one intact.
+    with_history(
+        &state,
+        move |h| Ok(h.export_file(session_id, format, &out)?),
+    )
     .await?;
     Ok(path)
 }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use sockscope_core::history::History;
 use sockscope_recorder::export::{self, rfc3339};
-use sockscope_recorder::{EventBody, EventRecord, RecordReader, WindowQuery};
+use sockscope_recorder::{EventBody, EventRecord, WindowQuery};
 
 /// Where the database is.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,28 +30,22 @@ impl DbArg {
         }
     }
 
-    fn open(&self) -> anyhow::Result<RecordReader> {
+    fn open(&self) -> anyhow::Result<History> {
         let path = self.path()?;
-        if !path.exists() {
-            bail!(
-                "no database at {} (run `sockscope demo` or `sockscope watch` first)",
-                path.display()
-            );
-        }
-        RecordReader::open(&path).with_context(|| format!("opening {}", path.display()))
+        History::open(&path).with_context(|| format!("opening {}", path.display()))
     }
 }
 
 /// `sockscope sessions`.
 pub fn sessions(db: &DbArg) -> anyhow::Result<ExitCode> {
-    let reader = db.open()?;
+    let history = db.open()?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:>5}  {:<24} {:<8} {:>9}  host",
         "id", "started", "end", "events"
     )?;
-    for s in reader.sessions()? {
+    for s in history.sessions()? {
         writeln!(
             out,
             "{:>5}  {:<24} {:<8} {:>9}  {}",
@@ -64,38 +59,6 @@ pub fn sessions(db: &DbArg) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn socket_names(reader: &RecordReader, session: i64) -> anyhow::Result<BTreeMap<u64, String>> {
-    Ok(reader
-        .sockets(session)?
-        .into_iter()
-        .map(|s| (s.socket_id, s.config.name))
-        .collect())
-}
-
-fn pick_sockets(
-    names: &BTreeMap<u64, String>,
-    wanted: &[String],
-) -> anyhow::Result<Option<Vec<u64>>> {
-    if wanted.is_empty() {
-        return Ok(None);
-    }
-    let mut ids = Vec::new();
-    for w in wanted {
-        let id = names
-            .iter()
-            .find(|(id, name)| *name == w || id.to_string() == *w)
-            .map(|(id, _)| *id);
-        match id {
-            Some(id) => ids.push(id),
-            None => bail!(
-                "no socket `{w}` in this session; it has: {}",
-                names.values().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
-    Ok(Some(ids))
-}
-
 /// `sockscope events`.
 pub fn events(
     db: &DbArg,
@@ -103,15 +66,15 @@ pub fn events(
     sockets: &[String],
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let reader = db.open()?;
-    reader.session(session)?;
-    let names = socket_names(&reader, session)?;
+    let history = db.open()?;
+    history.session(session)?;
+    let names = history.socket_names(session)?;
     let mut q = WindowQuery::whole_session(session, 4096);
-    q.sockets = pick_sockets(&names, sockets)?;
+    q.sockets = history.pick_sockets(session, sockets)?;
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let start = first_mono(&reader, session)?;
+    let start = history.first_mono(session)?;
     loop {
-        let page = reader.events(&q)?;
+        let page = history.page(&q)?;
         for e in &page.events {
             if json {
                 serde_json::to_writer(&mut out, e)?;
@@ -129,11 +92,6 @@ pub fn events(
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn first_mono(reader: &RecordReader, session: i64) -> anyhow::Result<u64> {
-    let page = reader.events(&WindowQuery::whole_session(session, 1))?;
-    Ok(page.events.first().map_or(0, |e| e.mono_ns))
 }
 
 /// One line for an event.
@@ -176,9 +134,10 @@ pub fn export(
     format: export::Format,
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let reader = db.open()?;
+    let history = db.open()?;
     // All or nothing: a failed export leaves no file and an old one intact.
-    export::write_file(&reader, session, format, "sockscope", out)
+    history
+        .export_file(session, format, out)
         .with_context(|| format!("exporting to {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
@@ -255,14 +214,14 @@ fn glyph(state: &str) -> char {
 /// `sockscope timeline`: one row per socket, state glyphs along a time axis,
 /// `!` where a finding happened.
 pub fn timeline(db: &DbArg, session: i64, width: usize) -> anyhow::Result<ExitCode> {
-    let reader = db.open()?;
-    reader.session(session)?;
-    let names = socket_names(&reader, session)?;
+    let history = db.open()?;
+    history.session(session)?;
+    let names = history.socket_names(session)?;
     let mut transitions: BTreeMap<u64, Vec<(u64, String)>> = BTreeMap::new();
     let mut findings: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut environment: Vec<u64> = Vec::new();
     let (mut lo, mut hi) = (u64::MAX, 0u64);
-    reader.for_each_event(session, |e| {
+    history.for_each(WindowQuery::whole_session(session, 4096), |e| {
         lo = lo.min(e.mono_ns);
         hi = hi.max(e.mono_ns);
         match &e.body {

@@ -39,6 +39,18 @@ pub enum CoreError {
         /// What is wrong. Never holds a token.
         message: String,
     },
+    /// There is no database at this path to read. Fatal: record a session
+    /// first, or pass the right file.
+    #[error("no database at {} (run `sockscope demo` or `sockscope watch` first)", .0.display())]
+    NoDatabase(std::path::PathBuf),
+    /// A session has no socket of this name or id. Fatal: pick one it has.
+    #[error("no socket `{name}` in this session; it has: {}", .known.join(", "))]
+    UnknownSocketName {
+        /// What was asked for.
+        name: String,
+        /// The sockets it has.
+        known: Vec<String>,
+    },
     /// The platform has no data directory for the default database. Fatal:
     /// pass a database path.
     #[error("no data directory on this platform; pass a database path")]
@@ -89,6 +101,8 @@ impl CoreError {
             CoreError::ProxyStopped => "proxy_stopped",
             CoreError::Config { .. } => "config",
             CoreError::NoDataDir => "no_data_dir",
+            CoreError::NoDatabase(_) => "no_database",
+            CoreError::UnknownSocketName { .. } => "unknown_socket",
             CoreError::Recorder(_) => "recorder",
             CoreError::CreateJob(_) => "create_job",
             CoreError::Keyring(_) => "keyring",
