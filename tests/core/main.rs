@@ -6,3 +6,4 @@ mod matrix;
 mod proxy;
 mod scenarios;
 mod session;
+mod stop;

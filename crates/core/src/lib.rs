@@ -16,4 +16,4 @@ pub mod session;
 
 pub use config::{Config, SocketSpec, TokenSpec};
 pub use error::{CoreError, error_line};
-pub use session::{Session, SessionOptions, SocketView};
+pub use session::{ExportEnd, STOP_BUDGET, Session, SessionEnd, SessionOptions, SocketView};
