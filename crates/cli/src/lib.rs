@@ -10,6 +10,7 @@ mod history;
 mod printer;
 mod proxy;
 mod scenario;
+mod signal;
 mod summary;
 mod watch;
 
