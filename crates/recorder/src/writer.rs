@@ -41,12 +41,12 @@ pub struct RecorderConfig {
 }
 
 /// Tries of a failed commit: the waits between them start at
-/// `first_wait` and double up to `max_wait`. The defaults (8 tries,
-/// 100 ms doubling to 2 s) give up after about 9 s, so a disk that frees
+/// `first_wait` and double up to `max_wait`. The defaults (6 tries,
+/// 100 ms doubling to 2 s) give up after about 5 s, so a disk that frees
 /// up in that time loses nothing, and a full one is declared dead soon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRetry {
-    /// Tries after the first failure. Default 8.
+    /// Tries after the first failure. Default 6.
     pub tries: u32,
     /// Wait before the first retry. Default 100 ms.
     pub first_wait: Duration,
@@ -57,7 +57,7 @@ pub struct CommitRetry {
 impl Default for CommitRetry {
     fn default() -> Self {
         CommitRetry {
-            tries: 8,
+            tries: 6,
             first_wait: Duration::from_millis(100),
             max_wait: Duration::from_secs(2),
         }
