@@ -15,11 +15,12 @@ use crate::signal::{Signals, Stop};
 
 /// How following a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Followed {
-    /// Every socket ended and every final count is settled.
-    AllEnded,
-    /// A signal asked the process to end first.
-    Stopped(Stop),
+pub struct Followed {
+    /// The signal that ended it before every socket ended and every final
+    /// count was settled.
+    pub stopped_by: Option<Stop>,
+    /// Whether a failed OTLP export was already told.
+    pub export_warned: bool,
 }
 
 /// Hands each live event to `each` until every socket's terminal
@@ -61,7 +62,12 @@ pub async fn until_all_ended(
     while ended.len() < sockets || !settled() {
         let received = tokio::select! {
             biased;
-            stop = signals.recv() => return Ok(Followed::Stopped(stop)),
+            stop = signals.recv() => {
+                return Ok(Followed {
+                    stopped_by: Some(stop),
+                    export_warned: warned,
+                });
+            }
             error = &mut export_failed, if !warned => {
                 warned = true;
                 eprintln!(
@@ -96,7 +102,10 @@ pub async fn until_all_ended(
             Err(RecvError::Closed) => break,
         }
     }
-    Ok(Followed::AllEnded)
+    Ok(Followed {
+        stopped_by: None,
+        export_warned: warned,
+    })
 }
 
 /// Turns events into lines, with times relative to the first one.

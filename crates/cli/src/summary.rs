@@ -144,13 +144,10 @@ pub async fn end_session(
 ) -> anyhow::Result<Ending> {
     let id = session.session_id();
     let db = session.db_path().to_owned();
-    let stopped_by = match followed {
-        Followed::Stopped(stop) => {
-            signals.exit_on_next();
-            Some(stop)
-        }
-        Followed::AllEnded => None,
-    };
+    let stopped_by = followed.stopped_by;
+    if stopped_by.is_some() {
+        signals.exit_on_next();
+    }
     // Read after the stop: a socket a signal cancelled says so.
     let ended = session.clone();
     let end = session.stop().await?;
@@ -158,7 +155,7 @@ pub async fn end_session(
     sockets.sort_by_key(|s| s.id);
     let mut summary = String::new();
     let all_completed = write_summary(&mut summary, id, &sockets, findings);
-    let recorded = write_ending(&mut summary, id, &db, &end, stopped_by);
+    let recorded = write_ending(&mut summary, id, &db, &end, followed);
     Ok(Ending {
         // Final states quote the server (a failure code): scrubbed.
         summary: redact::free_text(&summary),
@@ -186,10 +183,10 @@ fn write_ending(
     session: i64,
     db: &Path,
     end: &SessionEnd,
-    stopped_by: Option<Stop>,
+    followed: Followed,
 ) -> bool {
     let db = db.display();
-    if let Some(stop) = stopped_by {
+    if let Some(stop) = followed.stopped_by {
         let _ = writeln!(
             out,
             "stopped by {}: sockets cancelled, session {session} ended cleanly in {db}",
@@ -213,11 +210,11 @@ fn write_ending(
     if let Some(export) = &end.export {
         let missing = export.undelivered();
         if missing > 0 {
-            let why = export
-                .first_error
-                .as_deref()
-                .map(|e| format!(" (first failure: {e})"))
-                .unwrap_or_default();
+            // Said once: here only if it was not told while it ran.
+            let why = match (&export.first_error, followed.export_warned) {
+                (Some(e), false) => format!(" (the export failed: {e})"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
                 "OTLP: {missing} of {} spans were not delivered{why}\n  the session is safe in {db}; export it later: sockscope export --session {session} --format otlp -o FILE --db {db}",
