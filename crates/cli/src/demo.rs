@@ -9,8 +9,8 @@ use sockscope_core::demo::{DEMO_ITEMS, demo_jobs};
 use sockscope_core::{Session, SessionOptions};
 
 use crate::printer::{EventPrinter, until_all_ended};
-use crate::signal::Signals;
 use crate::summary::{FindingTally, end_session};
+use sockscope_core::signal::Signals;
 
 /// Options of `sockscope demo`.
 #[derive(Debug, clap::Args)]

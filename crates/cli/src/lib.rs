@@ -10,7 +10,6 @@ mod history;
 mod printer;
 mod proxy;
 mod scenario;
-mod signal;
 mod summary;
 mod watch;
 

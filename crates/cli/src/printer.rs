@@ -11,7 +11,7 @@ use sockscope_protocol::JobStatus;
 use sockscope_recorder::redact;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::signal::{Signals, Stop};
+use sockscope_core::signal::{Signals, Stop};
 
 /// How following a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use sockscope_engine::{Event, FinalCount, SocketId, State};
 use sockscope_recorder::redact;
 
 use crate::printer::Followed;
-use crate::signal::{Signals, Stop};
+use sockscope_core::signal::{Signals, Stop};
 
 /// Findings kept per socket for the job's line and the summary: a count per
 /// class (bounded by the number of classes) and the latest one.
@@ -165,7 +165,7 @@ pub async fn end_session(
     })
 }
 
-/// The exit code: a signal's own (see [`crate::signal`]) when one ended
+/// The exit code: a signal's own (see [`sockscope_core::signal`]) when one ended
 /// the run, else 0 only if every job completed and the recording is whole.
 fn exit_code(stopped_by: Option<Stop>, all_completed: bool, recorded: bool) -> ExitCode {
     match stopped_by {

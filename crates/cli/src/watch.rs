@@ -15,8 +15,8 @@ use sockscope_engine::event::EventKind;
 use sockscope_recorder::{EventRecord, TelemetryConfig, redact};
 
 use crate::printer::{EventPrinter, until_all_ended};
-use crate::signal::Signals;
 use crate::summary::{FindingTally, end_session};
+use sockscope_core::signal::Signals;
 
 /// Options of `sockscope watch`.
 #[derive(Debug, clap::Args)]

@@ -13,6 +13,7 @@ mod error;
 pub mod proxy;
 pub mod scenario;
 pub mod session;
+pub mod signal;
 
 pub use config::{Config, SocketSpec, TokenSpec};
 pub use error::{CoreError, error_line};

@@ -1,8 +1,11 @@
-//! Ctrl-C, SIGTERM and SIGHUP end `watch` and `demo` the way a normal end
-//! does (sockets cancelled, the last batch committed, the session marked
-//! ended, OTLP flushed), then exit with 128 + the signal's number, as a
-//! shell reports a process the signal killed: 130 (SIGINT), 143 (SIGTERM),
-//! 129 (SIGHUP). A second signal while stopping exits at once.
+//! The signals that ask a process to end: Ctrl-C (SIGINT), SIGTERM and
+//! SIGHUP (a closed terminal, a desktop logout). The CLI's `watch` and
+//! `demo` and the desktop app catch them and end the way a normal end does
+//! ([`crate::Session::stop`]: sockets cancelled, the last batch committed,
+//! the session marked ended, OTLP flushed), then exit with 128 + the
+//! signal's number, as a shell reports a process the signal killed: 130
+//! (SIGINT), 143 (SIGTERM), 129 (SIGHUP). A second signal while stopping
+//! exits at once.
 
 use std::process::ExitCode;
 
@@ -23,7 +26,8 @@ impl Stop {
         ExitCode::from(self.code())
     }
 
-    fn code(self) -> u8 {
+    /// 128 + the signal's number, as a number.
+    pub fn code(self) -> u8 {
         match self {
             Stop::Interrupt => 130,
             Stop::Terminate => 143,
