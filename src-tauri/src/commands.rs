@@ -69,6 +69,7 @@ fn app_info(state: State<'_, AppState>) -> AppInfo {
         db_path: s.db_path().to_path_buf(),
         now: s.engine().now().0,
         warnings: s.warnings().iter().map(|w| w.message.clone()).collect(),
+        recording_failed: s.recording_failed(),
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use sockscope_core::signal::Signals;
 use sockscope_core::{Session, SessionOptions};
 use tauri::Manager;
 
@@ -71,6 +72,10 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         config.as_ref(),
         &config_dir.join(token_guard::ALLOWLIST_FILE),
     );
+    // Before the session starts: a signal during the start is then kept,
+    // not fatal half-way.
+    let mut signals = tauri::async_runtime::block_on(async { Signals::install() })
+        .context("installing the signal handlers")?;
     let session =
         tauri::async_runtime::block_on(Session::start(opts)).context("starting the session")?;
     let state = commands::AppState {
@@ -86,19 +91,33 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         .setup(move |app| {
             let handle = app.handle().clone();
             let tray = tray::build(&handle);
-            tauri::async_runtime::spawn(tray::watch(handle, session.clone(), tray));
+            tauri::async_runtime::spawn(tray::watch(handle.clone(), session.clone(), tray));
+            // Ctrl-C, SIGTERM, SIGHUP (a logout): the same clean stop as
+            // Quit, through the Exit event below; a second one exits at once.
+            tauri::async_runtime::spawn(async move {
+                let stop = signals.recv().await;
+                tracing::info!("{}: stopping the session", stop.name());
+                signals.exit_on_next();
+                handle.exit(i32::from(stop.code()));
+            });
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
         .context("building the window")?;
-    app.run(|handle, ev| {
+    let code = app.run_return(|handle, ev| {
         if let tauri::RunEvent::Exit = ev {
             // Commit every event and mark the session clean.
             let session = handle.state::<commands::AppState>().session.clone();
-            if let Err(e) = tauri::async_runtime::block_on(session.stop()) {
-                tracing::warn!("stopping the session: {e}");
+            match tauri::async_runtime::block_on(session.stop()) {
+                Ok(end) => {
+                    if let Some(reason) = &end.recording_failed {
+                        tracing::error!("the recording failed: {reason}");
+                    }
+                }
+                Err(e) => tracing::warn!("stopping the session: {e}"),
             }
         }
     });
-    Ok(ExitCode::SUCCESS)
+    // 0 from the window or the tray; 128 + the signal's number after one.
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -139,6 +139,9 @@ pub struct AppInfo {
     pub now: u64,
     /// Config warnings, in words.
     pub warnings: Vec<String>,
+    /// Why the recording stopped early, if it did (scrubbed; names the
+    /// file): the window shows it as a red banner.
+    pub recording_failed: Option<String>,
 }
 
 /// A past session.
@@ -403,6 +406,36 @@ mod tests {
         assert_eq!(json["s"], 0);
         assert_eq!(json["change"], "address_removed");
         assert_eq!(json["detail"], "10.0.0.2/24");
+    }
+}
+
+#[cfg(test)]
+mod recording_failed_tests {
+    use super::*;
+    use sockscope_engine::Mono;
+    use sockscope_engine::event::{ENGINE_WIDE, EventKind};
+    use std::time::SystemTime;
+
+    /// A failed recording reaches the window as an engine-wide change the
+    /// banner (ui/src/banner.ts) reads, its reason scrubbed.
+    #[test]
+    fn a_failed_recording_crosses_as_an_engine_wide_change_without_secrets() {
+        let failed = Event {
+            socket: ENGINE_WIDE,
+            mono: Mono(7),
+            wall: SystemTime::UNIX_EPOCH,
+            kind: EventKind::RecordingFailed {
+                reason: "sqlite: database or disk is full (recording to /tmp/token=s3cr3t-x/s.db)"
+                    .into(),
+            },
+        };
+        let json = serde_json::to_value(UiEvent::live(&failed)).unwrap();
+        assert_eq!(json["s"], 0);
+        assert_eq!(json["kind"], "environment");
+        assert_eq!(json["change"], "recording_failed");
+        let detail = json["detail"].as_str().unwrap();
+        assert!(detail.contains("disk is full"), "{detail}");
+        assert!(!detail.contains("s3cr3t-x"), "{detail}");
     }
 }
 

@@ -117,6 +117,10 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => {
+                    if let EventKind::RecordingFailed { reason } = &ev.kind {
+                        notify(&app, "sockscope: recording failed", &redact::free_text(reason));
+                        continue;
+                    }
                     let EventKind::Transition { to, .. } = &ev.kind else {
                         continue;
                     };
@@ -129,10 +133,8 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
                             .into_iter()
                             .find(|s| s.id == ev.socket)
                             .map_or_else(|| format!("socket {}", ev.socket), |s| s.name);
-                        if let Some((title, body)) = job_outcome(&name, to)
-                            && let Err(e) = app.notification().builder().title(&title).body(&body).show()
-                        {
-                            tracing::info!("notification not shown ({e}): {title}");
+                        if let Some((title, body)) = job_outcome(&name, to) {
+                            notify(&app, &title, &body);
                         }
                     }
                 }
@@ -150,6 +152,13 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
                 }
             }
         }
+    }
+}
+
+/// Shows an OS notification, best effort.
+fn notify(app: &AppHandle, title: &str, body: &str) {
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        tracing::info!("notification not shown ({e}): {title}");
     }
 }
 

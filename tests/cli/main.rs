@@ -3,6 +3,7 @@
 mod corpus;
 mod demo;
 mod history;
+mod lifecycle;
 mod scenario;
 mod watch;
 

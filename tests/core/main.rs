@@ -8,3 +8,4 @@ mod matrix;
 mod proxy;
 mod scenarios;
 mod session;
+mod stop;

@@ -60,7 +60,7 @@ async fn the_demo_session_runs_to_the_end_and_is_recorded() {
             }
         }
         let id = session.session_id();
-        let written = session.stop().await.unwrap();
+        let written = session.stop().await.unwrap().written;
         assert!(written > 100);
         let reader = RecordReader::open(&db).unwrap();
         let sessions = reader.sessions().unwrap();

@@ -5,6 +5,7 @@ mod synthetic;
 
 mod corrupt;
 mod crash;
+mod disk_full;
 mod engine_e2e;
 mod export;
 mod export_memory;

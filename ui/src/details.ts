@@ -64,7 +64,11 @@ export function detailLines(store: Store, evIndex: number): string[] {
       break;
     case "environment":
       lines.push(`${envLabel(ev.change, ev.detail)}  every socket  ${clock}`);
-      lines.push("  engine-wide: every socket was told (network_changed)");
+      lines.push(
+        ev.change === "recording_failed"
+          ? "  engine-wide: the sockets went on; nothing after this was saved"
+          : "  engine-wide: every socket was told (network_changed)",
+      );
       break;
     default:
       lines.push(`${ev.kind}  ${name}  ${clock}`);
@@ -92,6 +96,8 @@ export function envLabel(change: string, detail: string): string {
       return `⇅ network: address removed ${detail}`;
     case "wake":
       return `☾ woke from sleep (${detail})`;
+    case "recording_failed":
+      return `✖ recording failed: ${detail}`;
     default:
       return `⇅ ${change}: ${detail}`;
   }

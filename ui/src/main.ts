@@ -2,6 +2,7 @@
 // coalesced per animation frame before they touch the store or the canvas.
 
 import { FrameCoalescer, mergeBatches } from "./coalesce";
+import { bannerText, recordingFailure } from "./banner";
 import { detailLines, findingDetail } from "./details";
 import { eta } from "./layout";
 import { prettyPayload } from "./redact";
@@ -62,8 +63,16 @@ const timeline = new Timeline(
 
 // ---- live events -------------------------------------------------------
 
+function showRecordingFailed(reason: string): void {
+  const banner = $("banner");
+  banner.textContent = bannerText(reason);
+  banner.hidden = false;
+}
+
 const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
   const b = mergeBatches(batches);
+  const failed = recordingFailure(b.events);
+  if (failed !== null) showRecordingFailed(failed);
   liveStore.add(b.events);
   missedTotal += b.missed;
   if (b.now > 0) timeline.setNow(b.now);
@@ -525,6 +534,8 @@ async function start(): Promise<void> {
   mode.textContent = "● DEMO: embedded simulator, three racing demo jobs";
   $("session").textContent = `session ${info.session_id}`;
   if (info.warnings.length > 0) status(`config: ${info.warnings.join("; ")}`);
+  // A window opened after the failure missed its event.
+  if (info.recording_failed) showRecordingFailed(info.recording_failed);
   rows = await api.sockets();
   renderSockets();
   await api.subscribe((b) => coalescer.push([b]));

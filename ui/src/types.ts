@@ -78,6 +78,7 @@ export interface AppInfo {
   db_path: string;
   now: number;
   warnings: string[];
+  recording_failed: string | null;
 }
 
 export interface SessionRow {

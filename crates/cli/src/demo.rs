@@ -9,7 +9,8 @@ use sockscope_core::demo::{DEMO_ITEMS, demo_jobs};
 use sockscope_core::{Session, SessionOptions};
 
 use crate::printer::{EventPrinter, until_all_ended};
-use crate::summary::{FindingTally, write_summary};
+use crate::summary::{FindingTally, end_session};
+use sockscope_core::signal::Signals;
 
 /// Options of `sockscope demo`.
 #[derive(Debug, clap::Args)]
@@ -25,8 +26,9 @@ pub struct DemoArgs {
     db: Option<PathBuf>,
 }
 
-/// Runs the demo until every socket has ended.
+/// Runs the demo until every socket has ended, or a signal comes.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let mut signals = Signals::install()?;
     for job in demo_jobs(args.items, args.interval_ms) {
         println!("  {:<15} {}", job.kind.as_str(), job.story);
     }
@@ -49,9 +51,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut printer = EventPrinter::default();
     let mut findings = FindingTally::default();
-    until_all_ended(
+    let followed = until_all_ended(
         &session,
         &mut events,
+        &mut signals,
         |n| println!("  ({n} events not shown; all are recorded)"),
         |e| {
             findings.record(e);
@@ -69,27 +72,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("{line}");
         }
     }
-    let mut sockets = session.sockets();
-    sockets.sort_by_key(|s| s.id);
-    let found: u64 = sockets.iter().map(|s| s.findings).sum();
     let id = session.session_id();
     let db = session.db_path().to_owned();
-    let written = session.stop().await?;
-    let mut summary = String::new();
-    let all_completed = write_summary(&mut summary, id, &sockets, &findings);
-    print!("{summary}");
+    let ending = end_session(session, followed, signals, &findings).await?;
+    let found: u64 = ending.sockets.iter().map(|s| s.findings).sum();
+    print!("{}", ending.summary);
     println!(
-        "demo done: {} sockets, {found} findings; {written} events in session {id} of {}",
-        sockets.len(),
+        "demo done: {} sockets, {found} findings; {} events in session {id} of {}",
+        ending.sockets.len(),
+        ending.end.written,
         db.display()
     );
     println!(
         "  see it again: sockscope timeline --session {id} --db {}",
         db.display()
     );
-    Ok(if all_completed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(ending.code)
 }

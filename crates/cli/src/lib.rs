@@ -46,6 +46,11 @@ enum Command {
     ///
     /// Examples: `sockscope watch --config sockets.toml`,
     /// `JOB_TOKEN=… sockscope watch --url wss://api.example.com/ws/progress --job-id j-42 --token-env JOB_TOKEN --json`
+    ///
+    /// Exit codes: 0 when every job finished with a known count and the
+    /// session is fully recorded; 1 when a job did not, or the recording
+    /// failed; 130, 143, 129 after SIGINT, SIGTERM, SIGHUP (the session is
+    /// still ended cleanly). A failed OTLP export does not change it.
     Watch(Box<watch::WatchArgs>),
     /// List recorded sessions.
     ///

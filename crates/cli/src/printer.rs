@@ -11,17 +11,31 @@ use sockscope_protocol::JobStatus;
 use sockscope_recorder::redact;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use sockscope_core::signal::{Signals, Stop};
+
+/// How following a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Followed {
+    /// The signal that ended it before every socket ended and every final
+    /// count was settled.
+    pub stopped_by: Option<Stop>,
+    /// Whether a failed OTLP export was already told.
+    pub export_warned: bool,
+}
+
 /// Hands each live event to `each` until every socket's terminal
 /// transition has been read and every job's final count is settled (a
 /// state sync still in flight or due is waited for, bounded by its own
-/// tries), so nothing before the end goes unhandled. Skipped events are
-/// reported to `lagged`.
+/// tries), so nothing before the end goes unhandled, or until a signal
+/// comes. Skipped events are reported to `lagged`. A failed recording and
+/// the first failed OTLP export are told on stderr once, when they happen.
 pub async fn until_all_ended(
     session: &Session,
     events: &mut broadcast::Receiver<Arc<Event>>,
+    signals: &mut Signals,
     mut lagged: impl FnMut(u64),
     mut each: impl FnMut(&Event) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Followed> {
     // Read once: no socket is added or removed while the CLI follows.
     let sockets = session.sockets().len();
     let mut ended = HashSet::new();
@@ -33,11 +47,48 @@ pub async fn until_all_ended(
             .iter()
             .all(|s| s.final_count != FinalCount::Pending)
     };
+    let export = session.watch_export();
+    let export_failed = async move {
+        match export {
+            Some(mut d) => match d.wait_for(|d| d.first_error.is_some()).await {
+                Ok(d) => d.first_error.clone().unwrap_or_default(),
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(export_failed);
+    let mut warned = false;
     while ended.len() < sockets || !settled() {
-        match events.recv().await {
+        let received = tokio::select! {
+            biased;
+            stop = signals.recv() => {
+                return Ok(Followed {
+                    stopped_by: Some(stop),
+                    export_warned: warned,
+                });
+            }
+            error = &mut export_failed, if !warned => {
+                warned = true;
+                eprintln!(
+                    "warning: OTLP export failed: {error}. The session is still recorded; \
+                     the spans not delivered are counted at the end"
+                );
+                continue;
+            }
+            r = events.recv() => r,
+        };
+        match received {
             Ok(e) => {
-                if matches!(&e.kind, EventKind::Transition { to, .. } if to.is_terminal()) {
-                    ended.insert(e.socket);
+                match &e.kind {
+                    EventKind::Transition { to, .. } if to.is_terminal() => {
+                        ended.insert(e.socket);
+                    }
+                    EventKind::RecordingFailed { reason } => eprintln!(
+                        "sockscope: recording failed: {reason}. The sockets go on, \
+                         but nothing from now on is saved"
+                    ),
+                    _ => {}
                 }
                 each(&e)?;
             }
@@ -51,7 +102,10 @@ pub async fn until_all_ended(
             Err(RecvError::Closed) => break,
         }
     }
-    Ok(())
+    Ok(Followed {
+        stopped_by: None,
+        export_warned: warned,
+    })
 }
 
 /// Turns events into lines, with times relative to the first one.

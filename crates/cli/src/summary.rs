@@ -5,9 +5,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use sockscope_core::SocketView;
+use std::path::Path;
+use std::process::ExitCode;
+
+use sockscope_core::{Session, SessionEnd, SocketView};
 use sockscope_engine::event::{ClosedReason, EventKind, Finding};
 use sockscope_engine::{Event, FinalCount, SocketId, State};
+
+use sockscope_recorder::redact;
+
+use crate::printer::Followed;
+use sockscope_core::signal::{Signals, Stop};
 
 /// Findings kept per socket for the job's line and the summary: a count per
 /// class (bounded by the number of classes) and the latest one.
@@ -81,7 +89,7 @@ pub fn outcome(view: &SocketView) -> (bool, String) {
 }
 
 /// Writes the summary; true when every job finished with a known count.
-pub fn write_summary(
+fn write_summary(
     out: &mut String,
     session: i64,
     sockets: &[SocketView],
@@ -110,6 +118,111 @@ pub fn write_summary(
         );
     }
     failed == 0
+}
+
+/// How `watch` and `demo` end.
+#[derive(Debug)]
+pub struct Ending {
+    /// Each job's outcome, then what became of the recording and the
+    /// export; scrubbed.
+    pub summary: String,
+    /// See [`exit_code`].
+    pub code: ExitCode,
+    /// The sockets as they ended, by id.
+    pub sockets: Vec<SocketView>,
+    /// What the stop did.
+    pub end: SessionEnd,
+}
+
+/// Stops the session (after a signal, a second one exits at once) and
+/// sums it up.
+pub async fn end_session(
+    session: Session,
+    followed: Followed,
+    signals: Signals,
+    findings: &FindingTally,
+) -> anyhow::Result<Ending> {
+    let id = session.session_id();
+    let db = session.db_path().to_owned();
+    let stopped_by = followed.stopped_by;
+    if stopped_by.is_some() {
+        signals.exit_on_next();
+    }
+    // Read after the stop: a socket a signal cancelled says so.
+    let ended = session.clone();
+    let end = session.stop().await?;
+    let mut sockets = ended.sockets();
+    sockets.sort_by_key(|s| s.id);
+    let mut summary = String::new();
+    let all_completed = write_summary(&mut summary, id, &sockets, findings);
+    let recorded = write_ending(&mut summary, id, &db, &end, followed);
+    Ok(Ending {
+        // Final states quote the server (a failure code): scrubbed.
+        summary: redact::free_text(&summary),
+        code: exit_code(stopped_by, all_completed, recorded),
+        sockets,
+        end,
+    })
+}
+
+/// The exit code: a signal's own (see [`sockscope_core::signal`]) when one ended
+/// the run, else 0 only if every job completed and the recording is whole.
+fn exit_code(stopped_by: Option<Stop>, all_completed: bool, recorded: bool) -> ExitCode {
+    match stopped_by {
+        Some(stop) => stop.exit_code(),
+        None if all_completed && recorded => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    }
+}
+
+/// Writes what the end of the session did to the recording and the
+/// export; true when the recording is whole. A failed export does not
+/// count against it: the session is in SQLite and can be exported again.
+fn write_ending(
+    out: &mut String,
+    session: i64,
+    db: &Path,
+    end: &SessionEnd,
+    followed: Followed,
+) -> bool {
+    let db = db.display();
+    if let Some(stop) = followed.stopped_by {
+        let _ = writeln!(
+            out,
+            "stopped by {}: sockets cancelled, session {session} ended cleanly in {db}",
+            stop.name()
+        );
+    }
+    if let Some(reason) = &end.recording_failed {
+        let _ = writeln!(
+            out,
+            "RECORDING FAILED: {reason}\n  the events before it are in session {session} of {db}; later ones were not saved"
+        );
+    }
+    if !end.unstopped.is_empty() {
+        let ids: Vec<String> = end.unstopped.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            out,
+            "sockets {} did not stop in time; their last events may be missing",
+            ids.join(", ")
+        );
+    }
+    if let Some(export) = &end.export {
+        let missing = export.undelivered();
+        if missing > 0 {
+            // Said once: here only if it was not told while it ran.
+            let why = match (&export.first_error, followed.export_warned) {
+                (Some(e), false) => format!(" (the export failed: {e})"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "OTLP: {missing} of {} spans were not delivered{why}\n  the session is safe in {db}; export it later: sockscope export --session {session} --format otlp -o FILE --db {db}",
+                export.spans
+            );
+        }
+    }
+    end.recording_failed.is_none()
 }
 
 #[cfg(test)]

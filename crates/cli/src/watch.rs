@@ -15,7 +15,8 @@ use sockscope_engine::event::EventKind;
 use sockscope_recorder::{EventRecord, TelemetryConfig, redact};
 
 use crate::printer::{EventPrinter, until_all_ended};
-use crate::summary::{FindingTally, write_summary};
+use crate::summary::{FindingTally, end_session};
+use sockscope_core::signal::Signals;
 
 /// Options of `sockscope watch`.
 #[derive(Debug, clap::Args)]
@@ -124,10 +125,12 @@ fn url_socket(args: &mut WatchArgs) -> anyhow::Result<Option<SocketSpec>> {
     Ok(Some(spec))
 }
 
-/// Runs until every socket has ended and its final count is settled; exit
-/// 0 only if every job finished with a known count.
+/// Runs until every socket has ended and its final count is settled, or
+/// a signal comes; exit 0 only if every job finished with a known count
+/// and the recording is whole (codes: [`crate::summary::exit_code`]).
 pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     let url_spec = url_socket(&mut args)?;
+    let mut signals = Signals::install()?;
     let session = Session::start(SessionOptions {
         db_path: args.db.clone(),
         config_path: args.config.clone(),
@@ -147,6 +150,12 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     if session.sockets().is_empty() {
         bail!("no sockets to watch: the config has none");
     }
+    eprintln!(
+        "sockscope watch: {} sockets running, recording session {} to {} (Ctrl-C stops cleanly)",
+        session.sockets().len(),
+        session.session_id(),
+        session.db_path().display()
+    );
     let bars = (!args.json && std::io::stderr().is_terminal()).then(MultiProgress::new);
     let mut bar_of: HashMap<u64, ProgressBar> = HashMap::new();
     let style = ProgressStyle::with_template("{prefix:<16} {bar:30} {pos}/{len} {msg} (eta {eta})")
@@ -155,9 +164,10 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut findings = FindingTally::default();
     let mut state_of: HashMap<u64, String> = HashMap::new();
     let mut out = std::io::stdout().lock();
-    until_all_ended(
+    let followed = until_all_ended(
         &session,
         &mut events,
+        &mut signals,
         |n| eprintln!("({n} live events skipped; all are recorded)"),
         |e| {
             let found = findings.record(e);
@@ -208,17 +218,7 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     for b in bar_of.values() {
         b.finish();
     }
-    let mut sockets = session.sockets();
-    sockets.sort_by_key(|s| s.id);
-    let id = session.session_id();
-    session.stop().await?;
-    let mut summary = String::new();
-    let all_completed = write_summary(&mut summary, id, &sockets, &findings);
-    // Final states quote the server (a failure code): scrubbed.
-    eprint!("{}", redact::free_text(&summary));
-    Ok(if all_completed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let ending = end_session(session, followed, signals, &findings).await?;
+    eprint!("{}", ending.summary);
+    Ok(ending.code)
 }

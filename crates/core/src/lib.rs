@@ -19,7 +19,8 @@ pub mod history;
 pub mod proxy;
 pub mod scenario;
 pub mod session;
+pub mod signal;
 
 pub use config::{Config, SocketSpec, TokenSpec};
 pub use error::{CoreError, error_line};
-pub use session::{Session, SessionOptions, SocketView};
+pub use session::{ExportEnd, STOP_BUDGET, Session, SessionEnd, SessionOptions, SocketView};

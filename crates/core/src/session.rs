@@ -17,11 +17,11 @@ use sockscope_protocol::{CreateJobRequest, CreateJobResponse};
 use sockscope_recorder::record::wall_ns;
 use sockscope_recorder::trace::{RunningSocket, TraceBuilder};
 use sockscope_recorder::{
-    OpenReport, Recorder, RecorderConfig, RecorderSync, SessionTag, SyncPoint, Telemetry,
-    TelemetryConfig,
+    Delivery, OpenReport, Recorder, RecorderConfig, RecorderSync, SessionTag, SyncPoint, Telemetry,
+    TelemetryConfig, WriterHealth,
 };
 use sockscope_sim::{Sim, SimConfig};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -32,6 +32,45 @@ use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, demo_jobs};
 /// How long creating a job may take, answer included. The answer is read
 /// up to [`MAX_REST_BODY`] bytes.
 pub const CREATE_JOB_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`Session::stop`] waits, in all, for the sockets to end and
+/// their last events to be published: the sockets stop in parallel within
+/// it, so one stuck socket costs this once, not once per socket.
+pub const STOP_BUDGET: Duration = Duration::from_secs(5);
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// Events committed to the database.
+    pub written: u64,
+    /// Why the recording stopped early, if it did (scrubbed; it names the
+    /// file). Events after that moment are not in the database.
+    pub recording_failed: Option<String>,
+    /// What live OTLP export did, if it was on at the end.
+    pub export: Option<ExportEnd>,
+    /// Sockets that did not end within [`STOP_BUDGET`], or whose task was
+    /// already gone: their last events may be missing.
+    pub unstopped: Vec<SocketId>,
+}
+
+/// What the live OTLP export delivered, at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportEnd {
+    /// Spans made from the session's events.
+    pub spans: u64,
+    /// Spans the collector accepted.
+    pub delivered: u64,
+    /// The first export failure, scrubbed.
+    pub first_error: Option<String>,
+}
+
+impl ExportEnd {
+    /// Spans the collector never got (refused, unreachable, or dropped
+    /// from a full queue).
+    pub fn undelivered(&self) -> u64 {
+        self.spans.saturating_sub(self.delivered)
+    }
+}
 
 /// How to start a session.
 #[derive(Debug, Clone, Default)]
@@ -108,6 +147,8 @@ struct Inner {
     report: OpenReport,
     demo: bool,
     sockets: Mutex<BTreeMap<SocketId, SocketHandle>>,
+    /// Why the recording stopped early, once it has.
+    recording_failed: Arc<Mutex<Option<String>>>,
     http: reqwest::Client,
     warnings: Vec<ConfigWarning>,
     first_live: Mutex<Option<broadcast::Receiver<Arc<Event>>>>,
@@ -142,6 +183,12 @@ impl Session {
                 .await
                 .map_err(|e| CoreError::Task(e.to_string()))??;
         let recorder_sync = recorder.sync_handle();
+        let recording_failed = Arc::new(Mutex::new(None));
+        tokio::spawn(watch_recorder(
+            recorder.watch_health(),
+            engine.clone(),
+            recording_failed.clone(),
+        ));
         let export = match &opts.telemetry {
             Some(cfg) => Some(LiveExport::start(cfg, &engine, report.session)?),
             None => None,
@@ -169,6 +216,7 @@ impl Session {
                 report,
                 demo: opts.demo,
                 sockets: Mutex::new(BTreeMap::new()),
+                recording_failed,
                 http: reqwest::Client::new(),
                 warnings: config
                     .as_ref()
@@ -240,6 +288,22 @@ impl Session {
     /// sessions, pruned ones).
     pub fn open_report(&self) -> &OpenReport {
         &self.inner.report
+    }
+
+    /// Why the recording stopped early, once it has (scrubbed; it names
+    /// the file). The same moment was published as an engine-wide
+    /// [`sockscope_engine::EventKind::RecordingFailed`].
+    pub fn recording_failed(&self) -> Option<String> {
+        self.inner
+            .recording_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// What the live OTLP export has delivered so far, while it is on.
+    pub fn watch_export(&self) -> Option<watch::Receiver<Delivery>> {
+        self.export().as_ref().map(|e| e.telemetry.watch_delivery())
     }
 
     /// Warnings from the config file.
@@ -453,9 +517,15 @@ impl Session {
         Ok(())
     }
 
-    /// Ends the session: cancels live sockets, commits every event, flushes
-    /// telemetry, stops the simulator. Returns how many events were written.
-    pub async fn stop(self) -> Result<u64, CoreError> {
+    /// Ends the session: cancels live sockets, waits (within one
+    /// [`STOP_BUDGET`] for all of them) until each has ended and published
+    /// its last events, commits every event and marks the session ended,
+    /// flushes telemetry, stops the simulator. A socket whose task is gone
+    /// or that does not end in time does not keep the others from
+    /// stopping: it is listed in [`SessionEnd::unstopped`]. A failed
+    /// recording or export is reported in the [`SessionEnd`], not as an
+    /// error.
+    pub async fn stop(self) -> Result<SessionEnd, CoreError> {
         let watch = self
             .inner
             .environment
@@ -464,29 +534,58 @@ impl Session {
             .take();
         drop(watch);
         let handles: Vec<_> = self.lock().values().cloned().collect();
-        for h in &handles {
-            if !h.snapshot().state.is_terminal() {
-                h.cancel().await?;
+        let deadline = tokio::time::Instant::now() + STOP_BUDGET;
+        let mut stopping = tokio::task::JoinSet::new();
+        for h in handles {
+            stopping.spawn(async move {
+                let ended = tokio::time::timeout_at(deadline, stop_socket(&h)).await;
+                (h.id(), matches!(ended, Ok(Ok(()))))
+            });
+        }
+        let mut unstopped = Vec::new();
+        while let Some(joined) = stopping.join_next().await {
+            match joined {
+                Ok((_, true)) => {}
+                Ok((id, false)) => unstopped.push(id),
+                Err(e) => return Err(CoreError::Task(e.to_string())),
             }
         }
-        for h in &handles {
-            let ended = h.wait_for(|s| s.state.is_terminal());
-            // A socket task that already ended has nothing more to say.
-            let _ = tokio::time::timeout(Duration::from_secs(5), ended).await;
-        }
+        unstopped.sort_unstable();
         let recorder = self.inner.recorder.lock().await.take();
-        let written = match recorder {
-            Some(r) => r.stop().await?.written,
-            None => 0,
-        };
-        let export = self.export().take();
-        if let Some(export) = export {
-            export.end().await?;
+        let mut written = 0;
+        if let Some(r) = recorder {
+            let mut health = r.watch_health();
+            match r.stop().await {
+                Ok(summary) => written = summary.written,
+                Err(e) => {
+                    // The watch task has the reason unless it never ran.
+                    let reason = match &*health.borrow_and_update() {
+                        WriterHealth::Failed { reason } => reason.clone(),
+                        _ => crate::error_line([&e as &(dyn std::error::Error + 'static)]),
+                    };
+                    let mut failed = self
+                        .inner
+                        .recording_failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    failed.get_or_insert(reason);
+                }
+            }
         }
+        let export = self.export().take();
+        let export = match export {
+            Some(export) => Some(export.end().await?),
+            None => None,
+        };
         if let Some(sim) = self.inner.sim.lock().await.take() {
             sim.shutdown().await;
         }
-        Ok(written)
+        Ok(SessionEnd {
+            written,
+            recording_failed: self.recording_failed(),
+            export,
+            unstopped,
+        })
     }
 
     /// Switches live OTLP export on (`Some`), to another collector or
@@ -573,21 +672,66 @@ impl LiveExport {
     }
 
     /// Turns every event published so far into spans, then flushes and
-    /// shuts the provider down.
-    async fn end(self) -> Result<(), CoreError> {
+    /// shuts the provider down, best effort: what the collector did not
+    /// take is counted, not an error.
+    async fn end(self) -> Result<ExportEnd, CoreError> {
         let _ = self.stop.send(());
-        self.traces
+        let spans = self
+            .traces
             .await
             .map_err(|e| CoreError::Task(e.to_string()))?;
         let telemetry = self.telemetry;
-        tokio::task::spawn_blocking(move || {
+        let delivery = telemetry.watch_delivery();
+        let ended = tokio::task::spawn_blocking(move || {
             telemetry.flush()?;
             telemetry.shutdown()
         })
         .await
-        .map_err(|e| CoreError::Task(e.to_string()))??;
-        Ok(())
+        .map_err(|e| CoreError::Task(e.to_string()))?;
+        let seen = delivery.borrow().clone();
+        let first_error = seen.first_error.or_else(|| {
+            ended
+                .err()
+                .map(|e| crate::error_line([&e as &(dyn std::error::Error + 'static)]))
+        });
+        Ok(ExportEnd {
+            spans,
+            delivered: seen.delivered,
+            first_error,
+        })
     }
+}
+
+/// Ends one socket for [`Session::stop`]: cancels it if it still runs,
+/// waits for a terminal state, then for its last events to be published.
+async fn stop_socket(h: &SocketHandle) -> Result<(), sockscope_engine::Error> {
+    if !h.snapshot().state.is_terminal() {
+        h.cancel().await?;
+    }
+    h.wait_for(|s| s.state.is_terminal()).await?;
+    h.published().await
+}
+
+/// Tells everyone once when the writer stops for good: the session's
+/// status, and an engine-wide event. A writer that vanishes without a word
+/// (a panic) counts as failed; a clean stop ends the watch quietly.
+async fn watch_recorder(
+    mut health: watch::Receiver<WriterHealth>,
+    engine: Engine,
+    failed: Arc<Mutex<Option<String>>>,
+) {
+    let reason = loop {
+        let closed = health.changed().await.is_err();
+        match &*health.borrow_and_update() {
+            WriterHealth::Stopped => return,
+            WriterHealth::Failed { reason } => break reason.clone(),
+            _ if closed => break "the recorder's writer thread ended abnormally".to_owned(),
+            _ => {}
+        }
+    };
+    let reason = sockscope_recorder::redact::free_text(&reason);
+    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+    engine.recording_failed(reason).await;
 }
 
 /// The OS keyring entry of a job. Whether a keyring answers shows at the

@@ -43,6 +43,8 @@ pub(crate) enum Command {
     },
     User(UserAction),
     NetworkChanged,
+    /// Answered once every event of the steps before it is published.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// What every socket task shares.
@@ -148,6 +150,11 @@ pub(crate) async fn run(
                 }
                 Some(Command::User(action)) => Input::User(action),
                 Some(Command::NetworkChanged) => Input::NetworkChanged,
+                // Steps publish before the loop comes back here.
+                Some(Command::Barrier(done)) => {
+                    let _ = done.send(());
+                    continue;
+                }
                 None => break,
             },
             opened = async { d.connecting.as_mut().expect("guarded").await }, if d.connecting.is_some() => {

@@ -97,6 +97,14 @@ pub enum EventKind {
     /// The machine's environment changed; every socket was told. Carried
     /// with [`ENGINE_WIDE`] as its socket.
     Environment(EnvironmentChange),
+    /// The recording stopped for good (disk full, a read-only or corrupt
+    /// file): sockets go on, but nothing after this is saved. Carried with
+    /// [`ENGINE_WIDE`] as its socket; published by whoever runs the
+    /// recorder.
+    RecordingFailed {
+        /// Why, already scrubbed of secrets.
+        reason: String,
+    },
 }
 
 /// A change around the engine that every socket reacts to.

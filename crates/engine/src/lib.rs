@@ -278,6 +278,15 @@ impl Engine {
         told
     }
 
+    /// Publishes that the recording failed, as an engine-wide event, so
+    /// every subscriber (the live UI, a CLI printer) is told. `reason`
+    /// must already be scrubbed.
+    pub async fn recording_failed(&self, reason: String) {
+        let shared = &self.inner.shared;
+        let kind = EventKind::RecordingFailed { reason };
+        shared.emit(event::ENGINE_WIDE, shared.now(), kind).await;
+    }
+
     /// Cancels a socket and forgets it.
     pub async fn remove_socket(&self, id: SocketId) -> Result<(), Error> {
         let handle = self.lock().remove(&id).ok_or(Error::UnknownSocket(id))?;
@@ -365,6 +374,16 @@ impl SocketHandle {
     /// link is probed now.
     pub async fn network_changed(&self) -> Result<(), Error> {
         self.command(Command::NetworkChanged).await
+    }
+
+    /// Waits until every event of what the socket has done so far is
+    /// published to the subscribers (a snapshot is updated before its
+    /// events go out). [`Error::TaskEnded`] if the task is gone.
+    /// Unbounded: wrap it in a timeout.
+    pub async fn published(&self) -> Result<(), Error> {
+        let (done, answered) = oneshot::channel();
+        self.command(Command::Barrier(done)).await?;
+        answered.await.map_err(|_| Error::TaskEnded)
     }
 
     async fn command(&self, c: Command) -> Result<(), Error> {

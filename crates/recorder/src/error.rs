@@ -42,6 +42,15 @@ pub enum Error {
         /// Events committed before it.
         written: u64,
     },
+    /// The database file, or the file system it is on, cannot be written.
+    /// Fatal: nothing is recorded; give a writable file.
+    #[error("the database {path} is read-only; cannot record into it ({source})")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// The writer thread ended abnormally (it panicked). Fatal.
     #[error("the writer thread ended abnormally")]
     WriterGone,

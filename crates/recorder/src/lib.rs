@@ -23,11 +23,13 @@ pub mod trace;
 mod writer;
 
 pub use error::Error;
-pub use otel::{OtlpProtocol, Telemetry, TelemetryConfig};
+pub use otel::{Delivery, OtlpProtocol, Telemetry, TelemetryConfig};
 pub use read::{
     EventPage, IdRange, PageCursor, RecordReader, SessionSummary, SocketSummary, WindowQuery,
 };
 pub use record::{EventBody, EventRecord};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{MovedAside, OpenReport, Retention, SessionTag};
-pub use writer::{Recorder, RecorderConfig, RecorderSync, SyncPoint, WriterSummary};
+pub use writer::{
+    CommitRetry, Recorder, RecorderConfig, RecorderSync, SyncPoint, WriterHealth, WriterSummary,
+};

@@ -20,17 +20,19 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, IdGenerator, RandomIdGenerator, SdkTracer,
     SdkTracerProvider,
 };
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use sockscope_engine::Event;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use crate::Error;
 use crate::record::{EventRecord, wall_ns};
 use crate::store::SessionTag;
 use crate::trace::{AttrValue, MAX_EVENTS_PER_SPAN, SpanRecord, TraceBuilder};
+use crate::{Error, redact};
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,12 +142,64 @@ impl IdGenerator for SocketIdGenerator {
     }
 }
 
+/// What the exporter has done with the spans handed to it so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Spans the collector accepted.
+    pub delivered: u64,
+    /// Spans in exports that failed (unreachable, refused, timed out).
+    pub failed: u64,
+    /// The first failure, scrubbed.
+    pub first_error: Option<String>,
+}
+
+/// The OTLP exporter, counting what it delivers.
+#[derive(Debug)]
+struct CountingExporter {
+    inner: opentelemetry_otlp::SpanExporter,
+    delivery: watch::Sender<Delivery>,
+}
+
+impl SpanExporter for CountingExporter {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        let n = batch.len() as u64;
+        let sent = self.inner.export(batch);
+        let delivery = self.delivery.clone();
+        async move {
+            let result = sent.await;
+            delivery.send_modify(|d| match &result {
+                Ok(()) => d.delivered += n,
+                Err(e) => {
+                    d.failed += n;
+                    if d.first_error.is_none() {
+                        d.first_error = Some(redact::free_text(&e.to_string()));
+                    }
+                }
+            });
+            result
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
 /// An installed OTLP tracer provider. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
     service_name: Arc<str>,
+    delivery: watch::Receiver<Delivery>,
 }
 
 impl Telemetry {
@@ -177,6 +231,11 @@ impl Telemetry {
                 b.build().map_err(err)?
             }
         };
+        let (delivery_tx, delivery) = watch::channel(Delivery::default());
+        let exporter = CountingExporter {
+            inner: exporter,
+            delivery: delivery_tx,
+        };
         let batch = BatchConfigBuilder::default()
             .with_scheduled_delay(config.scheduled_delay)
             .with_max_queue_size(config.max_queue_size)
@@ -198,7 +257,13 @@ impl Telemetry {
             provider,
             tracer,
             service_name: config.service_name.as_str().into(),
+            delivery,
         })
+    }
+
+    /// Watches what the exporter has delivered, and its first failure.
+    pub fn watch_delivery(&self) -> watch::Receiver<Delivery> {
+        self.delivery.clone()
     }
 
     /// The provider, e.g. to install as the global one.

@@ -61,7 +61,8 @@ pub enum EventBody {
 /// An engine-wide change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentRecord {
-    /// `address_added`, `address_removed` or `wake`.
+    /// `address_added`, `address_removed`, `wake` or `recording_failed`
+    /// (the recorder stopped for good; the reason in `detail`).
     pub change: String,
     /// The address with its prefix, or the time suspended.
     pub detail: String,
@@ -457,6 +458,12 @@ fn body(kind: &EventKind, payload_cap: Option<usize>) -> EventBody {
                 change: "wake".to_owned(),
                 detail: format!("suspended {:.3} s", suspended.as_secs_f64()),
             },
+        }),
+        // Engine-wide like the others: a line across every lane where the
+        // recording stopped.
+        EventKind::RecordingFailed { reason } => EventBody::Environment(EnvironmentRecord {
+            change: "recording_failed".to_owned(),
+            detail: redact::free_text(reason),
         }),
     }
 }

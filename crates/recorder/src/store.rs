@@ -88,6 +88,7 @@ pub(crate) fn open_for_write(
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|e| Error::io("creating directory", parent, e))?;
     }
+    check_writable(path)?;
     let mut moved = None;
     if let Some(reason) = header_problem(path)? {
         moved = Some(move_aside(path, reason)?);
@@ -107,6 +108,28 @@ pub(crate) fn open_for_write(
         }
     };
     finish_open(connect(path, busy_timeout)?, created, moved)
+}
+
+/// Refuses a file that cannot be written, naming it, before SQLite would
+/// open it read-only and fail at the first write with a vaguer message.
+fn check_writable(path: &Path) -> Result<(), Error> {
+    use std::io::ErrorKind;
+    match fs::OpenOptions::new().write(true).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Err(Error::ReadOnly {
+                path: path.to_owned(),
+                source: e,
+            })
+        }
+        Err(e) => Err(Error::io("opening for writing", path, e)),
+    }
 }
 
 enum Probe {

@@ -43,6 +43,66 @@ pub struct RecorderConfig {
     /// the disk. Default `Some(1 GiB)`, as [`Retention::max_bytes`]; `None`
     /// sets no cap.
     pub max_session_bytes: Option<u64>,
+    /// How a commit that failed for a reason that may pass (disk full,
+    /// busy, locked) is tried again before the writer gives up. Default:
+    /// see [`CommitRetry`].
+    pub commit_retry: CommitRetry,
+}
+
+/// Tries of a failed commit: the waits between them start at
+/// `first_wait` and double up to `max_wait`. The defaults (6 tries,
+/// 100 ms doubling to 2 s) give up after about 5 s, so a disk that frees
+/// up in that time loses nothing, and a full one is declared dead soon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRetry {
+    /// Tries after the first failure. Default 6.
+    pub tries: u32,
+    /// Wait before the first retry. Default 100 ms.
+    pub first_wait: Duration,
+    /// Longest wait. Default 2 s.
+    pub max_wait: Duration,
+}
+
+impl Default for CommitRetry {
+    fn default() -> Self {
+        CommitRetry {
+            tries: 6,
+            first_wait: Duration::from_millis(100),
+            max_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl CommitRetry {
+    /// The wait before retry `n` (1-based).
+    fn wait(&self, n: u32) -> Duration {
+        let doubled = self
+            .first_wait
+            .saturating_mul(1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX));
+        doubled.min(self.max_wait)
+    }
+}
+
+/// How the writer is doing, for whoever must tell a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriterHealth {
+    /// Committing as events come.
+    Writing,
+    /// A commit failed for a reason that may pass; it is being tried again
+    /// (events wait, and so, once the channel is full, does the engine).
+    Retrying {
+        /// Retries so far.
+        tries: u32,
+        /// The last failure, scrubbed.
+        error: String,
+    },
+    /// The writer stopped for good: nothing after this is recorded.
+    Failed {
+        /// Why, scrubbed, naming the file.
+        reason: String,
+    },
+    /// The writer stopped cleanly.
+    Stopped,
 }
 
 impl RecorderConfig {
@@ -57,6 +117,7 @@ impl RecorderConfig {
             busy_timeout: Duration::from_secs(5),
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
             max_session_bytes: Some(1 << 30),
+            commit_retry: CommitRetry::default(),
         }
     }
 }
@@ -119,6 +180,7 @@ pub struct Recorder {
     session: SessionTag,
     written: watch::Receiver<u64>,
     syncs: RecorderSync,
+    health: watch::Receiver<WriterHealth>,
     stop: Option<oneshot::Sender<()>>,
     done: oneshot::Receiver<Result<WriterSummary, Error>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -155,6 +217,7 @@ impl Recorder {
         };
         let (written_tx, written) = watch::channel(0u64);
         let (sync_tx, sync_rx) = mpsc::channel(SYNC_QUEUE);
+        let (health_tx, health) = watch::channel(WriterHealth::Writing);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         let mut writer = Writer {
@@ -165,6 +228,9 @@ impl Recorder {
             interval: config.flush_interval,
             retention: config.retention.clone(),
             written: written_tx,
+            health: health_tx,
+            path: config.path.clone(),
+            retry: config.commit_retry.clone(),
             sockets: HashMap::new(),
             received: 0,
             batches: 0,
@@ -175,6 +241,12 @@ impl Recorder {
             .name("sockscope-recorder".into())
             .spawn(move || {
                 let result = writer.run(events, sync_rx, stop_rx);
+                writer.health.send_replace(match &result {
+                    Ok(_) => WriterHealth::Stopped,
+                    Err(e) => WriterHealth::Failed {
+                        reason: failure_reason(&writer.path, e),
+                    },
+                });
                 let _ = done_tx.send(result);
             })
             .map_err(|e| Error::io("spawning the writer thread for", &config.path, e))?;
@@ -183,6 +255,7 @@ impl Recorder {
                 session,
                 written,
                 syncs: RecorderSync(sync_tx),
+                health,
                 stop: Some(stop_tx),
                 done: done_rx,
                 thread: Some(thread),
@@ -215,6 +288,13 @@ impl Recorder {
     /// A handle for [`Recorder::sync`] that outlives a borrow of this.
     pub fn sync_handle(&self) -> RecorderSync {
         self.syncs.clone()
+    }
+
+    /// Watches the writer's health. A writer thread that dies without
+    /// saying so (a panic) closes the channel while it still reads
+    /// `Writing` or `Retrying`: take that as failed too.
+    pub fn watch_health(&self) -> watch::Receiver<WriterHealth> {
+        self.health.clone()
     }
 
     /// Waits until every sender of the channel is gone and every event is
@@ -260,6 +340,9 @@ struct Writer {
     interval: Duration,
     retention: Retention,
     written: watch::Sender<u64>,
+    health: watch::Sender<WriterHealth>,
+    path: PathBuf,
+    retry: CommitRetry,
     sockets: HashMap<u64, SocketTrack>,
     received: u64,
     batches: u64,
@@ -331,10 +414,6 @@ impl SyncWaits {
         }
     }
 }
-
-/// A failed commit is retried this many times (busy, locked, disk full)
-/// before the writer gives up.
-const COMMIT_TRIES: u32 = 20;
 
 /// Retention is applied again after this many batches.
 const PRUNE_EVERY_BATCHES: u64 = 4096;
@@ -459,11 +538,21 @@ impl Writer {
         let mut tries = 0;
         loop {
             match self.try_commit(&records) {
-                Ok(()) => break,
-                Err(e) if retryable(&e) && tries < COMMIT_TRIES => {
+                Ok(()) => {
+                    if tries > 0 {
+                        self.health.send_replace(WriterHealth::Writing);
+                    }
+                    break;
+                }
+                Err(e) if retryable(&e) && tries < self.retry.tries => {
                     tries += 1;
-                    tracing::warn!(error = %e, tries, "recorder commit failed; retrying");
-                    std::thread::sleep(Duration::from_millis(50 * u64::from(tries)));
+                    let error = crate::redact::free_text(&e.to_string());
+                    tracing::warn!(%error, tries, "recorder commit failed; retrying");
+                    self.health
+                        .send_replace(WriterHealth::Retrying { tries, error });
+                    // A backoff on the writer's own thread: the engine
+                    // waits on the full channel meanwhile, by design.
+                    std::thread::sleep(self.retry.wait(tries));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "recorder commit failed; giving up");
@@ -514,6 +603,11 @@ fn close_if_asked(
     if asked.is_ok() {
         rx.close();
     }
+}
+
+/// What a person needs of a writer's failure: what failed, and the file.
+fn failure_reason(path: &std::path::Path, e: &Error) -> String {
+    crate::redact::free_text(&format!("{e} (recording to {})", path.display()))
 }
 
 fn retryable(e: &rusqlite::Error) -> bool {

@@ -1,11 +1,13 @@
 //! Shared helpers of the integration-test binaries: bounded waits, the
 //! scenarios' harness of simulator plus engine with a lossless event log
 //! (panicking where a scenario would fail), a real OTLP receiver
-//! ([`otlp`]) and an HTTP server of huge answers ([`huge_body`]). Nothing
+//! ([`otlp`]), an HTTP server of huge answers ([`huge_body`]) and a small
+//! tmpfs to fill or make read-only ([`tmpfs`]). Nothing
 //! here sleeps; every wait is for an event, bounded by a timeout.
 
 pub mod huge_body;
 pub mod otlp;
+pub mod tmpfs;
 
 /// The reference servers of other protocols (`tests/servers`).
 pub use sockscope_sim::reference;
