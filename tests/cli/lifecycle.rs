@@ -250,7 +250,8 @@ async fn an_unreachable_collector_is_warned_once_counted_at_the_end_and_does_not
         let endpoint = format!("http://{}", dead.local_addr().unwrap());
         drop(dead);
         let sim = Sim::start(SimConfig::default()).await.unwrap();
-        let job = job(&sim, 40, 25);
+        // Long enough (4 s) that the first failed export comes while it runs.
+        let job = job(&sim, 40, 100);
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("otlp.db");
         let mut args = watch_args(&job, &db);
