@@ -11,6 +11,8 @@
 //! secret key name, an auth scheme, or in a serde error that quotes it
 //! (`invalid type: string "…"`).
 
+use std::borrow::Cow;
+
 pub use sockscope_engine::secret::REDACTED;
 
 /// Key names (lower case, matched as substrings) whose values are secrets.
@@ -53,9 +55,33 @@ const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "digest"];
 
 /// Whether a JSON key or form field name names a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| k.contains(s))
+    // Every key of every JSON payload comes here: no lower-cased copy, and
+    // only bytes that begin a key name are tried.
+    let k = key.as_bytes();
+    (0..k.len()).any(|i| {
+        let c = k[i].to_ascii_lowercase();
+        SECRET_STARTS[usize::from(c)]
+            && SECRET_KEYS.iter().any(|s| {
+                s.as_bytes()[0] == c
+                    && k.get(i..i + s.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+            })
+    })
 }
+
+/// The first bytes of `words` (lower case), as a lookup table.
+const fn starts_of(words: &[&str]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < words.len() {
+        table[words[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+const SECRET_STARTS: [bool; 256] = starts_of(SECRET_KEYS);
+const SCHEME_STARTS: [bool; 256] = starts_of(AUTH_SCHEMES);
 
 /// A frame payload, scrubbed then capped at `cap` bytes (on a char
 /// boundary). JSON is scrubbed by key; anything else as free text. Returns
@@ -113,9 +139,9 @@ pub fn free_text(s: &str) -> String {
     if !needs_scan(&s) {
         return s;
     }
-    let after_schemes = scrub_after(&s, AUTH_SCHEMES, false);
-    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, true);
-    serde_quotes(&after_keys)
+    let after_schemes = scrub_after(&s, AUTH_SCHEMES, &SCHEME_STARTS, false);
+    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, &SECRET_STARTS, true);
+    serde_quotes(&after_keys).into_owned()
 }
 
 /// The rules that need no key name: known token values, bare JWTs and URL
@@ -123,7 +149,7 @@ pub fn free_text(s: &str) -> String {
 fn patterns(s: &str) -> String {
     let known = sockscope_engine::secret::scrub(s);
     let jwt = jwts(&known);
-    userinfo(&jwt)
+    userinfo(&jwt).into_owned()
 }
 
 fn is_b64url(b: u8) -> bool {
@@ -132,7 +158,10 @@ fn is_b64url(b: u8) -> bool {
 
 /// `s` with each range (in order, not overlapping) replaced by
 /// [`REDACTED`].
-fn splice(s: &str, ranges: Vec<(usize, usize)>) -> String {
+fn splice(s: &str, ranges: Vec<(usize, usize)>) -> Cow<'_, str> {
+    if ranges.is_empty() {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut copied = 0;
     for (start, end) in ranges {
@@ -141,12 +170,12 @@ fn splice(s: &str, ranges: Vec<(usize, usize)>) -> String {
         copied = end;
     }
     out.push_str(&s[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Replaces bare JWTs: `eyJ` + base64url, `.`, base64url, `.`, optional
 /// base64url (an unsigned token has an empty third segment).
-fn jwts(s: &str) -> String {
+fn jwts(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
     let seg = |from: usize| {
         let mut e = from;
@@ -178,7 +207,7 @@ fn jwts(s: &str) -> String {
 
 /// Replaces the userinfo of URLs: `wss://user:pass@host` becomes
 /// `wss://[REDACTED]@host`.
-fn userinfo(s: &str) -> String {
+fn userinfo(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -207,7 +236,7 @@ fn userinfo(s: &str) -> String {
 
 /// Replaces the quoted value after a serde error phrase:
 /// `invalid type: string "x", expected u64` keeps everything but `x`.
-fn serde_quotes(s: &str) -> String {
+fn serde_quotes(s: &str) -> Cow<'_, str> {
     let lower = s.to_ascii_lowercase();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -233,7 +262,7 @@ fn serde_quotes(s: &str) -> String {
 /// Replaces the value after each occurrence of a keyword. With
 /// `key_value`, the keyword must be followed (after quotes and spaces) by
 /// `=` or `:`; otherwise by whitespace.
-fn scrub_after(s: &str, words: &[&str], key_value: bool) -> String {
+fn scrub_after(s: &str, words: &[&str], starts: &[bool; 256], key_value: bool) -> String {
     let lower = s.to_ascii_lowercase();
     let lower = lower.as_bytes();
     let bytes = s.as_bytes();
@@ -241,6 +270,10 @@ fn scrub_after(s: &str, words: &[&str], key_value: bool) -> String {
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if !starts[usize::from(lower[i])] {
+            i += 1;
+            continue;
+        }
         let Some(word) = words.iter().find(|w| lower[i..].starts_with(w.as_bytes())) else {
             i += 1;
             continue;
@@ -353,6 +386,37 @@ mod tests {
         assert!(!cut);
         assert!(!p.contains("s3cr3t"), "{p}");
         assert!(p.contains(r#""n":1"#));
+    }
+
+    #[test]
+    fn secret_key_names_match_anywhere_in_any_case() {
+        for key in [
+            "token",
+            "X-Auth-Token",
+            "ACCESS_TOKEN_V2",
+            "myApiKey",
+            "Cookie",
+            "db_Passwd",
+            "jwt",
+            "x-auth",
+            "clientSecret",
+            "BEARER",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "type",
+            "seq",
+            "payload",
+            "processedCount",
+            "tok",
+            "",
+            "pw",
+            "jw",
+            "auth",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
     }
 
     #[test]
