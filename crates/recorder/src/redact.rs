@@ -61,11 +61,9 @@ pub fn is_secret_key(key: &str) -> bool {
     (0..k.len()).any(|i| {
         let c = k[i].to_ascii_lowercase();
         SECRET_STARTS[usize::from(c)]
-            && SECRET_KEYS.iter().any(|s| {
-                s.as_bytes()[0] == c
-                    && k.get(i..i + s.len())
-                        .is_some_and(|w| w.eq_ignore_ascii_case(s.as_bytes()))
-            })
+            && SECRET_KEYS
+                .iter()
+                .any(|s| s.as_bytes()[0] == c && starts_with_ignore_case(&k[i..], s))
     })
 }
 
@@ -237,6 +235,10 @@ fn userinfo(s: &str) -> Cow<'_, str> {
 /// Replaces the quoted value after a serde error phrase:
 /// `invalid type: string "x", expected u64` keeps everything but `x`.
 fn serde_quotes(s: &str) -> Cow<'_, str> {
+    // Every phrase begins with one of these; most texts hold neither.
+    if !contains_ignore_case(s, "invalid ") && !contains_ignore_case(s, "unknown ") {
+        return Cow::Borrowed(s);
+    }
     let lower = s.to_ascii_lowercase();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -262,19 +264,26 @@ fn serde_quotes(s: &str) -> Cow<'_, str> {
 /// Replaces the value after each occurrence of a keyword. With
 /// `key_value`, the keyword must be followed (after quotes and spaces) by
 /// `=` or `:`; otherwise by whitespace.
-fn scrub_after(s: &str, words: &[&str], starts: &[bool; 256], key_value: bool) -> String {
-    let lower = s.to_ascii_lowercase();
-    let lower = lower.as_bytes();
+fn scrub_after<'s>(
+    s: &'s str,
+    words: &[&str],
+    starts: &[bool; 256],
+    key_value: bool,
+) -> Cow<'s, str> {
     let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
+    // Allocated at the first match only.
+    let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if !starts[usize::from(lower[i])] {
+        if !starts[usize::from(bytes[i].to_ascii_lowercase())] {
             i += 1;
             continue;
         }
-        let Some(word) = words.iter().find(|w| lower[i..].starts_with(w.as_bytes())) else {
+        let Some(word) = words
+            .iter()
+            .find(|w| starts_with_ignore_case(&bytes[i..], w))
+        else {
             i += 1;
             continue;
         };
@@ -302,8 +311,11 @@ fn scrub_after(s: &str, words: &[&str], starts: &[bool; 256], key_value: bool) -
         let mut end = j;
         // `Authorization: Bearer x` takes the scheme and the credential.
         if key_value {
-            let rest = &lower[j..];
-            if let Some(scheme) = AUTH_SCHEMES.iter().find(|w| rest.starts_with(w.as_bytes())) {
+            let rest = &bytes[j..];
+            if let Some(scheme) = AUTH_SCHEMES
+                .iter()
+                .find(|w| starts_with_ignore_case(rest, w))
+            {
                 let k = j + scheme.len();
                 if k < bytes.len() && bytes[k] == b' ' {
                     end = k + 1;
@@ -323,8 +335,24 @@ fn scrub_after(s: &str, words: &[&str], starts: &[bool; 256], key_value: bool) -
         copied = end;
         i = end;
     }
+    if copied == 0 {
+        return Cow::Borrowed(s);
+    }
     out.push_str(&s[copied..]);
-    out
+    Cow::Owned(out)
+}
+
+/// Whether `bytes` begins with `word` (lower case), in any case.
+fn starts_with_ignore_case(bytes: &[u8], word: &str) -> bool {
+    bytes
+        .get(..word.len())
+        .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether `s` holds `word` (lower case), in any case.
+fn contains_ignore_case(s: &str, word: &str) -> bool {
+    let bytes = s.as_bytes();
+    (0..bytes.len()).any(|i| starts_with_ignore_case(&bytes[i..], word))
 }
 
 fn is_value_end(b: u8) -> bool {
@@ -428,12 +456,19 @@ mod tests {
             "bearer s3cr3t",
             r#"{"access_token": "s3cr3t", trunc"#,
             "x-api-key:s3cr3t",
+            "AUTHORIZATION: BEARER s3cr3t",
+            "X-Api-Key=s3cr3t",
+            "Invalid Type: string \"s3cr3t\", expected u64",
         ] {
             let out = free_text(s);
             assert!(!out.contains("s3cr3t"), "{s} -> {out}");
         }
         assert_eq!(free_text("tokenizer ran fine"), "tokenizer ran fine");
         assert_eq!(free_text("plain words"), "plain words");
+        assert_eq!(
+            free_text("at 2026-11-22T00:00:00.000Z: invalid input"),
+            "at 2026-11-22T00:00:00.000Z: invalid input"
+        );
     }
 
     const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2IifQ.c2lnbmF0dXJlLWJ5dGVz";
