@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 use sockscope_protocol::{
     ClientMessage, Envelope, ProtocolError, ServerMessage, encode_client, encode_server,
-    parse_client, parse_server,
+    parse_client, parse_server, parse_server_message,
 };
 
 const LIMIT: usize = 64 * 1024;
@@ -30,6 +30,17 @@ fn server_frames_parse_to_the_expected_outcome() {
         (r#"{"type":"keep_alive","seq":1}"#, "err missing_field v"),
         (r#"{"v":1,"seq":1}"#, "err missing_field type"),
         (r#"{"v":"1","type":"x"}"#, "err missing_field v"),
+        (r#"{"v":[1,{"a":2}],"type":"x"}"#, "err missing_field v"),
+        (r#"{"v":-1,"type":"x"}"#, "err missing_field v"),
+        (r#"{"v":1.0,"type":"x"}"#, "err missing_field v"),
+        (r#"{"v":null,"type":"x"}"#, "err missing_field v"),
+        (r#"{"v":1,"type":{"k":["x"]}}"#, "err missing_field type"),
+        (r#"{"v":1,"type":true}"#, "err missing_field type"),
+        (
+            r#"{"v":1,"type":"job_\u0070rogress","seq":1,"payload":{"processedCount":1,"totalCount":9}}"#,
+            "ok job_progress seq=Some(1)",
+        ),
+        (r#"{"v":1,"type":"x","v":1}"#, "err invalid_json"),
         (r#"{"v":2,"type":"x"}"#, "err unsupported_version"),
         (r#"not json"#, "err invalid_json"),
         (r#"[1,2]"#, "err invalid_json"),
@@ -39,6 +50,12 @@ fn server_frames_parse_to_the_expected_outcome() {
         ),
     ];
     for (frame, expected) in cases {
+        // The engine's front door reads the same seq and message.
+        assert_eq!(
+            parse_server_message(frame, LIMIT),
+            parse_server(frame, LIMIT).map(|e| (e.seq, e.message)),
+            "{frame}"
+        );
         let got = match parse_server(frame, LIMIT) {
             Ok(e) => format!("ok {} seq={:?}", e.message.kind(), e.seq),
             Err(ProtocolError::MissingField { field }) => format!("err missing_field {field}"),

@@ -15,7 +15,7 @@ mod rest;
 pub use close::{CloseAction, CloseCode};
 pub use message::{
     ClientMessage, Envelope, ServerMessage, encode_client, encode_server, parse_client,
-    parse_server,
+    parse_server, parse_server_message,
 };
 pub use rest::{CreateJobRequest, CreateJobResponse, JobKind, JobState, JobStatus, TokenResponse};
 

@@ -158,17 +158,74 @@ impl ClientMessage {
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
     #[serde(borrow, default)]
-    v: Option<&'a RawValue>,
+    v: Option<Scalar<'a>>,
     #[serde(rename = "type", borrow, default)]
-    kind: Option<&'a RawValue>,
-    #[serde(rename = "jobId", default)]
-    job_id: Option<String>,
+    kind: Option<Scalar<'a>>,
+    #[serde(rename = "jobId", borrow, default)]
+    job_id: Option<Cow<'a, str>>,
     #[serde(default)]
     seq: Option<u64>,
-    #[serde(default)]
-    ts: Option<String>,
+    #[serde(borrow, default)]
+    ts: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     payload: Option<&'a RawValue>,
+}
+
+/// `v` and `type` read in the one pass, whatever their JSON type: a value
+/// of the wrong type is then a missing field, as the protocol says, not a
+/// broken frame.
+enum Scalar<'a> {
+    U64(u64),
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarVisitor(std::marker::PhantomData))
+    }
+}
+
+struct ScalarVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for ScalarVisitor<'a> {
+    type Value = Scalar<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::U64(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Other)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Scalar<'a>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Scalar<'a>, A::Error> {
+        while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar<'a>, A::Error> {
+        while a
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Scalar::Other)
+    }
 }
 
 struct Head<'a> {
@@ -187,19 +244,19 @@ fn head(text: &str, limit: usize) -> Result<Head<'_>, ProtocolError> {
     if !text.trim_start().starts_with('{') {
         return Err(ProtocolError::InvalidJson("not a JSON object".into()));
     }
-    let raw: RawEnvelope<'_> =
+    let mut raw: RawEnvelope<'_> =
         serde_json::from_str(text).map_err(|e| ProtocolError::InvalidJson(e.to_string()))?;
-    let v = raw
-        .v
-        .and_then(|v| serde_json::from_str::<u64>(v.get()).ok())
-        .ok_or(ProtocolError::MissingField { field: "v" })?;
+    let v = match raw.v {
+        Some(Scalar::U64(v)) => v,
+        _ => return Err(ProtocolError::MissingField { field: "v" }),
+    };
     if v != u64::from(VERSION) {
         return Err(ProtocolError::UnsupportedVersion(v));
     }
-    let kind = raw
-        .kind
-        .and_then(|k| serde_json::from_str::<Cow<'_, str>>(k.get()).ok())
-        .ok_or(ProtocolError::MissingField { field: "type" })?;
+    let kind = match raw.kind.take() {
+        Some(Scalar::Str(k)) => k,
+        _ => return Err(ProtocolError::MissingField { field: "type" }),
+    };
     Ok(Head { kind, raw })
 }
 
@@ -268,6 +325,30 @@ struct ReadyPayload {
 
 /// Parses a server frame. `limit` is the largest frame accepted, in bytes.
 pub fn parse_server(text: &str, limit: usize) -> Result<Envelope, ProtocolError> {
+    let (raw, seq, message) = parse_server_in(text, limit)?;
+    Ok(Envelope {
+        job_id: raw.job_id.map(Cow::into_owned),
+        seq,
+        ts: raw.ts.map(Cow::into_owned),
+        message,
+    })
+}
+
+/// What a client needs of a server frame: its seq (set on job events only)
+/// and the message, as [`parse_server`] reads them, without copying the
+/// envelope's other fields out of the frame.
+pub fn parse_server_message(
+    text: &str,
+    limit: usize,
+) -> Result<(Option<u64>, ServerMessage), ProtocolError> {
+    let (_, seq, message) = parse_server_in(text, limit)?;
+    Ok((seq, message))
+}
+
+fn parse_server_in(
+    text: &str,
+    limit: usize,
+) -> Result<(RawEnvelope<'_>, Option<u64>, ServerMessage), ProtocolError> {
     let Head { kind, raw } = head(text, limit)?;
     let p = raw.payload;
     let message = match kind.as_ref() {
@@ -324,16 +405,12 @@ pub fn parse_server(text: &str, limit: usize) -> Result<Envelope, ProtocolError>
     if message.is_job_event() && raw.seq.is_none() {
         return Err(ProtocolError::MissingField { field: "seq" });
     }
-    Ok(Envelope {
-        job_id: raw.job_id,
-        seq: if message.is_job_event() {
-            raw.seq
-        } else {
-            None
-        },
-        ts: raw.ts,
-        message,
-    })
+    let seq = if message.is_job_event() {
+        raw.seq
+    } else {
+        None
+    };
+    Ok((raw, seq, message))
 }
 
 /// Parses a client frame (the simulator's side).

@@ -2,16 +2,24 @@
 //! with zero loss, and window-query latency on a 1M-event session.
 //!
 //! `cargo bench -p sockscope-recorder --bench recorder` (set
-//! `SOCKSCOPE_BENCH_EVENTS` to change the burst size, default 2M).
+//! `SOCKSCOPE_BENCH_EVENTS` to change the burst size, default 2M, and
+//! `SOCKSCOPE_BENCH_ROUNDS` the rounds, default 3). Each round writes the
+//! burst with a bare rusqlite loop (the same rows in the same
+//! transactions), then through the `Recorder`; the ratio of their medians
+//! is the recorder's share of what SQLite can do with this layout.
 
 #[allow(dead_code, clippy::all)]
 #[path = "../../../tests/recorder/synthetic.rs"]
 mod synthetic;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sockscope_recorder::{RecordReader, Recorder, RecorderConfig, WindowQuery};
+use rusqlite::{Connection, params};
+use sockscope_recorder::{
+    EventBody, EventRecord, RecordReader, Recorder, RecorderConfig, WindowQuery, WriterSummary,
+};
 use tokio::sync::mpsc;
 
 fn main() {
@@ -31,44 +39,59 @@ fn main() {
     // generator.
     let events: Vec<Arc<sockscope_engine::Event>> =
         synthetic::burst(total, 64).map(Arc::new).collect();
-    let (summary, took) = rt.block_on(async {
-        let (tx, rx) = mpsc::channel(8192);
-        let (recorder, _) = Recorder::start(RecorderConfig::new(&path), rx).expect("start");
-        let started = Instant::now();
-        for e in events {
-            tx.send(e).await.expect("send");
-        }
-        // Wait for the last commit while the thread still lives, to read its CPU time.
-        let mut written = recorder.watch_written();
-        written
-            .wait_for(|n| *n == total)
-            .await
-            .expect("writer alive");
-        let elapsed = started.elapsed();
-        let cpu = sample_writer_cpu();
-        WRITER_CPU.with(|c| c.set(cpu));
-        drop(tx);
-        let summary = recorder.finish().await.expect("finish");
-        (summary, elapsed)
-    });
-    assert_eq!(summary.written, total, "zero loss");
+    let rounds: usize = std::env::var("SOCKSCOPE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    // The recorder and its peer, a bare rusqlite loop, alternate; the
+    // last recorder file is kept for the queries.
+    let (mut rec_rates, mut bare_rates) = (Vec::new(), Vec::new());
+    let mut summary = None;
+    for round in 0..rounds {
+        let _ = std::fs::remove_file(&path);
+        let bare_path = dir.path().join(format!("bare-{round}.db"));
+        let (bare_took, bare_batches) = bare_loop(&bare_path, &events);
+        let bare_bytes = file_bytes(&bare_path);
+        let _ = std::fs::remove_file(&bare_path);
+        let (s, took) = record(&rt, &path, &events);
+        assert_eq!(s.written, total, "zero loss");
+        let rate = total as f64 / took.as_secs_f64();
+        let bare_rate = total as f64 / bare_took.as_secs_f64();
+        println!(
+            "round {round}: recorder {total} events in {:.2} s = {rate:.0} events/s ({} transactions, zero loss: {} written); \
+             bare rusqlite loop {:.2} s = {bare_rate:.0} events/s ({bare_batches} transactions, {:.0} bytes/event); ratio {:.3}",
+            took.as_secs_f64(),
+            s.batches,
+            s.written,
+            bare_took.as_secs_f64(),
+            bare_bytes as f64 / total as f64,
+            rate / bare_rate
+        );
+        rec_rates.push(rate);
+        bare_rates.push(bare_rate);
+        summary = Some(s);
+    }
+    let summary = summary.expect("one round");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (rec, bare) = (median(&mut rec_rates), median(&mut bare_rates));
     println!(
-        "write: {total} events in {:.2} s = {:.0} events/s, {} transactions, zero loss ({} written)",
-        took.as_secs_f64(),
-        total as f64 / took.as_secs_f64(),
-        summary.batches,
-        summary.written
+        "write: median of {rounds} rounds: recorder {rec:.0} events/s, bare rusqlite loop {bare:.0} events/s, recorder / bare {:.3}",
+        rec / bare
     );
     if let Some(cpu) = writer_cpu_seconds() {
         println!(
-            "writer thread CPU: {cpu:.2} s = {:.0} events per CPU-second (load average: {})",
+            "writer thread CPU (last round): {cpu:.2} s = {:.0} events per CPU-second (load average: {})",
             total as f64 / cpu,
             std::fs::read_to_string("/proc/loadavg")
                 .unwrap_or_default()
                 .trim()
         );
     }
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let bytes = file_bytes(&path);
     println!(
         "file: {:.1} MiB ({:.0} bytes/event)",
         bytes as f64 / 1048576.0,
@@ -167,6 +190,185 @@ fn main() {
         "query: paging 2 sockets' {n} events in pages of 1000: {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+}
+
+/// One recorder run: every event through the channel into a fresh file,
+/// timed until the last commit.
+fn record(
+    rt: &tokio::runtime::Runtime,
+    path: &Path,
+    events: &[Arc<sockscope_engine::Event>],
+) -> (WriterSummary, Duration) {
+    let total = events.len() as u64;
+    rt.block_on(async {
+        let (tx, rx) = mpsc::channel(8192);
+        let (recorder, _) = Recorder::start(RecorderConfig::new(path), rx).expect("start");
+        let started = Instant::now();
+        for e in events {
+            tx.send(e.clone()).await.expect("send");
+        }
+        // Wait for the last commit while the thread still lives, to read its CPU time.
+        let mut written = recorder.watch_written();
+        written
+            .wait_for(|n| *n == total)
+            .await
+            .expect("writer alive");
+        let elapsed = started.elapsed();
+        let cpu = sample_writer_cpu();
+        WRITER_CPU.with(|c| c.set(cpu));
+        drop(tx);
+        let summary = recorder.finish().await.expect("finish");
+        (summary, elapsed)
+    })
+}
+
+fn file_bytes(path: &Path) -> u64 {
+    let wal = path.with_extension("db-wal");
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    len(path) + len(&wal)
+}
+
+/// The recorder's peer: the same rows in the same transactions (batches
+/// of the recorder's default size, the session's count updated in each)
+/// with plain rusqlite, on a file the recorder created (same schema and
+/// pragmas). No channel, no scrubbing, no encoding: the records are
+/// converted before the clock starts. Handles the kinds `burst` makes.
+fn bare_loop(path: &Path, events: &[Arc<sockscope_engine::Event>]) -> (Duration, u64) {
+    let records: Vec<EventRecord> = events
+        .iter()
+        .map(|e| EventRecord::from_event(e, Some(4096)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let (_tx, rx) = mpsc::channel(1);
+    let session = rt.block_on(async {
+        let (recorder, _) = Recorder::start(RecorderConfig::new(path), rx).expect("start");
+        recorder.stop().await.expect("stop").session.id
+    });
+    let mut conn = Connection::open(path).expect("open");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .expect("sync");
+    conn.pragma_update(None, "cache_size", -65_536)
+        .expect("cache");
+    conn.pragma_update(None, "wal_autocheckpoint", 4096)
+        .expect("ckpt");
+    let started = Instant::now();
+    let mut batches = 0;
+    // Per socket: the transition that began its state, its last frame.
+    let mut links: std::collections::HashMap<u64, (Option<i64>, Option<i64>)> =
+        std::collections::HashMap::new();
+    for chunk in records.chunks(2048) {
+        let tx = conn.transaction().expect("begin");
+        {
+            let mut event = tx
+                .prepare_cached("INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .expect("prepare");
+            let mut frame = tx
+                .prepare_cached(
+                    "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .expect("prepare");
+            for r in chunk {
+                event
+                    .execute(params![
+                        session,
+                        r.socket_id as i64,
+                        r.mono_ns as i64,
+                        r.wall_ns,
+                        r.body.kind()
+                    ])
+                    .expect("event");
+                let id = tx.last_insert_rowid();
+                let link = links.entry(r.socket_id).or_default();
+                let previous_frame = link.1.take();
+                match &r.body {
+                    EventBody::Frame(f) => {
+                        frame
+                            .execute(params![
+                                id,
+                                f.direction,
+                                f.opcode,
+                                f.size as i64,
+                                f.message_type,
+                                f.seq.map(|x| x as i64),
+                                f.msg_id.map(|x| x as i64),
+                                f.close_code,
+                                f.payload,
+                                f.payload_truncated
+                            ])
+                            .expect("frame");
+                        link.1 = Some(id);
+                    }
+                    EventBody::Transition(t) => {
+                        tx.prepare_cached(
+                            "INSERT INTO transitions (event_id, from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        )
+                        .expect("prepare")
+                        .execute(params![
+                            id,
+                            t.from,
+                            t.to,
+                            t.attempt,
+                            t.backoff_until_ns.map(|x| x as i64),
+                            t.close_code,
+                            t.close_initiator,
+                            t.reason,
+                            t.reason_detail,
+                            t.cause,
+                            t.cause_detail,
+                            t.error_type
+                        ])
+                        .expect("transition");
+                        link.0 = Some(id);
+                    }
+                    EventBody::Finding(f) => {
+                        tx.prepare_cached(
+                            "INSERT INTO findings (event_id, class, side, severity, attempt, detail, transition_event_id, frame_event_id)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        )
+                        .expect("prepare")
+                        .execute(params![id, f.class, f.side, f.severity, f.attempt, f.detail, link.0, previous_frame])
+                        .expect("finding");
+                    }
+                    EventBody::SocketAdded(s) => {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO sockets (session_id, socket_id, event_id, name, scheme, host, port, path, adapter, job_id, token_source)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        )
+                        .expect("prepare")
+                        .execute(params![
+                            session,
+                            r.socket_id as i64,
+                            id,
+                            s.name,
+                            s.scheme,
+                            s.host,
+                            s.port,
+                            s.path,
+                            s.adapter,
+                            s.job_id,
+                            s.token_source
+                        ])
+                        .expect("socket");
+                    }
+                    other => panic!("the bare loop does not store {} events", other.kind()),
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE sessions SET event_count = event_count + ?1 WHERE id = ?2",
+            params![chunk.len() as i64, session],
+        )
+        .expect("count");
+        tx.commit().expect("commit");
+        batches += 1;
+    }
+    (started.elapsed(), batches)
 }
 
 /// CPU time of the (finished) writer thread, from /proc; Linux only. The

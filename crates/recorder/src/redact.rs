@@ -11,6 +11,8 @@
 //! secret key name, an auth scheme, or in a serde error that quotes it
 //! (`invalid type: string "…"`).
 
+use std::borrow::Cow;
+
 pub use sockscope_engine::secret::REDACTED;
 
 /// Key names (lower case, matched as substrings) whose values are secrets.
@@ -53,9 +55,31 @@ const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "digest"];
 
 /// Whether a JSON key or form field name names a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| k.contains(s))
+    // Every key of every JSON payload comes here: no lower-cased copy, and
+    // only bytes that begin a key name are tried.
+    let k = key.as_bytes();
+    (0..k.len()).any(|i| {
+        let c = k[i].to_ascii_lowercase();
+        SECRET_STARTS[usize::from(c)]
+            && SECRET_KEYS
+                .iter()
+                .any(|s| s.as_bytes()[0] == c && starts_with_ignore_case(&k[i..], s))
+    })
 }
+
+/// The first bytes of `words` (lower case), as a lookup table.
+const fn starts_of(words: &[&str]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < words.len() {
+        table[words[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+const SECRET_STARTS: [bool; 256] = starts_of(SECRET_KEYS);
+const SCHEME_STARTS: [bool; 256] = starts_of(AUTH_SCHEMES);
 
 /// A frame payload, scrubbed then capped at `cap` bytes (on a char
 /// boundary). JSON is scrubbed by key; anything else as free text. Returns
@@ -113,9 +137,9 @@ pub fn free_text(s: &str) -> String {
     if !needs_scan(&s) {
         return s;
     }
-    let after_schemes = scrub_after(&s, AUTH_SCHEMES, false);
-    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, true);
-    serde_quotes(&after_keys)
+    let after_schemes = scrub_after(&s, AUTH_SCHEMES, &SCHEME_STARTS, false);
+    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, &SECRET_STARTS, true);
+    serde_quotes(&after_keys).into_owned()
 }
 
 /// The rules that need no key name: known token values, bare JWTs and URL
@@ -123,7 +147,7 @@ pub fn free_text(s: &str) -> String {
 fn patterns(s: &str) -> String {
     let known = sockscope_engine::secret::scrub(s);
     let jwt = jwts(&known);
-    userinfo(&jwt)
+    userinfo(&jwt).into_owned()
 }
 
 fn is_b64url(b: u8) -> bool {
@@ -132,7 +156,10 @@ fn is_b64url(b: u8) -> bool {
 
 /// `s` with each range (in order, not overlapping) replaced by
 /// [`REDACTED`].
-fn splice(s: &str, ranges: Vec<(usize, usize)>) -> String {
+fn splice(s: &str, ranges: Vec<(usize, usize)>) -> Cow<'_, str> {
+    if ranges.is_empty() {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut copied = 0;
     for (start, end) in ranges {
@@ -141,12 +168,12 @@ fn splice(s: &str, ranges: Vec<(usize, usize)>) -> String {
         copied = end;
     }
     out.push_str(&s[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Replaces bare JWTs: `eyJ` + base64url, `.`, base64url, `.`, optional
 /// base64url (an unsigned token has an empty third segment).
-fn jwts(s: &str) -> String {
+fn jwts(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
     let seg = |from: usize| {
         let mut e = from;
@@ -178,7 +205,7 @@ fn jwts(s: &str) -> String {
 
 /// Replaces the userinfo of URLs: `wss://user:pass@host` becomes
 /// `wss://[REDACTED]@host`.
-fn userinfo(s: &str) -> String {
+fn userinfo(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -207,7 +234,11 @@ fn userinfo(s: &str) -> String {
 
 /// Replaces the quoted value after a serde error phrase:
 /// `invalid type: string "x", expected u64` keeps everything but `x`.
-fn serde_quotes(s: &str) -> String {
+fn serde_quotes(s: &str) -> Cow<'_, str> {
+    // Every phrase begins with one of these; most texts hold neither.
+    if !contains_ignore_case(s, "invalid ") && !contains_ignore_case(s, "unknown ") {
+        return Cow::Borrowed(s);
+    }
     let lower = s.to_ascii_lowercase();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -233,15 +264,26 @@ fn serde_quotes(s: &str) -> String {
 /// Replaces the value after each occurrence of a keyword. With
 /// `key_value`, the keyword must be followed (after quotes and spaces) by
 /// `=` or `:`; otherwise by whitespace.
-fn scrub_after(s: &str, words: &[&str], key_value: bool) -> String {
-    let lower = s.to_ascii_lowercase();
-    let lower = lower.as_bytes();
+fn scrub_after<'s>(
+    s: &'s str,
+    words: &[&str],
+    starts: &[bool; 256],
+    key_value: bool,
+) -> Cow<'s, str> {
     let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
+    // Allocated at the first match only.
+    let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let Some(word) = words.iter().find(|w| lower[i..].starts_with(w.as_bytes())) else {
+        if !starts[usize::from(bytes[i].to_ascii_lowercase())] {
+            i += 1;
+            continue;
+        }
+        let Some(word) = words
+            .iter()
+            .find(|w| starts_with_ignore_case(&bytes[i..], w))
+        else {
             i += 1;
             continue;
         };
@@ -269,8 +311,11 @@ fn scrub_after(s: &str, words: &[&str], key_value: bool) -> String {
         let mut end = j;
         // `Authorization: Bearer x` takes the scheme and the credential.
         if key_value {
-            let rest = &lower[j..];
-            if let Some(scheme) = AUTH_SCHEMES.iter().find(|w| rest.starts_with(w.as_bytes())) {
+            let rest = &bytes[j..];
+            if let Some(scheme) = AUTH_SCHEMES
+                .iter()
+                .find(|w| starts_with_ignore_case(rest, w))
+            {
                 let k = j + scheme.len();
                 if k < bytes.len() && bytes[k] == b' ' {
                     end = k + 1;
@@ -290,8 +335,24 @@ fn scrub_after(s: &str, words: &[&str], key_value: bool) -> String {
         copied = end;
         i = end;
     }
+    if copied == 0 {
+        return Cow::Borrowed(s);
+    }
     out.push_str(&s[copied..]);
-    out
+    Cow::Owned(out)
+}
+
+/// Whether `bytes` begins with `word` (lower case), in any case.
+fn starts_with_ignore_case(bytes: &[u8], word: &str) -> bool {
+    bytes
+        .get(..word.len())
+        .is_some_and(|b| b.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether `s` holds `word` (lower case), in any case.
+fn contains_ignore_case(s: &str, word: &str) -> bool {
+    let bytes = s.as_bytes();
+    (0..bytes.len()).any(|i| starts_with_ignore_case(&bytes[i..], word))
 }
 
 fn is_value_end(b: u8) -> bool {
@@ -356,6 +417,37 @@ mod tests {
     }
 
     #[test]
+    fn secret_key_names_match_anywhere_in_any_case() {
+        for key in [
+            "token",
+            "X-Auth-Token",
+            "ACCESS_TOKEN_V2",
+            "myApiKey",
+            "Cookie",
+            "db_Passwd",
+            "jwt",
+            "x-auth",
+            "clientSecret",
+            "BEARER",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "type",
+            "seq",
+            "payload",
+            "processedCount",
+            "tok",
+            "",
+            "pw",
+            "jw",
+            "auth",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
+    }
+
+    #[test]
     fn scrubs_free_text() {
         for s in [
             "GET /ws?jobId=1&token=s3cr3t HTTP/1.1",
@@ -364,12 +456,19 @@ mod tests {
             "bearer s3cr3t",
             r#"{"access_token": "s3cr3t", trunc"#,
             "x-api-key:s3cr3t",
+            "AUTHORIZATION: BEARER s3cr3t",
+            "X-Api-Key=s3cr3t",
+            "Invalid Type: string \"s3cr3t\", expected u64",
         ] {
             let out = free_text(s);
             assert!(!out.contains("s3cr3t"), "{s} -> {out}");
         }
         assert_eq!(free_text("tokenizer ran fine"), "tokenizer ran fine");
         assert_eq!(free_text("plain words"), "plain words");
+        assert_eq!(
+            free_text("at 2026-11-22T00:00:00.000Z: invalid input"),
+            "at 2026-11-22T00:00:00.000Z: invalid input"
+        );
     }
 
     const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqb2IifQ.c2lnbmF0dXJlLWJ5dGVz";

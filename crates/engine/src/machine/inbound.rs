@@ -1,7 +1,7 @@
 //! Frames that come in, and the job protocol's text messages (seqs,
 //! `ready_ack`, job events).
 
-use sockscope_protocol::{JobStatus, ProtocolError, ServerMessage, parse_server};
+use sockscope_protocol::{JobStatus, ProtocolError, ServerMessage, parse_server_message};
 
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, ErrorClass, EventKind, FindingClass, FrameRecord,
@@ -110,26 +110,26 @@ impl Machine {
             })));
             return;
         }
-        let parsed = parse_server(&text, self.cfg.max_message_size);
+        let parsed = parse_server_message(&text, self.cfg.max_message_size);
         let mut record = frame_record(Direction::In, Opcode::Text, size);
-        if let Ok(env) = &parsed {
-            record.message_type = Some(env.message.kind().to_owned());
-            record.seq = env.seq;
+        if let Ok((seq, message)) = &parsed {
+            record.message_type = Some(message.kind().to_owned());
+            record.seq = *seq;
         }
         if !matches!(parsed, Err(ProtocolError::Oversized { .. })) {
             record.text = Some(text);
         }
         fx.push(Effect::Emit(EventKind::Frame(record)));
-        let env = match parsed {
-            Ok(env) => env,
+        let (seq, message) = match parsed {
+            Ok(parsed) => parsed,
             Err(e) => return self.protocol_error(&e, fx),
         };
-        if let Some(seq) = env.seq
+        if let Some(seq) = seq
             && !self.take_seq(seq, fx)
         {
             return;
         }
-        match env.message {
+        match message {
             ServerMessage::ReadyAck { last_seq, replayed } => {
                 if !matches!(self.state, State::AwaitingReady { .. }) {
                     return;
