@@ -6,5 +6,6 @@ mod config;
 mod history;
 mod matrix;
 mod proxy;
+mod record;
 mod scenarios;
 mod session;
