@@ -3,6 +3,7 @@
 mod corpus;
 mod demo;
 mod history;
+mod record;
 mod scenario;
 mod watch;
 

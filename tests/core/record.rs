@@ -180,7 +180,7 @@ async fn a_simulator_job_through_the_proxy_is_a_lane_with_both_sides_and_its_clo
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("rec.db");
         let mut h = Harness::new().await;
-        let (proxy, job, mut config) = job_through_proxy(&h, &db, 3).await;
+        let (proxy, _, config) = job_through_proxy(&h, &db, 3).await;
         let socket = h.add(&config);
         h.state(&socket, StateName::Closed).await;
         let session = proxy.session_id();
