@@ -4,6 +4,7 @@ mod corpus;
 mod demo;
 mod history;
 mod lifecycle;
+mod record;
 mod scenario;
 mod watch;
 

@@ -11,7 +11,7 @@ use sockscope_recorder::{EventBody, RecordReader, export};
 use sockscope_test_support::bounded;
 
 /// Every event of a session.
-fn events(db: &Path, session: i64) -> Vec<sockscope_recorder::EventRecord> {
+pub(crate) fn events(db: &Path, session: i64) -> Vec<sockscope_recorder::EventRecord> {
     let reader = RecordReader::open(db).unwrap();
     let mut out = Vec::new();
     reader
@@ -40,7 +40,7 @@ fn data_frames(db: &Path, session: i64) -> Vec<Vec<(String, Option<String>)>> {
     by_socket.into_values().collect()
 }
 
-fn findings(db: &Path, session: i64) -> Vec<(String, String)> {
+pub(crate) fn findings(db: &Path, session: i64) -> Vec<(String, String)> {
     events(db, session)
         .into_iter()
         .filter_map(|e| match e.body {

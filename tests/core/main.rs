@@ -6,6 +6,7 @@ mod config;
 mod history;
 mod matrix;
 mod proxy;
+mod record;
 mod scenarios;
 mod session;
 mod stop;

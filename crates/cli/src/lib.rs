@@ -2,13 +2,14 @@
 //! summary and an exit code per outcome), `demo` (the simulator plus three
 //! job sockets whose faults set off the races of the seeds), `sim` (the
 //! simulator alone), `scenario` (the race scenario catalog), `proxy` (the
-//! chaos proxy), and the history of past sessions: `sessions`, `events`,
+//! chaos proxy), `record` (the recording proxy), and the history of past sessions: `sessions`, `events`,
 //! `timeline`, `export`. Parsing is here; the work is in `sockscope-core`.
 
 mod demo;
 mod history;
 mod printer;
 mod proxy;
+mod record;
 mod scenario;
 mod summary;
 mod watch;
@@ -42,6 +43,12 @@ enum Command {
     Scenario(scenario::ScenarioCommand),
     /// Run the chaos proxy: a TCP proxy with toxics switchable at runtime.
     Proxy(proxy::ProxyArgs),
+    /// Record an app's WebSockets through a proxy in front of the real
+    /// backend: a lane per connection, both sides' frames, findings live,
+    /// and conditional faults.
+    ///
+    /// Example: `sockscope record --listen 127.0.0.1:9000 --upstream wss://api.example.com`
+    Record(Box<record::RecordArgs>),
     /// Watch job sockets headless: progress bars on a terminal, or JSON lines.
     ///
     /// Examples: `sockscope watch --config sockets.toml`,
@@ -130,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Sim(a) => Ok(sockscope_sim::cli::run(a).await?),
             Command::Scenario(c) => scenario::run(c).await,
             Command::Proxy(a) => proxy::run(a).await,
+            Command::Record(a) => record::run(*a).await,
             Command::Watch(a) => watch::run(*a).await,
             Command::Sessions(db) => history::sessions(&db),
             Command::Events {

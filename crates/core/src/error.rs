@@ -77,6 +77,19 @@ pub enum CoreError {
         /// What is wrong, naming the entry.
         message: String,
     },
+    /// A conditional fault of the recording proxy is not a valid spec.
+    /// Fatal: fix the spec (docs/captures.md shows the syntax).
+    #[error("fault `{spec}`: {message}")]
+    FaultSpec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The recording proxy's upstream is not a `ws://` or `wss://` URL.
+    /// Fatal: fix the URL.
+    #[error("upstream: {0}")]
+    Upstream(String),
     /// A harness wait ended without its event: it timed out, or the engine
     /// stopped first. Fatal for the scenario or test that waited: what it
     /// expected did not happen.
@@ -108,6 +121,8 @@ impl CoreError {
             CoreError::Keyring(_) => "keyring",
             CoreError::WaitFailed(_) => "wait_failed",
             CoreError::Capture { .. } => "capture",
+            CoreError::FaultSpec { .. } => "fault_spec",
+            CoreError::Upstream(_) => "upstream",
             CoreError::Task(_) => "task",
         }
     }

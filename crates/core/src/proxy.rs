@@ -103,16 +103,7 @@ impl Proxy {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
             });
         }
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|source| CoreError::Io {
-                what: format!("binding {listen}"),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| CoreError::Io {
-            what: format!("binding {listen}"),
-            source,
-        })?;
+        let (listener, addr) = bind(listen).await?;
         let shared = Arc::new(Shared {
             toxics: watch::Sender::new(toxics),
             kill: broadcast::Sender::new(16),
@@ -128,6 +119,19 @@ impl Proxy {
             task: Some(task),
         })
     }
+}
+
+/// A listener on `listen`, and the address it got.
+pub(crate) async fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), CoreError> {
+    let bound = async {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        Ok((listener, addr))
+    };
+    bound.await.map_err(|source| CoreError::Io {
+        what: format!("binding {listen}"),
+        source,
+    })
 }
 
 /// A running proxy. Dropping it stops it too; [`ProxyHandle::shutdown`]

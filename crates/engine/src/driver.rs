@@ -90,8 +90,9 @@ impl Shared {
     }
 }
 
-/// rustls with ring and the OS root certificates, built once per engine.
-fn client_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
+/// rustls with ring and the OS root certificates, built once per engine
+/// (and once per recording proxy, for its `wss://` upstream).
+pub fn client_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {

@@ -383,6 +383,12 @@ pub enum ClosedReason {
     /// An observed connection's capture ends here; how it closed, or
     /// whether it did, is not in it (HAR keeps no close frames).
     CaptureEnded,
+    /// An observed connection's TCP ended with no close frame, first on
+    /// this side (`Us` is the observed client).
+    ConnectionLost {
+        /// Whose end went first.
+        by: Side,
+    },
 }
 
 impl std::fmt::Display for ClosedReason {
@@ -401,6 +407,13 @@ impl std::fmt::Display for ClosedReason {
             ClosedReason::PeerClosed { code } => write!(f, "closed by the server ({code})"),
             ClosedReason::CaptureEnded => {
                 f.write_str("the capture ends; how it closed is not in it")
+            }
+            ClosedReason::ConnectionLost { by } => {
+                let who = match by {
+                    Side::Us => "the client",
+                    Side::Peer => "the server",
+                };
+                write!(f, "connection lost with no close frame, by {who}")
             }
         }
     }
@@ -711,6 +724,7 @@ finding_classes! {
     HeartbeatSilence => "heartbeat_silence", Peer, Warning, "An observed server was silent longer than its dialect's heartbeat window.";
     ReconnectWithoutJitter => "reconnect_without_jitter", Client, Warning, "An observed client reconnected at fixed delays: a fleet would reconnect in lockstep.";
     TokenInUrl => "token_in_url", Client, Warning, "A token was in the connection's URL, where logs, proxies and captures keep it.";
+    ProxyFault => "proxy_fault", Network, Info, "The recording proxy applied a fault it was asked for (drop, delay, duplicate, close, cut, silent) after a matching frame.";
     ProtocolError => "protocol_error", Peer, Warning, "A frame was malformed, oversized or binary: dropped, connection kept. Invalid UTF-8 text fails the connection (RFC 6455, 1007); the resume loses nothing.";
 }
 
@@ -771,6 +785,22 @@ pub struct FrameRecord {
     /// The payload text, for text frames. The engine never puts a secret in
     /// a frame it writes; what the peer sends is the recorder's to redact.
     pub text: Option<String>,
+}
+
+impl FrameRecord {
+    /// A frame of `size` bytes with nothing read from it yet.
+    pub fn new(direction: Direction, opcode: Opcode, size: usize) -> FrameRecord {
+        FrameRecord {
+            direction,
+            opcode,
+            size,
+            message_type: None,
+            seq: None,
+            msg: None,
+            close_code: None,
+            text: None,
+        }
+    }
 }
 
 /// Where an application message is.

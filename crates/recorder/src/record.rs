@@ -505,6 +505,14 @@ fn transition(from: sockscope_engine::StateName, to: &State, cause: &Cause) -> T
             ClosedReason::JobFinished => t.reason = Some("job_finished".into()),
             ClosedReason::UserClosed => t.reason = Some("user_closed".into()),
             ClosedReason::CaptureEnded => t.reason = Some("capture_ended".into()),
+            ClosedReason::ConnectionLost { by } => {
+                t.reason = Some("connection_lost".into());
+                let by = match by {
+                    Side::Us => "us",
+                    Side::Peer => "peer",
+                };
+                t.reason_detail = Some(serde_json::json!({ "by": by }).to_string());
+            }
             ClosedReason::PeerClosed { code } => {
                 t.reason = Some("peer_closed".into());
                 t.reason_detail = Some(serde_json::json!({ "code": code }).to_string());

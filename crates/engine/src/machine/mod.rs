@@ -351,14 +351,5 @@ impl Machine {
 }
 
 fn frame_record(direction: Direction, opcode: Opcode, size: usize) -> FrameRecord {
-    FrameRecord {
-        direction,
-        opcode,
-        size,
-        message_type: None,
-        seq: None,
-        msg: None,
-        close_code: None,
-        text: None,
-    }
+    FrameRecord::new(direction, opcode, size)
 }
