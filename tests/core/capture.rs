@@ -11,7 +11,7 @@ use sockscope_recorder::{EventBody, RecordReader, export};
 use sockscope_test_support::bounded;
 
 /// Every event of a session.
-fn events(db: &Path, session: i64) -> Vec<sockscope_recorder::EventRecord> {
+pub(crate) fn events(db: &Path, session: i64) -> Vec<sockscope_recorder::EventRecord> {
     let reader = RecordReader::open(db).unwrap();
     let mut out = Vec::new();
     reader
