@@ -13,8 +13,10 @@ apt_install iproute2 dbus gnome-keyring
 ensure_app_build_deps
 ensure_app_test_deps
 
-# The reference servers the dialect tests run (npm socket.io, graphql-ws).
+# The reference servers the dialect tests run (npm socket.io, graphql-ws),
+# and playwright-core with Debian's chromium for the browser capture test.
 reference_server_deps
+apt_install chromium
 
 # ui/ first: its unit tests, then the bundle the app embeds.
 ui_deps

@@ -14,6 +14,8 @@ pub const ALL: &[&str] = &[
     "scenarios",
     "run_scenario",
     "export_session",
+    "import_har",
+    "pick_har_file",
     "otlp_settings",
     "set_otlp_settings",
 ];

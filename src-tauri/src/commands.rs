@@ -13,8 +13,8 @@ use crate::error::UiError;
 use crate::live;
 use crate::token_guard::TokenGuard;
 use crate::transfer::{
-    AddSocketRequest, AppInfo, CursorIo, EventPageOut, LiveBatch, OtlpSettings, ScenarioRow,
-    SessionRow, SocketRow, UiEvent,
+    AddSocketRequest, AppInfo, CursorIo, EventPageOut, ImportedSession, LiveBatch, OtlpSettings,
+    ScenarioRow, SessionRow, SocketRow, UiEvent,
 };
 
 /// What every command may reach.
@@ -54,6 +54,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         scenarios,
         run_scenario,
         export_session,
+        import_har,
+        pick_har_file,
         otlp_settings,
         set_otlp_settings,
     ]
@@ -198,6 +200,33 @@ async fn export_session(
     Ok(path)
 }
 
+/// Imports a HAR file as a new session of the app's database; "import
+/// HAR…" and a file dropped on the window both end here. The file is read
+/// and recorded on blocking threads (the importer's own); a bad file's
+/// error names the entry, and what came before it is kept.
+#[tauri::command]
+async fn import_har(state: State<'_, AppState>, path: PathBuf) -> Res<ImportedSession> {
+    let db = state.session.db_path().to_path_buf();
+    let options = sockscope_core::capture::ImportOptions::default();
+    let report = sockscope_core::capture::import_har(&path, &db, options).await?;
+    Ok(report.into())
+}
+
+/// The system's file picker, showing HAR files; `None` when cancelled.
+#[tauri::command]
+async fn pick_har_file(app: tauri::AppHandle) -> Option<PathBuf> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Import a HAR file")
+        .add_filter("HAR", &["har"])
+        .pick_file(move |file| {
+            let _ = tx.send(file);
+        });
+    rx.await.ok().flatten().and_then(|f| f.into_path().ok())
+}
+
 #[tauri::command]
 fn otlp_settings(state: State<'_, AppState>) -> Res<OtlpSettings> {
     crate::settings::load_otlp(&state.otlp_path)
@@ -216,4 +245,33 @@ async fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -
     // saved, and the export that was running keeps running.
     state.session.set_telemetry(settings.telemetry()).await?;
     crate::settings::save_otlp(&state.otlp_path, &settings)
+}
+
+#[cfg(test)]
+mod tests {
+    mod names {
+        include!("command_names.rs");
+    }
+
+    /// The capability allows every command, and beyond them only the event
+    /// listening that the window's file drop needs.
+    #[test]
+    fn the_capability_allows_every_command_and_nothing_else() {
+        let cap: serde_json::Value =
+            serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        let mut got: Vec<&str> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        let mut want: Vec<String> = names::ALL
+            .iter()
+            .map(|c| format!("allow-{}", c.replace('_', "-")))
+            .collect();
+        want.extend(["core:event:allow-listen", "core:event:allow-unlisten"].map(String::from));
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
 }

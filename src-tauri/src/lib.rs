@@ -86,6 +86,9 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
     };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        // Its picker is opened from Rust (`pick_har_file`): the webview gets
+        // no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(commands::handler())
         .setup(move |app| {

@@ -493,3 +493,26 @@ mod add_socket_tests {
         );
     }
 }
+
+/// What importing a capture made, for the status line: the new session
+/// and its lanes, attempts, frames and findings.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ImportedSession {
+    pub session_id: i64,
+    pub lanes: usize,
+    pub attempts: usize,
+    pub frames: u64,
+    pub findings: u64,
+}
+
+impl From<sockscope_core::capture::ImportReport> for ImportedSession {
+    fn from(r: sockscope_core::capture::ImportReport) -> ImportedSession {
+        ImportedSession {
+            session_id: r.session_id,
+            lanes: r.lanes,
+            attempts: r.attempts,
+            frames: r.frames,
+            findings: r.findings,
+        }
+    }
+}

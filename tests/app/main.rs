@@ -508,7 +508,159 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         .await?;
     anyhow::ensure!(pct == "100%", "the Socket.IO job ended at {pct}");
     app.screenshot("10-socketio-done").await?;
+
+    eprintln!("e2e: step 11");
+    // 11. A HAR file imports through "import HAR…", by the command the
+    // picker and a dropped file use. A broken one shows its error, naming
+    // the entry, in the dialog; the good one opens as a new session in the
+    // Sessions view, a lane per connection, with the planted race.
+    let home = app.export_dir.with_file_name("captures");
+    std::fs::create_dir_all(&home)?;
+    let good = home.join("app.har");
+    let bad = home.join("broken.har");
+    std::fs::write(&good, capture_har(false).to_string())?;
+    std::fs::write(&bad, capture_har(true).to_string())?;
+    import_through_dialog(app, &bad).await?;
+    app.wait_js(
+        "return document.getElementById('import-dialog').open \
+         && document.getElementById('import-error').textContent.length > 0",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let refused = app
+        .js("return document.getElementById('import-error').textContent")
+        .await?;
+    eprintln!("e2e: refused HAR: {refused}");
+    anyhow::ensure!(
+        refused
+            .as_str()
+            .is_some_and(|t| t.contains("entry 2") && t.contains("broken.har")),
+        "the error names the file and the entry: {refused}"
+    );
+    app.screenshot("11-har-refused").await?;
+    c.find(Locator::Id("import-cancel")).await?.click().await?;
+    import_through_dialog(app, &good).await?;
+    app.wait_js(
+        "const id = document.body.dataset.imported; \
+         return !!id && document.getElementById('history-label').textContent === `history: session ${id}` \
+         && document.getElementById('timeline').dataset.lanesDrawn === '2' \
+         && Number(document.getElementById('timeline').dataset.findingsDrawn) > 0 \
+         && document.querySelector(`.open-session[data-session='${id}']`) !== null",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let id = app
+        .js("return Number(document.body.dataset.imported)")
+        .await?
+        .as_i64()
+        .unwrap_or_default();
+    let line = app
+        .js("return document.getElementById('status').textContent")
+        .await?;
+    anyhow::ensure!(
+        line.as_str()
+            == Some(&format!(
+                "imported session {id}: 2 lanes, 3 attempts, 11 frames, 1 finding"
+            )),
+        "status: {line}"
+    );
+    let reader = sockscope_recorder::RecordReader::open(&app.db)?;
+    let names: Vec<String> = reader
+        .sockets(id)?
+        .into_iter()
+        .map(|s| s.config.name)
+        .collect();
+    anyhow::ensure!(
+        names
+            == [
+                "127.0.0.1/ws/progress?jobId=orders",
+                "127.0.0.1/ws/progress?jobId=books"
+            ],
+        "lanes: {names:?}"
+    );
+    app.screenshot("11-har-imported").await?;
     Ok(())
+}
+
+/// Opens "import HAR…", types `path` and imports.
+async fn import_through_dialog(app: &App, path: &std::path::Path) -> anyhow::Result<()> {
+    let c = &app.client;
+    c.find(Locator::Id("import-har")).await?.click().await?;
+    let form = c.find(Locator::Id("import-form")).await?;
+    let input = form.find(Locator::Css("input[name='path']")).await?;
+    input.clear().await?;
+    input.send_keys(&path.display().to_string()).await?;
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// A browser's capture of two job sockets, as DevTools saves it: `orders`
+/// sends a `ping` before the server's `ready_ack`; `books` reconnects once.
+/// `broken` spoils the third entry's first message.
+fn capture_har(broken: bool) -> serde_json::Value {
+    use serde_json::json;
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+        .floor()
+        - 60.0;
+    let msg = |kind: &str, at: f64, data: String| json!({ "type": kind, "time": t0 + at, "opcode": 1, "data": data });
+    let ready = r#"{"v":1,"type":"ready","payload":{"resumeFrom":null}}"#.to_owned();
+    let ack = r#"{"v":1,"type":"ready_ack","payload":{"lastSeq":0,"replayed":0}}"#.to_owned();
+    let progress = |seq: u64| {
+        format!(
+            r#"{{"v":1,"type":"job_progress","seq":{seq},"payload":{{"processedCount":{seq},"totalCount":4}}}}"#
+        )
+    };
+    let entry = |job: &str, start: f64, messages: Vec<serde_json::Value>| {
+        json!({
+            "startedDateTime": sockscope_recorder::export::rfc3339((t0 + start) as i64 * 1_000_000_000 + ((start.fract()) * 1e9) as i64),
+            "time": 400.0,
+            "request": { "method": "GET", "url": format!("ws://127.0.0.1:8080/ws/progress?jobId={job}"), "headers": [] },
+            "response": { "status": 101, "headers": [] },
+            "timings": { "send": 0.2, "wait": 3.0, "receive": 0 },
+            "_resourceType": "websocket",
+            "_webSocketMessages": messages,
+        })
+    };
+    let ping = r#"{"v":1,"type":"ping","payload":{"nonce":"early"}}"#.to_owned();
+    let third_first = if broken { "shout" } else { "send" };
+    let entries = vec![
+        entry(
+            "orders",
+            0.0,
+            vec![
+                msg("send", 0.01, ready.clone()),
+                msg("send", 0.011, ping),
+                msg("receive", 0.05, ack.clone()),
+                msg("receive", 0.2, progress(1)),
+                msg("receive", 0.35, progress(2)),
+            ],
+        ),
+        entry(
+            "books",
+            0.1,
+            vec![
+                msg("send", 0.11, ready.clone()),
+                msg("receive", 0.15, ack.clone()),
+            ],
+        ),
+        entry(
+            "books",
+            1.6,
+            vec![
+                msg(third_first, 1.61, ready),
+                msg("receive", 1.65, ack),
+                msg("receive", 1.8, progress(1)),
+                msg("receive", 1.9, progress(2)),
+            ],
+        ),
+    ];
+    json!({ "log": { "version": "1.2", "creator": { "name": "WebInspector" }, "entries": entries } })
 }
 
 /// Opens the OTLP dialog and saves: on, gRPC, `endpoint`, service

@@ -1,6 +1,7 @@
 //! Integration tests of `sockscope-core`: every catalog scenario, the chaos
 //! proxy over real loopback sockets, and the randomized fault matrix.
 
+mod browser;
 mod capture;
 mod config;
 mod history;

@@ -4,6 +4,7 @@
 import { FrameCoalescer, mergeBatches } from "./coalesce";
 import { bannerText, recordingFailure } from "./banner";
 import { detailLines, findingDetail } from "./details";
+import { setupImport } from "./importer";
 import { eta } from "./layout";
 import { prettyPayload } from "./redact";
 import { NS, formatClock, formatDuration } from "./scale";
@@ -522,6 +523,14 @@ function setupChrome(): void {
 async function start(): Promise<void> {
   setupChrome();
   setupDialogs();
+  setupImport({
+    status,
+    show: async (r) => {
+      switchTab("sessions");
+      await openSession(r.session_id);
+      status(`imported session ${r.session_id}: ${r.lanes} lanes, ${r.attempts} attempts, ${r.frames} frames, ${r.findings} finding${r.findings === 1 ? "" : "s"}`);
+    },
+  });
   requestAnimationFrame(loop);
   if (!inTauri()) {
     status("not running inside the app: no live session");

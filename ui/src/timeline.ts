@@ -144,7 +144,7 @@ export class Timeline {
   private lanes: Lane[] = [];
   private envDrawn: EnvLine[] = [];
   /** What the last draw put on the canvas (the e2e suite reads it from data attributes). */
-  drawn = { findings: 0, envLines: 0 };
+  drawn = { findings: 0, envLines: 0, lanes: 0 };
   private cursorX: number | null = null;
   private drag: { x: number; t0: number; range: boolean; moved: boolean } | null = null;
   private range: [number, number] | null = null;
@@ -173,6 +173,7 @@ export class Timeline {
     // What was drawn belongs to the old store: forget it until the next draw.
     delete this.canvas.dataset.findingsDrawn;
     delete this.canvas.dataset.envLines;
+    delete this.canvas.dataset.lanesDrawn;
     this.selected = null;
     this.range = null;
     this.fitAll();
@@ -284,8 +285,10 @@ export class Timeline {
     ctx.fillRect(0, 0, GUTTER_W, H);
     ctx.font = "12px monospace";
     ctx.textBaseline = "middle";
+    let lanesDrawn = 0;
     for (const lane of this.lanes) {
       if (lane.bottom < AXIS_H || lane.y > H) continue;
+      lanesDrawn++;
       const tr = this.store.tracks.get(lane.socket);
       ctx.fillStyle = pal.fg;
       ctx.fillText(ellipsis(tr?.name ?? "", 12), 6, lane.barTop + lane.barH / 2);
@@ -296,15 +299,17 @@ export class Timeline {
       ctx.font = "12px monospace";
     }
     this.lastDrawMs = performance.now() - started;
-    this.report(findings, this.envDrawn.length);
+    this.report(findings, this.envDrawn.length, lanesDrawn);
   }
 
   /** Publishes what was drawn as data attributes (written only on change). */
-  private report(findings: number, envLines: number): void {
-    if (this.drawn.findings === findings && this.drawn.envLines === envLines && this.canvas.dataset.findingsDrawn !== undefined) return;
-    this.drawn = { findings, envLines };
+  private report(findings: number, envLines: number, lanes: number): void {
+    const d = this.drawn;
+    if (d.findings === findings && d.envLines === envLines && d.lanes === lanes && this.canvas.dataset.findingsDrawn !== undefined) return;
+    this.drawn = { findings, envLines, lanes };
     this.canvas.dataset.findingsDrawn = String(findings);
     this.canvas.dataset.envLines = String(envLines);
+    this.canvas.dataset.lanesDrawn = String(lanes);
   }
 
   /** Machine-wide changes: a dashed line across every lane, a glyph in the axis band, the label when selected. */

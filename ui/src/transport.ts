@@ -1,7 +1,7 @@
 // The only module that talks to Rust. Errors come back as {code, message}.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AppInfo, EventPage, ExportFormat, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
+import type { AppInfo, EventPage, ExportFormat, ImportedSession, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
 
 export class UiError extends Error {
   readonly code: string;
@@ -57,6 +57,8 @@ export const api = {
   scenarios: () => call<ScenarioRow[]>("scenarios"),
   runScenario: (id: string) => call<ScenarioResult>("run_scenario", { id }),
   exportSession: (sessionId: number, format: ExportFormat) => call<string>("export_session", { sessionId, format }),
+  importHar: (path: string) => call<ImportedSession>("import_har", { path }),
+  pickHarFile: () => call<string | null>("pick_har_file"),
   otlpSettings: () => call<OtlpSettings>("otlp_settings"),
   setOtlpSettings: (settings: OtlpSettings) => call<void>("set_otlp_settings", { settings }),
 };

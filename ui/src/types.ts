@@ -127,3 +127,12 @@ export interface UiErrorShape {
 
 /** The recorder's export formats, by name (`export::Format::name`). */
 export type ExportFormat = "jaeger" | "otlp" | "csv" | "perfetto" | "har";
+
+/** What importing a capture made (`import_har`). */
+export interface ImportedSession {
+  session_id: number;
+  attempts: number;
+  lanes: number;
+  frames: number;
+  findings: number;
+}

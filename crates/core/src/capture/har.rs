@@ -343,7 +343,7 @@ fn convert(index: usize, raw: RawEntry) -> Result<Option<WsEntry>, HarError> {
         }
         out.push(WsMessage {
             sent,
-            at_ns: (m.time * 1e9) as i64,
+            at_ns: message_time_ns(m.time, started_ns),
             opcode: m.opcode,
             data: m.data,
         });
@@ -379,6 +379,22 @@ fn convert(index: usize, raw: RawEntry) -> Result<Option<WsEntry>, HarError> {
         subprotocol,
         messages: out,
     }))
+}
+
+/// A message's `time` in ns since the Unix epoch. DevTools, Firefox and
+/// the proxies write epoch seconds; playwright's `recordHar` writes epoch
+/// milliseconds. The unit that puts the message nearer its entry's start
+/// is the file's.
+fn message_time_ns(time: f64, started_ns: i64) -> i64 {
+    let from_secs = time * 1e9;
+    let from_ms = time * 1e6;
+    let start = started_ns as f64;
+    let ns = if (from_ms - start).abs() < (from_secs - start).abs() {
+        from_ms
+    } else {
+        from_secs
+    };
+    ns as i64
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to ns since the Unix epoch.
@@ -448,6 +464,20 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_times_read_in_seconds_or_milliseconds() {
+        let start = 1_800_000_000_000_000_000;
+        assert_eq!(
+            message_time_ns(1_800_000_000.5, start),
+            1_800_000_000_500_000_000
+        );
+        // playwright's recordHar: epoch ms.
+        assert_eq!(
+            message_time_ns(1_800_000_000_500.0, start),
+            1_800_000_000_500_000_000
+        );
+    }
 
     #[test]
     fn rfc3339_times_parse_to_the_ns() {
