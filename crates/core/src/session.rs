@@ -507,12 +507,15 @@ impl Session {
 
     /// Waits until every socket has ended (Closed, Failed or Cancelled) and
     /// its job's final count is known or known to be unknown: a state sync
-    /// still in flight or due is waited for, bounded by its own tries.
-    /// Unbounded otherwise: wrap it in a timeout.
+    /// still in flight or due is waited for, bounded by its own tries. On
+    /// return every event of theirs is published (a snapshot goes out
+    /// before its batch of events). Unbounded otherwise: wrap it in a
+    /// timeout.
     pub async fn wait_all_ended(&self) -> Result<(), CoreError> {
         let handles: Vec<_> = self.lock().values().cloned().collect();
         for h in handles {
             h.wait_for(|s| s.settled()).await?;
+            h.published().await?;
         }
         Ok(())
     }

@@ -129,14 +129,13 @@ impl History {
 
     /// Writes a session in `format` to `out`.
     pub fn export(&self, session: i64, format: Format, out: impl Write) -> Result<(), CoreError> {
-        match format {
-            Format::Jaeger => export::write_jaeger(&self.reader, session, SERVICE, out)?,
-            Format::Otlp => export::write_otlp_json(&self.reader, session, SERVICE, out)?,
-            Format::Csv => export::write_transitions_csv(&self.reader, session, out)?,
-            Format::Perfetto => export::write_perfetto(&self.reader, session, out)?,
-            Format::Har => export::write_har(&self.reader, session, out)?,
-        }
-        Ok(())
+        Ok(export::write_to(
+            &self.reader,
+            session,
+            format,
+            SERVICE,
+            out,
+        )?)
     }
 
     /// Writes a session in `format` to the file `path`, all or nothing.

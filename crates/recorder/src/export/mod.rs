@@ -100,6 +100,24 @@ impl Format {
     }
 }
 
+/// Writes a session in `format` to `out`; `service_name` names the
+/// service in the trace formats.
+pub fn write_to(
+    reader: &RecordReader,
+    session_id: i64,
+    format: Format,
+    service_name: &str,
+    out: impl Write,
+) -> Result<(), Error> {
+    match format {
+        Format::Jaeger => write_jaeger(reader, session_id, service_name, out),
+        Format::Otlp => write_otlp_json(reader, session_id, service_name, out),
+        Format::Csv => write_transitions_csv(reader, session_id, out),
+        Format::Perfetto => write_perfetto(reader, session_id, out),
+        Format::Har => write_har(reader, session_id, out),
+    }
+}
+
 /// Writes a session in `format` to `path`, all or nothing: into a temporary
 /// file in the same directory, renamed over `path` only once it is complete
 /// and synced. On any error the temporary file is removed, no file is left
@@ -123,13 +141,7 @@ pub fn write_file(
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     {
         let mut out = BufWriter::new(tmp.as_file());
-        match format {
-            Format::Jaeger => write_jaeger(reader, session_id, service_name, &mut out)?,
-            Format::Otlp => write_otlp_json(reader, session_id, service_name, &mut out)?,
-            Format::Csv => write_transitions_csv(reader, session_id, &mut out)?,
-            Format::Perfetto => write_perfetto(reader, session_id, &mut out)?,
-            Format::Har => write_har(reader, session_id, &mut out)?,
-        }
+        write_to(reader, session_id, format, service_name, &mut out)?;
         out.flush().map_err(|e| Error::io("writing", path, e))?;
     }
     tmp.as_file()
