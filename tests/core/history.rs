@@ -77,16 +77,19 @@ async fn reader(
                 Err(RecvError::Lagged(n)) => panic!("the reader lagged by {n}"),
                 Err(RecvError::Closed) => break,
             },
-            _ = done.changed() => loop {
-                match events.try_recv() {
-                    Ok(ev) => live(&ev),
-                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                    Err(TryRecvError::Lagged(n)) => panic!("the reader lagged by {n}"),
+            // Done: take what the ring still holds, then stop. Only this
+            // branch may stop the reader; one that stopped after any
+            // event once `done` was set would leave the rest unread.
+            _ = done.changed() => {
+                loop {
+                    match events.try_recv() {
+                        Ok(ev) => live(&ev),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        Err(TryRecvError::Lagged(n)) => panic!("the reader lagged by {n}"),
+                    }
                 }
-            },
-        }
-        if *done.borrow() {
-            break;
+                break;
+            }
         }
     }
     (seen, rounds)
