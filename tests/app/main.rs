@@ -638,6 +638,46 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     );
     app.screenshot("11-har-imported").await?;
 
+    eprintln!("e2e: compare two sessions");
+    // The past scenario run (before) and the imported capture (after), on
+    // one screen: states, findings by class, sockets.
+    c.find(Locator::Css("#tabs button[data-tab='sessions']"))
+        .await?
+        .click()
+        .await?;
+    let (before, after) = (past.session_id, id);
+    app.wait_js(
+        &format!(
+            "const pick = id => document.querySelector(`.compare-pick[value='${{id}}']`); \
+             if (!pick({before}) || !pick({after})) return false; \
+             for (const id of [{before}, {after}]) if (!pick(id).checked) pick(id).click(); \
+             const go = document.getElementById('compare-go'); if (go.disabled) return false; \
+             go.click(); return true"
+        ),
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.wait_js(
+        &format!(
+            "const r = document.getElementById('compare-result'); \
+             return !!r.querySelector(\"[data-compare='{before},{after}']\") \
+               && !!r.querySelector(\"tr[data-class='send_before_ready_queued']\") \
+               && !!r.querySelector(\"tr[data-state='Ready']\")"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let row = app
+        .js("return [...document.querySelectorAll(\"#compare-result tr[data-class='send_before_ready_queued'] td\")].map(t => t.textContent).join('|')")
+        .await?;
+    eprintln!("e2e: compared send_before_ready_queued: {row}");
+    anyhow::ensure!(
+        row.as_str()
+            .is_some_and(|r| r.starts_with("send_before_ready_queued|3|0|")),
+        "the scenario's three early sends, none in the capture: {row}"
+    );
+    app.screenshot("11b-compare").await?;
+
     eprintln!("e2e: ended demo jobs leave the live set");
     // The opening jobs ended a minute ago: their rows and lanes are gone,
     // while the demo goes on.

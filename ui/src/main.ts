@@ -6,6 +6,7 @@ import { bannerText, recordingFailure } from "./banner";
 import { detailLines, findingDetail } from "./details";
 import { setupImport } from "./importer";
 import { endedBadly, stateWords } from "./jobs";
+import { compareStores, delta } from "./compare";
 import { renderLegend } from "./legend";
 import { eta } from "./layout";
 import { type FindingFilter, type Side, groupFindings, raceLine } from "./findings";
@@ -414,21 +415,38 @@ function switchTab(name: string): void {
 
 async function renderSessions(): Promise<void> {
   const list = await api.sessions();
+  const ticked = () => [...document.querySelectorAll<HTMLInputElement>(".compare-pick:checked")].map((c) => Number(c.value));
+  const go = h("button", { type: "button", id: "compare-go", disabled: "" }, "compare the two ticked");
+  const pick = () => {
+    const n = ticked().length;
+    go.toggleAttribute("disabled", n !== 2);
+    go.textContent = n === 2 ? "compare the two ticked" : `tick two sessions to compare (${n})`;
+  };
+  go.addEventListener("click", () => {
+    const [a, b] = ticked().sort((x, y) => x - y);
+    compareSessions(a, b).catch(showError);
+  });
   $("tab-sessions").replaceChildren(
     h(
       "table",
       { class: "mono" },
-      h("tr", {}, ...["session", "started", "events", "end", ""].map((x) => h("th", {}, x))),
+      h("tr", {}, ...["compare", "session", "started", "events", "end", ""].map((x) => h("th", {}, x))),
       ...list.map((s) => {
         const open = h("button", { type: "button", class: "open-session", "data-session": String(s.id) }, s.id === info?.session_id ? "live" : "open");
         open.addEventListener("click", () => (s.id === info?.session_id ? backToLive() : openSession(s.id).catch(showError)));
-        return h("tr", {}, h("td", {}, String(s.id)), h("td", {}, new Date(s.started_us / 1000).toLocaleString()), h("td", {}, String(s.event_count)), h("td", {}, s.end_state), h("td", {}, open));
+        const box = h("input", { type: "checkbox", class: "compare-pick", value: String(s.id), title: "compare" });
+        box.addEventListener("change", pick);
+        return h("tr", {}, h("td", {}, box), h("td", {}, String(s.id)), h("td", {}, new Date(s.started_us / 1000).toLocaleString()), h("td", {}, String(s.event_count)), h("td", {}, s.end_state), h("td", {}, open));
       }),
     ),
+    h("div", { class: "row" }, go),
+    h("div", { id: "compare-result" }),
   );
+  pick();
 }
 
-async function openSession(id: number): Promise<void> {
+/** A recorded session, page by page, into a store of its own. */
+async function loadSession(id: number): Promise<Store> {
   const hist = new Store();
   let after = null;
   for (;;) {
@@ -438,8 +456,45 @@ async function openSession(id: number): Promise<void> {
     if (!page.next) break;
     after = page.next;
   }
+  return hist;
+}
+
+async function openSession(id: number): Promise<void> {
+  const hist = await loadSession(id);
   viewingSession = id;
   showStore(hist, `history: session ${id}`);
+}
+
+/** Before (the older) and after, side by side: states, findings, sockets. */
+async function compareSessions(a: number, b: number): Promise<void> {
+  const [before, after] = [await loadSession(a), await loadSession(b)];
+  const c = compareStores(before, after);
+  const head = (...cols: string[]) => h("tr", {}, ...cols.map((x) => h("th", {}, x)));
+  const num = (v: number | null) => h("td", { class: "num" }, v === null ? "—" : String(v));
+  const table = (title: string, header: HTMLElement, rows: HTMLElement[]) =>
+    h("section", { class: "cmp" }, h("h4", {}, title), h("table", { class: "mono" }, header, ...(rows.length ? rows : [h("tr", {}, h("td", { class: "dim" }, "none in either"))])));
+  $("compare-result").replaceChildren(
+    h("div", { class: "mono dim", "data-compare": `${a},${b}` }, `session ${a} (before) → session ${b} (after): ${c.events.a} → ${c.events.b} events, ${c.lanes.a} → ${c.lanes.b} lanes`),
+    h(
+      "div",
+      { class: "cmp-grid" },
+      table(
+        "states: entries and time in each",
+        head("state", "before", "after", "", "time before", "time after"),
+        c.states.map((s) => h("tr", { "data-state": s.state }, h("td", {}, s.state), num(s.a), num(s.b), h("td", { class: "delta" }, delta(s.a, s.b)), h("td", {}, formatDuration(s.aNs)), h("td", {}, formatDuration(s.bNs)))),
+      ),
+      table(
+        "findings by class",
+        head("class", "before", "after", ""),
+        c.findings.map((f) => h("tr", { "data-class": f.key }, h("td", {}, f.key), num(f.a), num(f.b), h("td", { class: `delta ${f.b < f.a ? "better" : f.b > f.a ? "worse" : ""}` }, delta(f.a, f.b)))),
+      ),
+      table(
+        "sockets (by name): findings and how each ended",
+        head("socket", "before", "after", "ended before", "ended after"),
+        c.sockets.slice(0, 200).map((s) => h("tr", {}, h("td", {}, s.name), num(s.a), num(s.b), h("td", {}, s.aEnd ?? "—"), h("td", {}, s.bEnd ?? "—"))),
+      ),
+    ),
+  );
 }
 
 function backToLive(): void {
