@@ -25,6 +25,9 @@ pub struct DemoJob {
 /// Items per demo job. Default pace: one item every 50 ms.
 pub const DEMO_ITEMS: u64 = 60;
 
+/// Wire events the demo's simulator keeps (nobody queries them).
+pub const DEMO_WIRE_LOG: usize = 10_000;
+
 /// How long a demo socket waits for `ready_ack` before sending `ready` again.
 pub const DEMO_READY_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -266,7 +269,7 @@ pub struct EndlessDemo {
     /// timeline) after its job's count is settled. Default 20 s.
     pub linger: Duration,
     /// The most demo sockets live at once, the long import included; an
-    /// arrival waits for room. Default 8.
+    /// arrival waits for room. Default 10.
     pub max_live: usize,
 }
 
@@ -279,7 +282,7 @@ impl Default for EndlessDemo {
             long_items: 1_200,
             long_interval_ms: 200,
             linger: Duration::from_secs(20),
-            max_live: 8,
+            max_live: 10,
         }
     }
 }

@@ -27,7 +27,7 @@ use url::Url;
 
 use crate::CoreError;
 use crate::config::{Config, ConfigWarning, SocketSpec, TokenSpec, default_db_path};
-use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, EndlessDemo, demo_jobs};
+use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, DEMO_WIRE_LOG, EndlessDemo, demo_jobs};
 
 mod endless;
 
@@ -270,7 +270,13 @@ impl Session {
 
     /// Starts the simulator and the three demo jobs; returns their ids.
     async fn start_demo(&self, items: u64, interval_ms: u64) -> Result<Vec<SocketId>, CoreError> {
-        let sim = Sim::start(SimConfig::default()).await?;
+        // Nobody reads the demo's wire log: keep a little of it, so an
+        // hour of the endless demo stays small.
+        let sim = Sim::start(SimConfig {
+            wire_log_capacity: DEMO_WIRE_LOG,
+            ..SimConfig::default()
+        })
+        .await?;
         let base = sim.http_base();
         *self.inner.sim.lock().await = Some(sim);
         let mut ids = Vec::new();
