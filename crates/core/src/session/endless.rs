@@ -47,6 +47,10 @@ pub(super) async fn run(
     let mut tick = tokio::time::interval(pace.arrival_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let (mut next_act, mut next_long, mut job_no) = (0usize, 0usize, 3u64);
+    // The first tick is at once: the long import starts beside the three
+    // opening jobs, and the first short one comes a tick later, when they
+    // have told their story.
+    let mut first = true;
     loop {
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
@@ -83,6 +87,9 @@ pub(super) async fn run(
                 }
                 Err(e) => tracing::warn!("the demo's long import did not start: {e}"),
             }
+        }
+        if std::mem::take(&mut first) {
+            continue;
         }
         if cast.live.len() < pace.max_live {
             let act = &acts[next_act % acts.len()];
