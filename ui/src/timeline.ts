@@ -203,6 +203,7 @@ export class Timeline {
   private widthPx = 800;
   /** The names' column: as wide as the longest lane name needs, within bounds. */
   gutter = GUTTER_W;
+  private gutterKey = "";
   scrollY = 0;
   /** Last draw's duration, for the status line and the benchmark. */
   lastDrawMs = 0;
@@ -222,6 +223,7 @@ export class Timeline {
   setStore(store: Store, now: number | null): void {
     this.store = store;
     this.frozenNow = now;
+    this.gutterKey = "";
     // What was drawn belongs to the old store: forget it until the next draw.
     delete this.canvas.dataset.findingsDrawn;
     delete this.canvas.dataset.envLines;
@@ -401,6 +403,10 @@ export class Timeline {
 
   /** Widens (or narrows) the names' column to the lane names now shown. */
   private sizeGutter(): void {
+    // Measured again only when the store changed: an hour-long session has hundreds of lanes.
+    const key = `${this.store.version}:${this.store.order.length}:${this.widthPx}`;
+    if (key === this.gutterKey) return;
+    this.gutterKey = key;
     const ctx = this.ctx;
     ctx.font = "12px monospace";
     const widths = this.store.order.map((s) => ctx.measureText(this.store.tracks.get(s)?.name ?? "").width);
