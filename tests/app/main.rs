@@ -572,6 +572,16 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     )
     .await?;
     app.screenshot("10b-jobs").await?;
+    // A job the server fails says why, in words (the demo fails one a round).
+    app.wait_js(
+        "return [...document.querySelectorAll('#jobs-table tr.job.bad')].some(r => \
+           r.dataset.name.endsWith(' job-fails-part-way') \
+           && r.querySelector('.jstate').textContent \
+              === 'stopped: the job failed on the server: row 812 of the file cannot be read')",
+        Duration::from_secs(90),
+    )
+    .await?;
+    app.screenshot("10c-jobs-failed").await?;
 
     eprintln!("e2e: step 11");
     // 11. A HAR file imports through "import HAR…", by the command the

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sockscope_core::{CoreError, Session, SessionOptions, SocketSpec};
-use sockscope_engine::event::EventKind;
+use sockscope_engine::event::{ClosedReason, EventKind};
 use sockscope_engine::{SocketId, State};
 use sockscope_recorder::trace::{hex, trace_id};
 use sockscope_recorder::{OtlpProtocol, RecordReader, TelemetryConfig};
@@ -80,7 +80,7 @@ async fn the_demo_session_runs_to_the_end_and_is_recorded() {
 /// set (which stays within its bound), and a stop ends it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endless_demo_keeps_racing_and_stays_small() {
-    use sockscope_core::demo::EndlessDemo;
+    use sockscope_core::demo::{self, EndlessDemo};
     use sockscope_engine::event::FindingClass as F;
     use std::collections::{BTreeMap, BTreeSet};
     bounded(async {
@@ -121,6 +121,7 @@ async fn the_endless_demo_keeps_racing_and_stays_small() {
         let mut names: BTreeMap<SocketId, String> = BTreeMap::new();
         let mut seen: BTreeSet<(String, F)> = BTreeSet::new();
         let mut cancelled_in_backoff = false;
+        let mut failed_by_server = false;
         let mut most_live = 0;
         let mut long_beside_others = false;
         let all_seen = |seen: &BTreeSet<(String, F)>| {
@@ -130,40 +131,53 @@ async fn the_endless_demo_keeps_racing_and_stays_small() {
             })
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
-        while !(all_seen(&seen) && cancelled_in_backoff) {
+        while !(all_seen(&seen) && cancelled_in_backoff && failed_by_server) {
             let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Ok(ev)) => ev,
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
                 Ok(Err(e)) => panic!("{e}"),
                 Err(_) => panic!(
-                    "not every act's race within 25 s; seen {seen:?}, cancelled in backoff: {cancelled_in_backoff}"
+                    "not every act within 25 s; seen {seen:?}, \
+                     cancelled in backoff: {cancelled_in_backoff}, failed: {failed_by_server}"
                 ),
             };
-                match &ev.kind {
-                    EventKind::SocketAdded(info) => {
-                        names.insert(ev.socket, info.name.clone());
-                    }
-                    EventKind::Finding(f) => {
-                        if let Some(n) = names.get(&ev.socket) {
-                            seen.insert((n.clone(), f.class));
-                        }
-                    }
-                    EventKind::Transition {
-                        to: State::Cancelled,
-                        ..
-                    } => {
-                        cancelled_in_backoff |= names
-                            .get(&ev.socket)
-                            .is_some_and(|n| n.ends_with(" cancel-during-backoff"));
-                    }
-                    _ => {}
+            let named = |suffix: &str| {
+                names
+                    .get(&ev.socket)
+                    .is_some_and(|n| n.ends_with(&format!(" {suffix}")))
+            };
+            match &ev.kind {
+                EventKind::SocketAdded(info) => {
+                    names.insert(ev.socket, info.name.clone());
                 }
-                let live = session.sockets();
-                most_live = most_live.max(live.len());
-                long_beside_others |= live.len() > 2
-                    && live
-                        .iter()
-                        .any(|s| s.name.contains(" long ") && !s.state.is_terminal());
+                EventKind::Finding(f) => {
+                    if let Some(n) = names.get(&ev.socket) {
+                        seen.insert((n.clone(), f.class));
+                    }
+                }
+                EventKind::Transition {
+                    to:
+                        State::Closed {
+                            reason: ClosedReason::JobFailed { code, .. },
+                        },
+                    ..
+                } => {
+                    failed_by_server |= code == demo::JOB_FAILS_MESSAGE && named(demo::JOB_FAILS);
+                }
+                EventKind::Transition {
+                    to: State::Cancelled,
+                    ..
+                } => {
+                    cancelled_in_backoff |= named("cancel-during-backoff");
+                }
+                _ => {}
+            }
+            let live = session.sockets();
+            most_live = most_live.max(live.len());
+            long_beside_others |= live.len() > 2
+                && live
+                    .iter()
+                    .any(|s| s.name.contains(" long ") && !s.state.is_terminal());
         }
         assert!(
             most_live <= pace.max_live,

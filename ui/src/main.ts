@@ -165,6 +165,14 @@ const BADGE: Record<string, string> = {
   Cancelled: "⊘",
 };
 
+/** A job's time left from its progress rate: 0 once done; none once it ended otherwise. */
+function timeLeft(r: SocketRow): number | null {
+  const tr = liveStore.tracks.get(r.id);
+  const est = tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+  const ended = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
+  return ended && est !== 0 ? null : est;
+}
+
 let renderedRows = "";
 function renderSockets(): void {
   // Re-render only on change: a list rebuilt every frame eats clicks.
@@ -175,11 +183,9 @@ function renderSockets(): void {
   const list = $("socket-list");
   list.replaceChildren(
     ...rows.map((r, i) => {
-      const tr = liveStore.tracks.get(r.id);
       const terminal = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
       const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
-      const left =
-        tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+      const left = timeLeft(r);
       const bar = h("div", { class: "progress" }, h("div", { class: "fill" }));
       (bar.firstChild as HTMLElement).style.width = `${pct ?? 0}%`;
       const attemptText =
@@ -376,7 +382,7 @@ function renderJobs(force = false): void {
     const lastEv = tr && tr.segEv.length > 0 ? liveStore.event(tr.segEv[tr.segEv.length - 1]) : undefined;
     const last = lastEv?.kind === "transition" ? lastEv : undefined;
     const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
-    const left = tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+    const left = timeLeft(r);
     return { r, pct, left, words: stateWords(r, last, now), bad: endedBadly(r, last) };
   });
   // Backoff countdowns change every frame: compare at tenths of a second.

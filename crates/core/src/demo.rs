@@ -90,11 +90,18 @@ pub enum DemoMove {
     CancelInBackoff,
 }
 
+/// The endless demo's one act that is no race: the server fails the job
+/// part-way, and the app says why in plain words (jobs view, notification).
+pub const JOB_FAILS: &str = "job-fails-part-way";
+
+/// What the server of [`JOB_FAILS`] says.
+pub const JOB_FAILS_MESSAGE: &str = "row 812 of the file cannot be read";
+
 /// One act of the endless demo: a race of the catalog (`scenario`, an id of
-/// [`crate::scenario::catalog`]) set off on a fresh job.
+/// [`crate::scenario::catalog`]) set off on a fresh job, or [`JOB_FAILS`].
 #[derive(Debug, Clone)]
 pub struct DemoAct {
-    /// The catalog scenario whose race this act shows.
+    /// The catalog scenario whose race this act shows, or [`JOB_FAILS`].
     pub scenario: &'static str,
     /// The job's kind.
     pub kind: JobKind,
@@ -126,7 +133,8 @@ fn slow_fixed_backoff(c: &mut SocketConfig) {
 }
 
 /// The acts, in the order the endless demo plays them, round and round:
-/// every race of the catalog the simulator can set off on one job socket
+/// a job the server fails, and every race of the catalog the simulator
+/// can set off on one job socket
 /// (the reconnect storm, the broadcast, the expiring token and the other
 /// protocols' servers need more than that, and stay in the scenario menu).
 /// `items` at one per `interval_ms`: the job's length, for faults that
@@ -191,6 +199,17 @@ pub fn demo_acts(items: u64, interval_ms: u64) -> Vec<DemoAct> {
                 duplicate_seq: Some(2),
                 gap_after: Some(4),
                 gap_len: Some(2),
+                ..Faults::default()
+            },
+            DemoMove::None,
+            no_tune,
+        ),
+        act(
+            JOB_FAILS,
+            JobKind::CsvImport,
+            Faults {
+                fail_after: Some(items / 2),
+                fail_message: Some(JOB_FAILS_MESSAGE.into()),
                 ..Faults::default()
             },
             DemoMove::None,
