@@ -71,7 +71,8 @@ export function forEachPixel(
     fn(i, x);
     visits++;
     const col = Math.floor(x);
-    i = lowerBound(times, len, tOf(s, col + 1));
+    // Always past i, whatever the scale holds (a NaN column would loop forever).
+    i = Math.max(i + 1, lowerBound(times, len, tOf(s, col + 1)));
   }
   return visits;
 }

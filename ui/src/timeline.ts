@@ -3,7 +3,7 @@
 
 import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, ellipsize, envLineAt, envLines, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
-import { type TimeScale, LIVE_WINDOW_NS, fitData, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
+import { type TimeScale, LIVE_WINDOW_NS, clampNsPerPx, fitData, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
 import { ENGINE_WIDE } from "./types";
 
@@ -416,7 +416,7 @@ export class Timeline {
     const span = this.scale.width * this.scale.nsPerPx;
     this.gutter = g;
     const width = Math.max(this.widthPx - g, 10);
-    this.scale = { ...this.scale, width, nsPerPx: span / width };
+    this.scale = { ...this.scale, width, nsPerPx: clampNsPerPx(span / width) };
     this.canvas.dataset.gutter = String(g);
   }
 

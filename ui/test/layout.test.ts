@@ -98,3 +98,12 @@ describe("the names' column", () => {
     expect(mono(cut)).toBeGreaterThan(100 - 7);
   });
 });
+
+describe("drawing walks always end", () => {
+  it("a degenerate scale (zero ns per pixel) still visits each point at most once", () => {
+    const times = new Float64Array([10, 20, 30]);
+    const seen: number[] = [];
+    forEachPixel(times, 3, { t0: 10, nsPerPx: 0, width: 100 }, (i) => seen.push(i));
+    expect(seen.length).toBeLessThanOrEqual(3);
+  });
+});
