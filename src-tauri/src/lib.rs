@@ -32,8 +32,9 @@ pub struct AppArgs {
     pub db: Option<PathBuf>,
 }
 
-/// How the session starts: a config file if there is one, else the demo,
-/// so a first start shows a race within seconds.
+/// How the session starts: a config file if there is one, else the
+/// endless demo, so a first start shows a race within seconds and goes on
+/// showing them.
 fn session_options(
     args: &AppArgs,
     otlp: Option<sockscope_recorder::TelemetryConfig>,
@@ -42,9 +43,13 @@ fn session_options(
         .config
         .clone()
         .or_else(|| Some(settings::sockets_file(&settings::config_dir())).filter(|p| p.exists()));
+    let demo = args.demo || config.is_none();
     SessionOptions {
         db_path: args.db.clone(),
-        demo: args.demo || config.is_none(),
+        demo,
+        // The window's demo goes on until it is closed, so some race is
+        // always happening or has just happened.
+        demo_endless: demo.then(sockscope_core::demo::EndlessDemo::default),
         config_path: config,
         telemetry: otlp,
         // Address changes and wake-ups reach every socket, and the timeline

@@ -15,6 +15,7 @@ use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 /// The tray's line: sockets ready and overall progress of the jobs.
 pub fn summary(sockets: &[SocketView]) -> String {
@@ -76,6 +77,85 @@ fn outcome_text(name: &str, to: &State) -> Option<(String, String)> {
     }
 }
 
+/// Job notifications shown at once within one [`NOTIFY_WINDOW`]; the
+/// window's others are told together at its end (the endless demo ends a
+/// job every few seconds).
+pub const NOTIFY_BURST: usize = 3;
+/// See [`NOTIFY_BURST`].
+pub const NOTIFY_WINDOW: Duration = Duration::from_secs(60);
+
+/// Keeps job notifications to a few a minute: the first [`NOTIFY_BURST`]
+/// of a window show at once, the rest are held and shown as one at the
+/// window's end.
+#[derive(Debug, Default)]
+pub struct NotifyBudget {
+    window: Option<Instant>,
+    shown: usize,
+    /// Titles of the held ones, in order.
+    held: Vec<String>,
+}
+
+impl NotifyBudget {
+    /// A notification to show now, or `None` when it is held.
+    pub fn offer(&mut self, now: Instant, title: String, body: String) -> Option<(String, String)> {
+        if self
+            .window
+            .is_none_or(|w| now.duration_since(w) >= NOTIFY_WINDOW)
+            && self.held.is_empty()
+        {
+            self.window = Some(now);
+            self.shown = 0;
+        }
+        if self.shown < NOTIFY_BURST {
+            self.shown += 1;
+            return Some((title, body));
+        }
+        self.held.push(title);
+        None
+    }
+
+    /// The held notifications as one, once their window is over.
+    pub fn due(&mut self, now: Instant) -> Option<(String, String)> {
+        let start = self.window?;
+        if self.held.is_empty() || now.duration_since(start) < NOTIFY_WINDOW {
+            return None;
+        }
+        let held = std::mem::take(&mut self.held);
+        self.window = Some(now);
+        self.shown = 0;
+        let failed = held
+            .iter()
+            .filter(|t| !t.ends_with(": job complete"))
+            .count();
+        let title = format!(
+            "sockscope: {} more job{} ended",
+            held.len(),
+            if held.len() == 1 { "" } else { "s" }
+        );
+        let names: Vec<&str> = held
+            .iter()
+            .take(3)
+            .map(|t| t.rsplit_once(": ").map_or(t.as_str(), |(n, _)| n))
+            .collect();
+        let more = held.len().saturating_sub(names.len());
+        let body = format!(
+            "{}{}{}.",
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            if failed > 0 {
+                format!("; {failed} did not complete")
+            } else {
+                String::new()
+            },
+        );
+        Some((title, body))
+    }
+}
+
 /// Builds the tray icon; `None` when the desktop has no tray.
 pub fn build(app: &AppHandle) -> Option<TrayIcon> {
     let show = MenuItem::with_id(app, "show", "Show sockscope", true, None::<&str>).ok()?;
@@ -111,6 +191,7 @@ pub fn build(app: &AppHandle) -> Option<TrayIcon> {
 pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
     let mut rx = session.subscribe();
     let mut notified: HashSet<u64> = HashSet::new();
+    let mut budget = NotifyBudget::default();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last = String::new();
     loop {
@@ -133,7 +214,9 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
                             .into_iter()
                             .find(|s| s.id == ev.socket)
                             .map_or_else(|| format!("socket {}", ev.socket), |s| s.name);
-                        if let Some((title, body)) = job_outcome(&name, to) {
+                        if let Some((title, body)) = job_outcome(&name, to)
+                            && let Some((title, body)) = budget.offer(Instant::now(), title, body)
+                        {
                             notify(&app, &title, &body);
                         }
                     }
@@ -142,6 +225,9 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
                 Err(RecvError::Closed) => break,
             },
             _ = tick.tick() => {
+                if let Some((title, body)) = budget.due(Instant::now()) {
+                    notify(&app, &title, &body);
+                }
                 let line = summary(&session.sockets());
                 if line != last {
                     if let Some(t) = &tray {
@@ -244,6 +330,34 @@ mod tests {
         );
         assert_eq!(job_outcome("csv", &State::Ready { attempt: 1 }), None);
         assert_eq!(job_outcome("csv", &State::Cancelled), None);
+    }
+
+    #[test]
+    fn a_burst_of_job_ends_is_told_as_one_after_the_first_few() {
+        let t0 = Instant::now();
+        let mut b = NotifyBudget::default();
+        let mut shown = Vec::new();
+        for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let title = format!("{name}: job {}", if i == 4 { "failed" } else { "complete" });
+            if let Some(n) = b.offer(t0 + Duration::from_secs(i as u64), title, "x".into()) {
+                shown.push(n.0);
+            }
+        }
+        assert_eq!(
+            shown,
+            ["a: job complete", "b: job complete", "c: job complete"]
+        );
+        assert_eq!(b.due(t0 + Duration::from_secs(30)), None);
+        let (title, body) = b.due(t0 + NOTIFY_WINDOW).unwrap();
+        assert_eq!(title, "sockscope: 2 more jobs ended");
+        assert_eq!(body, "d, e; 1 did not complete.");
+        assert_eq!(b.due(t0 + NOTIFY_WINDOW * 2), None);
+        // A quiet while later, the next ones show at once again.
+        let later = t0 + NOTIFY_WINDOW * 3;
+        assert!(
+            b.offer(later, "f: job complete".into(), "x".into())
+                .is_some()
+        );
     }
 
     #[test]

@@ -116,35 +116,56 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     let label = app
         .desktop
         .wait_tray_label(Duration::from_secs(10), |l| {
-            l.starts_with("sockscope: ") && l.contains("/3 ready")
+            l.starts_with("sockscope: ") && l.contains(" ready, ")
         })
         .await?;
     eprintln!("e2e: tray label {label:?}");
     let menu = app.desktop.tray_menu().await?;
     anyhow::ensure!(menu == ["Show sockscope", "Quit"], "tray menu: {menu:?}");
-    // Each demo job's end is a notification, once.
+    // Each opening demo job's end is a notification, once.
     let jobs = ["csv_import", "bookshelf_scan", "enrichment"];
+    let complete = |n: &[desktop::Shown], j: &str| {
+        n.iter()
+            .filter(|s| s.summary == format!("{j}: job complete"))
+            .count()
+    };
+    // Past three a minute, a minute's job ends are told as one at its end.
+    let told = |n: &[desktop::Shown], j: &str| {
+        complete(n, j) > 0
+            || n.iter()
+                .any(|s| s.summary.ends_with(" more jobs ended") && s.body.contains(j))
+    };
     let shown = app
         .desktop
         .wait_notifications(
-            "a notification per demo job",
-            Duration::from_secs(30),
-            |n| {
-                jobs.iter()
-                    .all(|j| n.iter().any(|s| s.summary == format!("{j}: job complete")))
-            },
+            "a notification per opening demo job",
+            Duration::from_secs(80),
+            |n| jobs.iter().all(|j| told(n, j)),
         )
         .await?;
-    anyhow::ensure!(shown.len() == 3, "one notification per job: {shown:?}");
+    for j in jobs {
+        anyhow::ensure!(
+            complete(&shown, j) <= 1,
+            "one notification for {j}: {shown:?}"
+        );
+    }
     anyhow::ensure!(
-        shown.iter().all(|s| s.body == "The job finished."),
+        shown
+            .iter()
+            .filter(|s| s.summary.ends_with(": job complete"))
+            .all(|s| s.body == "The job finished."),
         "{shown:?}"
     );
-    app.desktop
-        .wait_tray_label(Duration::from_secs(10), |l| {
-            l == "sockscope: 0/3 ready, 3 ended · 100%"
-        })
-        .await?;
+
+    eprintln!("e2e: the demo keeps going");
+    // New jobs keep arriving, each named after the catalog race it plays.
+    app.wait_js(
+        "return [...document.querySelectorAll('#socket-list li')].some(li => /^#\\d+ [a-z-]+$/.test(li.dataset.name))",
+        Duration::from_secs(20),
+    )
+    .await?;
+
+    live_follow_and_legend(app).await?;
 
     eprintln!("e2e: step 2");
     // 2. Findings show up as markers; clicking one opens its moment.
@@ -171,6 +192,20 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     )
     .await?;
     app.screenshot("02-finding-selected").await?;
+    // The bottom panel is as tall as the details it holds: the timeline
+    // gets the room.
+    let heights = app
+        .js("return [document.getElementById('bottom').offsetHeight, document.getElementById('timeline-wrap').offsetHeight, window.innerHeight]")
+        .await?;
+    let h = |i: usize| heights[i].as_f64().unwrap_or_default();
+    anyhow::ensure!(
+        h(0) < 0.3 * h(2) && h(1) > 0.5 * h(2),
+        "bottom {} px, timeline {} px of {} px",
+        h(0),
+        h(1),
+        h(2)
+    );
+    inspector_and_findings(app).await?;
 
     eprintln!("e2e: step 3");
     // 3. A scenario runs and produces the finding it exists for.
@@ -205,6 +240,15 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     )
     .await?;
     app.screenshot("03-scenario").await?;
+    // "fit" fits the data that is there: the run spans the width.
+    c.find(Locator::Id("fit")).await?.click().await?;
+    app.wait_js(
+        "const [x0, x1, w] = document.getElementById('timeline').dataset.view.split(',').map(Number); \
+         return x0 >= 0 && x0 <= 24 && x1 >= w - 24 && x1 <= w",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.screenshot("03b-scenario-fit").await?;
     c.find(Locator::Id("back-live")).await?.click().await?;
 
     eprintln!("e2e: step 4");
@@ -320,12 +364,15 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         past.events
     );
     app.screenshot("07-past-session").await?;
-    // A cancelled socket is no job's end: nothing more was notified.
+    // A cancelled socket is no job's end: it was not notified.
     let shown = app
         .desktop
         .wait_notifications("no more", Duration::ZERO, |_| true)
         .await?;
-    anyhow::ensure!(shown.len() == 3, "notifications: {shown:?}");
+    anyhow::ensure!(
+        !shown.iter().any(|s| s.summary.starts_with("unreachable")),
+        "notifications: {shown:?}"
+    );
     // And back to the live session.
     c.find(Locator::Id("back-live")).await?.click().await?;
     app.wait_js(
@@ -509,6 +556,33 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     anyhow::ensure!(pct == "100%", "the Socket.IO job ended at {pct}");
     app.screenshot("10-socketio-done").await?;
 
+    eprintln!("e2e: the jobs view");
+    // Name, progress, time left and the state in words.
+    c.find(Locator::Css("#tabs button[data-tab='jobs']"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js(
+        "const st = n => document.querySelector(`#jobs-table tr[data-name='${n}'] .jstate`)?.textContent; \
+         const long = [...document.querySelectorAll('#jobs-table tr.job')].find(r => r.dataset.name.includes(' long ')); \
+         return st('sio-job') === 'finished' && st('otlp-probe') === 'cancelled by you' \
+           && !!long && long.querySelector('.jstate').textContent === 'running' \
+           && /^about /.test(long.children[3].textContent) && /%$/.test(long.children[2].textContent)",
+        Duration::from_secs(20),
+    )
+    .await?;
+    app.screenshot("10b-jobs").await?;
+    // A job the server fails says why, in words (the demo fails one a round).
+    app.wait_js(
+        "return [...document.querySelectorAll('#jobs-table tr.job.bad')].some(r => \
+           r.dataset.name.endsWith(' job-fails-part-way') \
+           && r.querySelector('.jstate').textContent \
+              === 'stopped: the job failed on the server: row 812 of the file cannot be read')",
+        Duration::from_secs(90),
+    )
+    .await?;
+    app.screenshot("10c-jobs-failed").await?;
+
     eprintln!("e2e: step 11");
     // 11. A HAR file imports through "import HAR…", by the command the
     // picker and a dropped file use. A broken one shows its error, naming
@@ -579,6 +653,305 @@ async fn steps(app: &App) -> anyhow::Result<()> {
         "lanes: {names:?}"
     );
     app.screenshot("11-har-imported").await?;
+
+    eprintln!("e2e: compare two sessions");
+    // The past scenario run (before) and the imported capture (after), on
+    // one screen: states, findings by class, sockets.
+    c.find(Locator::Css("#tabs button[data-tab='sessions']"))
+        .await?
+        .click()
+        .await?;
+    let (before, after) = (past.session_id, id);
+    app.wait_js(
+        &format!(
+            "const pick = id => document.querySelector(`.compare-pick[value='${{id}}']`); \
+             if (!pick({before}) || !pick({after})) return false; \
+             for (const id of [{before}, {after}]) if (!pick(id).checked) pick(id).click(); \
+             const go = document.getElementById('compare-go'); if (go.disabled) return false; \
+             go.click(); return true"
+        ),
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.wait_js(
+        &format!(
+            "const r = document.getElementById('compare-result'); \
+             return !!r.querySelector(\"[data-compare='{before},{after}']\") \
+               && !!r.querySelector(\"tr[data-class='send_before_ready_queued']\") \
+               && !!r.querySelector(\"tr[data-state='Ready']\")"
+        ),
+        Duration::from_secs(20),
+    )
+    .await?;
+    let row = app
+        .js("return [...document.querySelectorAll(\"#compare-result tr[data-class='send_before_ready_queued'] td\")].map(t => t.textContent).join('|')")
+        .await?;
+    eprintln!("e2e: compared send_before_ready_queued: {row}");
+    anyhow::ensure!(
+        row.as_str()
+            .is_some_and(|r| r.starts_with("send_before_ready_queued|3|0|")),
+        "the scenario's three early sends, none in the capture: {row}"
+    );
+    app.screenshot("11b-compare").await?;
+
+    eprintln!("e2e: ended demo jobs leave the live set");
+    // The opening jobs ended a minute ago: their rows and lanes are gone,
+    // while the demo goes on.
+    c.find(Locator::Id("back-live")).await?.click().await?;
+    app.wait_js(
+        "return document.querySelector(\"#socket-list li[data-name='csv_import']\") === null \
+         && document.querySelectorAll('#socket-list li').length >= 2",
+        Duration::from_secs(60),
+    )
+    .await?;
+    app.screenshot("12-demo-later").await?;
+    // The demo ends a job every few seconds: past the first three of a
+    // minute, the minute's job ends are told as one notification.
+    let shown = app
+        .desktop
+        .wait_notifications(
+            "the minute's other job ends, told as one",
+            Duration::from_secs(70),
+            |n| n.iter().any(|s| s.summary.ends_with(" more jobs ended")),
+        )
+        .await?;
+    let one = shown
+        .iter()
+        .find(|s| s.summary.ends_with(" more jobs ended"))
+        .map(|s| format!("{}: {}", s.summary, s.body));
+    eprintln!("e2e: {one:?}");
+    anyhow::ensure!(
+        shown
+            .iter()
+            .filter(|s| s.summary.ends_with(": job complete"))
+            .count()
+            <= 6,
+        "notifications: {shown:?}"
+    );
+    Ok(())
+}
+
+/// While following, a new finding holds the view at its moment until "back
+/// to live"; following fits the data while it is shorter than the window;
+/// the lane names are whole; the legend explains every mark.
+async fn live_follow_and_legend(app: &App) -> anyhow::Result<()> {
+    let c = &app.client;
+    eprintln!("e2e: a finding holds the view");
+    app.wait_js(
+        "const t = document.getElementById('timeline'); \
+         return !!t.dataset.pinned && !document.getElementById('back-to-live').hidden \
+         && Number(t.dataset.findingsDrawn) > 0",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let label = app
+        .js("return document.getElementById('pinned-label').textContent")
+        .await?;
+    anyhow::ensure!(
+        label.as_str().is_some_and(|l| l.starts_with("held at ")),
+        "pinned label: {label}"
+    );
+    app.screenshot("01b-pinned-finding").await?;
+    // Pinning off, back to live: the view follows, and while the session is
+    // shorter than the live window it shows all of it, the first event too.
+    c.find(Locator::Id("pin-findings")).await?.click().await?;
+    c.find(Locator::Id("back-to-live")).await?.click().await?;
+    app.wait_js(
+        "const t = document.getElementById('timeline'); \
+         if (!t.dataset.view || t.dataset.pinned) return false; \
+         const [x0, x1, w, span] = t.dataset.view.split(',').map(Number); \
+         return document.getElementById('live').classList.contains('on') \
+           && document.getElementById('back-to-live').hidden \
+           && span >= 10 && x0 >= 0 && x0 <= 24 && x1 <= w && x1 >= w - 24 \
+           && Number(t.dataset.findingsDrawn) > 0",
+        Duration::from_secs(30),
+    )
+    .await?;
+    // The names' column fits the demo's long lane names.
+    app.wait_js(
+        "return Number(document.getElementById('timeline').dataset.gutter) >= 150",
+        Duration::from_secs(20),
+    )
+    .await?;
+    app.screenshot("01c-live-fits-the-data").await?;
+
+    eprintln!("e2e: the legend");
+    c.find(Locator::Id("legend-btn")).await?.click().await?;
+    app.wait_js(
+        "return document.getElementById('legend-dialog').open",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let counts = app
+        .js("const d = document.getElementById('legend-dialog'); \
+             return [d.querySelectorAll('tr[data-state]').length, \
+                     [...d.querySelectorAll('tr[data-side]')].map(r => r.dataset.side).join(','), \
+                     d.querySelectorAll('tr[data-line]').length, \
+                     d.querySelectorAll('canvas.swatch').length]")
+        .await?;
+    anyhow::ensure!(
+        counts[0] == 8
+            && counts[1] == "prevented,peer,client,network"
+            && counts[2].as_u64() >= Some(6),
+        "legend rows: {counts}"
+    );
+    app.screenshot("01d-legend").await?;
+    c.find(Locator::Id("legend-close")).await?.click().await?;
+    Ok(())
+}
+
+/// The inspector's table of frames (filters, search, pretty JSON, pause,
+/// a row puts the timeline's cursor on its frame) and the findings view
+/// (groups with counts, severity and race; filters; a click goes to it).
+async fn inspector_and_findings(app: &App) -> anyhow::Result<()> {
+    let c = &app.client;
+    eprintln!("e2e: the inspector");
+    c.find(Locator::Css("#tabs button[data-tab='inspector']"))
+        .await?
+        .click()
+        .await?;
+    // The long import runs for minutes: its frames keep coming.
+    app.wait_js(
+        "const s = document.getElementById('inspector-socket'); \
+         const o = [...s.options].find(o => o.textContent.includes(' long ')); \
+         if (!o) return false; \
+         if (s.value !== o.value) { s.value = o.value; s.dispatchEvent(new Event('change')); } \
+         return document.querySelectorAll('#frame-rows tr').length > 5",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let cols = app
+        .js("return [...document.querySelectorAll('.frame-head th')].map(t => t.textContent).join(',')")
+        .await?;
+    anyhow::ensure!(
+        cols == "time,dir,opcode,size,type,seq,close",
+        "columns: {cols}"
+    );
+    // Sent frames only, then no control frames, then a search.
+    app.js(
+        "const d = document.getElementById('inspector-dir'); d.value = 'out'; \
+         d.dispatchEvent(new Event('change')); return true",
+    )
+    .await?;
+    app.wait_js(
+        "const r = [...document.querySelectorAll('#frame-rows tr')]; \
+         return r.length > 0 && r.every(tr => tr.classList.contains('dir-out'))",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.js(
+        "const d = document.getElementById('inspector-dir'); d.value = 'both'; d.dispatchEvent(new Event('change')); \
+         const k = document.getElementById('inspector-control'); k.checked = false; k.dispatchEvent(new Event('change')); \
+         return true",
+    )
+    .await?;
+    app.wait_js(
+        "const r = [...document.querySelectorAll('#frame-rows tr')]; \
+         return r.length > 0 && r.every(tr => !['ping','pong','close'].includes(tr.children[2].textContent))",
+        Duration::from_secs(10),
+    )
+    .await?;
+    let search = c.find(Locator::Id("inspector-search")).await?;
+    search.send_keys("ready_ack").await?;
+    app.wait_js(
+        "const r = [...document.querySelectorAll('#frame-rows tr')]; \
+         return r.length >= 1 && r.every(tr => tr.children[4].textContent === 'ready_ack')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    // A row: its payload as pretty JSON, and the timeline's cursor on it.
+    app.js("document.querySelector('#frame-rows tr').click(); return true")
+        .await?;
+    app.wait_js(
+        "const b = document.getElementById('frame-body').textContent; \
+         return b.includes('\\n  \"type\": \"ready_ack\"') && !!document.getElementById('timeline').dataset.mark",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.screenshot("02b-inspector").await?;
+    search.clear().await?;
+    app.js(
+        "const s = document.getElementById('inspector-search'); s.dispatchEvent(new Event('input')); return true",
+    )
+    .await?;
+    // Pause: the table stands still while recording goes on; resume catches up.
+    let matched = "return Number(document.getElementById('inspector-count').dataset.matched)";
+    c.find(Locator::Id("inspector-pause"))
+        .await?
+        .click()
+        .await?;
+    let frozen = app.js(matched).await?;
+    app.wait_js(
+        "const m = document.getElementById('inspector-count').textContent.match(/paused, (\\d+) events since/); \
+         return !!m && Number(m[1]) > 20",
+        Duration::from_secs(20),
+    )
+    .await?;
+    anyhow::ensure!(app.js(matched).await? == frozen, "the paused table changed");
+    app.screenshot("02c-inspector-paused").await?;
+    c.find(Locator::Id("inspector-pause"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js_value(
+        matched,
+        |v| v.as_f64() > frozen.as_f64(),
+        Duration::from_secs(10),
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("resume did not catch up"))?;
+
+    eprintln!("e2e: the findings");
+    c.find(Locator::Css("#tabs button[data-tab='findings']"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js(
+        "const g = [...document.querySelectorAll('#findings-list details.fgroup')]; \
+         return g.length >= 2 && g.every(d => Number(d.dataset.count) > 0) \
+           && [...document.querySelectorAll('.frace')].some(r => r.textContent.startsWith('seed '))",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.screenshot("02d-findings").await?;
+    // Only our side's, then only one socket's.
+    app.js(
+        "const s = document.getElementById('findings-side'); s.value = 'prevented'; s.dispatchEvent(new Event('change')); return true",
+    )
+    .await?;
+    app.wait_js(
+        "const g = [...document.querySelectorAll('#findings-list details.fgroup')]; \
+         return g.length >= 1 && g.every(d => d.classList.contains('side-prevented'))",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.js(
+        "const s = document.getElementById('findings-side'); s.value = ''; s.dispatchEvent(new Event('change')); \
+         const k = document.getElementById('findings-socket'); \
+         const l = document.querySelector('.finding-link'); k.value = l.dataset.socket; \
+         k.dispatchEvent(new Event('change')); return true",
+    )
+    .await?;
+    app.wait_js(
+        "const k = document.getElementById('findings-socket').value; \
+         const l = [...document.querySelectorAll('.finding-link')]; \
+         return k !== '' && l.length >= 1 && l.every(a => a.dataset.socket === k)",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.screenshot("02e-findings-one-socket").await?;
+    // A click goes to its moment.
+    app.js("document.querySelector('.finding-link').click(); return true")
+        .await?;
+    app.wait_js(
+        "return document.getElementById('tab-details').textContent.includes('attempt')",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.js(
+        "const k = document.getElementById('findings-socket'); k.value = ''; k.dispatchEvent(new Event('change')); return true",
+    )
+    .await?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sockscope_core::{CoreError, Session, SessionOptions, SocketSpec};
-use sockscope_engine::event::EventKind;
+use sockscope_engine::event::{ClosedReason, EventKind};
 use sockscope_engine::{SocketId, State};
 use sockscope_recorder::trace::{hex, trace_id};
 use sockscope_recorder::{OtlpProtocol, RecordReader, TelemetryConfig};
@@ -71,6 +71,130 @@ async fn the_demo_session_runs_to_the_end_and_is_recorded() {
         assert_eq!(recorded.event_count, written);
         assert_eq!(recorded.end_state, "clean");
         assert_eq!(reader.sockets(id).unwrap().len(), 3);
+    })
+    .await;
+}
+
+/// The app's demo goes on: jobs keep arriving and play the catalog's races
+/// in turn, a long import runs beside them, ended sockets leave the live
+/// set (which stays within its bound), and a stop ends it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endless_demo_keeps_racing_and_stays_small() {
+    use sockscope_core::demo::{self, EndlessDemo};
+    use sockscope_engine::event::FindingClass as F;
+    use std::collections::{BTreeMap, BTreeSet};
+    bounded(async {
+        let dir = tempdir();
+        let pace = EndlessDemo {
+            arrival_every: Duration::from_millis(200),
+            items: 12,
+            interval_ms: 10,
+            long_items: 400,
+            long_interval_ms: 20,
+            linger: Duration::from_millis(300),
+            max_live: 6,
+        };
+        let session = Session::start(SessionOptions {
+            db_path: Some(dir.join("e.db")),
+            demo: true,
+            demo_items: Some(12),
+            demo_interval_ms: Some(10),
+            demo_endless: Some(pace.clone()),
+            ..SessionOptions::default()
+        })
+        .await
+        .unwrap();
+        let mut rx = session.subscribe();
+        // Every act's race, from its own socket (named after the act).
+        let wanted = [
+            ("send-before-handshake", F::SendBeforeReadyQueued),
+            ("abrupt-drop-then-resume", F::AbnormalClose),
+            ("accepted-but-deaf", F::ReadyTimeout),
+            ("peer-frames-after-close", F::PeerFrameAfterClose),
+            ("duplicate-seq-and-gap", F::SeqGap),
+            ("send-after-close", F::SendAfterClosePrevented),
+            ("resume-impossible-sync-5xx", F::ResyncRequired),
+            ("half-open-stall", F::HeartbeatLost),
+            ("queued-sends-vs-app-ready", F::SendBeforeReadyQueued),
+            ("cancel-during-backoff", F::AbnormalClose),
+        ];
+        let mut names: BTreeMap<SocketId, String> = BTreeMap::new();
+        let mut seen: BTreeSet<(String, F)> = BTreeSet::new();
+        let mut cancelled_in_backoff = false;
+        let mut failed_by_server = false;
+        let mut most_live = 0;
+        let mut long_beside_others = false;
+        let all_seen = |seen: &BTreeSet<(String, F)>| {
+            wanted.iter().all(|(act, class)| {
+                seen.iter()
+                    .any(|(name, c)| c == class && name.ends_with(&format!(" {act}")))
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+        while !(all_seen(&seen) && cancelled_in_backoff && failed_by_server) {
+            let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(ev)) => ev,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(e)) => panic!("{e}"),
+                Err(_) => panic!(
+                    "not every act within 25 s; seen {seen:?}, \
+                     cancelled in backoff: {cancelled_in_backoff}, failed: {failed_by_server}"
+                ),
+            };
+            let named = |suffix: &str| {
+                names
+                    .get(&ev.socket)
+                    .is_some_and(|n| n.ends_with(&format!(" {suffix}")))
+            };
+            match &ev.kind {
+                EventKind::SocketAdded(info) => {
+                    names.insert(ev.socket, info.name.clone());
+                }
+                EventKind::Finding(f) => {
+                    if let Some(n) = names.get(&ev.socket) {
+                        seen.insert((n.clone(), f.class));
+                    }
+                }
+                EventKind::Transition {
+                    to:
+                        State::Closed {
+                            reason: ClosedReason::JobFailed { code, .. },
+                        },
+                    ..
+                } => {
+                    failed_by_server |= code == demo::JOB_FAILS_MESSAGE && named(demo::JOB_FAILS);
+                }
+                EventKind::Transition {
+                    to: State::Cancelled,
+                    ..
+                } => {
+                    cancelled_in_backoff |= named("cancel-during-backoff");
+                }
+                _ => {}
+            }
+            let live = session.sockets();
+            most_live = most_live.max(live.len());
+            long_beside_others |= live.len() > 2
+                && live
+                    .iter()
+                    .any(|s| s.name.contains(" long ") && !s.state.is_terminal());
+        }
+        assert!(
+            most_live <= pace.max_live,
+            "{most_live} demo sockets live at once"
+        );
+        assert!(
+            long_beside_others,
+            "no long import ran beside the short jobs"
+        );
+        let live: BTreeSet<SocketId> = session.sockets().iter().map(|s| s.id).collect();
+        let retired = names.keys().filter(|id| !live.contains(id)).count();
+        assert!(
+            retired >= 5,
+            "only {retired} ended sockets left the live set"
+        );
+        let end = session.stop().await.unwrap();
+        assert!(end.unstopped.is_empty(), "{end:?}");
     })
     .await;
 }

@@ -181,3 +181,44 @@ async fn sent_events_carry_type_and_seq() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_wire_log_keeps_its_capacity_newest_first_out_last() {
+    bounded(async {
+        let sim = sockscope_sim::Sim::start(sockscope_sim::SimConfig {
+            wire_log_capacity: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let http = crate::http();
+        for n in 0..5 {
+            let url = format!("{}/api/job-state/nope-{n}", sim.http_base());
+            let status = http.get(url).send().await.unwrap().status();
+            assert_eq!(status.as_u16(), 404);
+        }
+        sim.wait_for(
+            |e| matches!(e, WireEvent::Http { path, .. } if path.ends_with("nope-4")),
+            STEP,
+        )
+        .await
+        .unwrap();
+        let paths: Vec<String> = sim
+            .wire_log()
+            .into_iter()
+            .filter_map(|e| match e {
+                WireEvent::Http { path, .. } => Some(path),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/api/job-state/nope-2",
+                "/api/job-state/nope-3",
+                "/api/job-state/nope-4"
+            ]
+        );
+    })
+    .await;
+}

@@ -6,8 +6,42 @@ import { Store } from "../src/store";
 import { Timeline } from "../src/timeline";
 import type { StateName, UiEvent } from "../src/types";
 
-const N = Number(new URLSearchParams(location.search).get("n") ?? 1_000_000);
+const params = new URLSearchParams(location.search);
+const N = Number(params.get("n") ?? 1_000_000);
+/** "synthetic": N events on 8 sockets; "demo-hour": an hour of the app's endless demo, as its history opens. */
+const CASE = params.get("case") ?? "synthetic";
 const SOCKETS = 8;
+
+/**
+ * An hour of the endless demo's shape (EndlessDemo defaults): a 40-item
+ * job every 5 s, each on a lane of its own with its race, and a 1,200-item
+ * import every 4 min; about 107,000 events on 735 lanes.
+ */
+function demoHour(): UiEvent[] {
+  const out: UiEvent[] = [];
+  const w0 = 1_700_000_000_000_000;
+  let s = 0;
+  const lane = (start: number, items: number, pace: number, name: string, race: boolean) => {
+    s++;
+    const at = (t: number) => ({ id: 0, s, t, w: w0 + t / 1000 });
+    const tr = (t: number, from: StateName, to: StateName) => ({ ...at(t), kind: "transition" as const, from, to, attempt: 1, backoff_until_ns: null, close_code: null, close_initiator: null, reason: to === "Closed" ? "job_finished" : null, reason_detail: null, cause: "x", cause_detail: null, error_type: null });
+    out.push({ ...at(start), kind: "socket_added", name, scheme: "ws", host: "sim", port: 1, path: "/", adapter: "job", job_id: null, token_source: null });
+    out.push(tr(start + 1e6, "Idle", "Connecting"), tr(start + 5e6, "Connecting", "AwaitingReady"), tr(start + 8e6, "AwaitingReady", "Ready"));
+    out.push({ ...at(start + 6e6), kind: "frame", direction: "out", opcode: "text", size: 60, message_type: "ready", seq: null, msg_id: null, close_code: null, payload: null, payload_truncated: false });
+    if (race) out.push({ ...at(start + 7e6), kind: "finding", class: "send_before_ready_queued", side: "prevented", severity: "info", attempt: 1, detail: "{}" });
+    for (let i = 1; i <= items; i++) {
+      const t = start + 8e6 + i * pace;
+      out.push({ ...at(t), kind: "frame", direction: "in", opcode: "text", size: 150, message_type: "job_progress", seq: i, msg_id: null, close_code: null, payload: null, payload_truncated: false });
+      out.push({ ...at(t), kind: "progress", processed: i, total: items, status: null, source: "event" });
+    }
+    const end = start + 8e6 + (items + 1) * pace;
+    out.push(tr(end, "Ready", "Closing"), tr(end + 2e6, "Closing", "Closed"));
+  };
+  for (let k = 0; k < 720; k++) lane(k * 5 * NS.s, 40, 50 * NS.ms, `#${k + 5} act-${k % 10}`, true);
+  for (let k = 0; k < 15; k++) lane(k * 4 * NS.min, 1200, 200 * NS.ms, `long-${k + 1} csv_import`, false);
+  out.sort((a, b) => a.t - b.t);
+  return out;
+}
 
 function synth(n: number): UiEvent[] {
   const out: UiEvent[] = [];
@@ -49,7 +83,7 @@ function pct(xs: number[], p: number): number {
 const nextFrame = () => new Promise<number>((r) => requestAnimationFrame(r));
 
 async function run(): Promise<void> {
-  const events = synth(N);
+  const events = CASE === "demo-hour" ? demoHour() : synth(N);
   const store = new Store();
   const t0 = performance.now();
   store.add(events);
@@ -86,7 +120,9 @@ async function run(): Promise<void> {
   results.push(await measure("zoom out, fitted → 24 h", () => {
     tl.scale = { ...tl.scale, nsPerPx: tl.scale.nsPerPx * 1.02 };
   }, 120));
-  (window as unknown as { benchResult: unknown }).benchResult = { n: store.eventCount, ingestMs, firstDrawMs, results };
+  // Lanes scrolled through (a long session has more lanes than fit).
+  results.push(await measure("scroll lanes", () => (tl.scrollY = (tl.scrollY + 40) % Math.max(1, store.order.length * 52)), 120));
+  (window as unknown as { benchResult: unknown }).benchResult = { case: CASE, n: store.eventCount, lanes: store.order.length, ingestMs, firstDrawMs, results };
 }
 
 run().catch((e) => {

@@ -4,7 +4,9 @@
 import { type TimeScale, xOf, tOf } from "./scale";
 
 export const AXIS_H = 26;
+/** The names' column: at least this wide, and at most GUTTER_MAX. */
 export const GUTTER_W = 96;
+export const GUTTER_MAX = 280;
 export const LANE_H = 46;
 export const LANE_GAP = 6;
 
@@ -69,7 +71,8 @@ export function forEachPixel(
     fn(i, x);
     visits++;
     const col = Math.floor(x);
-    i = lowerBound(times, len, tOf(s, col + 1));
+    // Always past i, whatever the scale holds (a NaN column would loop forever).
+    i = Math.max(i + 1, lowerBound(times, len, tOf(s, col + 1)));
   }
   return visits;
 }
@@ -188,4 +191,24 @@ export function envLineAt(lines: readonly EnvLine[], x: number, y: number, radiu
     }
   }
   return best;
+}
+
+/** The names' column for names this wide (px): the longest fits, within [GUTTER_W, GUTTER_MAX]. */
+export function gutterWidth(nameWidths: readonly number[], pad = 14): number {
+  const widest = nameWidths.reduce((a, b) => Math.max(a, b), 0);
+  return Math.min(GUTTER_MAX, Math.max(GUTTER_W, Math.ceil(widest + pad)));
+}
+
+/** `text`, cut with an ellipsis to fit `maxPx` as `measure` measures it. */
+export function ellipsize(text: string, maxPx: number, measure: (t: string) => number): string {
+  if (measure(text) <= maxPx) return text;
+  let lo = 0;
+  let hi = text.length;
+  // The longest prefix that fits with the ellipsis.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (measure(`${text.slice(0, mid)}…`) <= maxPx) lo = mid;
+    else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}…`;
 }

@@ -5,13 +5,17 @@ import { FrameCoalescer, mergeBatches } from "./coalesce";
 import { bannerText, recordingFailure } from "./banner";
 import { detailLines, findingDetail } from "./details";
 import { setupImport } from "./importer";
+import { endedBadly, stateWords } from "./jobs";
+import { compareStores, delta } from "./compare";
+import { renderLegend } from "./legend";
 import { eta } from "./layout";
-import { prettyPayload } from "./redact";
+import { type FindingFilter, type Side, groupFindings, raceLine } from "./findings";
+import { type FrameFilter, Inspector } from "./inspector";
 import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
 import { Timeline } from "./timeline";
 import { type AddSocketRequest, DIALECTS, UiError, api, inTauri } from "./transport";
-import type { AppInfo, ExportFormat, LiveBatch, ScenarioResult, SocketRow, UiEvent } from "./types";
+import type { AppInfo, ExportFormat, LiveBatch, ScenarioResult, ScenarioRow, SocketRow, UiEvent } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -58,6 +62,7 @@ const timeline = new Timeline(
     onRange: (text) => {
       $("selection-info").textContent = text;
     },
+    onPin: (p) => showPinned(p),
   },
   $("tooltip"),
 );
@@ -74,21 +79,76 @@ const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
   const b = mergeBatches(batches);
   const failed = recordingFailure(b.events);
   if (failed !== null) showRecordingFailed(failed);
+  const first = liveStore.eventCount;
   liveStore.add(b.events);
   missedTotal += b.missed;
   if (b.now > 0) timeline.setNow(b.now);
-  if (b.sockets) rows = b.sockets;
+  if (b.sockets) {
+    // Sockets that left the live set (removed, or retired by the demo) take their lanes along.
+    const still = new Set(b.sockets.map((r) => r.id));
+    for (const r of rows) if (!still.has(r.id)) liveStore.removeLane(r.id);
+    rows = b.sockets;
+  }
+  if (store === liveStore) pinNewFinding(b.events, first);
+  const lanes = liveStore.order.join(",");
+  if (store === liveStore && lanes !== lastLanes) {
+    lastLanes = lanes;
+    fillSocketChoices();
+  }
   renderSockets();
   if (store === liveStore) {
     renderFindings();
     timeline.invalidate();
+    if (!$("tab-inspector").hidden) inspector.refresh();
   }
 });
 
 function loop(): void {
   timeline.frame();
   if (store === liveStore) renderCountdowns();
+  renderJobs();
   requestAnimationFrame(loop);
+}
+
+// ---- pinning ----------------------------------------------------------------
+
+let pinFindings = true;
+let lastLanes = "";
+let heldSince = 0;
+
+/** While following, a new finding holds the view at its moment (if pinning is on). */
+function pinNewFinding(events: readonly UiEvent[], first: number): void {
+  let last = -1;
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (events[i].kind === "finding" && liveStore.tracks.has(events[i].s)) {
+      last = i;
+      break;
+    }
+  }
+  if (last < 0) return;
+  if (timeline.pinned !== null) {
+    heldSince += events.filter((e) => e.kind === "finding").length;
+    showPinned(timeline.pinned);
+    return;
+  }
+  if (!pinFindings || !timeline.live) return;
+  const ev = events[last];
+  timeline.pin({ socket: ev.s, ev: first + last }, ev.t);
+}
+
+function showPinned(p: { socket: number; ev: number } | null): void {
+  const label = $("pinned-label");
+  $("back-to-live").hidden = p === null;
+  label.hidden = p === null;
+  $("timeline").dataset.pinned = p === null ? "" : String(p.ev);
+  if (p === null) {
+    heldSince = 0;
+    return;
+  }
+  const ev = store.event(p.ev);
+  const name = store.tracks.get(p.socket)?.name ?? `socket ${p.socket}`;
+  label.textContent = `held at ${ev?.kind === "finding" ? ev.class : "a finding"} on ${name}${heldSince > 0 ? ` · ${heldSince} newer` : ""}`;
+  if (!$("tab-details").hidden) renderDetails(p.ev);
 }
 
 // ---- socket list --------------------------------------------------------
@@ -105,6 +165,14 @@ const BADGE: Record<string, string> = {
   Cancelled: "⊘",
 };
 
+/** A job's time left from its progress rate: 0 once done; none once it ended otherwise. */
+function timeLeft(r: SocketRow): number | null {
+  const tr = liveStore.tracks.get(r.id);
+  const est = tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+  const ended = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
+  return ended && est !== 0 ? null : est;
+}
+
 let renderedRows = "";
 function renderSockets(): void {
   // Re-render only on change: a list rebuilt every frame eats clicks.
@@ -115,11 +183,9 @@ function renderSockets(): void {
   const list = $("socket-list");
   list.replaceChildren(
     ...rows.map((r, i) => {
-      const tr = liveStore.tracks.get(r.id);
       const terminal = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
       const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
-      const left =
-        tr?.progressFirst && tr.progress ? eta(tr.progressFirst.t, tr.progressFirst.done, tr.progress.t, tr.progress.done, tr.progress.total) : null;
+      const left = timeLeft(r);
       const bar = h("div", { class: "progress" }, h("div", { class: "fill" }));
       (bar.firstChild as HTMLElement).style.width = `${pct ?? 0}%`;
       const attemptText =
@@ -164,7 +230,7 @@ function renderSockets(): void {
           "data-attempts": String(r.attempts),
           "data-was-ready": wasReady[i] || r.state === "Ready" ? "1" : "0",
         },
-        h("div", { class: "line" }, h("span", { class: "badge" }, BADGE[r.state] ?? "?"), h("span", { class: "name" }, r.name), h("span", { class: "state" }, r.state)),
+        h("div", { class: "line" }, h("span", { class: "badge" }, BADGE[r.state] ?? "?"), h("span", { class: "name", title: r.name }, r.name), h("span", { class: "state" }, r.state)),
         h("div", { class: "line" }, attemptText, h("span", { class: "findings", title: "findings" }, r.findings > 0 ? `⚑ ${r.findings}` : "")),
         h("div", { class: "line" }, bar, h("span", { class: "mono pct" }, pct === null ? "" : `${pct}%`), h("span", { class: "mono eta" }, left === null ? "" : left === 0 ? "done" : formatDuration(left))),
         actions,
@@ -177,10 +243,20 @@ function renderSockets(): void {
       return li;
     }),
   );
+  if (store === liveStore) fillSocketChoices();
+}
+
+/** The inspector's and the findings' socket choices: the lanes of the store on view. */
+function fillSocketChoices(): void {
+  const lanes = store.order.map((id) => [id, store.tracks.get(id)?.name ?? `socket ${id}`] as const);
   const sel = $<HTMLSelectElement>("inspector-socket");
   const cur = sel.value;
-  sel.replaceChildren(...rows.map((r) => h("option", { value: String(r.id) }, r.name)));
-  if (cur) sel.value = cur;
+  sel.replaceChildren(...lanes.map(([id, name]) => h("option", { value: String(id) }, name)));
+  if (cur && lanes.some(([id]) => String(id) === cur)) sel.value = cur;
+  const fs = $<HTMLSelectElement>("findings-socket");
+  const fcur = fs.value;
+  fs.replaceChildren(h("option", { value: "" }, "every socket"), ...lanes.map(([id, name]) => h("option", { value: String(id) }, name)));
+  fs.value = lanes.some(([id]) => String(id) === fcur) ? fcur : "";
 }
 
 function renderCountdowns(): void {
@@ -194,27 +270,44 @@ function renderCountdowns(): void {
 // ---- findings -------------------------------------------------------------
 
 let renderedFindings = "";
+let catalog: ScenarioRow[] = [];
+
+function findingFilter(): FindingFilter {
+  const socket = $<HTMLSelectElement>("findings-socket").value;
+  const side = $<HTMLSelectElement>("findings-side").value;
+  return { socket: socket === "" ? null : Number(socket), side: side === "" ? null : (side as Side) };
+}
+
 function renderFindings(force = false): void {
   $("findings-count").textContent = String(store.findingsTotal);
   const pane = $("tab-findings");
   if (pane.hidden) return;
   // Re-render only when findings change: links rebuilt every frame eat clicks.
-  const key = `${store.findingsTotal}:${store === liveStore}`;
+  const f = findingFilter();
+  const key = `${store.findingsTotal}:${store === liveStore}:${store.order.length}:${f.socket}:${f.side}`;
   if (!force && key === renderedFindings) return;
   renderedFindings = key;
-  pane.replaceChildren(
-    ...store.findingsByClass().map(([cls, items]) => {
-      const first = store.event(items[0].mark.ev);
-      const side = first?.kind === "finding" ? first.side : "";
-      return h(
+  const groups = groupFindings(store, f, catalog);
+  const shown = groups.reduce((n, g) => n + g.count, 0);
+  $("findings-shown").textContent = `${shown} finding${shown === 1 ? "" : "s"} in ${groups.length} class${groups.length === 1 ? "" : "es"}`;
+  $("findings-list").replaceChildren(
+    ...groups.map((g) =>
+      h(
         "details",
-        { class: `fgroup side-${side}`, open: "" },
-        h("summary", {}, h("span", { class: "fclass" }, cls), ` ${side} · ${items.length}`),
-        ...items.slice(0, 200).map((it) => {
+        { class: `fgroup side-${g.side} sev-${g.severity}`, open: "", "data-class": g.cls, "data-count": String(g.count) },
+        h(
+          "summary",
+          {},
+          h("span", { class: "fclass" }, g.cls),
+          ` ×${g.count}  `,
+          h("span", { class: `sev sev-${g.severity}` }, g.severity),
+          `  ${SIDE_WORDS[g.side]}`,
+        ),
+        ...g.items.map((it) => {
           const ev = store.event(it.mark.ev);
           const a = h(
             "a",
-            { href: "#", class: "finding-link mono", "data-class": cls },
+            { href: "#", class: "finding-link mono", "data-class": g.cls, "data-socket": String(it.socket) },
             `${formatClock(it.mark.t + store.wallAnchorNs, NS.us)}  ${store.tracks.get(it.socket)?.name ?? it.socket}  ${ev?.kind === "finding" ? findingDetail(ev.detail) : ""}`,
           );
           a.addEventListener("click", (e) => {
@@ -222,58 +315,96 @@ function renderFindings(force = false): void {
             timeline.focus({ socket: it.socket, ev: it.mark.ev }, it.mark.t);
             showDetails(it.mark.ev);
           });
-          return h("div", {}, a);
+          return h("div", { class: "fitem" }, a, h("div", { class: "frace mono dim" }, raceLine(it.race)));
         }),
-      );
-    }),
+      ),
+    ),
   );
 }
+
+const SIDE_WORDS: Record<Side, string> = {
+  prevented: "◆ our side, prevented",
+  peer: "▲ the peer's side",
+  client: "■ an observed client's side",
+  network: "● the network",
+};
 
 // ---- details --------------------------------------------------------------
 
 function showDetails(ev: number): void {
   switchTab("details");
+  renderDetails(ev);
+}
+
+function renderDetails(ev: number): void {
   const lines = detailLines(store, ev);
   $("tab-details").replaceChildren(...lines.map((l, i) => h("div", { class: i === 0 ? "dhead mono" : "mono" }, l)));
 }
 
 // ---- inspector -------------------------------------------------------------
 
-let selectedFrame = -1;
+const inspector = new Inspector(
+  $("frame-scroll"),
+  $("frame-spacer"),
+  $<HTMLTableSectionElement>("frame-rows"),
+  $("frame-body"),
+  $("inspector-count"),
+  store,
+  { onPick: (socket, ev, t) => timeline.markAt({ socket, ev }, t) },
+);
+
+function inspectorFilter(): FrameFilter {
+  const checked = (id: string) => $<HTMLInputElement>(id).checked;
+  const dir = $<HTMLSelectElement>("inspector-dir").value;
+  return {
+    dir: dir === "out" || dir === "in" ? dir : "both",
+    text: checked("inspector-text"),
+    binary: checked("inspector-binary"),
+    control: checked("inspector-control"),
+    query: $<HTMLInputElement>("inspector-search").value.trim().toLowerCase(),
+  };
+}
+
 function renderInspector(): void {
   if ($("tab-inspector").hidden) switchTab("inspector");
-  const socket = Number($<HTMLSelectElement>("inspector-socket").value);
-  const q = $<HTMLInputElement>("inspector-search").value.trim().toLowerCase();
-  const tr = store.tracks.get(socket);
-  const list = $("frame-list");
-  if (!tr) {
-    list.replaceChildren();
-    return;
-  }
-  const items: HTMLElement[] = [];
-  let matched = 0;
-  for (let i = tr.frameEv.length - 1; i >= 0 && items.length < 500; i--) {
-    const ev = store.event(tr.frameEv[i]);
-    // Frames whose details are no longer kept end the list.
-    if (!ev) break;
-    if (ev.kind !== "frame") continue;
-    const text = `${ev.direction} ${ev.opcode} ${ev.message_type ?? ""} ${ev.seq ?? ""} ${ev.payload ?? ""}`.toLowerCase();
-    if (q && !text.includes(q)) continue;
-    matched++;
-    const li = h("li", { class: `frame dir-${ev.direction}` }, `${formatClock(ev.t + store.wallAnchorNs, NS.us)} ${ev.direction === "out" ? "↑" : "↓"} ${ev.message_type ?? ev.opcode}${ev.seq !== null ? ` #${ev.seq}` : ""} ${ev.size}B`);
-    const idx = tr.frameEv[i];
-    li.addEventListener("click", () => {
-      selectedFrame = idx;
-      const e = store.event(idx);
-      if (!e) return;
-      $("frame-body").textContent = e.kind === "frame" ? (e.payload_dropped ? "(payload no longer kept in memory; open this session under SESSIONS)" : prettyPayload(e.payload) + (e.payload_truncated ? "\n… (truncated)" : "")) : "";
-      timeline.focus({ socket, ev: idx }, e.t);
-    });
-    if (idx === selectedFrame) li.classList.add("on");
-    items.push(li);
-  }
-  list.replaceChildren(...items);
-  $("inspector-count").textContent = `${matched} frames${items.length >= 500 ? " (newest 500)" : ""}`;
+  inspector.show(Number($<HTMLSelectElement>("inspector-socket").value), inspectorFilter());
+}
+
+// ---- jobs ------------------------------------------------------------------
+
+let renderedJobs = "";
+/** The compact jobs view: name, progress, ETA and the state in words. */
+function renderJobs(force = false): void {
+  if ($("tab-jobs").hidden) return;
+  const now = timeline.now();
+  const lines = rows.map((r) => {
+    const tr = liveStore.tracks.get(r.id);
+    const lastEv = tr && tr.segEv.length > 0 ? liveStore.event(tr.segEv[tr.segEv.length - 1]) : undefined;
+    const last = lastEv?.kind === "transition" ? lastEv : undefined;
+    const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
+    const left = timeLeft(r);
+    return { r, pct, left, words: stateWords(r, last, now), bad: endedBadly(r, last) };
+  });
+  // Backoff countdowns change every frame: compare at tenths of a second.
+  const key = JSON.stringify(lines.map((l) => [l.r.id, l.pct, l.words, l.left === null ? null : Math.round(l.left / 1e8)]));
+  if (!force && key === renderedJobs) return;
+  renderedJobs = key;
+  $("jobs-table").replaceChildren(
+    h("tr", {}, ...["job", "progress", "", "time left", "state"].map((x) => h("th", {}, x))),
+    ...lines.map((l) => {
+      const bar = h("div", { class: "progress" }, h("div", { class: "fill" }));
+      (bar.firstChild as HTMLElement).style.width = `${l.pct ?? 0}%`;
+      return h(
+        "tr",
+        { class: `job${l.bad ? " bad" : ""}`, "data-socket": String(l.r.id), "data-name": l.r.name },
+        h("td", { class: "jname" }, l.r.name),
+        h("td", { class: "jbar" }, bar),
+        h("td", { class: "mono" }, l.pct === null ? "" : `${l.pct}%`),
+        h("td", { class: "mono" }, l.left === null ? "" : l.left === 0 ? "done" : `about ${formatDuration(l.left)}`),
+        h("td", { class: "jstate" }, l.words),
+      );
+    }),
+  );
 }
 
 // ---- tabs ------------------------------------------------------------------
@@ -282,6 +413,7 @@ function switchTab(name: string): void {
   for (const b of document.querySelectorAll<HTMLElement>("#tabs button[data-tab]")) b.classList.toggle("on", b.dataset.tab === name);
   for (const t of document.querySelectorAll<HTMLElement>("#bottom .tab")) t.hidden = t.id !== `tab-${name}`;
   if (name === "findings") renderFindings(true);
+  if (name === "jobs") renderJobs(true);
   if (name === "sessions") renderSessions().catch(showError);
 }
 
@@ -289,21 +421,38 @@ function switchTab(name: string): void {
 
 async function renderSessions(): Promise<void> {
   const list = await api.sessions();
+  const ticked = () => [...document.querySelectorAll<HTMLInputElement>(".compare-pick:checked")].map((c) => Number(c.value));
+  const go = h("button", { type: "button", id: "compare-go", disabled: "" }, "compare the two ticked");
+  const pick = () => {
+    const n = ticked().length;
+    go.toggleAttribute("disabled", n !== 2);
+    go.textContent = n === 2 ? "compare the two ticked" : `tick two sessions to compare (${n})`;
+  };
+  go.addEventListener("click", () => {
+    const [a, b] = ticked().sort((x, y) => x - y);
+    compareSessions(a, b).catch(showError);
+  });
   $("tab-sessions").replaceChildren(
     h(
       "table",
       { class: "mono" },
-      h("tr", {}, ...["session", "started", "events", "end", ""].map((x) => h("th", {}, x))),
+      h("tr", {}, ...["compare", "session", "started", "events", "end", ""].map((x) => h("th", {}, x))),
       ...list.map((s) => {
         const open = h("button", { type: "button", class: "open-session", "data-session": String(s.id) }, s.id === info?.session_id ? "live" : "open");
         open.addEventListener("click", () => (s.id === info?.session_id ? backToLive() : openSession(s.id).catch(showError)));
-        return h("tr", {}, h("td", {}, String(s.id)), h("td", {}, new Date(s.started_us / 1000).toLocaleString()), h("td", {}, String(s.event_count)), h("td", {}, s.end_state), h("td", {}, open));
+        const box = h("input", { type: "checkbox", class: "compare-pick", value: String(s.id), title: "compare" });
+        box.addEventListener("change", pick);
+        return h("tr", {}, h("td", {}, box), h("td", {}, String(s.id)), h("td", {}, new Date(s.started_us / 1000).toLocaleString()), h("td", {}, String(s.event_count)), h("td", {}, s.end_state), h("td", {}, open));
       }),
     ),
+    h("div", { class: "row" }, go),
+    h("div", { id: "compare-result" }),
   );
+  pick();
 }
 
-async function openSession(id: number): Promise<void> {
+/** A recorded session, page by page, into a store of its own. */
+async function loadSession(id: number): Promise<Store> {
   const hist = new Store();
   let after = null;
   for (;;) {
@@ -313,12 +462,51 @@ async function openSession(id: number): Promise<void> {
     if (!page.next) break;
     after = page.next;
   }
+  return hist;
+}
+
+async function openSession(id: number): Promise<void> {
+  const hist = await loadSession(id);
   viewingSession = id;
   showStore(hist, `history: session ${id}`);
 }
 
+/** Before (the older) and after, side by side: states, findings, sockets. */
+async function compareSessions(a: number, b: number): Promise<void> {
+  const [before, after] = [await loadSession(a), await loadSession(b)];
+  const c = compareStores(before, after);
+  const head = (...cols: string[]) => h("tr", {}, ...cols.map((x) => h("th", {}, x)));
+  const num = (v: number | null) => h("td", { class: "num" }, v === null ? "—" : String(v));
+  const table = (title: string, header: HTMLElement, rows: HTMLElement[]) =>
+    h("section", { class: "cmp" }, h("h4", {}, title), h("table", { class: "mono" }, header, ...(rows.length ? rows : [h("tr", {}, h("td", { class: "dim" }, "none in either"))])));
+  $("compare-result").replaceChildren(
+    h("div", { class: "mono dim", "data-compare": `${a},${b}` }, `session ${a} (before) → session ${b} (after): ${c.events.a} → ${c.events.b} events, ${c.lanes.a} → ${c.lanes.b} lanes`),
+    h(
+      "div",
+      { class: "cmp-grid" },
+      table(
+        "states: entries and time in each",
+        head("state", "before", "after", "", "time before", "time after"),
+        c.states.map((s) => h("tr", { "data-state": s.state }, h("td", {}, s.state), num(s.a), num(s.b), h("td", { class: "delta" }, delta(s.a, s.b)), h("td", {}, formatDuration(s.aNs)), h("td", {}, formatDuration(s.bNs)))),
+      ),
+      table(
+        "findings by class",
+        head("class", "before", "after", ""),
+        c.findings.map((f) => h("tr", { "data-class": f.key }, h("td", {}, f.key), num(f.a), num(f.b), h("td", { class: `delta ${f.b < f.a ? "better" : f.b > f.a ? "worse" : ""}` }, delta(f.a, f.b)))),
+      ),
+      table(
+        "sockets (by name): findings and how each ended",
+        head("socket", "before", "after", "ended before", "ended after"),
+        c.sockets.slice(0, 200).map((s) => h("tr", {}, h("td", {}, s.name), num(s.a), num(s.b), h("td", {}, s.aEnd ?? "—"), h("td", {}, s.bEnd ?? "—"))),
+      ),
+    ),
+  );
+}
+
 function backToLive(): void {
   store = liveStore;
+  inspector.setStore(liveStore);
+  fillSocketChoices();
   viewingSession = null;
   timeline.setStore(liveStore, null);
   timeline.setLive(true);
@@ -330,6 +518,8 @@ function backToLive(): void {
 
 function showStore(s: Store, label: string): void {
   store = s;
+  inspector.setStore(s);
+  fillSocketChoices();
   timeline.setLive(false);
   timeline.setStore(s, s.tMax);
   $("history-label").textContent = label;
@@ -346,6 +536,7 @@ function showStore(s: Store, label: string): void {
 async function setupScenarios(): Promise<void> {
   const menu = $("scenarios-menu");
   const list = await api.scenarios();
+  catalog = list;
   menu.replaceChildren(
     ...list.map((s) => {
       const b = h("button", { type: "button", "data-scenario": s.id, title: `${s.race} (seed ${s.seed})` }, s.id);
@@ -494,9 +685,27 @@ function setupChrome(): void {
     timeline.fitAll();
   });
   $("live").addEventListener("click", () => timeline.setLive(!timeline.live));
+  $("back-to-live").addEventListener("click", () => timeline.setLive(true));
+  $("pin-findings").addEventListener("click", () => {
+    pinFindings = !pinFindings;
+    $("pin-findings").classList.toggle("on", pinFindings);
+  });
   $("back-live").addEventListener("click", backToLive);
-  $("inspector-socket").addEventListener("change", renderInspector);
+  for (const id of ["inspector-socket", "inspector-dir", "inspector-text", "inspector-binary", "inspector-control"]) $(id).addEventListener("change", renderInspector);
   $("inspector-search").addEventListener("input", renderInspector);
+  for (const id of ["findings-socket", "findings-side"]) $(id).addEventListener("change", () => renderFindings(true));
+  $("inspector-pause").addEventListener("click", () => {
+    inspector.setPaused(!inspector.paused);
+    $("inspector-pause").classList.toggle("on", inspector.paused);
+    $("inspector-pause").textContent = inspector.paused ? "▶ resume capture" : "❚❚ pause capture";
+  });
+  const legend = $<HTMLDialogElement>("legend-dialog");
+  const openLegend = () => {
+    renderLegend($("legend-body"), $("timeline"));
+    legend.showModal();
+  };
+  $("legend-btn").addEventListener("click", openLegend);
+  $("legend-close").addEventListener("click", () => legend.close());
   $("theme-btn").addEventListener("click", () => {
     document.documentElement.classList.toggle("light");
     timeline.refreshTheme();
@@ -507,6 +716,7 @@ function setupChrome(): void {
       timeline.setLive(false);
       timeline.fitAll();
     } else if (e.key === "l") timeline.setLive(!timeline.live);
+    else if (e.key === "?") openLegend();
     else if (e.key === "/") {
       e.preventDefault();
       switchTab("inspector");
@@ -540,7 +750,7 @@ async function start(): Promise<void> {
   timeline.setNow(info.now);
   const mode = $("mode");
   mode.hidden = !info.demo;
-  mode.textContent = "● DEMO: embedded simulator, three racing demo jobs";
+  mode.textContent = "● DEMO: embedded simulator, a new racing job every 5 s";
   $("session").textContent = `session ${info.session_id}`;
   if (info.warnings.length > 0) status(`config: ${info.warnings.join("; ")}`);
   // A window opened after the failure missed its event.

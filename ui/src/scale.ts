@@ -54,6 +54,48 @@ export function follow(s: TimeScale, now: number, at = 0.92): TimeScale {
   return { ...s, t0: now - s.width * at * s.nsPerPx };
 }
 
+/** The shortest span "fit" shows: a lone event still gets a readable axis. */
+export const MIN_FIT_NS = 10 * NS.ms;
+
+/**
+ * "fit": the data that is there, [tMin, tMax], edge to edge with a margin;
+ * an empty store shows the second before `fallback`.
+ */
+export function fitData(tMin: number, tMax: number, width: number, fallback = 0): TimeScale {
+  if (!Number.isFinite(tMin) || tMax < tMin) return fit(fallback - NS.s, fallback, width);
+  const mid = (tMin + tMax) / 2;
+  const half = Math.max(tMax - tMin, MIN_FIT_NS) / 2;
+  return fit(mid - half, mid + half, width);
+}
+
+/** The live window's default: the last minute. */
+export const LIVE_WINDOW_NS = 60 * NS.s;
+/** While following, the view spans at least this much, so a fresh session is not zoomed to µs. */
+export const LIVE_MIN_SPAN_NS = 2 * NS.s;
+
+/**
+ * Live-follow. While the data, [tMin, now], is shorter than `windowNs`,
+ * the view fits all of it (so nothing that happened scrolls off the left
+ * edge); once longer, it shows the last `windowNs` with now at `at`.
+ */
+export function liveView(width: number, tMin: number, now: number, windowNs = LIVE_WINDOW_NS, at = 0.92): TimeScale {
+  const start = Number.isFinite(tMin) ? tMin : now;
+  const span = now - start;
+  if (span <= windowNs) return fit(start, Math.max(now, start + LIVE_MIN_SPAN_NS), width);
+  const nsPerPx = clampNsPerPx(windowNs / Math.max(width * at, 1));
+  return follow({ t0: 0, nsPerPx, width }, now, at);
+}
+
+/**
+ * Where a pinned finding is shown: `beforeNs` of what led to it (no
+ * earlier than the data's start, `tMin`) and a quarter of that after, the
+ * finding at 80 % of the width when there is that much before it.
+ */
+export function pinView(width: number, t: number, beforeNs = 4 * NS.s, tMin = Number.NEGATIVE_INFINITY): TimeScale {
+  const from = Math.max(t - beforeNs, Math.min(tMin, t - LIVE_MIN_SPAN_NS / 4));
+  return fit(from, t + beforeNs / 4, width);
+}
+
 /** Centres the view on [a, b] (a finding's ±50 ms window). */
 export function windowAround(s: TimeScale, a: number, b: number): TimeScale {
   return fit(a, b, s.width, 0);

@@ -169,6 +169,8 @@ export class Store {
   payloadChars = 0;
   readonly tracks = new Map<number, Track>();
   readonly order: number[] = [];
+  /** Sockets whose lanes were removed: their later events draw nothing. */
+  private readonly removed = new Set<number>();
   findingsTotal = 0;
   /** Engine-wide changes, in time order; they belong to no lane. */
   readonly env: EnvMark[] = [];
@@ -209,13 +211,18 @@ export class Store {
   }
 
   /**
-   * Drops a removed socket's lane. Its events stay (history, details); the
-   * track stays in `tracks`, so late events for it never bring the lane back.
+   * Drops a removed socket's lane and its marks (a long session retires
+   * thousands of sockets). Its event details stay while kept (details
+   * pane); late events for it never bring the lane back.
    */
   removeLane(socket: number): void {
     const i = this.order.indexOf(socket);
     if (i < 0) return;
     this.order.splice(i, 1);
+    const tr = this.tracks.get(socket);
+    if (tr) this.findingsTotal -= tr.findings.length;
+    this.tracks.delete(socket);
+    this.removed.add(socket);
     this.version++;
   }
 
@@ -241,6 +248,7 @@ export class Store {
       if (e.kind === "environment") this.addEnv({ t: e.t, ev, change: e.change, detail: e.detail });
       return;
     }
+    if (this.removed.has(e.s)) return;
     const tr = this.track(e.s);
     // Live events per socket come in order; clamp so binary searches hold.
     const t = Math.max(e.t, tr.lastT);
@@ -371,20 +379,6 @@ export class Store {
     } else {
       tr.syncs.push({ t, end: t, ok });
     }
-  }
-
-  /** Findings grouped by class, most first. */
-  findingsByClass(): [string, { socket: number; mark: FindingMark }[]][] {
-    const groups = new Map<string, { socket: number; mark: FindingMark }[]>();
-    for (const s of this.order) {
-      for (const m of this.tracks.get(s)!.findings) {
-        const g = groups.get(m.cls) ?? [];
-        g.push({ socket: s, mark: m });
-        groups.set(m.cls, g);
-      }
-    }
-    for (const g of groups.values()) g.sort((a, b) => a.mark.t - b.mark.t);
-    return [...groups.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
   }
 }
 

@@ -2,8 +2,8 @@
 // walks pixels, not events (layout.forEachPixel), so 1M events stay smooth.
 
 import { envLabel } from "./details";
-import { AXIS_H, GUTTER_W, type EnvLine, type Lane, envLineAt, envLines, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
-import { type TimeScale, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
+import { AXIS_H, GUTTER_W, type EnvLine, type Lane, ellipsize, envLineAt, envLines, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
+import { type TimeScale, LIVE_WINDOW_NS, clampNsPerPx, fitData, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
 import { ENGINE_WIDE } from "./types";
 
@@ -17,9 +17,11 @@ export interface TimelineHooks {
   onLiveChange(live: boolean): void;
   onCursor(text: string): void;
   onRange(text: string): void;
+  /** The view was pinned to a finding (its pick), or let go (null). */
+  onPin?(p: Pick | null): void;
 }
 
-interface Palette {
+export interface Palette {
   bg: string;
   fg: string;
   dim: string;
@@ -41,7 +43,7 @@ interface Palette {
   cursor: string;
 }
 
-function palette(el: HTMLElement): Palette {
+export function palette(el: HTMLElement): Palette {
   const cs = getComputedStyle(el);
   const v = (n: string, d: string) => cs.getPropertyValue(n).trim() || d;
   return {
@@ -79,7 +81,7 @@ function palette(el: HTMLElement): Palette {
 
 type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
 /** Colour is never the only cue: each state also has a texture. */
-const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
+export const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
 
 /** The stroked textures, as line segments [x0, y0, x1, y1] on an 8×8 tile. */
 const PATTERN_LINES: Partial<Record<PatternKind, [number, number, number, number][]>> = {
@@ -102,7 +104,7 @@ const PATTERN_LINES: Partial<Record<PatternKind, [number, number, number, number
   ],
 };
 
-function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: PatternKind): CanvasPattern | string {
+export function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: PatternKind): CanvasPattern | string {
   if (kind === "none" || typeof document === "undefined") return color;
   const c = document.createElement("canvas");
   c.width = 8;
@@ -126,6 +128,47 @@ function makePattern(ctx: CanvasRenderingContext2D, color: string, kind: Pattern
   return ctx.createPattern(c, "repeat") ?? color;
 }
 
+/**
+ * A finding's marker: its shape says whose side it is on (◆ prevented on
+ * ours, ▲ the peer's, ■ an observed client's, ● the network's), its colour
+ * the side too, red for an error.
+ */
+export function drawFindingGlyph(ctx: CanvasRenderingContext2D, pal: Palette, side: FindingMark["side"], severity: FindingMark["severity"], x: number, y: number, r: number): void {
+  const sideColor = { prevented: pal.prevented, peer: pal.peer, network: pal.network, client: pal.client };
+  const color = severity === "error" ? pal.error : sideColor[side];
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = pal.bg;
+  ctx.fillStyle = color;
+  ctx.beginPath();
+  if (side === "prevented") {
+    // Our side, prevented: a diamond (a shield's outline).
+    ctx.moveTo(x, y - r);
+    ctx.lineTo(x + r, y);
+    ctx.lineTo(x, y + r);
+    ctx.lineTo(x - r, y);
+  } else if (side === "peer") {
+    // Their side: a warning triangle.
+    ctx.moveTo(x, y - r - 1);
+    ctx.lineTo(x + r + 1, y + r);
+    ctx.lineTo(x - r - 1, y + r);
+  } else if (side === "client") {
+    // An observed client's side (a capture, a proxied app): a square.
+    ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  } else {
+    ctx.arc(x, y, r, 0, Math.PI * 2);
+  }
+  ctx.closePath();
+  ctx.stroke();
+  ctx.fill();
+  ctx.fillStyle = pal.bg;
+  ctx.font = "bold 9px monospace";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.fillText(side === "network" ? "×" : "!", x, y + (side === "peer" ? 2 : 0));
+  ctx.textAlign = "start";
+  ctx.lineWidth = 1;
+}
+
 export class Timeline {
   readonly canvas: HTMLCanvasElement;
   private ctx: CanvasRenderingContext2D;
@@ -133,6 +176,10 @@ export class Timeline {
   private hooks: TimelineHooks;
   scale: TimeScale = { t0: 0, nsPerPx: 1e7, width: 800 };
   live = true;
+  /** While following: how much of the latest data the view shows once there is more of it (zooming changes it). */
+  liveWindowNs = LIVE_WINDOW_NS;
+  /** A finding the view is held at, until "back to live". */
+  pinned: Pick | null = null;
   /** Engine "now": from the last batch, extrapolated by the local clock. */
   private nowBase = 0;
   private nowAt = 0;
@@ -146,11 +193,17 @@ export class Timeline {
   /** What the last draw put on the canvas (the e2e suite reads it from data attributes). */
   drawn = { findings: 0, envLines: 0, lanes: 0 };
   private cursorX: number | null = null;
+  /** A moment the inspector put the cursor on: a hairline that stays. */
+  markT: number | null = null;
   private drag: { x: number; t0: number; range: boolean; moved: boolean } | null = null;
   private range: [number, number] | null = null;
   selected: Pick | null = null;
   private dpr = 1;
   private heightPx = 300;
+  private widthPx = 800;
+  /** The names' column: as wide as the longest lane name needs, within bounds. */
+  gutter = GUTTER_W;
+  private gutterKey = "";
   scrollY = 0;
   /** Last draw's duration, for the status line and the benchmark. */
   lastDrawMs = 0;
@@ -170,12 +223,14 @@ export class Timeline {
   setStore(store: Store, now: number | null): void {
     this.store = store;
     this.frozenNow = now;
+    this.gutterKey = "";
     // What was drawn belongs to the old store: forget it until the next draw.
     delete this.canvas.dataset.findingsDrawn;
     delete this.canvas.dataset.envLines;
     delete this.canvas.dataset.lanesDrawn;
     this.selected = null;
     this.range = null;
+    this.markT = null;
     this.fitAll();
   }
 
@@ -203,26 +258,56 @@ export class Timeline {
     this.canvas.style.width = `${width}px`;
     this.canvas.style.height = `${height}px`;
     this.heightPx = height;
-    this.scale = { ...this.scale, width: Math.max(width - GUTTER_W, 10) };
+    this.widthPx = width;
+    this.scale = { ...this.scale, width: Math.max(width - this.gutter, 10) };
     this.dirty = true;
   }
 
   setLive(on: boolean): void {
+    if (on) this.unpin();
     if (this.live === on) return;
     this.live = on;
     this.hooks.onLiveChange(on);
     this.dirty = true;
   }
 
-  fitAll(): void {
-    const a = Number.isFinite(this.store.tMin) ? this.store.tMin : 0;
-    const b = Math.max(this.now(), a + NS.s);
-    this.scale = fit(a, b, this.scale.width);
+  /** Holds the view at a finding's moment (what led to it, and just after), until {@link setLive}. */
+  pin(p: Pick, t: number): void {
+    this.setLive(false);
+    this.pinned = p;
+    this.selected = p;
+    this.scale = pinView(this.scale.width, t, 4 * NS.s, this.store.tMin);
+    this.hooks.onPin?.(p);
     this.dirty = true;
+  }
+
+  private unpin(): void {
+    if (this.pinned === null) return;
+    this.pinned = null;
+    this.hooks.onPin?.(null);
+  }
+
+  /** "fit": the data that is there, edge to edge (a live store's runs on to now). */
+  fitAll(): void {
+    this.unpin();
+    const end = Math.max(this.store.tMax, this.liveEnd());
+    this.scale = fitData(this.store.tMin, end, this.scale.width, this.now());
+    this.dirty = true;
+  }
+
+  /** Where a live store's data ends: now, while events still come. */
+  private liveEnd(): number {
+    return this.frozenNow === null && this.nowAt !== 0 ? this.now() : this.store.tMax;
   }
 
   zoom(factor: number): void {
     this.scale = zoomAt(this.scale, this.live ? this.scale.width * 0.92 : this.scale.width / 2, factor);
+    this.zoomed();
+  }
+
+  /** After a zoom while following, the window is what the user zoomed to. */
+  private zoomed(): void {
+    if (this.live) this.liveWindowNs = Math.max(this.scale.nsPerPx * this.scale.width * 0.92, NS.ms);
     this.dirty = true;
   }
 
@@ -241,7 +326,7 @@ export class Timeline {
   /** Draws when something changed; returns whether it drew. */
   frame(): boolean {
     if (this.live && this.frozenNow === null) {
-      this.scale = follow(this.scale, this.now());
+      this.scale = liveView(this.scale.width, this.store.tMin, this.now(), this.liveWindowNs);
       this.dirty = true;
     }
     if (!this.dirty && this.drawnVersion === this.store.version) return false;
@@ -254,16 +339,17 @@ export class Timeline {
     this.dirty = false;
     this.drawnVersion = this.store.version;
     const { ctx, pal } = this;
-    const W = this.scale.width + GUTTER_W;
+    const W = this.scale.width + this.gutter;
     const H = this.heightPx;
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
     ctx.fillStyle = pal.bg;
     ctx.fillRect(0, 0, W, H);
     this.lanes = layoutLanes(this.store.order, this.scrollY);
+    this.sizeGutter();
     const now = this.now();
 
     ctx.save();
-    ctx.translate(GUTTER_W, 0);
+    ctx.translate(this.gutter, 0);
     ctx.beginPath();
     ctx.rect(0, 0, this.scale.width, H);
     ctx.clip();
@@ -277,12 +363,13 @@ export class Timeline {
     this.envDrawn = envLines(this.store.env, this.scale, this.lanes, H);
     this.drawEnv();
     this.drawRange(H);
+    this.drawMark(H);
     this.drawCursor(H);
     ctx.restore();
 
     // Gutter: names over a solid background.
     ctx.fillStyle = pal.bg;
-    ctx.fillRect(0, 0, GUTTER_W, H);
+    ctx.fillRect(0, 0, this.gutter, H);
     ctx.font = "12px monospace";
     ctx.textBaseline = "middle";
     let lanesDrawn = 0;
@@ -291,15 +378,46 @@ export class Timeline {
       lanesDrawn++;
       const tr = this.store.tracks.get(lane.socket);
       ctx.fillStyle = pal.fg;
-      ctx.fillText(ellipsis(tr?.name ?? "", 12), 6, lane.barTop + lane.barH / 2);
+      ctx.fillText(ellipsize(tr?.name ?? "", this.gutter - 12, (t) => ctx.measureText(t).width), 6, lane.barTop + lane.barH / 2);
       ctx.fillStyle = pal.dim;
       ctx.font = "10px monospace";
-      ctx.fillText("out", GUTTER_W - 24, lane.outTop + lane.tickH / 2);
-      ctx.fillText("in", GUTTER_W - 24, lane.inTop + lane.tickH / 2);
+      ctx.fillText("out", 6, lane.outTop + lane.tickH / 2);
+      ctx.fillText("in", 6, lane.inTop + lane.tickH / 2);
       ctx.font = "12px monospace";
     }
     this.lastDrawMs = performance.now() - started;
     this.report(findings, this.envDrawn.length, lanesDrawn);
+    this.reportView(now);
+  }
+
+  /** Where the data sits in the view, for the e2e suite: x of its first and last moment, and the width. */
+  private reportView(now: number): void {
+    const s = this.scale;
+    const first = Number.isFinite(this.store.tMin) ? this.store.tMin : now;
+    const last = this.frozenNow === null ? Math.max(now, this.store.tMax) : this.store.tMax;
+    const text = `${Math.round(xOf(s, first))},${Math.round(xOf(s, last))},${Math.round(s.width)},${Math.floor((last - first) / NS.s)}`;
+    if (this.canvas.dataset.view !== text) this.canvas.dataset.view = text;
+    const mark = this.markT === null ? "" : String(Math.round(this.markT));
+    if (this.canvas.dataset.mark !== mark) this.canvas.dataset.mark = mark;
+  }
+
+  /** Widens (or narrows) the names' column to the lane names now shown. */
+  private sizeGutter(): void {
+    // Measured again only when the store changed: an hour-long session has hundreds of lanes.
+    const key = `${this.store.version}:${this.store.order.length}:${this.widthPx}`;
+    if (key === this.gutterKey) return;
+    this.gutterKey = key;
+    const ctx = this.ctx;
+    ctx.font = "12px monospace";
+    const widths = this.store.order.map((s) => ctx.measureText(this.store.tracks.get(s)?.name ?? "").width);
+    const g = gutterWidth(widths);
+    if (g === this.gutter) return;
+    // Keep the view's time span across the change.
+    const span = this.scale.width * this.scale.nsPerPx;
+    this.gutter = g;
+    const width = Math.max(this.widthPx - g, 10);
+    this.scale = { ...this.scale, width, nsPerPx: clampNsPerPx(span / width) };
+    this.canvas.dataset.gutter = String(g);
   }
 
   /** Publishes what was drawn as data attributes (written only on change). */
@@ -471,41 +589,27 @@ export class Timeline {
   }
 
   private drawFinding(f: FindingMark, x: number, y: number, selected: boolean): void {
+    drawFindingGlyph(this.ctx, this.pal, f.side, f.severity, x, y, selected ? 8 : 6);
+  }
+
+  /** Puts the standing cursor on `t` (a frame picked in the inspector) and shows it with ±50 ms around. */
+  markAt(p: Pick, t: number): void {
+    this.markT = t;
+    this.focus(p, t);
+    this.hooks.onCursor(formatClock(t + this.store.wallAnchorNs, 1));
+  }
+
+  private drawMark(H: number): void {
+    if (this.markT === null) return;
     const { ctx, pal } = this;
-    const r = selected ? 8 : 6;
-    const sideColor = { prevented: pal.prevented, peer: pal.peer, network: pal.network, client: pal.client };
-    const color = f.severity === "error" ? pal.error : sideColor[f.side];
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = pal.bg;
-    ctx.fillStyle = color;
-    ctx.beginPath();
-    if (f.side === "prevented") {
-      // Our side, prevented: a diamond (a shield's outline).
-      ctx.moveTo(x, y - r);
-      ctx.lineTo(x + r, y);
-      ctx.lineTo(x, y + r);
-      ctx.lineTo(x - r, y);
-    } else if (f.side === "peer") {
-      // Their side: a warning triangle.
-      ctx.moveTo(x, y - r - 1);
-      ctx.lineTo(x + r + 1, y + r);
-      ctx.lineTo(x - r - 1, y + r);
-    } else if (f.side === "client") {
-      // An observed client's side (a capture, a proxied app): a square.
-      ctx.rect(x - r, y - r, 2 * r, 2 * r);
-    } else {
-      ctx.arc(x, y, r, 0, Math.PI * 2);
-    }
-    ctx.closePath();
-    ctx.stroke();
-    ctx.fill();
-    ctx.fillStyle = pal.bg;
-    ctx.font = "bold 9px monospace";
-    ctx.textAlign = "center";
-    ctx.textBaseline = "middle";
-    ctx.fillText(f.side === "network" ? "×" : "!", x, y + (f.side === "peer" ? 2 : 0));
-    ctx.textAlign = "start";
+    const x = Math.round(xOf(this.scale, this.markT)) + 0.5;
+    if (x < 0 || x > this.scale.width) return;
+    ctx.strokeStyle = pal.arrow;
     ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(x, AXIS_H);
+    ctx.lineTo(x, H);
+    ctx.stroke();
   }
 
   private drawCursor(H: number): void {
@@ -531,7 +635,7 @@ export class Timeline {
 
   /** What is under (x, y), in canvas coordinates: a finding, a frame or a state. */
   pick(x: number, y: number): Pick | null {
-    const lx = x - GUTTER_W;
+    const lx = x - this.gutter;
     if (lx < 0) return null;
     // Machine-wide lines first: they cross every lane and own no lane.
     const ei = envLineAt(this.envDrawn, lx, y, 4);
@@ -586,7 +690,7 @@ export class Timeline {
       (e) => {
         e.preventDefault();
         const rect = c.getBoundingClientRect();
-        const x = e.clientX - rect.left - GUTTER_W;
+        const x = e.clientX - rect.left - this.gutter;
         if (e.altKey) {
           this.scrollY = Math.max(0, this.scrollY + e.deltaY);
         } else if (Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
@@ -596,6 +700,7 @@ export class Timeline {
           // Zooming while following keeps "now" pinned; elsewhere, the cursor.
           const anchor = this.live ? this.scale.width * 0.92 : x;
           this.scale = zoomAt(this.scale, anchor, Math.exp(e.deltaY * 0.0015));
+          this.zoomed();
         }
         this.dirty = true;
       },
@@ -603,7 +708,7 @@ export class Timeline {
     );
     c.addEventListener("mousedown", (e) => {
       const rect = c.getBoundingClientRect();
-      const x = e.clientX - rect.left - GUTTER_W;
+      const x = e.clientX - rect.left - this.gutter;
       this.drag = { x: e.clientX, t0: this.scale.t0, range: e.shiftKey, moved: false };
       if (e.shiftKey) this.range = [tOf(this.scale, x), tOf(this.scale, x)];
     });
@@ -625,7 +730,7 @@ export class Timeline {
       const rect = c.getBoundingClientRect();
       const x = e.clientX - rect.left;
       const y = e.clientY - rect.top;
-      this.cursorX = x - GUTTER_W >= 0 ? x - GUTTER_W : null;
+      this.cursorX = x - this.gutter >= 0 ? x - this.gutter : null;
       if (this.cursorX !== null) {
         const t = tOf(this.scale, this.cursorX);
         this.hooks.onCursor(formatClock(t + this.store.wallAnchorNs, 1));
@@ -635,7 +740,7 @@ export class Timeline {
         const dx = e.clientX - d.x;
         if (Math.abs(dx) > 2) d.moved = true;
         if (d.range && this.range) {
-          this.range[1] = tOf(this.scale, x - GUTTER_W);
+          this.range[1] = tOf(this.scale, x - this.gutter);
           this.hooks.onRange(this.rangeCounts(this.range[0], this.range[1]));
         } else if (d.moved) {
           this.setLive(false);
@@ -656,13 +761,16 @@ export class Timeline {
     if (!this.tooltip) return;
     const p = this.pick(x, y);
     const ev = p ? this.store.event(p.ev) : undefined;
-    if (!ev) {
+    // Over the names' column: the lane's whole name.
+    const lane = x < this.gutter ? laneAt(this.lanes, y) : undefined;
+    const text = ev ? describeShort(ev) : lane ? (this.store.tracks.get(lane.socket)?.name ?? "") : "";
+    if (!text) {
       this.tooltip.hidden = true;
       return;
     }
-    this.tooltip.textContent = describeShort(ev);
+    this.tooltip.textContent = text;
     this.tooltip.hidden = false;
-    this.tooltip.style.left = `${Math.min(px + 12, this.scale.width + GUTTER_W - 260)}px`;
+    this.tooltip.style.left = `${Math.min(px + 12, this.scale.width + this.gutter - 260)}px`;
     this.tooltip.style.top = `${py + 14}px`;
   }
 }
@@ -676,10 +784,6 @@ function firstFindingAt(fx: readonly FindingMark[], t: number): number {
     else hi = mid;
   }
   return lo;
-}
-
-function ellipsis(s: string, n: number): string {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
 export function describeShort(ev: import("./types").UiEvent): string {

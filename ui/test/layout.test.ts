@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AXIS_H, LANE_H, eta, forEachPixel, forEachSegment, laneAt, layoutLanes, lowerBound, nearest } from "../src/layout";
+import { AXIS_H, GUTTER_MAX, GUTTER_W, LANE_H, ellipsize, eta, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "../src/layout";
 
 describe("lanes", () => {
   it("stack one lane per socket below the axis, rows inside each lane in order", () => {
@@ -80,5 +80,30 @@ describe("eta", () => {
     expect(eta(0, 0, 10e9, 50, 100)).toBe(10e9);
     expect(eta(0, 10, 10e9, 10, 100)).toBeNull();
     expect(eta(0, 0, 1, 100, 100)).toBe(0);
+  });
+});
+
+describe("the names' column", () => {
+  const mono = (t: string) => t.length * 7;
+  it("is as wide as the longest name needs, within bounds", () => {
+    expect(gutterWidth([])).toBe(GUTTER_W);
+    expect(gutterWidth([mono("#12 resume-impossible-sync-5xx")])).toBe(30 * 7 + 14);
+    expect(gutterWidth([mono("x".repeat(100))])).toBe(GUTTER_MAX);
+  });
+  it("names that fit are whole; longer ones end in an ellipsis within the width", () => {
+    expect(ellipsize("bookshelf_scan", 200, mono)).toBe("bookshelf_scan");
+    const cut = ellipsize("127.0.0.1/ws/progress?jobId=orders-and-more", 100, mono);
+    expect(cut.endsWith("…")).toBe(true);
+    expect(mono(cut)).toBeLessThanOrEqual(100);
+    expect(mono(cut)).toBeGreaterThan(100 - 7);
+  });
+});
+
+describe("drawing walks always end", () => {
+  it("a degenerate scale (zero ns per pixel) still visits each point at most once", () => {
+    const times = new Float64Array([10, 20, 30]);
+    const seen: number[] = [];
+    forEachPixel(times, 3, { t0: 10, nsPerPx: 0, width: 100 }, (i) => seen.push(i));
+    expect(seen.length).toBeLessThanOrEqual(3);
   });
 });

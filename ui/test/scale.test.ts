@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_NS_PER_PX, MIN_NS_PER_PX, NS, fit, follow, formatClock, formatDuration, pan, tOf, tickStep, ticks, xOf, zoomAt } from "../src/scale";
+import { LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, xOf, zoomAt } from "../src/scale";
 
 const s0 = { t0: 1_000_000, nsPerPx: 1000, width: 1000 };
 
@@ -79,5 +79,51 @@ describe("ticks", () => {
     expect(formatDuration(64e9)).toBe("1m04s");
     expect(formatDuration(3.8e9)).toBe("3.8 s");
     expect(formatDuration(500)).toBe("500 ns");
+  });
+});
+
+describe("live-follow and fit", () => {
+  it("fit shows the data that is there, edge to edge", () => {
+    // A 300 ms scenario fills the width, not a third of a second's view.
+    const f = fitData(5e9, 5.3e9, 1032);
+    expect(xOf(f, 5e9)).toBeCloseTo(16, 6);
+    expect(xOf(f, 5.3e9)).toBeCloseTo(1016, 6);
+    // A lone event gets a short span around it, not a zero one.
+    const one = fitData(7e9, 7e9, 1032);
+    expect(xOf(one, 7e9)).toBeCloseTo(516, 6);
+    expect(one.nsPerPx * 1000).toBeCloseTo(MIN_FIT_NS, 0);
+    // Nothing yet: the second before the fallback.
+    const none = fitData(Number.POSITIVE_INFINITY, 0, 1032, 9e9);
+    expect(tOf(none, 1016)).toBeCloseTo(9e9, 0);
+  });
+
+  it("while the data is shorter than the window, the live view fits all of it", () => {
+    // 15 s of data, a 60 s window: the first event stays in view.
+    const v = liveView(1032, 1e9, 16e9, LIVE_WINDOW_NS);
+    expect(xOf(v, 1e9)).toBeCloseTo(16, 6);
+    expect(xOf(v, 16e9)).toBeCloseTo(1016, 6);
+    // A fresh session is not zoomed in to nothing.
+    const fresh = liveView(1032, 1e9, 1e9 + 1000, LIVE_WINDOW_NS);
+    expect(fresh.nsPerPx * 1000).toBeCloseTo(LIVE_MIN_SPAN_NS, -3);
+  });
+
+  it("once the data is longer than the window, it follows now", () => {
+    const v = liveView(1000, 0, 300e9, LIVE_WINDOW_NS, 0.92);
+    expect(xOf(v, 300e9)).toBeCloseTo(920, 6);
+    expect(xOf(v, 300e9 - LIVE_WINDOW_NS)).toBeCloseTo(0, 6);
+    // The step from fitting to following keeps now where it was.
+    const before = liveView(1000, 0, LIVE_WINDOW_NS, LIVE_WINDOW_NS);
+    const after = liveView(1000, 0, LIVE_WINDOW_NS + 1, LIVE_WINDOW_NS);
+    expect(Math.abs(xOf(before, LIVE_WINDOW_NS) - xOf(after, LIVE_WINDOW_NS + 1))).toBeLessThan(100);
+  });
+
+  it("a pinned finding shows what led to it, the finding at 80 %", () => {
+    const p = pinView(1032, 50e9);
+    expect(xOf(p, 50e9)).toBeCloseTo(16 + 800, 6);
+    expect(xOf(p, 46e9)).toBeCloseTo(16, 6);
+    // Early in a session: no empty time before the data's start.
+    const early = pinView(1032, 50e9, 4e9, 49e9);
+    expect(xOf(early, 49e9)).toBeCloseTo(16, 6);
+    expect(xOf(early, 51e9)).toBeCloseTo(1016, 6);
   });
 });

@@ -135,3 +135,21 @@ describe("store bounds", () => {
     expect(marks).toBeLessThanOrEqual(16 * DEFAULT_LIMITS.framesPerTrack);
   });
 });
+
+describe("removed lanes", () => {
+  it("a removed socket's lane, marks and findings go, and late events do not bring it back", () => {
+    const s = new Store();
+    s.add([frame(1, 10, "a"), finding(1, 20), frame(2, 30, "b"), finding(2, 40)]);
+    expect(s.findingsTotal).toBe(2);
+    s.removeLane(1);
+    expect(s.order).toEqual([2]);
+    expect(s.tracks.has(1)).toBe(false);
+    expect(s.findingsTotal).toBe(1);
+    s.add([frame(1, 50, "late"), finding(1, 60)]);
+    expect(s.order).toEqual([2]);
+    expect(s.tracks.has(1)).toBe(false);
+    expect(s.findingsTotal).toBe(1);
+    // Its details stay readable by index.
+    expect(s.event(0)?.kind).toBe("frame");
+  });
+});

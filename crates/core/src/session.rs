@@ -27,7 +27,9 @@ use url::Url;
 
 use crate::CoreError;
 use crate::config::{Config, ConfigWarning, SocketSpec, TokenSpec, default_db_path};
-use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, demo_jobs};
+use crate::demo::{DEMO_ITEMS, DEMO_READY_TIMEOUT, DEMO_WIRE_LOG, EndlessDemo, demo_jobs};
+
+mod endless;
 
 /// How long creating a job may take, answer included. The answer is read
 /// up to [`MAX_REST_BODY`] bytes.
@@ -83,6 +85,12 @@ pub struct SessionOptions {
     pub demo_interval_ms: Option<u64>,
     /// Demo size: items per job. Default [`DEMO_ITEMS`].
     pub demo_items: Option<u64>,
+    /// With `demo`, keep the demo going until the session stops (the
+    /// app's demo): after the three jobs, new ones play the catalog's
+    /// races in turn, and ended ones leave the live set; see
+    /// [`EndlessDemo`]. Default `None`: the three jobs, once (the CLI's
+    /// `demo`).
+    pub demo_endless: Option<EndlessDemo>,
     /// A TOML file of sockets to add at start. Default none.
     pub config_path: Option<PathBuf>,
     /// Live OTLP export. Default off; [`Session::set_telemetry`] changes it
@@ -157,6 +165,8 @@ struct Inner {
     /// Sockets whose token lives in the OS keyring, by job: the entry goes
     /// when the socket does.
     keyring_jobs: Mutex<BTreeMap<SocketId, String>>,
+    /// The endless demo's task and its stop signal, while it runs.
+    endless: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
 }
 
 impl Session {
@@ -225,15 +235,30 @@ impl Session {
                 first_live: Mutex::new(first_live),
                 environment: Mutex::new(environment),
                 keyring_jobs: Mutex::new(BTreeMap::new()),
+                endless: Mutex::new(None),
             }),
         };
         if opts.demo {
-            session
+            let opening = session
                 .start_demo(
                     opts.demo_items.unwrap_or(DEMO_ITEMS),
                     opts.demo_interval_ms.unwrap_or(50),
                 )
                 .await?;
+            if let Some(pace) = opts.demo_endless.clone() {
+                let (stop, stopped) = watch::channel(false);
+                let task = tokio::spawn(endless::run(
+                    Arc::downgrade(&session.inner),
+                    pace,
+                    opening,
+                    stopped,
+                ));
+                *session
+                    .inner
+                    .endless
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some((stop, task));
+            }
         }
         if let Some(cfg) = config {
             for spec in cfg.sockets {
@@ -243,35 +268,59 @@ impl Session {
         Ok(session)
     }
 
-    async fn start_demo(&self, items: u64, interval_ms: u64) -> Result<(), CoreError> {
-        let sim = Sim::start(SimConfig::default()).await?;
+    /// Starts the simulator and the three demo jobs; returns their ids.
+    async fn start_demo(&self, items: u64, interval_ms: u64) -> Result<Vec<SocketId>, CoreError> {
+        // Nobody reads the demo's wire log: keep a little of it, so an
+        // hour of the endless demo stays small.
+        let sim = Sim::start(SimConfig {
+            wire_log_capacity: DEMO_WIRE_LOG,
+            ..SimConfig::default()
+        })
+        .await?;
         let base = sim.http_base();
         *self.inner.sim.lock().await = Some(sim);
+        let mut ids = Vec::new();
         for job in demo_jobs(items, interval_ms) {
-            let mut spec =
-                SocketSpec::job(format!("{}/ws/progress", base.replacen("http", "ws", 1)));
-            spec.name = Some(job.kind.as_str().to_owned());
-            spec.create = Some(crate::config::CreateJob {
-                kind: job.kind,
-                total_count: items,
-                faults: Some(
-                    serde_json::to_value(&job.faults)
-                        .map_err(|e| CoreError::Task(e.to_string()))?,
-                ),
-            });
             let id = self
-                .add_socket_with(spec, |c| {
-                    c.timeouts.ready = DEMO_READY_TIMEOUT;
-                    c.ready_resends = 4;
-                })
+                .add_demo_job(
+                    &base,
+                    job.kind.as_str().to_owned(),
+                    job.kind,
+                    items,
+                    &job.faults,
+                    |c| {
+                        c.timeouts.ready = DEMO_READY_TIMEOUT;
+                        c.ready_resends = 4;
+                    },
+                )
                 .await?;
             let handle = self.handle(id)?;
             for n in 0..job.early_sends {
-                let ping = format!(r#"{{"v":1,"type":"ping","payload":{{"nonce":"early-{n}"}}}}"#);
-                handle.send(ping).await?;
+                handle.send(endless::ping(&format!("early-{n}"))).await?;
             }
+            ids.push(id);
         }
-        Ok(())
+        Ok(ids)
+    }
+
+    /// Creates a job on the embedded simulator at `base` and adds its socket.
+    async fn add_demo_job(
+        &self,
+        base: &str,
+        name: String,
+        kind: sockscope_protocol::JobKind,
+        items: u64,
+        faults: &sockscope_sim::Faults,
+        tweak: impl FnOnce(&mut sockscope_engine::SocketConfig),
+    ) -> Result<SocketId, CoreError> {
+        let mut spec = SocketSpec::job(format!("{}/ws/progress", base.replacen("http", "ws", 1)));
+        spec.name = Some(name);
+        spec.create = Some(crate::config::CreateJob {
+            kind,
+            total_count: items,
+            faults: Some(serde_json::to_value(faults).map_err(|e| CoreError::Task(e.to_string()))?),
+        });
+        self.add_socket_with(spec, tweak).await
     }
 
     /// The session's row id in the database.
@@ -529,6 +578,19 @@ impl Session {
     /// recording or export is reported in the [`SessionEnd`], not as an
     /// error.
     pub async fn stop(self) -> Result<SessionEnd, CoreError> {
+        // No demo job arrives once the stop has begun.
+        let endless = self
+            .inner
+            .endless
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, mut task)) = endless {
+            let _ = stop.send(true);
+            if tokio::time::timeout(STOP_BUDGET, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
         let watch = self
             .inner
             .environment

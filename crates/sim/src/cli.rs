@@ -31,6 +31,7 @@ pub async fn run(args: Args) -> Result<ExitCode, SimError> {
     let sim = Sim::start(SimConfig {
         listen: args.listen,
         faults,
+        ..SimConfig::default()
     })
     .await?;
     {

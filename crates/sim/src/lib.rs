@@ -42,6 +42,10 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Server-wide fault defaults; per-job faults override them. Default: none.
     pub faults: Faults,
+    /// Events the wire log keeps; older ones are forgotten first. Default
+    /// [`WIRE_LOG_CAPACITY`] (500,000); a long-running embedded simulator
+    /// nobody queries (the app's demo) keeps fewer.
+    pub wire_log_capacity: usize,
 }
 
 impl Default for SimConfig {
@@ -49,6 +53,7 @@ impl Default for SimConfig {
         SimConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             faults: Faults::default(),
+            wire_log_capacity: WIRE_LOG_CAPACITY,
         }
     }
 }
@@ -215,7 +220,7 @@ impl Sim {
             addr,
             jobs: Mutex::new(HashMap::new()),
             defaults: Mutex::new(config.faults),
-            wire: wire::WireLog::new(),
+            wire: wire::WireLog::new(config.wire_log_capacity),
             next_job: AtomicU64::new(0),
             next_conn: AtomicU64::new(0),
             conn_counts: Mutex::new(HashMap::new()),

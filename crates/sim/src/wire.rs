@@ -253,14 +253,16 @@ struct Entries {
 /// Append-only, capped log with a broadcast for live readers.
 pub(crate) struct WireLog {
     entries: Mutex<Entries>,
+    capacity: usize,
     /// Total ever appended, for waiters.
     appended: watch::Sender<u64>,
     live: broadcast::Sender<WireEvent>,
 }
 
 impl WireLog {
-    pub(crate) fn new() -> WireLog {
+    pub(crate) fn new(capacity: usize) -> WireLog {
         WireLog {
+            capacity: capacity.max(1),
             entries: Mutex::new(Entries {
                 events: VecDeque::new(),
                 first: 0,
@@ -273,7 +275,7 @@ impl WireLog {
     pub(crate) fn record(&self, event: WireEvent) {
         let total = {
             let mut entries = self.entries.lock().expect("wire log lock");
-            if entries.events.len() == WIRE_LOG_CAPACITY {
+            if entries.events.len() >= self.capacity {
                 entries.events.pop_front();
                 entries.first += 1;
             }
