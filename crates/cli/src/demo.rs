@@ -21,6 +21,10 @@ pub struct DemoArgs {
     /// Milliseconds between items.
     #[arg(long, default_value_t = 50)]
     interval_ms: u64,
+    /// Seeds the sockets' reconnect jitter, so a run's backoff delays
+    /// repeat. Default: random.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// The database to record into. Default: the platform data dir.
     #[arg(long, env = "SOCKSCOPE_DB", value_name = "FILE")]
     db: Option<PathBuf>,
@@ -37,6 +41,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         demo: true,
         demo_items: Some(args.items),
         demo_interval_ms: Some(args.interval_ms),
+        demo_seed: args.seed,
         watch_environment: true,
         live_from_start: true,
         ..SessionOptions::default()

@@ -85,6 +85,10 @@ pub struct SessionOptions {
     pub demo_interval_ms: Option<u64>,
     /// Demo size: items per job. Default [`DEMO_ITEMS`].
     pub demo_items: Option<u64>,
+    /// Seeds the three demo sockets' reconnect jitter (the socket's index
+    /// is added), so their backoff delays repeat from run to run. Default
+    /// `None`: random.
+    pub demo_seed: Option<u64>,
     /// With `demo`, keep the demo going until the session stops (the
     /// app's demo): after the three jobs, new ones play the catalog's
     /// races in turn, and ended ones leave the live set; see
@@ -243,6 +247,7 @@ impl Session {
                 .start_demo(
                     opts.demo_items.unwrap_or(DEMO_ITEMS),
                     opts.demo_interval_ms.unwrap_or(50),
+                    opts.demo_seed,
                 )
                 .await?;
             if let Some(pace) = opts.demo_endless.clone() {
@@ -269,7 +274,12 @@ impl Session {
     }
 
     /// Starts the simulator and the three demo jobs; returns their ids.
-    async fn start_demo(&self, items: u64, interval_ms: u64) -> Result<Vec<SocketId>, CoreError> {
+    async fn start_demo(
+        &self,
+        items: u64,
+        interval_ms: u64,
+        seed: Option<u64>,
+    ) -> Result<Vec<SocketId>, CoreError> {
         // Nobody reads the demo's wire log: keep a little of it, so an
         // hour of the endless demo stays small.
         let sim = Sim::start(SimConfig {
@@ -280,7 +290,7 @@ impl Session {
         let base = sim.http_base();
         *self.inner.sim.lock().await = Some(sim);
         let mut ids = Vec::new();
-        for job in demo_jobs(items, interval_ms) {
+        for (index, job) in (0u64..).zip(demo_jobs(items, interval_ms)) {
             let id = self
                 .add_demo_job(
                     &base,
@@ -291,6 +301,9 @@ impl Session {
                     |c| {
                         c.timeouts.ready = DEMO_READY_TIMEOUT;
                         c.ready_resends = 4;
+                        if let Some(seed) = seed {
+                            c.jitter_seed = Some(seed.wrapping_add(index));
+                        }
                     },
                 )
                 .await?;
