@@ -90,6 +90,12 @@ pub enum CoreError {
     /// Fatal: fix the URL.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// A recorded connection cannot be replayed as asked: the session is
+    /// still being recorded, the socket never connected or has no server
+    /// frames, or an option is out of range. Fatal: pick another socket or
+    /// fix the option.
+    #[error("replay: {0}")]
+    Replay(String),
     /// A harness wait ended without its event: it timed out, or the engine
     /// stopped first. Fatal for the scenario or test that waited: what it
     /// expected did not happen.
@@ -123,6 +129,7 @@ impl CoreError {
             CoreError::Capture { .. } => "capture",
             CoreError::FaultSpec { .. } => "fault_spec",
             CoreError::Upstream(_) => "upstream",
+            CoreError::Replay(_) => "replay",
             CoreError::Task(_) => "task",
         }
     }

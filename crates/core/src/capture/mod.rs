@@ -17,6 +17,7 @@ pub mod fault;
 pub mod har;
 mod lane;
 pub mod recording_proxy;
+pub mod replay;
 
 use std::collections::HashMap;
 use std::path::Path;
