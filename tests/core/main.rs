@@ -8,6 +8,7 @@ mod history;
 mod matrix;
 mod proxy;
 mod record;
+mod replay;
 mod scenarios;
 mod session;
 mod stop;
