@@ -33,6 +33,18 @@ async fn script(db: &Path, session: i64, sockets: &[&str]) -> Result<Script, Cor
         .unwrap()
 }
 
+/// `capture` written to a file in `dir` and imported: the database and
+/// the session.
+async fn imported(dir: &Path, capture: &serde_json::Value) -> (std::path::PathBuf, i64) {
+    let file = dir.join("app.har");
+    std::fs::write(&file, capture.to_string()).unwrap();
+    let db = dir.join("rec.db");
+    let r = import_har(&file, &db, ImportOptions::default())
+        .await
+        .unwrap();
+    (db, r.session_id)
+}
+
 /// A recorded socket's states and findings, in order.
 fn recorded_story(db: &Path, session: i64, socket: u64) -> (Vec<String>, Vec<String>) {
     let mut states = Vec::new();
@@ -153,13 +165,8 @@ async fn texts(ws: &mut Client, n: usize) -> Vec<String> {
 async fn an_imported_har_replayed_to_a_plain_client_sends_the_same_frames_in_order() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.har");
         let capture = planted();
-        std::fs::write(&file, capture.to_string()).unwrap();
-        let db = dir.path().join("rec.db");
-        let imported = import_har(&file, &db, ImportOptions::default())
-            .await
-            .unwrap();
+        let (db, session) = imported(dir.path(), &capture).await;
         // What the server sent, per attempt, in the file.
         let received: Vec<Vec<String>> = capture["log"]["entries"]
             .as_array()
@@ -175,7 +182,7 @@ async fn an_imported_har_replayed_to_a_plain_client_sends_the_same_frames_in_ord
             .collect();
         assert_eq!(received.len(), 4);
 
-        let script = script(&db, imported.session_id, &["1"]).await.unwrap();
+        let script = script(&db, session, &["1"]).await.unwrap();
         let options = ReplayOptions {
             speed: 10.0,
             ..ReplayOptions::default()
@@ -228,13 +235,8 @@ async fn an_imported_har_replayed_to_a_plain_client_sends_the_same_frames_in_ord
 async fn open_timing_sends_without_waiting_for_the_client_and_an_attempt_can_repeat() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.har");
-        std::fs::write(&file, planted().to_string()).unwrap();
-        let db = dir.path().join("rec.db");
-        let imported = import_har(&file, &db, ImportOptions::default())
-            .await
-            .unwrap();
-        let script = script(&db, imported.session_id, &["1"]).await.unwrap();
+        let (db, session) = imported(dir.path(), &planted()).await;
+        let script = script(&db, session, &["1"]).await.unwrap();
         let options = ReplayOptions {
             timing: Timing::Open,
             attempt: Some(0),
@@ -259,19 +261,13 @@ async fn open_timing_sends_without_waiting_for_the_client_and_an_attempt_can_rep
 async fn bad_input_gets_a_clear_error() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.har");
         // One lane whose server sent nothing.
         let capture = har(vec![ws_entry(
             "ws://a.example/quiet",
             0.0,
             vec![message("send", 0.001, "hello")],
         )]);
-        std::fs::write(&file, capture.to_string()).unwrap();
-        let db = dir.path().join("rec.db");
-        let imported = import_har(&file, &db, ImportOptions::default())
-            .await
-            .unwrap();
-        let session = imported.session_id;
+        let (db, session) = imported(dir.path(), &capture).await;
         let error = |r: Result<Script, CoreError>| r.unwrap_err().to_string();
 
         let e = error(script(&db, session + 7, &["1"]).await);
