@@ -5,6 +5,7 @@ mod demo;
 mod history;
 mod lifecycle;
 mod record;
+mod replay;
 mod scenario;
 mod watch;
 
