@@ -1,15 +1,13 @@
 //! `sockscope replay`: an imported capture served to a client, a line per
 //! connection, the exit once every attempt was served; bad input refused.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sockscope_test_support::{bounded, within};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::sockscope;
+use crate::{sockscope, spawn_with_banner};
 
 /// A capture of one connection: the client's hello, two server frames.
 const CAPTURE: &str = r#"{"log":{"version":"1.2","entries":[{
@@ -53,19 +51,18 @@ async fn a_replay_serves_the_capture_prints_the_connection_and_exits() {
             assert!(err.contains(says), "{all:?}: {err}");
         }
 
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
-            .args(["replay", "--session", "1", "--socket", "1", "--speed", "4"])
-            .args(["--db", db])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-        let banner = within(Duration::from_secs(20), "the banner", err.next_line())
-            .await
-            .unwrap()
-            .unwrap();
+        let (child, _err, banner) = spawn_with_banner(&[
+            "replay",
+            "--session",
+            "1",
+            "--socket",
+            "1",
+            "--speed",
+            "4",
+            "--db",
+            db,
+        ])
+        .await;
         // `sockscope replay: session 1 socket 1: … on ws://ADDR  (Ctrl-C …)`
         let url = banner
             .split_whitespace()
