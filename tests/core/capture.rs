@@ -320,15 +320,29 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
                 err.contains(&file.display().to_string()),
                 "{name}: names the file: {err}"
             );
+            // Which session holds what came before the bad entry, if anything.
+            let kept = if name.starts_with("bad ") {
+                "what came before it is in session 1 (1 lanes, 1 frames)"
+            } else {
+                "nothing was stored (session 1 is empty)"
+            };
+            assert!(err.ends_with(kept), "{name}: {err}");
         }
-        // What came before a bad entry is kept.
+        // What came before a bad entry is kept, in the session the error names.
         let file = dir.path().join("bad-time.har");
         let db = dir.path().join("kept.db");
-        import_har(&file, &db, ImportOptions::default())
+        std::fs::write(dir.path().join("other.har"), planted().to_string()).unwrap();
+        import_har(&dir.path().join("other.har"), &db, ImportOptions::default())
+            .await
+            .unwrap();
+        let err = import_har(&file, &db, ImportOptions::default())
             .await
             .unwrap_err();
-        let reader = RecordReader::open(&db).unwrap();
-        let session = reader.sessions().unwrap().last().unwrap().tag.id;
+        let sockscope_core::CoreError::Capture { kept, .. } = err else {
+            panic!("{err}")
+        };
+        let session = kept.session_id;
+        assert_eq!(session, 2, "{kept:?}");
         assert_eq!(
             data_frames(&db, session),
             [[("in".to_owned(), Some("hi".to_owned()))]]

@@ -69,13 +69,15 @@ pub enum CoreError {
     Keyring(#[from] sockscope_environment::Error),
     /// A capture file could not be read: not the format, malformed at an
     /// entry, or oversized. Fatal for the import; what came before the bad
-    /// entry was recorded.
-    #[error("{file}: {message}")]
+    /// entry was recorded, and the error says in which session.
+    #[error("{}: {message}; {kept}", .file.display())]
     Capture {
         /// The file.
         file: std::path::PathBuf,
         /// What is wrong, naming the entry.
         message: String,
+        /// The session holding the entries before the bad one, if any.
+        kept: crate::capture::Kept,
     },
     /// A conditional fault of the recording proxy is not a valid spec.
     /// Fatal: fix the spec (docs/captures.md shows the syntax).

@@ -56,6 +56,36 @@ pub struct ImportReport {
     pub events: u64,
 }
 
+/// What a failed import kept: the entries before the bad one, as a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// The session the import began.
+    pub session_id: i64,
+    /// Its lanes.
+    pub lanes: usize,
+    /// Its frames.
+    pub frames: u64,
+    /// Its events: 0 when nothing was stored.
+    pub events: u64,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.events == 0 {
+            return write!(
+                f,
+                "nothing was stored (session {} is empty)",
+                self.session_id
+            );
+        }
+        write!(
+            f,
+            "what came before it is in session {} ({} lanes, {} frames)",
+            self.session_id, self.lanes, self.frames
+        )
+    }
+}
+
 /// How to read the connections: their dialect, or `None` to tell it from
 /// each connection (its URL, subprotocol and first client frame).
 #[derive(Debug, Clone, Default)]
@@ -82,19 +112,25 @@ pub async fn import_har(
     let read = tokio::task::spawn_blocking(move || {
         let mut lanes = Lanes::new(options, tx);
         let stats = har::read(std::io::BufReader::new(file), |entry| lanes.entry(entry));
-        let stats = stats.map_err(|e| CoreError::Capture {
-            file: path.clone(),
-            message: e.to_string(),
-        })?;
         lanes.finish();
-        Ok::<_, CoreError>((stats, lanes.counts()))
+        (stats, lanes.counts())
     })
     .await
     .map_err(|e| CoreError::Task(e.to_string()))?;
     // The recorder commits what it got either way: a bad file leaves a
-    // session of the entries before the bad one, and says so.
+    // session of the entries before the bad one, and says which.
     let summary = recorder.finish().await?;
-    let (stats, counts) = read?;
+    let (stats, counts) = read;
+    let stats = stats.map_err(|e| CoreError::Capture {
+        file: path,
+        message: e.to_string(),
+        kept: Kept {
+            session_id,
+            lanes: counts.lanes,
+            frames: counts.frames,
+            events: summary.written,
+        },
+    })?;
     Ok(ImportReport {
         session_id,
         entries: stats.entries,
