@@ -4,6 +4,7 @@
 mod browser;
 mod capture;
 mod config;
+mod har_fuzz;
 mod history;
 mod matrix;
 mod proxy;

@@ -244,13 +244,14 @@ impl Lanes {
         let start = entry.started_ns;
         let ev = &mut self.events;
         lane.attempt(ev, start, &url, token_in_url);
-        let mut end = start + (entry.time_ms * 1e6) as i64;
+        // Saturating: a file may say an entry lasted 1e308 ms.
+        let mut end = start.saturating_add((entry.time_ms * 1e6) as i64);
         let end_cause;
         if entry.status == 101 {
             let first = entry.messages.first().map_or(i64::MAX, |m| m.at_ns);
             let answered = entry
                 .answered_ms
-                .map_or(start, |ms| start + (ms * 1e6) as i64)
+                .map_or(start, |ms| start.saturating_add((ms * 1e6) as i64))
                 .min(first)
                 .max(start);
             lane.upgraded(ev, answered);
