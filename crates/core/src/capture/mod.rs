@@ -110,10 +110,13 @@ pub async fn import_har(
     let session_id = recorder.session().id;
     let path = har.to_owned();
     let read = tokio::task::spawn_blocking(move || {
-        let mut lanes = Lanes::new(options, tx);
-        let stats = har::read(std::io::BufReader::new(file), |entry| lanes.entry(entry));
-        lanes.finish();
-        (stats, lanes.counts())
+        read_har(std::io::BufReader::new(file), options, |event| {
+            tx.blocking_send(Arc::new(event))
+                .map_err(|_| har::HarError {
+                    entry: None,
+                    message: "the recorder stopped".into(),
+                })
+        })
     })
     .await
     .map_err(|e| CoreError::Task(e.to_string()))?;
@@ -178,16 +181,35 @@ pub fn detect_dialect(
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    lanes: usize,
-    frames: u64,
-    findings: u64,
+/// Reads a HAR file's WebSocket entries as lanes and hands each event
+/// they make to `each`, in order: what [`import_har`] records, without a
+/// database. Blocking. Returns what the file held, or the error naming
+/// the bad entry, and what was made up to there.
+pub fn read_har(
+    input: impl std::io::Read,
+    options: ImportOptions,
+    each: impl FnMut(Event) -> Result<(), har::HarError>,
+) -> (Result<har::HarStats, har::HarError>, ReadCounts) {
+    let mut lanes = Lanes::new(options, each);
+    let stats = har::read(input, |entry| lanes.entry(entry));
+    lanes.finish();
+    (stats, lanes.counts())
 }
 
-struct Lanes {
+/// What [`read_har`] made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Lanes: connections, each one or more attempts.
+    pub lanes: usize,
+    /// Frames.
+    pub frames: u64,
+    /// Findings the observer made.
+    pub findings: u64,
+}
+
+struct Lanes<S> {
     options: ImportOptions,
-    tx: mpsc::Sender<Arc<Event>>,
+    sink: S,
     events: LaneEvents,
     /// Lanes by URL (without its secrets), newest last.
     by_url: HashMap<String, Vec<Lane>>,
@@ -195,11 +217,11 @@ struct Lanes {
     lanes: usize,
 }
 
-impl Lanes {
-    fn new(options: ImportOptions, tx: mpsc::Sender<Arc<Event>>) -> Lanes {
+impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
+    fn new(options: ImportOptions, sink: S) -> Lanes<S> {
         Lanes {
             options,
-            tx,
+            sink,
             // Monotonic time counts from the first entry.
             events: LaneEvents::starting_at(None),
             by_url: HashMap::new(),
@@ -208,23 +230,18 @@ impl Lanes {
         }
     }
 
-    fn counts(&self) -> Counts {
-        Counts {
+    fn counts(&self) -> ReadCounts {
+        ReadCounts {
             lanes: self.lanes,
             frames: self.events.frames,
             findings: self.events.findings,
         }
     }
 
-    /// Hands what the lanes made to the recorder.
+    /// Hands what the lanes made on.
     fn flush(&mut self) -> Result<(), har::HarError> {
         for event in self.events.take() {
-            self.tx
-                .blocking_send(Arc::new(event))
-                .map_err(|_| har::HarError {
-                    entry: None,
-                    message: "the recorder stopped".into(),
-                })?;
+            (self.sink)(event)?;
         }
         Ok(())
     }
