@@ -193,14 +193,14 @@ fn check_lane(
     run: (Duration, Duration),
     expected_states: &[&str],
 ) {
-    let reader = RecordReader::open(&db).unwrap();
+    let reader = RecordReader::open(db).unwrap();
     let sockets = reader.sockets(session).unwrap();
     assert_eq!(sockets.len(), 1, "{name}");
     assert_eq!(sockets[0].config.adapter, "job", "{name}");
     assert_eq!(sockets[0].config.path, "/ws/progress", "{name}");
     drop(reader);
 
-    let all = events(&db, session);
+    let all = events(db, session);
     // Every text frame, each way in the order the simulator saw it (a
     // resent `ready` may cross the ack, so only each way's order holds).
     let frames: Vec<(&str, String)> = all

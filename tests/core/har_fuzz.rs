@@ -177,7 +177,7 @@ proptest! {
     ) {
         let bytes = mutations
             .iter()
-            .fold(seeds()[seed].clone(), |b, m| apply(b, m));
+            .fold(seeds()[seed].clone(), apply);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("broken.har");
         std::fs::write(&file, &bytes).unwrap();
