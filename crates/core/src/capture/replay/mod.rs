@@ -61,6 +61,9 @@ pub struct ReplayOptions {
     pub max_connections: usize,
 }
 
+/// The most text payload a script holds in memory: 256 MiB.
+pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
+
 /// The largest speed-up: past it, gaps of a fast recording round to nothing.
 pub const MAX_SPEED: f64 = 1000.0;
 
@@ -122,6 +125,13 @@ pub fn load_script(db: &Path, session: i64, sockets: &[String]) -> Result<Script
     };
     history.for_each(query, |e| {
         builder.event(&e);
+        if builder.bytes() > MAX_SCRIPT_BYTES {
+            return Err(CoreError::Replay(format!(
+                "socket {} of session {session} holds over {} MiB of server payloads, the most a replay keeps in memory; replay fewer sockets",
+                sockets.join(", "),
+                MAX_SCRIPT_BYTES >> 20
+            )));
+        }
         Ok(())
     })?;
     let script = builder.build();

@@ -129,6 +129,8 @@ pub struct ScriptBuilder {
     open: BTreeMap<u64, Open>,
     done: Vec<(u64, AttemptScript)>,
     notes: ScriptNotes,
+    /// Bytes of text payload held so far.
+    bytes: usize,
 }
 
 /// Transitions that end the attempt they happen in.
@@ -147,6 +149,11 @@ impl ScriptBuilder {
     /// A builder with nothing read.
     pub fn new() -> ScriptBuilder {
         ScriptBuilder::default()
+    }
+
+    /// Bytes of text payload the script holds so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Reads one event.
@@ -226,7 +233,9 @@ impl ScriptBuilder {
                     Some(_) if f.payload_truncated => self.notes.cut_payloads += 1,
                     Some(_) => {}
                 }
-                ServerFrame::Text(f.payload.clone().unwrap_or_default())
+                let text = f.payload.clone().unwrap_or_default();
+                self.bytes += text.len();
+                ServerFrame::Text(text)
             }
             "binary" => {
                 self.notes.missing_payloads += 1;
