@@ -13,6 +13,7 @@ use sockscope_core::capture::replay::{
 };
 use sockscope_core::capture::{ImportOptions, import_har};
 use sockscope_core::{CoreError, scenario};
+use sockscope_engine::SocketHandle;
 use sockscope_engine::event::{EventKind, StateName};
 use sockscope_recorder::EventBody;
 use sockscope_sim::{Faults, JobKind};
@@ -20,6 +21,7 @@ use sockscope_test_support::{Harness, bounded, within};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::capture::{events, har, message, planted, ws_entry};
+use crate::record::job_through_proxy;
 
 fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
@@ -62,6 +64,54 @@ fn recorded_story(db: &Path, session: i64, socket: u64) -> (Vec<String>, Vec<Str
     (states, found)
 }
 
+/// A socket's states and findings in the harness's log, in order.
+fn engine_story(h: &Harness, socket: &SocketHandle) -> (Vec<String>, Vec<String>) {
+    let mut states = Vec::new();
+    let mut found = Vec::new();
+    for e in h.log.iter().filter(|e| e.socket == socket.id()) {
+        match &e.kind {
+            EventKind::Transition { to, .. } => states.push(to.name().as_str().to_owned()),
+            EventKind::Finding(f) => found.push(f.class.as_str().to_owned()),
+            _ => {}
+        }
+    }
+    (states, found)
+}
+
+/// `script` served to an engine's job socket until it ends: the socket's
+/// story, and the replay.
+async fn replayed_to_the_engine(script: Script) -> ((Vec<String>, Vec<String>), ReplayServer) {
+    let replay = ReplayServer::start(any_port(), script, ReplayOptions::default())
+        .await
+        .unwrap();
+    let mut h = Harness::new().await;
+    let job = h.job(JobKind::CsvImport, 30, Faults::default());
+    let mut config = h.config(&job);
+    config.url = job
+        .ws_url
+        .replace(&h.sim.addr().to_string(), &replay.local_addr().to_string());
+    let socket = h.add(&config);
+    h.state(&socket, StateName::Closed).await;
+    (engine_story(&h, &socket), replay)
+}
+
+/// Each connection got its attempt, complete, and the replay is over.
+async fn served_each_once(mut replay: ReplayServer, attempts: u64) {
+    for n in 1..=attempts {
+        let s = within(
+            Duration::from_secs(10),
+            "a served connection",
+            replay.next_served(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((s.connection, s.attempt), (n, n as usize - 1));
+        assert_eq!(s.end, ServedEnd::Complete, "{s:?}");
+        assert_eq!(s.steps.0, s.steps.1, "{s:?}");
+    }
+    assert_eq!(replay.next_served().await, None);
+}
+
 #[tokio::test]
 async fn a_scenario_replayed_to_the_engine_reaches_the_same_states_and_findings() {
     bounded(async {
@@ -74,61 +124,53 @@ async fn a_scenario_replayed_to_the_engine_reaches_the_same_states_and_findings(
             .unwrap();
         assert!(report.passed(), "{report}");
         let session = report.recording.unwrap().session_id;
-        let (states, found) = recorded_story(&db, session, 1);
-        assert!(found.contains(&"abnormal_close".to_owned()), "{found:?}");
+        let recorded = recorded_story(&db, session, 1);
+        assert!(
+            recorded.1.contains(&"abnormal_close".to_owned()),
+            "{recorded:?}"
+        );
 
         let script = script(&db, session, &["1"]).await.unwrap();
-        assert_eq!(script.attempts.len(), 2, "{script:?}");
-        let mut replay = ReplayServer::start(any_port(), script, ReplayOptions::default())
-            .await
-            .unwrap();
+        let numbers: Vec<u32> = script.attempts.iter().map(|a| a.number).collect();
+        assert_eq!(numbers, [1, 2], "{script:?}");
+        let (replayed, replay) = replayed_to_the_engine(script).await;
+        assert_eq!(replayed, recorded);
+        served_each_once(replay, 2).await;
+    })
+    .await;
+}
 
+#[tokio::test]
+async fn a_reconnect_recorded_by_the_proxy_replays_to_the_engine_as_it_ran() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        // The engine through the recording proxy: the simulator cuts the
+        // first connection after 3 events; the proxy makes a lane of each.
         let mut h = Harness::new().await;
-        let job = h.job(JobKind::CsvImport, 30, Faults::default());
-        let mut config = h.config(&job);
-        config.url = job
-            .ws_url
-            .replace(&h.sim.addr().to_string(), &replay.local_addr().to_string());
+        let faults = Faults {
+            drop_after: Some(3),
+            ..Faults::default()
+        };
+        let (proxy, _, config) = job_through_proxy(&h, &db, 6, faults).await;
         let socket = h.add(&config);
         h.state(&socket, StateName::Closed).await;
-        let replayed_states: Vec<String> = h
-            .log
-            .iter()
-            .filter(|e| e.socket == socket.id())
-            .filter_map(|e| match &e.kind {
-                EventKind::Transition { to, .. } => Some(to.name().as_str().to_owned()),
-                _ => None,
-            })
-            .collect();
-        let replayed_found: Vec<String> = h
-            .log
-            .iter()
-            .filter(|e| e.socket == socket.id())
-            .filter_map(|e| match &e.kind {
-                EventKind::Finding(f) => Some(f.class.as_str().to_owned()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(replayed_states, states);
-        assert_eq!(replayed_found, found);
+        let original = engine_story(&h, &socket);
+        assert!(original.0.contains(&"Backoff".to_owned()), "{original:?}");
+        let session = proxy.session_id();
+        within(
+            Duration::from_secs(10),
+            "the recording's end",
+            proxy.finish(),
+        )
+        .await
+        .unwrap();
 
-        // Each connection got its attempt, and the replay is over.
-        for n in 1..=2 {
-            let s = within(
-                Duration::from_secs(10),
-                "a served connection",
-                replay.next_served(),
-            )
-            .await
-            .unwrap();
-            assert_eq!(
-                (s.connection, s.attempt, s.number),
-                (n, n as usize - 1, n as u32)
-            );
-            assert_eq!(s.end, ServedEnd::Complete, "{s:?}");
-            assert_eq!(s.steps.0, s.steps.1, "{s:?}");
-        }
-        assert_eq!(replay.next_served().await, None);
+        let script = script(&db, session, &["1", "2"]).await.unwrap();
+        assert_eq!(script.attempts.len(), 2, "one attempt per lane: {script:?}");
+        let (replayed, replay) = replayed_to_the_engine(script).await;
+        assert_eq!(replayed, original);
+        served_each_once(replay, 2).await;
     })
     .await;
 }
