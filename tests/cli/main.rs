@@ -5,6 +5,7 @@ mod demo;
 mod history;
 mod lifecycle;
 mod record;
+mod replay;
 mod scenario;
 mod watch;
 
@@ -27,4 +28,31 @@ pub async fn sockscope(args: &[&str], envs: &[(&str, &str)]) -> Output {
     )
     .await
     .expect("sockscope ran")
+}
+
+/// Starts the `sockscope` binary with `args` in the background (killed
+/// when dropped) and reads its first stderr line, the banner that says
+/// where it listens. Returns it, its stderr's other lines and the banner.
+pub async fn spawn_with_banner(
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    String,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary runs");
+    let mut err = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let banner =
+        sockscope_test_support::within(Duration::from_secs(20), "the banner", err.next_line())
+            .await
+            .unwrap()
+            .expect("a banner on stderr");
+    (child, err, banner)
 }

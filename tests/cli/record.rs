@@ -1,14 +1,13 @@
 //! `sockscope record`: bad fault specs are refused with what is wrong, and
 //! a recording prints a connection's findings live, then its session.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::SinkExt;
 use sockscope_test_support::{bounded, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::sockscope;
+use crate::{sockscope, spawn_with_banner};
 
 #[tokio::test]
 async fn a_bad_fault_spec_is_refused_with_what_is_wrong() {
@@ -62,26 +61,17 @@ async fn a_recording_prints_findings_live_and_ends_on_ctrl_c() {
                 });
             }
         });
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
-            .args([
-                "record",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &format!("ws://{upstream_addr}"),
-                "--db",
-                db.to_str().unwrap(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-        let banner = within(Duration::from_secs(20), "the banner", err.next_line())
-            .await
-            .unwrap()
-            .unwrap();
+        let upstream = format!("ws://{upstream_addr}");
+        let (mut child, mut err, banner) = spawn_with_banner(&[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream,
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .await;
         // `sockscope record: ADDR -> UPSTREAM ...`: the port it got.
         let listen = banner
             .strip_prefix("sockscope record: ")

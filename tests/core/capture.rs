@@ -110,12 +110,12 @@ async fn a_recorded_session_goes_out_as_har_and_comes_back_the_same() {
 
 const T0: f64 = 1_800_000_000.0;
 
-fn message(kind: &str, at: f64, data: &str) -> Value {
+pub(crate) fn message(kind: &str, at: f64, data: &str) -> Value {
     json!({ "type": kind, "time": T0 + at, "opcode": 1, "data": data })
 }
 
 /// An entry starting `start` s after `T0`, to the ms.
-fn ws_entry(url: &str, start: f64, messages: Vec<Value>) -> Value {
+pub(crate) fn ws_entry(url: &str, start: f64, messages: Vec<Value>) -> Value {
     let started =
         export::rfc3339(T0 as i64 * 1_000_000_000 + (start * 1000.0).round() as i64 * 1_000_000);
     json!({
@@ -129,7 +129,7 @@ fn ws_entry(url: &str, start: f64, messages: Vec<Value>) -> Value {
     })
 }
 
-fn har(entries: Vec<Value>) -> Value {
+pub(crate) fn har(entries: Vec<Value>) -> Value {
     json!({ "log": { "version": "1.2", "creator": { "name": "test" }, "entries": entries } })
 }
 
@@ -138,7 +138,7 @@ const SECRET: &str = "capture-secret-7f3a9c41d2e8";
 /// A job-protocol client that pings before the ack, reconnects three
 /// times at exactly 1 s, and loses seq 4 across a reconnect; its token is
 /// in the URL. An HTTP entry sits between, as in any browser capture.
-fn planted() -> Value {
+pub(crate) fn planted() -> Value {
     let url = format!("wss://api.example.com/ws/progress?jobId=j1&token={SECRET}");
     let ready = r#"{"payload":{"resumeFrom":null},"type":"ready","v":1}"#;
     let ack = r#"{"v":1,"type":"ready_ack","payload":{"lastSeq":0,"replayed":0}}"#;
@@ -320,15 +320,29 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
                 err.contains(&file.display().to_string()),
                 "{name}: names the file: {err}"
             );
+            // Which session holds what came before the bad entry, if anything.
+            let kept = if name.starts_with("bad ") {
+                "what came before it is in session 1 (1 lanes, 1 frames)"
+            } else {
+                "nothing was stored (session 1 is empty)"
+            };
+            assert!(err.ends_with(kept), "{name}: {err}");
         }
-        // What came before a bad entry is kept.
+        // What came before a bad entry is kept, in the session the error names.
         let file = dir.path().join("bad-time.har");
         let db = dir.path().join("kept.db");
-        import_har(&file, &db, ImportOptions::default())
+        std::fs::write(dir.path().join("other.har"), planted().to_string()).unwrap();
+        import_har(&dir.path().join("other.har"), &db, ImportOptions::default())
+            .await
+            .unwrap();
+        let err = import_har(&file, &db, ImportOptions::default())
             .await
             .unwrap_err();
-        let reader = RecordReader::open(&db).unwrap();
-        let session = reader.sessions().unwrap().last().unwrap().tag.id;
+        let sockscope_core::CoreError::Capture { kept, .. } = err else {
+            panic!("{err}")
+        };
+        let session = kept.session_id;
+        assert_eq!(session, 2, "{kept:?}");
         assert_eq!(
             data_frames(&db, session),
             [[("in".to_owned(), Some("hi".to_owned()))]]

@@ -4,10 +4,12 @@
 mod browser;
 mod capture;
 mod config;
+mod har_fuzz;
 mod history;
 mod matrix;
 mod proxy;
 mod record;
+mod replay;
 mod scenarios;
 mod session;
 mod stop;

@@ -155,18 +155,19 @@ fn terminal_reason(db: &Path, session: i64) -> Option<String> {
 }
 
 /// A recording proxy in front of the harness's simulator, a job of
-/// `total` items, and its socket config pointed at the proxy.
-async fn job_through_proxy(
+/// `total` items with `faults`, and its socket config pointed at the proxy.
+pub(crate) async fn job_through_proxy(
     h: &Harness,
     db: &Path,
     total: u64,
+    faults: Faults,
 ) -> (
     RecordingProxy,
     sockscope_sim::CreateJobResponse,
     sockscope_engine::SocketConfig,
 ) {
     let proxy = record(&format!("ws://{}", h.sim.addr()), db, &[]).await;
-    let job = h.job(JobKind::CsvImport, total, Faults::default());
+    let job = h.job(JobKind::CsvImport, total, faults);
     let mut config = h.config(&job);
     config.url = job
         .ws_url
@@ -180,7 +181,7 @@ async fn a_simulator_job_through_the_proxy_is_a_lane_with_both_sides_and_its_clo
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("rec.db");
         let mut h = Harness::new().await;
-        let (proxy, _, config) = job_through_proxy(&h, &db, 3).await;
+        let (proxy, _, config) = job_through_proxy(&h, &db, 3, Faults::default()).await;
         let socket = h.add(&config);
         h.state(&socket, StateName::Closed).await;
         let session = proxy.session_id();
@@ -549,7 +550,7 @@ async fn a_token_in_the_upgrade_url_is_not_stored() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("rec.db");
         let mut h = Harness::new().await;
-        let (proxy, job, mut config) = job_through_proxy(&h, &db, 2).await;
+        let (proxy, job, mut config) = job_through_proxy(&h, &db, 2, Faults::default()).await;
         // The simulator takes the token in the query too (legacy backends).
         config.token_placement = TokenPlacement::Query;
         let socket = h.add(&config);

@@ -2,7 +2,8 @@
 //! summary and an exit code per outcome), `demo` (the simulator plus three
 //! job sockets whose faults set off the races of the seeds), `sim` (the
 //! simulator alone), `scenario` (the race scenario catalog), `proxy` (the
-//! chaos proxy), `record` (the recording proxy), and the history of past sessions: `sessions`, `events`,
+//! chaos proxy), `record` (the recording proxy), `replay` (a recorded connection's server
+//! side, served again), and the history of past sessions: `sessions`, `events`,
 //! `timeline`, `export`. Parsing is here; the work is in `sockscope-core`.
 
 mod demo;
@@ -10,6 +11,7 @@ mod history;
 mod printer;
 mod proxy;
 mod record;
+mod replay;
 mod scenario;
 mod summary;
 mod watch;
@@ -49,6 +51,12 @@ enum Command {
     ///
     /// Example: `sockscope record --listen 127.0.0.1:9000 --upstream wss://api.example.com`
     Record(Box<record::RecordArgs>),
+    /// Serve the server side of a recorded connection again, with its
+    /// timing (or faster): a capture becomes a scenario that runs against
+    /// the engine or any client.
+    ///
+    /// Example: `sockscope replay --session 3 --socket csv_import --speed 2`
+    Replay(Box<replay::ReplayArgs>),
     /// Watch job sockets headless: progress bars on a terminal, or JSON lines.
     ///
     /// Examples: `sockscope watch --config sockets.toml`,
@@ -138,6 +146,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Scenario(c) => scenario::run(c).await,
             Command::Proxy(a) => proxy::run(a).await,
             Command::Record(a) => record::run(*a).await,
+            Command::Replay(a) => replay::run(*a).await,
             Command::Watch(a) => watch::run(*a).await,
             Command::Sessions(db) => history::sessions(&db),
             Command::Events {

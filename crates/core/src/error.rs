@@ -69,13 +69,15 @@ pub enum CoreError {
     Keyring(#[from] sockscope_environment::Error),
     /// A capture file could not be read: not the format, malformed at an
     /// entry, or oversized. Fatal for the import; what came before the bad
-    /// entry was recorded.
-    #[error("{file}: {message}")]
+    /// entry was recorded, and the error says in which session.
+    #[error("{}: {message}; {kept}", .file.display())]
     Capture {
         /// The file.
         file: std::path::PathBuf,
         /// What is wrong, naming the entry.
         message: String,
+        /// The session holding the entries before the bad one, if any.
+        kept: crate::capture::Kept,
     },
     /// A conditional fault of the recording proxy is not a valid spec.
     /// Fatal: fix the spec (docs/captures.md shows the syntax).
@@ -90,6 +92,12 @@ pub enum CoreError {
     /// Fatal: fix the URL.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// A recorded connection cannot be replayed as asked: the session is
+    /// still being recorded, the socket never connected or has no server
+    /// frames, or an option is out of range. Fatal: pick another socket or
+    /// fix the option.
+    #[error("replay: {0}")]
+    Replay(String),
     /// A harness wait ended without its event: it timed out, or the engine
     /// stopped first. Fatal for the scenario or test that waited: what it
     /// expected did not happen.
@@ -123,6 +131,7 @@ impl CoreError {
             CoreError::Capture { .. } => "capture",
             CoreError::FaultSpec { .. } => "fault_spec",
             CoreError::Upstream(_) => "upstream",
+            CoreError::Replay(_) => "replay",
             CoreError::Task(_) => "task",
         }
     }

@@ -136,7 +136,7 @@ impl Lane {
     pub fn attempt(&mut self, events: &mut LaneEvents, at: i64, url: &str, token_in_url: bool) {
         let attempt = self.observer.attempt() + 1;
         if let Some((end, cause)) = self.pending_end.take() {
-            let delay = Duration::from_nanos(u64::try_from(at - end).unwrap_or(0));
+            let delay = Duration::from_nanos(u64::try_from(at.saturating_sub(end)).unwrap_or(0));
             let until = events.mono(at);
             let retry = attempt - 1;
             self.transition(

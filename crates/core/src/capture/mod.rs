@@ -17,6 +17,7 @@ pub mod fault;
 pub mod har;
 mod lane;
 pub mod recording_proxy;
+pub mod replay;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,6 +56,36 @@ pub struct ImportReport {
     pub events: u64,
 }
 
+/// What a failed import kept: the entries before the bad one, as a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kept {
+    /// The session the import began.
+    pub session_id: i64,
+    /// Its lanes.
+    pub lanes: usize,
+    /// Its frames.
+    pub frames: u64,
+    /// Its events: 0 when nothing was stored.
+    pub events: u64,
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.events == 0 {
+            return write!(
+                f,
+                "nothing was stored (session {} is empty)",
+                self.session_id
+            );
+        }
+        write!(
+            f,
+            "what came before it is in session {} ({} lanes, {} frames)",
+            self.session_id, self.lanes, self.frames
+        )
+    }
+}
+
 /// How to read the connections: their dialect, or `None` to tell it from
 /// each connection (its URL, subprotocol and first client frame).
 #[derive(Debug, Clone, Default)]
@@ -79,21 +110,30 @@ pub async fn import_har(
     let session_id = recorder.session().id;
     let path = har.to_owned();
     let read = tokio::task::spawn_blocking(move || {
-        let mut lanes = Lanes::new(options, tx);
-        let stats = har::read(std::io::BufReader::new(file), |entry| lanes.entry(entry));
-        let stats = stats.map_err(|e| CoreError::Capture {
-            file: path.clone(),
-            message: e.to_string(),
-        })?;
-        lanes.finish();
-        Ok::<_, CoreError>((stats, lanes.counts()))
+        read_har(std::io::BufReader::new(file), options, |event| {
+            tx.blocking_send(Arc::new(event))
+                .map_err(|_| har::HarError {
+                    entry: None,
+                    message: "the recorder stopped".into(),
+                })
+        })
     })
     .await
     .map_err(|e| CoreError::Task(e.to_string()))?;
     // The recorder commits what it got either way: a bad file leaves a
-    // session of the entries before the bad one, and says so.
+    // session of the entries before the bad one, and says which.
     let summary = recorder.finish().await?;
-    let (stats, counts) = read?;
+    let (stats, counts) = read;
+    let stats = stats.map_err(|e| CoreError::Capture {
+        file: path,
+        message: e.to_string(),
+        kept: Kept {
+            session_id,
+            lanes: counts.lanes,
+            frames: counts.frames,
+            events: summary.written,
+        },
+    })?;
     Ok(ImportReport {
         session_id,
         entries: stats.entries,
@@ -141,16 +181,35 @@ pub fn detect_dialect(
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    lanes: usize,
-    frames: u64,
-    findings: u64,
+/// Reads a HAR file's WebSocket entries as lanes and hands each event
+/// they make to `each`, in order: what [`import_har`] records, without a
+/// database. Blocking. Returns what the file held, or the error naming
+/// the bad entry, and what was made up to there.
+pub fn read_har(
+    input: impl std::io::Read,
+    options: ImportOptions,
+    each: impl FnMut(Event) -> Result<(), har::HarError>,
+) -> (Result<har::HarStats, har::HarError>, ReadCounts) {
+    let mut lanes = Lanes::new(options, each);
+    let stats = har::read(input, |entry| lanes.entry(entry));
+    lanes.finish();
+    (stats, lanes.counts())
 }
 
-struct Lanes {
+/// What [`read_har`] made.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Lanes: connections, each one or more attempts.
+    pub lanes: usize,
+    /// Frames.
+    pub frames: u64,
+    /// Findings the observer made.
+    pub findings: u64,
+}
+
+struct Lanes<S> {
     options: ImportOptions,
-    tx: mpsc::Sender<Arc<Event>>,
+    sink: S,
     events: LaneEvents,
     /// Lanes by URL (without its secrets), newest last.
     by_url: HashMap<String, Vec<Lane>>,
@@ -158,11 +217,11 @@ struct Lanes {
     lanes: usize,
 }
 
-impl Lanes {
-    fn new(options: ImportOptions, tx: mpsc::Sender<Arc<Event>>) -> Lanes {
+impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
+    fn new(options: ImportOptions, sink: S) -> Lanes<S> {
         Lanes {
             options,
-            tx,
+            sink,
             // Monotonic time counts from the first entry.
             events: LaneEvents::starting_at(None),
             by_url: HashMap::new(),
@@ -171,23 +230,18 @@ impl Lanes {
         }
     }
 
-    fn counts(&self) -> Counts {
-        Counts {
+    fn counts(&self) -> ReadCounts {
+        ReadCounts {
             lanes: self.lanes,
             frames: self.events.frames,
             findings: self.events.findings,
         }
     }
 
-    /// Hands what the lanes made to the recorder.
+    /// Hands what the lanes made on.
     fn flush(&mut self) -> Result<(), har::HarError> {
         for event in self.events.take() {
-            self.tx
-                .blocking_send(Arc::new(event))
-                .map_err(|_| har::HarError {
-                    entry: None,
-                    message: "the recorder stopped".into(),
-                })?;
+            (self.sink)(event)?;
         }
         Ok(())
     }
@@ -207,13 +261,14 @@ impl Lanes {
         let start = entry.started_ns;
         let ev = &mut self.events;
         lane.attempt(ev, start, &url, token_in_url);
-        let mut end = start + (entry.time_ms * 1e6) as i64;
+        // Saturating: a file may say an entry lasted 1e308 ms.
+        let mut end = start.saturating_add((entry.time_ms * 1e6) as i64);
         let end_cause;
         if entry.status == 101 {
             let first = entry.messages.first().map_or(i64::MAX, |m| m.at_ns);
             let answered = entry
                 .answered_ms
-                .map_or(start, |ms| start + (ms * 1e6) as i64)
+                .map_or(start, |ms| start.saturating_add((ms * 1e6) as i64))
                 .min(first)
                 .max(start);
             lane.upgraded(ev, answered);

@@ -56,7 +56,7 @@ use crate::CoreError;
 /// Largest upgrade request head read from the app.
 const MAX_HEAD: usize = 16 * 1024;
 /// How long the app has to send its upgrade request, and the backend to answer it.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// After one side's close frame and end, how long the other has to end too.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// How long [`RecordingProxy::finish`] lets connections end before it cuts them.
@@ -352,20 +352,47 @@ impl LaneRegistry {
 }
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut stopped = shared.stopped.clone();
+    let max = shared.options.max_connections;
+    let stopped = shared.stopped.clone();
+    accept_each(
+        listener,
+        stopped,
+        max,
+        || false,
+        |tcp| connection(Arc::clone(&shared), tcp),
+    )
+    .await;
+}
+
+/// Accepts connections and runs `each` on each in a task of its own, at
+/// most `max` at once (more are closed unanswered: the bound on memory),
+/// until `stopped` or, once no connection is open, `over()`. Then lets the
+/// open ones end within [`SHUTDOWN_GRACE`] and cuts the rest.
+pub(super) async fn accept_each<F, Fut>(
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+    max: usize,
+    over: impl Fn() -> bool,
+    mut each: F,
+) where
+    F: FnMut(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut conns = JoinSet::new();
     loop {
+        if conns.is_empty() && over() {
+            break;
+        }
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
                 let Ok((tcp, _)) = accepted else { continue };
-                if conns.len() >= shared.options.max_connections {
-                    // Refused unanswered: the bound on memory.
+                if conns.len() >= max {
                     drop(tcp);
                     continue;
                 }
-                conns.spawn(connection(Arc::clone(&shared), tcp));
+                conns.spawn(each(tcp));
             }
         }
     }
@@ -380,16 +407,16 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// The upgrade request as the app sent it.
-struct Head {
+pub(super) struct Head {
     /// Path and query.
-    target: String,
-    headers: Vec<(String, String)>,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
     /// Every byte read, the head and whatever followed, for the handshake.
-    bytes: Vec<u8>,
+    pub bytes: Vec<u8>,
 }
 
 impl Head {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -441,7 +468,24 @@ async fn read_head(tcp: &mut TcpStream) -> Result<Head, (u16, &'static str)> {
     Ok(head)
 }
 
-async fn answer(tcp: &mut TcpStream, (status, reason): (u16, &str)) {
+/// A new connection's upgrade request, read within [`HANDSHAKE_TIMEOUT`];
+/// anything else is answered with its HTTP error and is `None`.
+pub(super) async fn upgrade_request(tcp: &mut TcpStream) -> Option<Head> {
+    let _ = tcp.set_nodelay(true);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(tcp)).await {
+        Ok(Ok(head)) => Some(head),
+        Ok(Err(status)) => {
+            answer(tcp, status).await;
+            None
+        }
+        Err(_) => {
+            answer(tcp, (408, "Request Timeout")).await;
+            None
+        }
+    }
+}
+
+pub(super) async fn answer(tcp: &mut TcpStream, (status, reason): (u16, &str)) {
     let text =
         format!("HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     let _ = tcp.write_all(text.as_bytes()).await;
@@ -475,11 +519,8 @@ fn ws_config(max: usize) -> WebSocketConfig {
 
 /// One connection: the upgrade both ways, then the frames, then its end.
 async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
-    let _ = tcp.set_nodelay(true);
-    let head = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_head(&mut tcp)).await {
-        Ok(Ok(head)) => head,
-        Ok(Err(status)) => return answer(&mut tcp, status).await,
-        Err(_) => return answer(&mut tcp, (408, "Request Timeout")).await,
+    let Some(head) = upgrade_request(&mut tcp).await else {
+        return;
     };
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let started = shared.now_ns();
@@ -657,10 +698,10 @@ type UpstreamWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The app's TCP stream with the bytes already read (the upgrade
 /// request) put back in front, for the WebSocket handshake.
 #[derive(Debug)]
-struct Rewind {
-    prefix: Vec<u8>,
-    at: usize,
-    inner: TcpStream,
+pub(super) struct Rewind {
+    pub prefix: Vec<u8>,
+    pub at: usize,
+    pub inner: TcpStream,
 }
 
 impl AsyncRead for Rewind {
