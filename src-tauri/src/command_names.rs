@@ -1,21 +1,38 @@
-// Shared by build.rs (the app manifest that generates one `allow-*`
-// permission per command) and by the capability test; keep in sync with
-// `commands::handler`.
-pub const ALL: &[&str] = &[
-    "app_info",
-    "subscribe",
-    "sockets",
-    "add_socket",
-    "remove_socket",
-    "cancel_socket",
-    "retry_socket",
-    "sessions",
-    "session_events",
-    "scenarios",
-    "run_scenario",
-    "export_session",
-    "import_har",
-    "pick_har_file",
-    "otlp_settings",
-    "set_otlp_settings",
-];
+// The app's commands, named once. build.rs includes this file for the app
+// manifest (one `allow-*` permission per command), `commands::handler`
+// registers them with `with_app_commands!(…)`, and the test in commands.rs
+// checks that capabilities/main.json grants exactly these.
+
+/// Calls `$then!` with every command's function name.
+macro_rules! with_app_commands {
+    ($then:ident) => {
+        $then! {
+            app_info,
+            subscribe,
+            sockets,
+            add_socket,
+            remove_socket,
+            cancel_socket,
+            retry_socket,
+            sessions,
+            session_events,
+            scenarios,
+            run_scenario,
+            export_session,
+            import_har,
+            pick_har_file,
+            otlp_settings,
+            set_otlp_settings,
+        }
+    };
+}
+
+macro_rules! command_names {
+    ($($command:ident),+ $(,)?) => {
+        &[$(stringify!($command)),+]
+    };
+}
+
+/// Every command's name, as the webview invokes it.
+#[allow(dead_code)] // Read by build.rs and the capability test.
+pub const ALL: &[&str] = with_app_commands!(command_names);

@@ -14,8 +14,9 @@ use crate::live;
 use crate::token_guard::TokenGuard;
 use crate::transfer::{
     AddSocketRequest, AppInfo, CursorIo, EventPageOut, ImportedSession, LiveBatch, OtlpSettings,
-    ScenarioRow, SessionRow, SocketRow, UiEvent,
+    ScenarioRow, SessionRow, SocketRow,
 };
+use crate::ui_event::UiEvent;
 
 /// What every command may reach.
 #[derive(Debug)]
@@ -39,26 +40,15 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Res<T> + Send + 'sta
         .map_err(|e| UiError::new("task", e.to_string()))?
 }
 
-/// Registers every command; keep in step with `command_names.rs`.
+macro_rules! register {
+    ($($command:ident),+ $(,)?) => {
+        tauri::generate_handler![$($command),+]
+    };
+}
+
+/// Registers every command of `command_names.rs`.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![
-        app_info,
-        subscribe,
-        sockets,
-        add_socket,
-        remove_socket,
-        cancel_socket,
-        retry_socket,
-        sessions,
-        session_events,
-        scenarios,
-        run_scenario,
-        export_session,
-        import_har,
-        pick_har_file,
-        otlp_settings,
-        set_otlp_settings,
-    ]
+    with_app_commands!(register)
 }
 
 #[tauri::command]
@@ -142,7 +132,7 @@ async fn session_events(
     with_history(&state, move |h| {
         let page = h.page(&q)?;
         Ok(EventPageOut {
-            events: page.events.into_iter().map(UiEvent::from).collect(),
+            events: UiEvent::from_records(page.events)?,
             next: page.next.map(Into::into),
         })
     })
@@ -165,7 +155,7 @@ fn scenarios() -> Vec<ScenarioRow> {
 #[tauri::command]
 async fn run_scenario(id: String) -> Res<crate::scenario_view::ScenarioResult> {
     let report = scenario::run(&id).await?;
-    Ok(crate::scenario_view::ScenarioResult::from(&report))
+    crate::scenario_view::ScenarioResult::try_from(&report)
 }
 
 /// Writes a session in `format` (an [`export::Format`] name) to the export
@@ -249,9 +239,7 @@ async fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -
 
 #[cfg(test)]
 mod tests {
-    mod names {
-        include!("command_names.rs");
-    }
+    use crate::command_names as names;
 
     /// The capability allows every command, and beyond them only the event
     /// listening that the window's file drop needs.

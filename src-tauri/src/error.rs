@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 use sockscope_core::CoreError;
+use ts_rs::TS;
 
 /// A command's error, as the UI receives it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+#[ts(rename = "UiErrorShape")]
 pub struct UiError {
     /// Stable machine-readable code, e.g. `unknown_socket`.
     pub code: &'static str,

@@ -2,6 +2,8 @@
 //! only crate that knows Tauri; it owns the serde transfer types of the
 //! webview boundary and nothing of the domain.
 
+#[macro_use]
+mod command_names;
 mod commands;
 mod error;
 mod live;
@@ -10,6 +12,9 @@ mod settings;
 mod token_guard;
 mod transfer;
 mod tray;
+#[cfg(test)]
+mod typescript;
+mod ui_event;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use sockscope_core::Session;
 use sockscope_core::history::{CatchUp, Live};
+use sockscope_engine::Event;
 use sockscope_recorder::EventRecord;
 use tauri::ipc::Channel;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::UiError;
-use crate::transfer::{LiveBatch, SocketRow, UiEvent};
+use crate::transfer::{LiveBatch, SocketRow};
+use crate::ui_event::UiEvent;
 
 /// One batch per display frame at most.
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -52,6 +54,14 @@ pub struct Pending {
 }
 
 impl Pending {
+    fn push(&mut self, ev: &Event) {
+        match UiEvent::live(ev) {
+            Ok(e) => self.events.push(e),
+            // Made from the engine's own values: a bug, not bad input.
+            Err(e) => tracing::warn!(error = %e, "a live event the window cannot take"),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.events.is_empty() && self.missed == 0
     }
@@ -98,12 +108,19 @@ pub async fn forward(
     let mut page = Some(first);
     let mut first_batch = true;
     loop {
-        if let Some(events) = page.take().filter(|e| first_batch || !e.is_empty()) {
+        if let Some(records) = page.take().filter(|e| first_batch || !e.is_empty()) {
             first_batch = false;
+            let events = match UiEvent::from_records(records) {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the history failed; live events from here");
+                    break;
+                }
+            };
             tick.tick().await;
             let batch = LiveBatch {
                 now: now(&session),
-                events: events.into_iter().map(UiEvent::from).collect(),
+                events,
                 missed: 0,
                 sockets: sent.changed(SocketRow::all(&session)),
             };
@@ -142,7 +159,7 @@ pub async fn forward(
         missed,
     };
     if let Some(ev) = first.filter(|ev| cutoff.admits(ev)) {
-        pending.events.push(UiEvent::live(&ev));
+        pending.push(&ev);
     }
     // Without events, still a batch twice a second: the engine's "now"
     // (countdowns) and socket rows that changed without an event.
@@ -152,7 +169,7 @@ pub async fn forward(
             r = rx.recv() => match r {
                 Ok(ev) => {
                     if cutoff.admits(&ev) {
-                        pending.events.push(UiEvent::live(&ev));
+                        pending.push(&ev);
                     }
                 }
                 Err(RecvError::Lagged(n)) => pending.missed += n,
@@ -177,6 +194,7 @@ pub async fn forward(
 mod tests {
     use super::SentRows;
     use crate::transfer::SocketRow;
+    use crate::ui_event::StateName;
 
     #[test]
     fn the_socket_list_goes_out_only_when_it_changed() {
@@ -197,9 +215,15 @@ mod tests {
         let mut sent = SentRows::default();
         assert_eq!(sent.changed(Vec::new()), Some(Vec::new()), "the first list");
         assert_eq!(sent.changed(Vec::new()), None);
-        assert_eq!(sent.changed(vec![row("Ready")]), Some(vec![row("Ready")]));
-        assert_eq!(sent.changed(vec![row("Ready")]), None);
-        assert_eq!(sent.changed(vec![row("Closed")]), Some(vec![row("Closed")]));
+        assert_eq!(
+            sent.changed(vec![row(StateName::Ready)]),
+            Some(vec![row(StateName::Ready)])
+        );
+        assert_eq!(sent.changed(vec![row(StateName::Ready)]), None);
+        assert_eq!(
+            sent.changed(vec![row(StateName::Closed)]),
+            Some(vec![row(StateName::Closed)])
+        );
         assert_eq!(sent.changed(Vec::new()), Some(Vec::new()));
     }
 }

@@ -5,11 +5,13 @@ use serde::Serialize;
 use sockscope_core::scenario::{ScenarioReport, Verdict};
 use sockscope_engine::event::EventKind;
 use std::collections::BTreeMap;
+use ts_rs::TS;
 
-use crate::transfer::UiEvent;
+use crate::UiError;
+use crate::ui_event::UiEvent;
 
 /// `run_scenario`'s answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ScenarioResult {
     /// Scenario id.
     pub id: &'static str,
@@ -39,8 +41,10 @@ fn shown(kind: &EventKind) -> bool {
     )
 }
 
-impl From<&ScenarioReport> for ScenarioResult {
-    fn from(r: &ScenarioReport) -> ScenarioResult {
+impl TryFrom<&ScenarioReport> for ScenarioResult {
+    type Error = UiError;
+
+    fn try_from(r: &ScenarioReport) -> Result<ScenarioResult, UiError> {
         // The run's own engine events, with their real socket ids (from 1;
         // 0 is engine-wide) and engine times. Frames, messages and the rest
         // stay out: the scenario view shows lanes, states, findings and
@@ -50,9 +54,9 @@ impl From<&ScenarioReport> for ScenarioResult {
             .iter()
             .filter(|e| shown(&e.kind))
             .map(|e| UiEvent::live(e))
-            .collect();
+            .collect::<Result<_, _>>()?;
         events.sort_by_key(|e| e.t);
-        ScenarioResult {
+        Ok(ScenarioResult {
             id: r.info.id,
             passed: r.passed(),
             verdict: match &r.verdict {
@@ -63,6 +67,6 @@ impl From<&ScenarioReport> for ScenarioResult {
             elapsed_ms: r.elapsed.as_secs_f64() * 1e3,
             findings: r.findings.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
             events,
-        }
+        })
     }
 }

@@ -1,56 +1,21 @@
 //! Serde transfer types for the webview: the app's boundary, flattened to
-//! numbers and strings. Live events and history pages share one shape
-//! ([`UiEvent`]), built from the recorder's scrubbed records, so the UI
-//! draws both the same way and never sees a secret.
+//! numbers and strings, each mapped explicitly from the core's types. The
+//! events are in `ui_event`. ui/src/transfer.gen.ts is generated from them
+//! (`typescript`), so the UI's type check sees every field.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use sockscope_core::session::SocketView;
 use sockscope_core::{Session, SocketSpec, TokenSpec};
-use sockscope_engine::{AdapterKind, Event, State};
-use sockscope_recorder::{EventBody, EventRecord, PageCursor, SessionSummary};
+use sockscope_engine::{AdapterKind, State};
+use sockscope_recorder::{PageCursor, SessionSummary};
+use ts_rs::TS;
 
-/// Payload bytes kept per live frame for the inspector (scrubbed first).
-pub const LIVE_PAYLOAD_CAP: usize = 4096;
-
-/// One event for the timeline.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct UiEvent {
-    /// Recorder row id (0 for live events).
-    pub id: i64,
-    /// Socket id.
-    pub s: u64,
-    /// Monotonic ns since the engine started.
-    pub t: u64,
-    /// Wall clock in µs since the Unix epoch (ns would not fit a JS number).
-    pub w: i64,
-    /// What happened, tagged by `kind`.
-    #[serde(flatten)]
-    pub body: EventBody,
-}
-
-impl UiEvent {
-    /// A live engine event, scrubbed and capped as the recorder would.
-    pub fn live(ev: &Event) -> UiEvent {
-        UiEvent::from(EventRecord::from_event(ev, Some(LIVE_PAYLOAD_CAP)))
-    }
-}
-
-impl From<EventRecord> for UiEvent {
-    fn from(r: EventRecord) -> UiEvent {
-        UiEvent {
-            id: r.event_id,
-            s: r.socket_id,
-            t: r.mono_ns,
-            w: r.wall_ns / 1000,
-            body: r.body,
-        }
-    }
-}
+use crate::ui_event::{StateName, UiEvent};
 
 /// A row of the socket list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct SocketRow {
     /// Socket id.
     pub id: u64,
@@ -61,7 +26,7 @@ pub struct SocketRow {
     /// Job id.
     pub job_id: Option<String>,
     /// State name.
-    pub state: &'static str,
+    pub state: StateName,
     /// Attempt of the state (retry number in Backoff).
     pub attempt: u32,
     /// Connection attempts so far.
@@ -99,7 +64,7 @@ impl From<&SocketView> for SocketRow {
             name: v.name.clone(),
             adapter: v.adapter.as_str(),
             job_id: v.job_id.clone(),
-            state: v.state.name().as_str(),
+            state: v.state.name().into(),
             attempt,
             attempts: v.attempts,
             backoff_until,
@@ -112,7 +77,7 @@ impl From<&SocketView> for SocketRow {
 }
 
 /// What the live channel carries, at most once per display frame.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS)]
 pub struct LiveBatch {
     /// Engine-monotonic ns when the batch left.
     pub now: u64,
@@ -125,7 +90,7 @@ pub struct LiveBatch {
 }
 
 /// `app_info`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct AppInfo {
     /// App version.
     pub version: &'static str,
@@ -145,7 +110,7 @@ pub struct AppInfo {
 }
 
 /// A past session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct SessionRow {
     /// Session id.
     pub id: i64,
@@ -175,7 +140,8 @@ impl From<SessionSummary> for SessionRow {
 }
 
 /// A page of a past session's events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(rename = "EventPage")]
 pub struct EventPageOut {
     /// The events, in time order.
     pub events: Vec<UiEvent>,
@@ -184,7 +150,7 @@ pub struct EventPageOut {
 }
 
 /// A page cursor as JSON.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
 pub struct CursorIo {
     /// Monotonic ns of the last event returned.
     pub mono_ns: u64,
@@ -212,7 +178,7 @@ impl From<CursorIo> for PageCursor {
 
 /// Where a new socket's token comes from. The token itself never crosses
 /// the boundary: only a variable name, a file path or a keyring entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TokenRef {
     /// No token.
@@ -235,7 +201,7 @@ pub enum TokenRef {
 }
 
 /// `add_socket`'s argument.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 pub struct AddSocketRequest {
     /// `ws://` or `wss://` URL, without a token.
     pub url: String,
@@ -256,7 +222,7 @@ pub struct AddSocketRequest {
 }
 
 /// The dialect options the "+ socket" form offers.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, TS)]
 pub struct DialectRequest {
     /// The event, invocation target or message type of progress.
     pub progress_event: Option<String>,
@@ -307,7 +273,7 @@ impl AddSocketRequest {
 }
 
 /// A catalog entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ScenarioRow {
     /// Kebab-case id.
     pub id: &'static str,
@@ -323,11 +289,12 @@ pub struct ScenarioRow {
 /// when saved, stored as JSON in the config dir, and read at each start.
 /// Default: off, HTTP/protobuf, endpoint and service name from the
 /// standard `OTEL_*` variables.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
 pub struct OtlpSettings {
     /// Send live traces.
     pub enabled: bool,
     /// `grpc` or `http_protobuf`.
+    #[ts(type = "\"grpc\" | \"http_protobuf\"")]
     pub protocol: String,
     /// Collector endpoint; `None` leaves it to the standard variables.
     pub endpoint: Option<String>,
@@ -365,77 +332,6 @@ impl OtlpSettings {
             cfg.service_name = s.clone();
         }
         Some(cfg)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sockscope_engine::Mono;
-    use sockscope_engine::event::{ENGINE_WIDE, EnvironmentChange, EventKind};
-    use std::time::{Duration, SystemTime};
-
-    /// Engine-wide changes cross the boundary as socket 0 with their own
-    /// kind, which the UI draws across every lane instead of as a lane.
-    #[test]
-    fn engine_wide_events_pass_through_as_socket_zero() {
-        let wake = Event {
-            socket: ENGINE_WIDE,
-            mono: Mono(42_000),
-            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            kind: EventKind::Environment(EnvironmentChange::Wake {
-                suspended: Duration::from_millis(3_500),
-            }),
-        };
-        let json = serde_json::to_value(UiEvent::live(&wake)).unwrap();
-        assert_eq!(json["s"], 0);
-        assert_eq!(json["t"], 42_000);
-        assert_eq!(json["kind"], "environment");
-        assert_eq!(json["change"], "wake");
-        assert!(json["detail"].as_str().unwrap().contains("3.5"), "{json}");
-
-        let addr = Event {
-            kind: EventKind::Environment(EnvironmentChange::Address {
-                added: false,
-                addr: "10.0.0.2".parse().unwrap(),
-                prefix: 24,
-            }),
-            ..wake
-        };
-        let json = serde_json::to_value(UiEvent::live(&addr)).unwrap();
-        assert_eq!(json["s"], 0);
-        assert_eq!(json["change"], "address_removed");
-        assert_eq!(json["detail"], "10.0.0.2/24");
-    }
-}
-
-#[cfg(test)]
-mod recording_failed_tests {
-    use super::*;
-    use sockscope_engine::Mono;
-    use sockscope_engine::event::{ENGINE_WIDE, EventKind};
-    use std::time::SystemTime;
-
-    /// A failed recording reaches the window as an engine-wide change the
-    /// banner (ui/src/banner.ts) reads, its reason scrubbed.
-    #[test]
-    fn a_failed_recording_crosses_as_an_engine_wide_change_without_secrets() {
-        let failed = Event {
-            socket: ENGINE_WIDE,
-            mono: Mono(7),
-            wall: SystemTime::UNIX_EPOCH,
-            kind: EventKind::RecordingFailed {
-                reason: "sqlite: database or disk is full (recording to /tmp/token=s3cr3t-x/s.db)"
-                    .into(),
-            },
-        };
-        let json = serde_json::to_value(UiEvent::live(&failed)).unwrap();
-        assert_eq!(json["s"], 0);
-        assert_eq!(json["kind"], "environment");
-        assert_eq!(json["change"], "recording_failed");
-        let detail = json["detail"].as_str().unwrap();
-        assert!(detail.contains("disk is full"), "{detail}");
-        assert!(!detail.contains("s3cr3t-x"), "{detail}");
     }
 }
 
@@ -496,7 +392,7 @@ mod add_socket_tests {
 
 /// What importing a capture made, for the status line: the new session
 /// and its lanes, attempts, frames and findings.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 pub struct ImportedSession {
     pub session_id: i64,
     pub lanes: usize,

@@ -3,7 +3,7 @@
 
 import { formatClock, formatDuration } from "./scale";
 import type { Store } from "./store";
-import type { UiEvent } from "./types";
+import { type UiEvent, unhandled } from "./types";
 
 export function detailLines(store: Store, evIndex: number): string[] {
   const ev = store.event(evIndex);
@@ -70,8 +70,15 @@ export function detailLines(store: Store, evIndex: number): string[] {
           : "  engine-wide: every socket was told (network_changed)",
       );
       break;
-    default:
+    case "message":
+    case "backoff_planned":
+    case "state_sync":
+    case "progress":
+    case "heartbeat_answered":
       lines.push(`${ev.kind}  ${name}  ${clock}`);
+      break;
+    default:
+      unhandled(ev);
   }
   return lines;
 }

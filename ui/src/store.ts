@@ -3,7 +3,7 @@
 // bounded (StoreLimits): event details, payloads, frame marks and the
 // other marks each have a limit, and the oldest go first.
 
-import { ENGINE_WIDE, type EventOf, type StateName, type UiEvent } from "./types";
+import { ENGINE_WIDE, type EventOf, type StateName, type UiEvent, unhandled } from "./types";
 
 export class NumList {
   buf: Float64Array;
@@ -287,6 +287,8 @@ export class Store {
         break;
       case "heartbeat_answered":
         break;
+      default:
+        unhandled(e);
     }
     this.boundMarks(tr);
   }

@@ -5,7 +5,7 @@ import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, ellipsize, envLineAt, envLines, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
 import { type TimeScale, LIVE_WINDOW_NS, clampNsPerPx, fitData, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
-import { ENGINE_WIDE } from "./types";
+import { ENGINE_WIDE, unhandled } from "./types";
 
 export interface Pick {
   socket: number;
@@ -799,7 +799,13 @@ export function describeShort(ev: import("./types").UiEvent): string {
       return `added ${ev.name} ${ev.adapter}`;
     case "environment":
       return `${envLabel(ev.change, ev.detail)} · every socket`;
-    default:
+    case "message":
+    case "backoff_planned":
+    case "state_sync":
+    case "progress":
+    case "heartbeat_answered":
       return ev.kind;
+    default:
+      return unhandled(ev);
   }
 }

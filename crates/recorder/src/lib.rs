@@ -12,6 +12,7 @@
 
 mod error;
 pub mod export;
+mod kinds;
 pub mod logging;
 pub mod otel;
 pub mod read;

@@ -8,10 +8,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::record::{
-    BackoffRecord, EventBody, EventRecord, FindingRecord, FrameRow, MessageRecord, ProgressRecord,
-    SocketRecord, StateSyncRow, TransitionRecord,
-};
+use crate::kinds::{self, SocketRecord};
+use crate::record::EventRecord;
 use crate::store::SessionTag;
 
 /// One recording session (one app or CLI run).
@@ -135,6 +133,8 @@ impl RecordReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // `rarray`: a page's detail rows are read one query per kind.
+        rusqlite::vtab::array::load_module(&conn)?;
         Ok(RecordReader { conn })
     }
 
@@ -168,23 +168,15 @@ impl RecordReader {
 
     /// The sockets of a session, by id.
     pub fn sockets(&self, session_id: i64) -> Result<Vec<SocketSummary>, Error> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT socket_id, name, scheme, host, port, path, adapter, job_id, token_source
-             FROM sockets WHERE session_id = ?1 ORDER BY socket_id",
-        )?;
+        let sql = format!(
+            "SELECT socket_id, {} FROM sockets WHERE session_id = ?1 ORDER BY socket_id",
+            kinds::socket_added::COLUMNS
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map([session_id], |r| {
             Ok(SocketSummary {
                 socket_id: r.get::<_, i64>(0)? as u64,
-                config: SocketRecord {
-                    name: r.get(1)?,
-                    scheme: r.get(2)?,
-                    host: r.get(3)?,
-                    port: r.get(4)?,
-                    path: r.get(5)?,
-                    adapter: r.get(6)?,
-                    job_id: r.get(7)?,
-                    token_source: r.get(8)?,
-                },
+                config: SocketRecord::from_row(r, 1)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -223,7 +215,7 @@ impl RecordReader {
             after: 0,
             through: i64::MAX,
         });
-        let mut heads = match &q.sockets {
+        let heads = match &q.sockets {
             Some(ids) if ids.len() <= MERGE_MAX_SOCKETS => {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT id, socket_id, mono_ns, wall_ns, kind FROM events INDEXED BY events_by_socket
@@ -295,17 +287,19 @@ impl RecordReader {
         } else {
             None
         };
-        let mut events = Vec::with_capacity(heads.len());
-        for h in heads.drain(..) {
-            let body = self.body(h.id, &h.kind)?;
-            events.push(EventRecord {
+        let kinds: Vec<(i64, &str)> = heads.iter().map(|h| (h.id, h.kind.as_str())).collect();
+        let bodies = kinds::read_bodies(&self.conn, &kinds)?;
+        let events = heads
+            .iter()
+            .zip(bodies)
+            .map(|(h, body)| EventRecord {
                 event_id: h.id,
                 socket_id: h.socket_id,
                 mono_ns: h.mono_ns,
                 wall_ns: h.wall_ns,
                 body,
-            });
-        }
+            })
+            .collect();
         Ok(EventPage { events, next })
     }
 
@@ -334,142 +328,6 @@ impl RecordReader {
                 Some(c) => q.after = Some(c),
                 None => return Ok(()),
             }
-        }
-    }
-
-    fn body(&self, id: i64, kind: &str) -> Result<EventBody, Error> {
-        let one = |sql: &str,
-                   f: &dyn Fn(&Row<'_>) -> rusqlite::Result<EventBody>|
-         -> Result<EventBody, Error> {
-            Ok(self.conn.prepare_cached(sql)?.query_row([id], |r| f(r))?)
-        };
-        let u = |r: &Row<'_>, i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
-        let ou = |r: &Row<'_>, i: usize| -> rusqlite::Result<Option<u64>> {
-            Ok(r.get::<_, Option<i64>>(i)?.map(|v| v as u64))
-        };
-        match kind {
-            "socket_added" => one(
-                "SELECT name, scheme, host, port, path, adapter, job_id, token_source FROM sockets WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::SocketAdded(SocketRecord {
-                        name: r.get(0)?,
-                        scheme: r.get(1)?,
-                        host: r.get(2)?,
-                        port: r.get(3)?,
-                        path: r.get(4)?,
-                        adapter: r.get(5)?,
-                        job_id: r.get(6)?,
-                        token_source: r.get(7)?,
-                    }))
-                },
-            ),
-            "transition" => one(
-                "SELECT from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type
-                 FROM transitions WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::Transition(TransitionRecord {
-                        from: r.get(0)?,
-                        to: r.get(1)?,
-                        attempt: r.get(2)?,
-                        backoff_until_ns: ou(r, 3)?,
-                        close_code: r.get(4)?,
-                        close_initiator: r.get(5)?,
-                        reason: r.get(6)?,
-                        reason_detail: r.get(7)?,
-                        cause: r.get(8)?,
-                        cause_detail: r.get(9)?,
-                        error_type: r.get(10)?,
-                    }))
-                },
-            ),
-            "finding" => one(
-                "SELECT class, side, severity, attempt, detail, transition_event_id, frame_event_id FROM findings WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::Finding(FindingRecord {
-                        class: r.get(0)?,
-                        side: r.get(1)?,
-                        severity: r.get(2)?,
-                        attempt: r.get(3)?,
-                        detail: r.get(4)?,
-                        transition_event_id: r.get(5)?,
-                        frame_event_id: r.get(6)?,
-                    }))
-                },
-            ),
-            "frame" => one(
-                "SELECT direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated FROM frames WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::Frame(FrameRow {
-                        direction: r.get(0)?,
-                        opcode: r.get(1)?,
-                        size: u(r, 2)?,
-                        message_type: r.get(3)?,
-                        seq: ou(r, 4)?,
-                        msg_id: ou(r, 5)?,
-                        close_code: r.get(6)?,
-                        payload: r.get(7)?,
-                        payload_truncated: r.get(8)?,
-                    }))
-                },
-            ),
-            "message" => one(
-                "SELECT msg_id, stage, depth, drop_reason FROM messages WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::Message(MessageRecord {
-                        msg_id: u(r, 0)?,
-                        stage: r.get(1)?,
-                        depth: ou(r, 2)?,
-                        drop_reason: r.get(3)?,
-                    }))
-                },
-            ),
-            "backoff_planned" => one(
-                "SELECT attempt, delay_ns, ceiling_ns FROM backoffs WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::BackoffPlanned(BackoffRecord {
-                        attempt: r.get(0)?,
-                        delay_ns: u(r, 1)?,
-                        ceiling_ns: u(r, 2)?,
-                    }))
-                },
-            ),
-            "state_sync" => one(
-                "SELECT try_no, outcome, job_status, processed, total, last_seq, http_status, error, will_retry FROM state_syncs WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::StateSync(StateSyncRow {
-                        try_no: r.get(0)?,
-                        outcome: r.get(1)?,
-                        job_status: r.get(2)?,
-                        processed: ou(r, 3)?,
-                        total: ou(r, 4)?,
-                        last_seq: ou(r, 5)?,
-                        http_status: r.get(6)?,
-                        error: r.get(7)?,
-                        will_retry: r.get(8)?,
-                    }))
-                },
-            ),
-            "progress" => one(
-                "SELECT processed, total, status, source FROM progress WHERE event_id = ?1",
-                &|r| {
-                    Ok(EventBody::Progress(ProgressRecord {
-                        processed: u(r, 0)?,
-                        total: u(r, 1)?,
-                        status: r.get(2)?,
-                        source: r.get(3)?,
-                    }))
-                },
-            ),
-            "heartbeat_answered" => one("SELECT rtt_ns FROM heartbeats WHERE event_id = ?1", &|r| {
-                Ok(EventBody::HeartbeatAnswered { rtt_ns: u(r, 0)? })
-            }),
-            "environment" => one("SELECT change, detail FROM environment WHERE event_id = ?1", &|r| {
-                Ok(EventBody::Environment(crate::record::EnvironmentRecord {
-                    change: r.get(0)?,
-                    detail: r.get(1)?,
-                }))
-            }),
-            other => Err(Error::Malformed(format!("event {id} has unknown kind {other:?}"))),
         }
     }
 }

@@ -1,12 +1,19 @@
-//! The schema, as migrations. docs/schema.md describes it table by table;
-//! a change is a new migration appended here, never an edit of an old one.
+//! The schema, as migrations. docs/schema.md describes it table by table.
+//! The tables of an event kind are defined in its module (`kinds/`); this
+//! file holds the rest and runs each version's steps as one migration. A
+//! change is a new step at a new version, never an edit of an old one.
+
+use std::sync::LazyLock;
 
 use rusqlite_migration::{M, Migrations};
+
+use crate::kinds;
 
 /// `PRAGMA application_id` of a sockscope recording ("SOCK").
 pub const APPLICATION_ID: i64 = 0x534F_434B;
 
-const V1: &str = r#"
+/// The tables every kind refers to: sessions and the events' common row.
+const CORE_V1: &str = r#"
 CREATE TABLE sessions (
     id            INTEGER PRIMARY KEY,
     started_ns    INTEGER NOT NULL,          -- wall, ns since the Unix epoch
@@ -29,115 +36,10 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_time   ON events(session_id, mono_ns);
 CREATE INDEX events_by_socket ON events(session_id, socket_id, mono_ns);
+"#;
 
-CREATE TABLE sockets (
-    session_id   INTEGER NOT NULL REFERENCES sessions(id),
-    socket_id    INTEGER NOT NULL,
-    event_id     INTEGER NOT NULL,
-    name         TEXT NOT NULL,
-    scheme       TEXT NOT NULL,
-    host         TEXT NOT NULL,
-    port         INTEGER NOT NULL,
-    path         TEXT NOT NULL,
-    adapter      TEXT NOT NULL,
-    job_id       TEXT,
-    token_source TEXT,
-    PRIMARY KEY (session_id, socket_id)
-) WITHOUT ROWID;
-
-CREATE TABLE transitions (
-    event_id         INTEGER PRIMARY KEY REFERENCES events(id),
-    from_state       TEXT NOT NULL,
-    to_state         TEXT NOT NULL,
-    attempt          INTEGER,
-    backoff_until_ns INTEGER,
-    close_code       INTEGER,
-    close_initiator  TEXT,
-    reason           TEXT,
-    reason_detail    TEXT,
-    cause            TEXT NOT NULL,
-    cause_detail     TEXT,
-    error_type       TEXT
-);
-
-CREATE TABLE connection_attempts (
-    id                 INTEGER PRIMARY KEY,
-    session_id         INTEGER NOT NULL REFERENCES sessions(id),
-    socket_id          INTEGER NOT NULL,
-    attempt            INTEGER NOT NULL,
-    started_event_id   INTEGER NOT NULL,
-    handshake_event_id INTEGER,
-    ready_event_id     INTEGER,
-    ended_event_id     INTEGER,
-    end_cause          TEXT
-);
-CREATE INDEX attempts_by_socket ON connection_attempts(session_id, socket_id);
-
-CREATE TABLE frames (
-    event_id          INTEGER PRIMARY KEY REFERENCES events(id),
-    direction         TEXT NOT NULL,
-    opcode            TEXT NOT NULL,
-    size              INTEGER NOT NULL,
-    message_type      TEXT,
-    seq               INTEGER,
-    msg_id            INTEGER,
-    close_code        INTEGER,
-    payload           TEXT,
-    payload_truncated INTEGER NOT NULL DEFAULT 0
-);
-
-CREATE TABLE findings (
-    event_id            INTEGER PRIMARY KEY REFERENCES events(id),
-    class               TEXT NOT NULL,
-    side                TEXT NOT NULL,
-    severity            TEXT NOT NULL,
-    attempt             INTEGER NOT NULL,
-    detail              TEXT NOT NULL,   -- JSON object
-    transition_event_id INTEGER,
-    frame_event_id      INTEGER
-);
-
-CREATE TABLE messages (
-    event_id    INTEGER PRIMARY KEY REFERENCES events(id),
-    msg_id      INTEGER NOT NULL,
-    stage       TEXT NOT NULL,
-    depth       INTEGER,
-    drop_reason TEXT
-);
-
-CREATE TABLE backoffs (
-    event_id   INTEGER PRIMARY KEY REFERENCES events(id),
-    attempt    INTEGER NOT NULL,
-    delay_ns   INTEGER NOT NULL,
-    ceiling_ns INTEGER NOT NULL
-);
-
-CREATE TABLE state_syncs (
-    event_id    INTEGER PRIMARY KEY REFERENCES events(id),
-    try_no      INTEGER NOT NULL,
-    outcome     TEXT NOT NULL,
-    job_status  TEXT,
-    processed   INTEGER,
-    total       INTEGER,
-    last_seq    INTEGER,
-    http_status INTEGER,
-    error       TEXT,
-    will_retry  INTEGER
-);
-
-CREATE TABLE progress (
-    event_id  INTEGER PRIMARY KEY REFERENCES events(id),
-    processed INTEGER NOT NULL,
-    total     INTEGER NOT NULL,
-    status    TEXT,
-    source    TEXT NOT NULL
-);
-
-CREATE TABLE heartbeats (
-    event_id INTEGER PRIMARY KEY REFERENCES events(id),
-    rtt_ns   INTEGER NOT NULL
-);
-
+/// Views for the sqlite3 CLI, after the kinds' tables of version 1.
+const VIEWS_V1: &str = r#"
 -- Views for the sqlite3 CLI: each detail table with its event's columns.
 CREATE VIEW v_transitions AS
     SELECT e.session_id, e.socket_id, e.mono_ns, e.wall_ns,
@@ -151,28 +53,68 @@ CREATE VIEW v_findings AS
     FROM findings f JOIN events e ON e.id = f.event_id;
 "#;
 
-/// Engine-wide changes (network, wake), drawn on every lane.
-const V2: &str = r#"
-CREATE TABLE environment (
-    event_id INTEGER PRIMARY KEY REFERENCES events(id),
-    change   TEXT NOT NULL,   -- address_added | address_removed | wake
-    detail   TEXT NOT NULL    -- 10.0.0.1/24, or 'suspended 3600.000 s'
-);
-"#;
-
 /// What tells the recording process apart from a later one that got its
 /// PID: its start time and the boot it started in. NULL in sessions
 /// recorded before v3, which are then judged by the PID alone.
-const V3: &str = r#"
+const CORE_V3: &str = r#"
 ALTER TABLE sessions ADD COLUMN pid_start_ticks INTEGER; -- /proc/PID/stat starttime
 ALTER TABLE sessions ADD COLUMN boot_id TEXT;            -- /proc/sys/kernel/random/boot_id
 "#;
 
+/// Migration `version`'s script: the core's part, then every kind's steps
+/// of that version in the kinds' order.
+fn script(version: i64) -> String {
+    let (before, after) = match version {
+        1 => (CORE_V1, VIEWS_V1),
+        3 => ("", CORE_V3),
+        _ => ("", ""),
+    };
+    let kinds = kinds::SCHEMA
+        .iter()
+        .flat_map(|steps| steps.iter())
+        .filter(|(v, _)| *v == version)
+        .map(|(_, sql)| *sql);
+    std::iter::once(before)
+        .chain(kinds)
+        .chain(std::iter::once(after))
+        .collect()
+}
+
+static SCRIPTS: LazyLock<Vec<String>> =
+    LazyLock::new(|| (1..=SCHEMA_VERSION).map(script).collect());
+
 /// Every migration, oldest first. The schema version is SQLite's
 /// `user_version`, which equals the number of migrations applied.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(SCRIPTS.iter().map(|s| M::up(s)).collect())
 }
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 3;
+
+#[cfg(test)]
+mod tests {
+    /// A released migration never changes: files made by it would differ
+    /// from files made by the new text. Each version's script is pinned by
+    /// its FNV-1a hash; a layout change is a step at a new version.
+    #[test]
+    fn released_migrations_are_unchanged() {
+        let fnv = |s: &str| {
+            s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        };
+        let pinned = [
+            (1, 0xbdc0_1bbb_1d71_b4ed_u64),
+            (2, 0xc0c3_0491_9367_b5ac),
+            (3, 0xb475_bf1a_a207_baaa),
+        ];
+        for (version, hash) in pinned {
+            assert_eq!(
+                fnv(&super::script(version)),
+                hash,
+                "migration {version} was edited"
+            );
+        }
+    }
+}

@@ -578,8 +578,8 @@ fn span_event(body: &EventBody, time_ns: i64) -> Option<SpanEventRecord> {
             }
             ("progress", a)
         }
-        EventBody::HeartbeatAnswered { rtt_ns } => {
-            ("heartbeat", vec![("sockscope.rtt_us", i(rtt_ns / 1000))])
+        EventBody::HeartbeatAnswered(h) => {
+            ("heartbeat", vec![("sockscope.rtt_us", i(h.rtt_ns / 1000))])
         }
         EventBody::SocketAdded(_) | EventBody::Transition(_) | EventBody::Environment(_) => {
             return None;

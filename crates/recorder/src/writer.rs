@@ -12,6 +12,7 @@ use sockscope_engine::Event;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Error;
+use crate::kinds::{FrameRow, Insert, Kind, SocketTrack};
 use crate::record::{EventBody, EventRecord, wall_ns};
 use crate::store::{self, OpenReport, Retention, SessionTag};
 
@@ -322,16 +323,6 @@ impl Recorder {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct SocketTrack {
-    /// The transition that began the current state.
-    transition: Option<i64>,
-    /// The socket's last event, when it was a frame.
-    last_frame: Option<i64>,
-    /// The open `connection_attempts` row.
-    attempt_row: Option<i64>,
-}
-
 struct Writer {
     conn: Connection,
     session: SessionTag,
@@ -575,7 +566,7 @@ impl Writer {
             // The two statements almost every event runs, looked up once.
             let mut hot = Hot {
                 event: tx.prepare_cached(INSERT_EVENT)?,
-                frame: tx.prepare_cached(INSERT_FRAME)?,
+                frame: tx.prepare_cached(<FrameRow as Kind>::INSERT)?,
             };
             for r in records {
                 let known = || self.sockets.get(&r.socket_id).copied().unwrap_or_default();
@@ -617,14 +608,9 @@ fn retryable(e: &rusqlite::Error) -> bool {
     )
 }
 
-fn opt_i64(v: Option<u64>) -> Option<i64> {
-    v.map(|x| x as i64)
-}
-
 const INSERT_EVENT: &str = "INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
-const INSERT_FRAME: &str = "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
+/// The two statements almost every event runs, looked up once a batch.
 struct Hot<'c> {
     event: rusqlite::CachedStatement<'c>,
     frame: rusqlite::CachedStatement<'c>,
@@ -646,178 +632,19 @@ fn insert(
         r.wall_ns,
         r.body.kind()
     ])?;
-    let id = tx.last_insert_rowid();
+    let event_id = tx.last_insert_rowid();
     let previous_frame = track.last_frame.take();
+    let mut at = Insert {
+        tx,
+        session,
+        socket_id: r.socket_id,
+        event_id,
+        track,
+        previous_frame,
+    };
     match &r.body {
-        EventBody::SocketAdded(s) => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO sockets (session_id, socket_id, event_id, name, scheme, host, port, path, adapter, job_id, token_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                session,
-                r.socket_id as i64,
-                id,
-                s.name,
-                s.scheme,
-                s.host,
-                s.port,
-                s.path,
-                s.adapter,
-                s.job_id,
-                s.token_source
-            ])?;
-        }
-        EventBody::Transition(t) => {
-            tx.prepare_cached(
-                "INSERT INTO transitions (event_id, from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                id,
-                t.from,
-                t.to,
-                t.attempt,
-                opt_i64(t.backoff_until_ns),
-                t.close_code,
-                t.close_initiator,
-                t.reason,
-                t.reason_detail,
-                t.cause,
-                t.cause_detail,
-                t.error_type
-            ])?;
-            track.transition = Some(id);
-            track_attempt(tx, session, r, t, id, track)?;
-        }
-        EventBody::Finding(f) => {
-            tx.prepare_cached(
-                "INSERT INTO findings (event_id, class, side, severity, attempt, detail, transition_event_id, frame_event_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                id,
-                f.class,
-                f.side,
-                f.severity,
-                f.attempt,
-                f.detail,
-                track.transition,
-                previous_frame
-            ])?;
-        }
-        EventBody::Frame(f) => {
-            hot.frame.execute(params![
-                id,
-                f.direction,
-                f.opcode,
-                f.size as i64,
-                f.message_type,
-                opt_i64(f.seq),
-                opt_i64(f.msg_id),
-                f.close_code,
-                f.payload,
-                f.payload_truncated
-            ])?;
-            track.last_frame = Some(id);
-        }
-        EventBody::Message(m) => {
-            tx.prepare_cached(
-                "INSERT INTO messages (event_id, msg_id, stage, depth, drop_reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, m.msg_id as i64, m.stage, opt_i64(m.depth), m.drop_reason])?;
-        }
-        EventBody::BackoffPlanned(b) => {
-            tx.prepare_cached("INSERT INTO backoffs (event_id, attempt, delay_ns, ceiling_ns) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![id, b.attempt, b.delay_ns as i64, b.ceiling_ns as i64])?;
-        }
-        EventBody::StateSync(s) => {
-            tx.prepare_cached(
-                "INSERT INTO state_syncs (event_id, try_no, outcome, job_status, processed, total, last_seq, http_status, error, will_retry)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                id,
-                s.try_no,
-                s.outcome,
-                s.job_status,
-                opt_i64(s.processed),
-                opt_i64(s.total),
-                opt_i64(s.last_seq),
-                s.http_status,
-                s.error,
-                s.will_retry
-            ])?;
-        }
-        EventBody::Progress(p) => {
-            tx.prepare_cached("INSERT INTO progress (event_id, processed, total, status, source) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![id, p.processed as i64, p.total as i64, p.status, p.source])?;
-        }
-        EventBody::HeartbeatAnswered { rtt_ns } => {
-            tx.prepare_cached("INSERT INTO heartbeats (event_id, rtt_ns) VALUES (?1, ?2)")?
-                .execute(params![id, *rtt_ns as i64])?;
-        }
-        EventBody::Environment(c) => {
-            tx.prepare_cached(
-                "INSERT INTO environment (event_id, change, detail) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, c.change, c.detail])?;
-        }
+        EventBody::Frame(f) => f.insert(&mut hot.frame, &mut at)?,
+        body => body.insert(&mut at)?,
     }
-    Ok(id)
-}
-
-/// Keeps `connection_attempts`: a row opens on Connecting, gets its
-/// handshake and ready marks, and closes when the socket leaves the
-/// connect-to-Ready path.
-fn track_attempt(
-    tx: &Transaction<'_>,
-    session: i64,
-    r: &EventRecord,
-    t: &crate::record::TransitionRecord,
-    id: i64,
-    track: &mut SocketTrack,
-) -> rusqlite::Result<()> {
-    match t.to.as_str() {
-        "Connecting" => {
-            if let Some(row) = track.attempt_row.take() {
-                close_attempt(tx, row, id, &t.cause)?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO connection_attempts (session_id, socket_id, attempt, started_event_id) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![session, r.socket_id as i64, t.attempt.unwrap_or(0), id])?;
-            track.attempt_row = Some(tx.last_insert_rowid());
-        }
-        "AwaitingReady" => {
-            if let Some(row) = track.attempt_row {
-                tx.prepare_cached(
-                    "UPDATE connection_attempts SET handshake_event_id = ?1 WHERE id = ?2",
-                )?
-                .execute(params![id, row])?;
-            }
-        }
-        "Ready" => {
-            if let Some(row) = track.attempt_row {
-                tx.prepare_cached(
-                    "UPDATE connection_attempts SET ready_event_id = ?1 WHERE id = ?2",
-                )?
-                .execute(params![id, row])?;
-            }
-        }
-        _ => {
-            if let Some(row) = track.attempt_row.take() {
-                close_attempt(tx, row, id, &t.cause)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn close_attempt(tx: &Transaction<'_>, row: i64, id: i64, cause: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE connection_attempts SET ended_event_id = ?1, end_cause = ?2 WHERE id = ?3",
-    )?
-    .execute(params![id, cause, row])?;
-    Ok(())
+    Ok(event_id)
 }

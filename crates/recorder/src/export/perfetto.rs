@@ -217,8 +217,8 @@ fn trace_events(e: &EventRecord, ts: f64, track: &mut Track, flow_id: &mut u64) 
                 "ts": ts, "args": { "processed": p.processed, "total": p.total },
             }));
         }
-        EventBody::HeartbeatAnswered { rtt_ns } => {
-            let args = json!({ "rtt_ms": *rtt_ns as f64 / 1e6 });
+        EventBody::HeartbeatAnswered(h) => {
+            let args = json!({ "rtt_ms": h.rtt_ns as f64 / 1e6 });
             out.push(instant(tid, "heartbeat", "pong".into(), ts, args));
         }
         EventBody::Environment(env) => {
