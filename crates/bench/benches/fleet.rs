@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use sockscope_bench::{cpu_time, knob, load_average, machine, pct, rss_kib};
+use sockscope_bench::{cpu_time, knob, listen_overflows, load_average, machine, pct, rss_kib};
 use sockscope_engine::{
     Engine, EngineConfig, EventKind, SocketConfig, State, StaticToken, event::Direction,
 };
@@ -85,9 +85,13 @@ fn main() {
 
     // 1. Bare.
     let bare_load = load_average();
+    let overflows = listen_overflows();
     let bare = rt.block_on(bare_fleet(&sim.sets[0]));
+    let bare_overflows = listen_overflows() - overflows;
     sim.delete(0);
     let bare_took = bare.took;
+    let mut bare_each = bare.each.clone();
+    bare_each.sort_unstable();
     rt.block_on(bare.close());
     eprintln!("bare: all {sockets} at ready_ack after {bare_took:?}");
 
@@ -128,6 +132,20 @@ fn main() {
         m.all_ready.as_secs_f64(),
         bare_took.as_secs_f64(),
         m.all_ready.as_secs_f64() / bare_took.as_secs_f64()
+    );
+    println!(
+        "| SYNs dropped on a full accept queue (machine-wide `ListenOverflows`) until all Ready: monitor / bare | {} / {bare_overflows} | |",
+        m.overflows
+    );
+    let d = |v: &[Duration], p: f64| pct(v, p).as_secs_f64() * 1e3;
+    println!(
+        "| each socket's time to Ready from the start, p50 / p90 / p99: monitor; bare | {:.0} / {:.0} / {:.0} ms; {:.0} / {:.0} / {:.0} ms | |",
+        d(&m.each_ready, 50.0),
+        d(&m.each_ready, 90.0),
+        d(&m.each_ready, 99.0),
+        d(&bare_each, 50.0),
+        d(&bare_each, 90.0),
+        d(&bare_each, 99.0),
     );
     println!(
         "| add_socket → every socket ended (jobs complete) | {wall:.2} s (the jobs' own length: {secs} s) | |"
@@ -192,6 +210,8 @@ fn main() {
 /// The bare loop's sockets, held open until [`Bare::close`].
 struct Bare {
     took: Duration,
+    /// Each socket's time to `ready_ack`, from the start of the loop.
+    each: Vec<Duration>,
     close: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -211,6 +231,7 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
     let (ready_tx, mut ready) = watch::channel(0usize);
     let (close, closing) = watch::channel(false);
     let ready_tx = Arc::new(ready_tx);
+    let each = Arc::new(std::sync::Mutex::new(Vec::with_capacity(jobs.len())));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (url, token) in jobs {
@@ -221,6 +242,7 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
         );
         let ready_tx = ready_tx.clone();
         let mut closing = closing.clone();
+        let each = each.clone();
         tasks.spawn(async move {
             let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
             let (mut ws, _) =
@@ -235,6 +257,7 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
                     other => panic!("bare socket ended before ready_ack: {other:?}"),
                 }
             }
+            each.lock().expect("lock").push(started.elapsed());
             ready_tx.send_modify(|n| *n += 1);
             let _ = closing.wait_for(|c| *c).await;
         });
@@ -244,8 +267,11 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
         .await
         .expect("bare: all at ready_ack in time")
         .expect("counter alive");
+    let took = started.elapsed();
+    let each = std::mem::take(&mut *each.lock().expect("lock"));
     Bare {
-        took: started.elapsed(),
+        took,
+        each,
         close,
         tasks,
     }
@@ -254,6 +280,10 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
 struct Monitor {
     session: i64,
     all_ready: Duration,
+    /// Accept-queue overflows (machine-wide) until all were Ready.
+    overflows: u64,
+    /// Each socket's time to Ready, from the first add_socket.
+    each_ready: Vec<Duration>,
     /// add_socket → every socket ended.
     ended: Duration,
     events: u64,
@@ -286,7 +316,9 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     // Commit times, on a thread of their own so a busy runtime does not
     // delay the stamp.
     let mut written = recorder.watch_written();
-    let clock = engine.clone();
+    // The engine's clock without a handle to the engine (which would keep
+    // its bus, and so the tee, open): its reading now, and time since.
+    let (base, base_mono) = (Instant::now(), engine.now().0);
     let commits = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -295,7 +327,8 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
             let mut v: Vec<(u64, u64)> = Vec::new();
             while written.changed().await.is_ok() {
                 let w = *written.borrow_and_update();
-                v.push((clock.now().0, w));
+                let now = base_mono + u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                v.push((now, w));
             }
             v
         })
@@ -306,7 +339,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         let mut count = 0u64;
         let mut frames_in = 0u64;
         let mut stamps: Vec<(u64, u64)> = Vec::new();
-        let mut ready_seen: HashMap<u64, ()> = HashMap::new();
+        let mut ready_at: HashMap<u64, u64> = HashMap::new();
         while let Some(e) = feed.recv().await {
             count += 1;
             if count % SAMPLE_EVERY == 0 {
@@ -315,7 +348,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
             match &e.kind {
                 EventKind::Frame(f) if f.direction == Direction::In => frames_in += 1,
                 EventKind::Transition { to, .. } => match to {
-                    State::Ready { .. } if ready_seen.insert(e.socket, ()).is_none() => {
+                    State::Ready { .. } if ready_at.insert(e.socket, e.mono.0).is_none() => {
                         seen_tx.send_modify(|s| s.ready += 1);
                     }
                     State::Closed { .. } | State::Failed { .. } | State::Cancelled => {
@@ -332,13 +365,15 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
                 break;
             }
         }
-        (count, frames_in, stamps)
+        (count, frames_in, stamps, ready_at)
     });
 
     let sim_pid = sim.child.id().to_string();
+    let overflows = listen_overflows();
     let rss_before = rss_kib("self");
     let (c0, s0) = (cpu_time("self"), cpu_time(&sim_pid));
     let started = Instant::now();
+    let start_mono = engine.now().0;
     let mut handles = Vec::with_capacity(sockets);
     for (url, token) in &sim.sets[1] {
         let mut config = SocketConfig::job(url.clone());
@@ -350,6 +385,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         .expect("all Ready in time")
         .expect("tee alive");
     let all_ready = started.elapsed();
+    let overflows = listen_overflows() - overflows;
     eprintln!("monitor: all {sockets} Ready after {all_ready:?}");
 
     // Until every socket has ended, sampling RSS once a second. The jobs
@@ -381,7 +417,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     }
     drop(handles);
     drop(engine);
-    let (events, frames_in, stamps) = tokio::time::timeout(LIMIT, tee)
+    let (events, frames_in, stamps, ready_at) = tokio::time::timeout(LIMIT, tee)
         .await
         .expect("the tee drained in time")
         .expect("tee");
@@ -397,9 +433,16 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
             commits.get(i).map(|c| c.0.saturating_sub(*mono))
         })
         .collect();
+    let mut each_ready: Vec<Duration> = ready_at
+        .values()
+        .map(|m| Duration::from_nanos(m.saturating_sub(start_mono)))
+        .collect();
+    each_ready.sort_unstable();
     Monitor {
         session: open.session.id,
         all_ready,
+        overflows,
+        each_ready,
         ended,
         events,
         frames_in,
