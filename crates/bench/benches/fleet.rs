@@ -90,6 +90,10 @@ fn main() {
     let bare_overflows = listen_overflows() - overflows;
     sim.delete(0);
     let bare_took = bare.took;
+    let bare_failed = bare.failed;
+    if let Some(e) = &bare.first_error {
+        eprintln!("bare: {bare_failed} sockets failed; the first: {e}");
+    }
     let mut bare_each = bare.each.clone();
     bare_each.sort_unstable();
     rt.block_on(bare.close());
@@ -133,11 +137,18 @@ fn main() {
         bare_took.as_secs_f64(),
         m.all_ready.as_secs_f64() / bare_took.as_secs_f64()
     );
+    println!("| bare loop: sockets that failed to reach ready_ack | {bare_failed} | 0 |");
     println!(
         "| SYNs dropped on a full accept queue (machine-wide `ListenOverflows`) until all Ready: monitor / bare | {} / {bare_overflows} | |",
         m.overflows
     );
-    let d = |v: &[Duration], p: f64| pct(v, p).as_secs_f64() * 1e3;
+    let d = |v: &[Duration], p: f64| {
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            pct(v, p).as_secs_f64() * 1e3
+        }
+    };
     println!(
         "| each socket's time to Ready from the start, p50 / p90 / p99: monitor; bare | {:.0} / {:.0} / {:.0} ms; {:.0} / {:.0} / {:.0} ms | |",
         d(&m.each_ready, 50.0),
@@ -210,6 +221,9 @@ fn main() {
 /// The bare loop's sockets, held open until [`Bare::close`].
 struct Bare {
     took: Duration,
+    /// Sockets that failed to reach `ready_ack`, and the first error.
+    failed: usize,
+    first_error: Option<String>,
     /// Each socket's time to `ready_ack`, from the start of the loop.
     each: Vec<Duration>,
     close: watch::Sender<bool>,
@@ -228,7 +242,9 @@ impl Bare {
 }
 
 async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
-    let (ready_tx, mut ready) = watch::channel(0usize);
+    // (at ready_ack, failed) so far.
+    let (ready_tx, mut ready) = watch::channel((0usize, 0usize));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
     let (close, closing) = watch::channel(false);
     let ready_tx = Arc::new(ready_tx);
     let each = Arc::new(std::sync::Mutex::new(Vec::with_capacity(jobs.len())));
@@ -243,34 +259,54 @@ async fn bare_fleet(jobs: &[(String, String)]) -> Bare {
         let ready_tx = ready_tx.clone();
         let mut closing = closing.clone();
         let each = each.clone();
+        let first_error = first_error.clone();
         tasks.spawn(async move {
             let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-            let (mut ws, _) =
-                tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+            let opened = async {
+                let (mut ws, _) =
+                    tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                        .await
+                        .map_err(|e| format!("handshake: {e}"))?;
+                ws.send(Message::text(READY))
                     .await
-                    .expect("bare handshake");
-            ws.send(Message::text(READY)).await.expect("ready sent");
-            loop {
-                match ws.next().await {
-                    Some(Ok(Message::Text(t))) if t.contains(r#""type":"ready_ack""#) => break,
-                    Some(Ok(_)) => {}
-                    other => panic!("bare socket ended before ready_ack: {other:?}"),
+                    .map_err(|e| format!("ready: {e}"))?;
+                loop {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.contains(r#""type":"ready_ack""#) => {
+                            return Ok(ws);
+                        }
+                        Some(Ok(_)) => {}
+                        other => return Err(format!("ended before ready_ack: {other:?}")),
+                    }
+                }
+            };
+            match opened.await {
+                Ok(ws) => {
+                    each.lock().expect("lock").push(started.elapsed());
+                    ready_tx.send_modify(|n| n.0 += 1);
+                    let _ = closing.wait_for(|c| *c).await;
+                    drop(ws);
+                }
+                Err(e) => {
+                    first_error.lock().expect("lock").get_or_insert(e);
+                    ready_tx.send_modify(|n| n.1 += 1);
                 }
             }
-            each.lock().expect("lock").push(started.elapsed());
-            ready_tx.send_modify(|n| *n += 1);
-            let _ = closing.wait_for(|c| *c).await;
         });
     }
     let n = jobs.len();
-    tokio::time::timeout(LIMIT, ready.wait_for(|r| *r >= n))
+    tokio::time::timeout(LIMIT, ready.wait_for(|r| r.0 + r.1 >= n))
         .await
-        .expect("bare: all at ready_ack in time")
+        .expect("bare: every socket at ready_ack or failed in time")
         .expect("counter alive");
     let took = started.elapsed();
+    let failed = ready.borrow().1;
+    let first_error = first_error.lock().expect("lock").take();
     let each = std::mem::take(&mut *each.lock().expect("lock"));
     Bare {
         took,
+        failed,
+        first_error,
         each,
         close,
         tasks,
