@@ -74,6 +74,7 @@ fn main() {
         sockets,
         sets: 2,
         interval_ms: 1000 / rate,
+        keepalive_ms: 15_000,
         total,
         accepts: false,
     });

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sockscope_bench::{cpu_time, knob, load_average, machine, rss_kib};
+use sockscope_engine::event::{Direction, Opcode};
 use sockscope_engine::{Engine, EngineConfig, EventKind, Mono, SocketConfig, State, StaticToken};
 use tokio::sync::watch;
 
@@ -56,6 +57,10 @@ fn main() {
         "SOCKSCOPE_BENCH_STEADY_SECS",
         if big { 20 } else { 2 },
     ));
+    let keepalive_ms: u64 = knob(
+        "SOCKSCOPE_BENCH_KEEPALIVE_MS",
+        if big { 15_000 } else { 1_000 },
+    );
     let storms: usize = knob("SOCKSCOPE_BENCH_STORMS", if big { 5 } else { 2 }).max(1);
     let machine_before = machine();
 
@@ -63,6 +68,7 @@ fn main() {
         sockets,
         sets: 1,
         interval_ms: 3_600_000,
+        keepalive_ms,
         total: 1_000_000,
         accepts: true,
     });
@@ -112,17 +118,19 @@ fn main() {
     );
     println!();
     println!(
-        "| storm | load average before | → all Ready | CPU monitor / simulator | planned | started | accepted | connects started / accepted (missed) |"
+        "| storm | waited for links proven | largest backoff ceiling | load average before | → all Ready | CPU monitor / simulator | planned | started | accepted | connects started / accepted (wire events the stamper missed) |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (i, s) in report.storms.iter().enumerate() {
         let pm = |h: &[u64]| {
             let (peak, mean) = peak_mean(h);
             format!("{peak} / {mean:.1} = {:.2}×", peak as f64 / mean)
         };
         println!(
-            "| {} | {} | {:.2} s | {:.2} s / {:.2} s | {} | {} | {} | {} / {} ({}) |",
+            "| {} | {:.1} s | {:.1} s | {} | {:.2} s | {:.2} s / {:.2} s | {} | {} | {} | {} / {} ({}) |",
             i + 1,
+            s.proven_wait.as_secs_f64(),
+            s.ceiling.as_secs_f64(),
             s.load,
             s.ready.as_secs_f64(),
             s.cpu.0.as_secs_f64(),
@@ -186,6 +194,10 @@ struct Report {
 /// One storm's figures; the series are per bucket from the close-all, all
 /// of one length.
 struct Storm {
+    /// Waited before it for every link to prove healthy.
+    proven_wait: Duration,
+    /// The largest backoff ceiling a reconnect drew from.
+    ceiling: Duration,
     load: String,
     /// Close-all → every socket Ready again.
     ready: Duration,
@@ -220,6 +232,12 @@ struct Tracker {
     phase_start: AtomicU64,
     /// Distinct sockets Ready in the current phase.
     ready: watch::Sender<usize>,
+    /// Of those, the ones whose link has proven healthy (a text frame in
+    /// after Ready), which gives their backoff counter back: until then a
+    /// close backs off from where the last one left off.
+    proven: watch::Sender<usize>,
+    /// The largest backoff ceiling drawn from in the current phase, in ns.
+    ceiling: AtomicU64,
 }
 
 async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize) -> Report {
@@ -228,6 +246,8 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize
     let tracker = Arc::new(Tracker {
         phase_start: AtomicU64::new(0),
         ready: watch::Sender::new(0),
+        proven: watch::Sender::new(0),
+        ceiling: AtomicU64::new(0),
     });
     let connecting = Arc::new(std::sync::Mutex::new(Timeline::default()));
     let subscriber = {
@@ -236,10 +256,25 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize
         tokio::spawn(async move {
             // Per socket: the phase its last Ready belongs to.
             let mut ready_in: HashMap<u64, u64> = HashMap::new();
+            // Per socket: the phase in which its link last proved healthy.
+            let mut proven_in: HashMap<u64, u64> = HashMap::new();
             while let Some(e) = events.recv().await {
                 let to = match &e.kind {
                     EventKind::Transition { to, .. } => to,
-                    EventKind::BackoffPlanned { delay, .. } => {
+                    EventKind::Frame(f)
+                        if f.direction == Direction::In && f.opcode == Opcode::Text =>
+                    {
+                        let phase = tracker.phase_start.load(Ordering::Acquire);
+                        if ready_in.get(&e.socket) == Some(&phase)
+                            && proven_in.insert(e.socket, phase) != Some(phase)
+                        {
+                            tracker.proven.send_modify(|n| *n += 1);
+                        }
+                        continue;
+                    }
+                    EventKind::BackoffPlanned { delay, ceiling, .. } => {
+                        let c = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+                        tracker.ceiling.fetch_max(c, Ordering::Relaxed);
                         let due = e.mono.0 + u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
                         let mut t = connecting.lock().expect("lock");
                         t.closed.push(e.mono);
@@ -299,12 +334,23 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize
 
     // 3. The storms, one after the other.
     let mut storm_list = Vec::with_capacity(storms);
+    let mut proven = tracker.proven.subscribe();
     for n in 1..=storms {
+        // A storm on links not yet proven would start from the last one's
+        // backoff step (the engine's rule against tight loops).
+        let waited = Instant::now();
+        tokio::time::timeout(LIMIT, proven.wait_for(|p| *p >= sockets))
+            .await
+            .expect("every link proven in time")
+            .expect("subscriber alive");
+        let proven_wait = waited.elapsed();
         let load = load_average();
         *connecting.lock().expect("lock") = Timeline::default();
         let storm_mono = engine.now();
         tracker.phase_start.store(storm_mono.0, Ordering::Release);
         tracker.ready.send_replace(0);
+        tracker.proven.send_replace(0);
+        tracker.ceiling.store(0, Ordering::Relaxed);
         let storm_started = Instant::now();
         let (sm0, ss0) = (cpu_time("self"), cpu_time(&sim_pid));
         tokio::task::block_in_place(|| sim.close_all());
@@ -338,6 +384,8 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize
         };
         eprintln!("storm {n}: all Ready again after {ready_after:?}");
         storm_list.push(Storm {
+            proven_wait,
+            ceiling: Duration::from_nanos(tracker.ceiling.load(Ordering::Relaxed)),
             load,
             ready: ready_after,
             cpu,

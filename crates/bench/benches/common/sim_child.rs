@@ -37,6 +37,8 @@ pub struct SimSpec {
     pub sets: usize,
     /// One progress item every this many ms, once a client is ready.
     pub interval_ms: u64,
+    /// A `keep_alive` after this many quiet ms.
+    pub keepalive_ms: u64,
     /// Items per job.
     pub total: u64,
     /// Record the WebSocket accepts' times (a wire subscriber).
@@ -64,6 +66,10 @@ impl SimChild {
                 spec.interval_ms.to_string(),
             )
             .env("SOCKSCOPE_BENCH_SIM_TOTAL", spec.total.to_string())
+            .env(
+                "SOCKSCOPE_BENCH_SIM_KEEPALIVE_MS",
+                spec.keepalive_ms.to_string(),
+            )
             .env(
                 "SOCKSCOPE_BENCH_SIM_ACCEPTS",
                 u8::from(spec.accepts).to_string(),
@@ -180,6 +186,7 @@ fn sim_child() {
     let sets: usize = knob("SOCKSCOPE_BENCH_SIM_SETS", 1);
     let interval_ms: u64 = knob("SOCKSCOPE_BENCH_SIM_INTERVAL_MS", 3_600_000);
     let total: u64 = knob("SOCKSCOPE_BENCH_SIM_TOTAL", 1_000_000);
+    let keepalive_ms: u64 = knob("SOCKSCOPE_BENCH_SIM_KEEPALIVE_MS", 15_000);
     let accepts = knob("SOCKSCOPE_BENCH_SIM_ACCEPTS", 0u8) == 1;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -193,26 +200,34 @@ fn sim_child() {
     // Accept times, stamped as the wire log publishes each 101.
     let origin = Arc::new(Mutex::new((Instant::now(), Vec::<u64>::new(), 0u64)));
     if accepts {
+        // On a thread of its own, so that a busy simulator runtime does not
+        // make the stamps late or the subscriber lag.
         let mut wire = sim.subscribe_wire();
         let origin = origin.clone();
-        rt.spawn(async move {
+        std::thread::spawn(move || {
             use tokio::sync::broadcast::error::RecvError;
-            loop {
-                match wire.recv().await {
-                    Ok(WireEvent::Connection { status: 101, .. }) => {
-                        let mut o = origin.lock().expect("lock");
-                        let us = u64::try_from(o.0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        o.1.push(us);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                loop {
+                    match wire.recv().await {
+                        Ok(WireEvent::Connection { status: 101, .. }) => {
+                            let mut o = origin.lock().expect("lock");
+                            let us = u64::try_from(o.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            o.1.push(us);
+                        }
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(n)) => origin.lock().expect("lock").2 += n,
+                        Err(RecvError::Closed) => break,
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(n)) => origin.lock().expect("lock").2 += n,
-                    Err(RecvError::Closed) => break,
                 }
-            }
+            });
         });
     }
     let faults = Faults {
         interval_ms: Some(interval_ms),
+        keepalive_ms: Some(keepalive_ms),
         ..Faults::default()
     };
     let mut ids: Vec<Vec<String>> = Vec::with_capacity(sets);
