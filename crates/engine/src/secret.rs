@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a scrubbed value becomes.
 pub const REDACTED: &str = "[REDACTED]";
@@ -25,8 +25,12 @@ pub const CAPACITY: usize = 256;
 /// Shortest value remembered: 6 bytes.
 pub const MIN_LEN: usize = 6;
 
-static LIVE: RwLock<Vec<String>> = RwLock::new(Vec::new());
-static ORDER: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+/// The values, longest first (older first among equals), as `scrub` reads
+/// them. Kept in order on each change rather than rebuilt: a rebuild
+/// copied and sorted all of them on every new token, once per connect.
+static LIVE: RwLock<Vec<Arc<str>>> = RwLock::new(Vec::new());
+/// The same values, oldest first, for eviction.
+static ORDER: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
 
 /// Remembers `value` as a secret in use.
 pub fn remember(value: &str) {
@@ -34,29 +38,64 @@ pub fn remember(value: &str) {
         return;
     }
     let mut order = ORDER.lock().unwrap_or_else(|p| p.into_inner());
-    if order.iter().any(|v| v == value) {
+    if order.iter().any(|v| **v == *value) {
         return;
     }
-    order.push_back(value.to_owned());
-    while order.len() > CAPACITY {
-        order.pop_front();
+    let new: Arc<str> = Arc::from(value);
+    order.push_back(new.clone());
+    let evicted = (order.len() > CAPACITY)
+        .then(|| order.pop_front())
+        .flatten();
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(old) = evicted
+        && let Some(i) = live.iter().position(|v| Arc::ptr_eq(v, &old))
+    {
+        live.remove(i);
     }
-    // Longest first, so a value that contains another is replaced whole.
-    let mut live: Vec<String> = order.iter().cloned().collect();
-    live.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    *LIVE.write().unwrap_or_else(|p| p.into_inner()) = live;
+    // Longest first, so a value that contains another is replaced whole;
+    // after the older ones of its length.
+    let at = live.partition_point(|v| v.len() >= new.len());
+    live.insert(at, new);
 }
 
 /// `text` with every remembered secret replaced by [`REDACTED`].
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
     let mut out = Cow::Borrowed(text);
+    if live.is_empty() {
+        return out;
+    }
+    // A value can only be in the text if its first two bytes are: one pass
+    // over the text spares a substring search per remembered value.
+    let mut pairs = Pairs::of(&out);
     for v in live.iter() {
-        if out.contains(v.as_str()) {
-            out = Cow::Owned(out.replace(v.as_str(), REDACTED));
+        if pairs.may_hold(v) && out.contains(&**v) {
+            out = Cow::Owned(out.replace(&**v, REDACTED));
+            pairs = Pairs::of(&out);
         }
     }
     out
+}
+
+/// The pairs of adjacent bytes a text holds, as a 65,536-bit set.
+struct Pairs([u64; 1024]);
+
+impl Pairs {
+    fn of(text: &str) -> Pairs {
+        let mut set = [0u64; 1024];
+        for w in text.as_bytes().windows(2) {
+            let p = usize::from(w[0]) << 8 | usize::from(w[1]);
+            set[p >> 6] |= 1 << (p & 63);
+        }
+        Pairs(set)
+    }
+
+    /// False when `value` (at least 2 bytes long) cannot be in the text.
+    fn may_hold(&self, value: &str) -> bool {
+        let b = value.as_bytes();
+        let p = usize::from(b[0]) << 8 | usize::from(b[1]);
+        self.0[p >> 6] & (1 << (p & 63)) != 0
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +117,21 @@ mod tests {
             remember(&format!("bounded-secret-{i:05}"));
         }
         assert!(ORDER.lock().unwrap().len() <= CAPACITY);
+        assert_eq!(
+            LIVE.read().unwrap().len(),
+            CAPACITY,
+            "evicted from both lists"
+        );
+        // A value that holds an older, shorter one is replaced whole, and
+        // values at either end of the text are found.
+        remember("inner-secret");
+        remember("outer-inner-secret-x");
+        assert_eq!(
+            scrub("outer-inner-secret-x said inner-secret"),
+            format!("{REDACTED} said {REDACTED}")
+        );
+        let lens: Vec<usize> = LIVE.read().unwrap().iter().map(|v| v.len()).collect();
+        assert!(lens.windows(2).all(|w| w[0] >= w[1]), "longest first");
         assert_eq!(scrub("unit-secret-0123"), "unit-secret-0123", "evicted");
         let newest = format!("bounded-secret-{:05}", CAPACITY + 9);
         assert_eq!(scrub(&newest), REDACTED);
