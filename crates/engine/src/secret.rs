@@ -65,36 +65,42 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     if live.is_empty() {
         return out;
     }
-    // A value can only be in the text if its first two bytes are: one pass
-    // over the text spares a substring search per remembered value.
-    let mut pairs = Pairs::of(&out);
+    // A value can only be in the text if its first four bytes are: one
+    // pass over the text spares a substring search per remembered value.
+    let mut prefixes = Prefixes::of(&out);
     for v in live.iter() {
-        if pairs.may_hold(v) && out.contains(&**v) {
+        if prefixes.may_hold(v) && out.contains(&**v) {
             out = Cow::Owned(out.replace(&**v, REDACTED));
-            pairs = Pairs::of(&out);
+            prefixes = Prefixes::of(&out);
         }
     }
     out
 }
 
-/// The pairs of adjacent bytes a text holds, as a 65,536-bit set.
-struct Pairs([u64; 1024]);
+/// The runs of four bytes a text holds, hashed into a 65,536-bit set: a
+/// value's first four are in it if the value is in the text (it is at
+/// least [`MIN_LEN`] bytes long).
+struct Prefixes([u64; 1024]);
 
-impl Pairs {
-    fn of(text: &str) -> Pairs {
+impl Prefixes {
+    fn of(text: &str) -> Prefixes {
         let mut set = [0u64; 1024];
-        for w in text.as_bytes().windows(2) {
-            let p = usize::from(w[0]) << 8 | usize::from(w[1]);
-            set[p >> 6] |= 1 << (p & 63);
+        for w in text.as_bytes().windows(4) {
+            let h = Self::hash(w);
+            set[h >> 6] |= 1 << (h & 63);
         }
-        Pairs(set)
+        Prefixes(set)
     }
 
-    /// False when `value` (at least 2 bytes long) cannot be in the text.
+    fn hash(four: &[u8]) -> usize {
+        let word = u32::from_le_bytes([four[0], four[1], four[2], four[3]]);
+        (word.wrapping_mul(0x9E37_79B1) >> 16) as usize
+    }
+
+    /// False when `value` cannot be in the text.
     fn may_hold(&self, value: &str) -> bool {
-        let b = value.as_bytes();
-        let p = usize::from(b[0]) << 8 | usize::from(b[1]);
-        self.0[p >> 6] & (1 << (p & 63)) != 0
+        let h = Self::hash(&value.as_bytes()[..4]);
+        self.0[h >> 6] & (1 << (h & 63)) != 0
     }
 }
 
