@@ -28,7 +28,14 @@ pub const MIN_LEN: usize = 6;
 /// The values, longest first (older first among equals), as `scrub` reads
 /// them. Kept in order on each change rather than rebuilt: a rebuild
 /// copied and sorted all of them on every new token, once per connect.
-static LIVE: RwLock<Vec<Arc<str>>> = RwLock::new(Vec::new());
+static LIVE: RwLock<Vec<Live>> = RwLock::new(Vec::new());
+
+/// A remembered value and the hash of its first four bytes, side by side
+/// so the scrub's prefilter reads no value it does not search for.
+struct Live {
+    prefix: usize,
+    value: Arc<str>,
+}
 /// The same values, oldest first, for eviction.
 static ORDER: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
 
@@ -48,14 +55,15 @@ pub fn remember(value: &str) {
         .flatten();
     let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
     if let Some(old) = evicted
-        && let Some(i) = live.iter().position(|v| Arc::ptr_eq(v, &old))
+        && let Some(i) = live.iter().position(|v| Arc::ptr_eq(&v.value, &old))
     {
         live.remove(i);
     }
     // Longest first, so a value that contains another is replaced whole;
     // after the older ones of its length.
-    let at = live.partition_point(|v| v.len() >= new.len());
-    live.insert(at, new);
+    let at = live.partition_point(|v| v.value.len() >= new.len());
+    let prefix = Prefixes::hash(new.as_bytes());
+    live.insert(at, Live { prefix, value: new });
 }
 
 /// `text` with every remembered secret replaced by [`REDACTED`].
@@ -69,22 +77,23 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     // pass over the text spares a substring search per remembered value.
     let mut prefixes = Prefixes::of(&out);
     for v in live.iter() {
-        if prefixes.may_hold(v) && out.contains(&**v) {
-            out = Cow::Owned(out.replace(&**v, REDACTED));
+        if prefixes.has(v.prefix) && out.contains(&*v.value) {
+            out = Cow::Owned(out.replace(&*v.value, REDACTED));
             prefixes = Prefixes::of(&out);
         }
     }
     out
 }
 
-/// The runs of four bytes a text holds, hashed into a 65,536-bit set: a
+/// The runs of four bytes a text holds, hashed into a 4,096-bit set (small
+/// to clear: scrub runs on every free text, most of them short): a
 /// value's first four are in it if the value is in the text (it is at
 /// least [`MIN_LEN`] bytes long).
-struct Prefixes([u64; 1024]);
+struct Prefixes([u64; 64]);
 
 impl Prefixes {
     fn of(text: &str) -> Prefixes {
-        let mut set = [0u64; 1024];
+        let mut set = [0u64; 64];
         for w in text.as_bytes().windows(4) {
             let h = Self::hash(w);
             set[h >> 6] |= 1 << (h & 63);
@@ -92,14 +101,15 @@ impl Prefixes {
         Prefixes(set)
     }
 
+    /// The hash of the first four bytes (a remembered value has them).
     fn hash(four: &[u8]) -> usize {
         let word = u32::from_le_bytes([four[0], four[1], four[2], four[3]]);
-        (word.wrapping_mul(0x9E37_79B1) >> 16) as usize
+        (word.wrapping_mul(0x9E37_79B1) >> 20) as usize
     }
 
-    /// False when `value` cannot be in the text.
-    fn may_hold(&self, value: &str) -> bool {
-        let h = Self::hash(&value.as_bytes()[..4]);
+    /// False when no value whose first four bytes hash to `h` can be in
+    /// the text.
+    fn has(&self, h: usize) -> bool {
         self.0[h >> 6] & (1 << (h & 63)) != 0
     }
 }
@@ -136,7 +146,7 @@ mod tests {
             scrub("outer-inner-secret-x said inner-secret"),
             format!("{REDACTED} said {REDACTED}")
         );
-        let lens: Vec<usize> = LIVE.read().unwrap().iter().map(|v| v.len()).collect();
+        let lens: Vec<usize> = LIVE.read().unwrap().iter().map(|v| v.value.len()).collect();
         assert!(lens.windows(2).all(|w| w[0] >= w[1]), "longest first");
         assert_eq!(scrub("unit-secret-0123"), "unit-secret-0123", "evicted");
         let newest = format!("bounded-secret-{:05}", CAPACITY + 9);
