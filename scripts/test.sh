@@ -32,5 +32,6 @@ fi
 if [ -d crates/bench ]; then
   SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_MSGS=2000 cargo bench --profile dev -p sockscope-bench --bench throughput
   SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_MSGS=2000 cargo bench --profile dev -p sockscope-bench --bench scale
+  SOCKSCOPE_BENCH_SOCKETS=200 SOCKSCOPE_BENCH_SECS=2 cargo bench --profile dev -p sockscope-bench --bench fleet
 fi
 SOCKSCOPE_BENCH_EVENTS=20000 cargo bench --profile dev -p sockscope-recorder --bench recorder

@@ -1,15 +1,13 @@
-//! 10,000 concurrent sockets against the simulator, then a reconnect storm
-//! (issue 3, measures 3 and 4). A benchmark, not a timed test: nothing fails
-//! on a slow run.
+//! 10,000 concurrent sockets against the simulator, then reconnect storms
+//! (issue 3, measures 3 and 4; issue 17, goal 5). A benchmark, not a timed
+//! test: nothing fails on a slow run.
 //!
-//! The simulator runs in a child process (this same binary, re-executed
-//! with `SOCKSCOPE_BENCH_ROLE=sim`), so each side holds only its own
-//! descriptors and the monitor's RSS and CPU are its own. Both raise the
-//! soft `RLIMIT_NOFILE` to the hard limit at start and print it. The child
-//! creates one job per socket (no progress items: `interval_ms` is an hour;
-//! the server's `keep_alive` every 15 s), prints each job's URL and token,
-//! and on the line `close-all` on its stdin closes every socket with 1001,
-//! as a restart does.
+//! The simulator runs in a child process (`common/sim_child.rs`), so each
+//! side holds only its own descriptors and the monitor's RSS and CPU are its
+//! own. Both raise the soft `RLIMIT_NOFILE` to the hard limit at start and
+//! print it. The child creates one job per socket (no progress items:
+//! `interval_ms` is an hour; the server's `keep_alive` every 15 s) and
+//! stamps each WebSocket accept (101) it serves.
 //!
 //! The monitor (this process) runs one engine on a 2-worker runtime with
 //! default socket settings (heartbeat 15 s, reconnect base 1 s with full
@@ -22,21 +20,27 @@
 //! 2. Steady keep-alive for `SOCKSCOPE_BENCH_STEADY_SECS` (default 20 s, one
 //!    heartbeat and one keep-alive per socket at least): CPU time of the
 //!    monitor and of the simulator, in % of one core.
-//! 3. The storm: `close-all` (1001); timed until every socket is Ready
-//!    again. The client-side Connecting transitions are bucketed per 100 ms
-//!    by the events' `mono`; peak/mean is over the buckets from the first
-//!    to the last.
+//! 3. `SOCKSCOPE_BENCH_STORMS` storms (default 5; 2 below 1000 sockets),
+//!    one after the other: `close-all` (1001), timed until every socket is
+//!    Ready again. Per 100 ms from the close-all, three series of connects:
+//!    as the engine planned them (each `BackoffPlanned`'s time plus its
+//!    drawn delay), as the engine started them (Connecting transitions) and
+//!    as the server accepted them (the child's wire stamps). Peak/mean of
+//!    each is over its buckets from its first connect to its last.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sockscope_bench::{cpu_time, knob, load_average, machine, nofile, raise_nofile, rss_kib};
+use sockscope_bench::{cpu_time, knob, load_average, machine, rss_kib};
+use sockscope_engine::event::{Direction, Opcode};
 use sockscope_engine::{Engine, EngineConfig, EventKind, Mono, SocketConfig, State, StaticToken};
 use tokio::sync::watch;
+
+#[path = "common/sim_child.rs"]
+mod sim_child;
+use sim_child::{SimChild, SimSpec};
 
 /// Bound on each phase; a hang is a bug, not a slow run.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -44,23 +48,36 @@ const LIMIT: Duration = Duration::from_secs(180);
 const BUCKET_NS: u64 = 100_000_000;
 
 fn main() {
-    let limits = raise_nofile().expect("raise RLIMIT_NOFILE");
-    if std::env::var("SOCKSCOPE_BENCH_ROLE").is_ok_and(|r| r == "sim") {
-        sim_child();
+    let Some(limits) = sim_child::raise_nofile_or_serve() else {
         return;
-    }
+    };
     let sockets: usize = knob("SOCKSCOPE_BENCH_SOCKETS", 10_000).max(1);
-    let steady_default = if sockets >= 1000 { 20 } else { 2 };
-    let steady = Duration::from_secs(knob("SOCKSCOPE_BENCH_STEADY_SECS", steady_default));
+    let big = sockets >= 1000;
+    let steady = Duration::from_secs(knob(
+        "SOCKSCOPE_BENCH_STEADY_SECS",
+        if big { 20 } else { 2 },
+    ));
+    let keepalive_ms: u64 = knob(
+        "SOCKSCOPE_BENCH_KEEPALIVE_MS",
+        if big { 15_000 } else { 1_000 },
+    );
+    let storms: usize = knob("SOCKSCOPE_BENCH_STORMS", if big { 5 } else { 2 }).max(1);
     let machine_before = machine();
 
-    let mut sim = SimChild::spawn(sockets);
+    let mut sim = SimChild::spawn(SimSpec {
+        sockets,
+        sets: 1,
+        interval_ms: 3_600_000,
+        keepalive_ms,
+        total: 1_000_000,
+        accepts: true,
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let report = rt.block_on(run(&mut sim, sockets, steady));
+    let report = rt.block_on(run(&mut sim, sockets, steady, storms));
     drop(rt);
     let sim_pid = sim.child.id();
     sim.stop();
@@ -70,12 +87,7 @@ fn main() {
         "Scale: {sockets} sockets, one engine on a 2-worker runtime, the simulator in a \
          child process (pid {sim_pid}), default socket settings."
     );
-    println!(
-        "RLIMIT_NOFILE: soft {} raised to the hard limit {} (ulimit -Hn); now {}.",
-        limit(limits.0),
-        limit(limits.1),
-        limit(nofile())
-    );
+    println!("{}", sim_child::nofile_line(limits));
     println!("Machine before: {machine_before}");
     println!("Load average after: {}", load_average());
     println!();
@@ -98,56 +110,75 @@ fn main() {
         "| simulator CPU, same window | {:.2}% of one core | |",
         report.cpu_sim
     );
+    println!();
     println!(
-        "| storm: close-all 1001 → all Ready again | {:.2} s | ≤ 35 s |",
-        report.storm_ready.as_secs_f64()
-    );
-    println!(
-        "| storm: CPU until all Ready again, monitor / simulator | {:.2} s / {:.2} s \
-         ({:.0}% / {:.0}% of one core) | |",
-        report.storm_cpu.0.as_secs_f64(),
-        report.storm_cpu.1.as_secs_f64(),
-        100.0 * report.storm_cpu.0.as_secs_f64() / report.storm_ready.as_secs_f64(),
-        100.0 * report.storm_cpu.1.as_secs_f64() / report.storm_ready.as_secs_f64(),
-    );
-    println!(
-        "| storm: connects per 100 ms, peak / mean | {} / {:.1} = {:.2}× | ≤ 3× |",
-        report.peak,
-        report.mean,
-        report.peak as f64 / report.mean
-    );
-    println!(
-        "| storm: Connecting transitions (sockets {sockets}) | {} | |",
-        report.connects
+        "Storms: close-all 1001 → all Ready again; connects per 100 ms, peak / mean, as \
+         planned (backoff time + drawn delay), as started (Connecting) and as accepted \
+         by the server (goal ≤ 3×):"
     );
     println!();
     println!(
-        "Storm, per 100 ms from the close-all: closes seen (backoff planned), reconnects \
-         due (close + drawn delay), Connecting transitions (the bar):"
+        "| storm | waited for links proven | largest backoff ceiling | load average before | → all Ready | CPU monitor / simulator | planned | started | accepted | connects started / accepted (wire events the stamper missed) |"
     );
-    println!();
-    println!("```");
-    println!("   from  closed    due  conn.");
-    let width = 50.0 / report.peak.max(1) as f64;
-    for (i, c) in report.histogram.iter().enumerate() {
-        let bar = "#".repeat((*c as f64 * width).round() as usize);
+    println!("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (i, s) in report.storms.iter().enumerate() {
+        let pm = |h: &[u64]| {
+            let (peak, mean) = peak_mean(h);
+            format!("{peak} / {mean:.1} = {:.2}×", peak as f64 / mean)
+        };
         println!(
-            "{:>5} ms {:>6} {:>6} {:>6} {bar}",
-            i as u64 * 100,
-            report.closed[i],
-            report.planned[i],
-            c
+            "| {} | {:.1} s | {:.1} s | {} | {:.2} s | {:.2} s / {:.2} s | {} | {} | {} | {} / {} ({}) |",
+            i + 1,
+            s.proven_wait.as_secs_f64(),
+            s.ceiling.as_secs_f64(),
+            s.load,
+            s.ready.as_secs_f64(),
+            s.cpu.0.as_secs_f64(),
+            s.cpu.1.as_secs_f64(),
+            pm(&s.planned),
+            pm(&s.started),
+            pm(&s.accepted),
+            s.started.iter().sum::<u64>(),
+            s.accepted.iter().sum::<u64>(),
+            s.missed,
         );
     }
-    println!("```");
+    for (i, s) in report.storms.iter().enumerate() {
+        println!();
+        println!(
+            "Storm {}, per 100 ms from the close-all: closes seen (backoff planned), \
+             reconnects planned (close + drawn delay), Connecting transitions, accepts \
+             on the server (the bar):",
+            i + 1
+        );
+        println!();
+        println!("```");
+        println!("   from  closed planned started accepted");
+        let peak = s.accepted.iter().copied().max().unwrap_or(0).max(1);
+        let width = 50.0 / peak as f64;
+        for b in 0..s.started.len() {
+            let bar = "#".repeat((s.accepted[b] as f64 * width).round() as usize);
+            println!(
+                "{:>5} ms {:>6} {:>7} {:>7} {:>8} {bar}",
+                b as u64 * 100,
+                s.closed[b],
+                s.planned[b],
+                s.started[b],
+                s.accepted[b]
+            );
+        }
+        println!("```");
+    }
 }
 
-fn limit(v: u64) -> String {
-    if v == u64::MAX {
-        "unlimited".into()
-    } else {
-        v.to_string()
-    }
+/// Peak and mean connects per bucket, over the buckets from the first
+/// non-empty one to the last.
+fn peak_mean(h: &[u64]) -> (u64, f64) {
+    let first = h.iter().position(|c| *c > 0).unwrap_or(0);
+    let last = h.iter().rposition(|c| *c > 0).unwrap_or(0);
+    let span = (last + 1).saturating_sub(first).max(1);
+    let peak = h.iter().copied().max().unwrap_or(0);
+    (peak, h.iter().sum::<u64>() as f64 / span as f64)
 }
 
 struct Report {
@@ -157,18 +188,31 @@ struct Report {
     rss_per_socket: f64,
     cpu_monitor: f64,
     cpu_sim: f64,
-    storm_ready: Duration,
-    /// CPU time of the monitor and of the simulator during the storm.
-    storm_cpu: (Duration, Duration),
-    /// Per bucket: closes seen (backoffs planned).
+    storms: Vec<Storm>,
+}
+
+/// One storm's figures; the series are per bucket from the close-all, all
+/// of one length.
+struct Storm {
+    /// Waited before it for every link to prove healthy.
+    proven_wait: Duration,
+    /// The largest backoff ceiling a reconnect drew from.
+    ceiling: Duration,
+    load: String,
+    /// Close-all → every socket Ready again.
+    ready: Duration,
+    /// CPU time of the monitor and of the simulator until then.
+    cpu: (Duration, Duration),
+    /// Closes seen (backoffs planned).
     closed: Vec<u64>,
-    /// Per bucket: reconnects as planned (close seen + the drawn delay).
+    /// Reconnects as planned: close seen + the drawn delay.
     planned: Vec<u64>,
-    /// Per bucket: Connecting transitions.
-    histogram: Vec<u64>,
-    peak: u64,
-    mean: f64,
-    connects: u64,
+    /// Connecting transitions.
+    started: Vec<u64>,
+    /// WebSocket accepts on the server.
+    accepted: Vec<u64>,
+    /// Accepts the child's wire subscriber missed.
+    missed: u64,
 }
 
 /// Storm times the subscriber collects.
@@ -188,14 +232,22 @@ struct Tracker {
     phase_start: AtomicU64,
     /// Distinct sockets Ready in the current phase.
     ready: watch::Sender<usize>,
+    /// Of those, the ones whose link has proven healthy (a text frame in
+    /// after Ready), which gives their backoff counter back: until then a
+    /// close backs off from where the last one left off.
+    proven: watch::Sender<usize>,
+    /// The largest backoff ceiling drawn from in the current phase, in ns.
+    ceiling: AtomicU64,
 }
 
-async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
+async fn run(sim: &mut SimChild, sockets: usize, steady: Duration, storms: usize) -> Report {
     let engine = Engine::new(EngineConfig::default()).expect("engine");
     let mut events = engine.subscribe_lossless(65_536);
     let tracker = Arc::new(Tracker {
         phase_start: AtomicU64::new(0),
         ready: watch::Sender::new(0),
+        proven: watch::Sender::new(0),
+        ceiling: AtomicU64::new(0),
     });
     let connecting = Arc::new(std::sync::Mutex::new(Timeline::default()));
     let subscriber = {
@@ -204,10 +256,25 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
         tokio::spawn(async move {
             // Per socket: the phase its last Ready belongs to.
             let mut ready_in: HashMap<u64, u64> = HashMap::new();
+            // Per socket: the phase in which its link last proved healthy.
+            let mut proven_in: HashMap<u64, u64> = HashMap::new();
             while let Some(e) = events.recv().await {
                 let to = match &e.kind {
                     EventKind::Transition { to, .. } => to,
-                    EventKind::BackoffPlanned { delay, .. } => {
+                    EventKind::Frame(f)
+                        if f.direction == Direction::In && f.opcode == Opcode::Text =>
+                    {
+                        let phase = tracker.phase_start.load(Ordering::Acquire);
+                        if ready_in.get(&e.socket) == Some(&phase)
+                            && proven_in.insert(e.socket, phase) != Some(phase)
+                        {
+                            tracker.proven.send_modify(|n| *n += 1);
+                        }
+                        continue;
+                    }
+                    EventKind::BackoffPlanned { delay, ceiling, .. } => {
+                        let c = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+                        tracker.ceiling.fetch_max(c, Ordering::Relaxed);
                         let due = e.mono.0 + u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
                         let mut t = connecting.lock().expect("lock");
                         t.closed.push(e.mono);
@@ -243,7 +310,7 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
     let rss_before = rss_kib("self");
     let started = Instant::now();
     let mut handles = Vec::with_capacity(sockets);
-    for (url, token) in &sim.jobs {
+    for (url, token) in &sim.sets[0] {
         let mut config = SocketConfig::job(url.clone());
         config.token = Some(Arc::new(StaticToken::new(token.clone())));
         handles.push(engine.add_socket(&config).expect("valid config"));
@@ -265,50 +332,70 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
     let share = |a: Duration, b: Duration| 100.0 * (b - a).as_secs_f64() / wall.as_secs_f64();
     eprintln!("steady window done");
 
-    // 3. The storm.
-    *connecting.lock().expect("lock") = Timeline::default();
-    let storm_mono = engine.now();
-    tracker.phase_start.store(storm_mono.0, Ordering::Release);
-    tracker.ready.send_replace(0);
-    let storm_started = Instant::now();
-    let (sm0, ss0) = (cpu_time("self"), cpu_time(&sim_pid));
-    tokio::task::block_in_place(|| sim.close_all());
-    tokio::time::timeout(LIMIT, ready.wait_for(|n| *n >= sockets))
-        .await
-        .expect("all Ready again in time")
-        .expect("subscriber alive");
-    let storm_ready = storm_started.elapsed();
-    let storm_cpu = (cpu_time("self") - sm0, cpu_time(&sim_pid) - ss0);
-    let timeline = std::mem::take(&mut *connecting.lock().expect("lock"));
-    let after = |v: &[Mono]| -> Vec<u64> {
-        v.iter()
-            .filter(|m| m.0 >= storm_mono.0)
-            .map(|m| (m.0 - storm_mono.0) / BUCKET_NS)
-            .collect()
-    };
-    let (closed, planned, actual) = (
-        after(&timeline.closed),
-        after(&timeline.planned),
-        after(&timeline.connecting),
-    );
-    let buckets = closed
-        .iter()
-        .chain(&planned)
-        .chain(&actual)
-        .max()
-        .map_or(0, |b| *b as usize + 1);
-    let count = |v: &[u64]| {
-        let mut h = vec![0u64; buckets];
-        for b in v {
-            h[*b as usize] += 1;
-        }
-        h
-    };
-    let histogram = count(&actual);
-    let first = histogram.iter().position(|c| *c > 0).unwrap_or(0);
-    let span = (buckets - first).max(1);
-    let connects = actual.len() as u64;
-    let peak = histogram.iter().copied().max().unwrap_or(0);
+    // 3. The storms, one after the other.
+    let mut storm_list = Vec::with_capacity(storms);
+    let mut proven = tracker.proven.subscribe();
+    for n in 1..=storms {
+        // A storm on links not yet proven would start from the last one's
+        // backoff step (the engine's rule against tight loops).
+        let waited = Instant::now();
+        tokio::time::timeout(LIMIT, proven.wait_for(|p| *p >= sockets))
+            .await
+            .expect("every link proven in time")
+            .expect("subscriber alive");
+        let proven_wait = waited.elapsed();
+        let load = load_average();
+        *connecting.lock().expect("lock") = Timeline::default();
+        let storm_mono = engine.now();
+        tracker.phase_start.store(storm_mono.0, Ordering::Release);
+        tracker.ready.send_replace(0);
+        tracker.proven.send_replace(0);
+        tracker.ceiling.store(0, Ordering::Relaxed);
+        let storm_started = Instant::now();
+        let (sm0, ss0) = (cpu_time("self"), cpu_time(&sim_pid));
+        tokio::task::block_in_place(|| sim.close_all());
+        tokio::time::timeout(LIMIT, ready.wait_for(|n| *n >= sockets))
+            .await
+            .expect("all Ready again in time")
+            .expect("subscriber alive");
+        let ready_after = storm_started.elapsed();
+        let cpu = (cpu_time("self") - sm0, cpu_time(&sim_pid) - ss0);
+        let (accepts, missed) = tokio::task::block_in_place(|| sim.accepts());
+        let timeline = std::mem::take(&mut *connecting.lock().expect("lock"));
+        let after = |v: &[Mono]| -> Vec<u64> {
+            v.iter()
+                .filter(|m| m.0 >= storm_mono.0)
+                .map(|m| (m.0 - storm_mono.0) / BUCKET_NS)
+                .collect()
+        };
+        let series = [
+            after(&timeline.closed),
+            after(&timeline.planned),
+            after(&timeline.connecting),
+            accepts.iter().map(|ns| ns / BUCKET_NS).collect(),
+        ];
+        let buckets = series.iter().flatten().max().map_or(0, |b| *b as usize + 1);
+        let count = |v: &[u64]| {
+            let mut h = vec![0u64; buckets];
+            for b in v {
+                h[*b as usize] += 1;
+            }
+            h
+        };
+        eprintln!("storm {n}: all Ready again after {ready_after:?}");
+        storm_list.push(Storm {
+            proven_wait,
+            ceiling: Duration::from_nanos(tracker.ceiling.load(Ordering::Relaxed)),
+            load,
+            ready: ready_after,
+            cpu,
+            closed: count(&series[0]),
+            planned: count(&series[1]),
+            started: count(&series[2]),
+            accepted: count(&series[3]),
+            missed,
+        });
+    }
 
     drop(handles);
     drop(engine);
@@ -320,106 +407,6 @@ async fn run(sim: &mut SimChild, sockets: usize, steady: Duration) -> Report {
         rss_per_socket: rss_after.saturating_sub(rss_before) as f64 / sockets as f64,
         cpu_monitor: share(m0, m1),
         cpu_sim: share(s0, s1),
-        storm_ready,
-        storm_cpu,
-        closed: count(&closed),
-        planned: count(&planned),
-        histogram,
-        peak,
-        mean: connects as f64 / span as f64,
-        connects,
+        storms: storm_list,
     }
-}
-
-/// The simulator child process and the jobs it created.
-struct SimChild {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-    jobs: Vec<(String, String)>,
-}
-
-impl SimChild {
-    fn spawn(sockets: usize) -> SimChild {
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .env("SOCKSCOPE_BENCH_ROLE", "sim")
-            .env("SOCKSCOPE_BENCH_SOCKETS", sockets.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("simulator child starts");
-        let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut jobs = Vec::with_capacity(sockets);
-        let mut line = String::new();
-        while jobs.len() < sockets {
-            line.clear();
-            stdout.read_line(&mut line).expect("child output");
-            assert!(!line.is_empty(), "simulator child ended early");
-            if let Some((url, token)) = line.trim().split_once(' ') {
-                jobs.push((url.to_owned(), token.to_owned()));
-            }
-        }
-        SimChild {
-            child,
-            stdin,
-            stdout,
-            jobs,
-        }
-    }
-
-    fn close_all(&mut self) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(b"close-all\n").expect("command sent");
-        stdin.flush().expect("command sent");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("answer");
-        assert_eq!(line.trim(), "ok", "close-all answered");
-    }
-
-    fn stop(mut self) {
-        // End of stdin is the child's signal to stop.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-/// The child: a simulator with one job per socket; `close-all` on stdin
-/// closes every socket with 1001; end of stdin ends it.
-fn sim_child() {
-    let sockets: usize = knob("SOCKSCOPE_BENCH_SOCKETS", 10_000).max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("sim")
-        .enable_all()
-        .build()
-        .expect("sim runtime");
-    let sim = rt
-        .block_on(sockscope_sim::Sim::start(
-            sockscope_sim::SimConfig::default(),
-        ))
-        .expect("simulator starts");
-    let faults = sockscope_sim::Faults {
-        interval_ms: Some(3_600_000),
-        ..sockscope_sim::Faults::default()
-    };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for _ in 0..sockets {
-        let job = sim
-            .create_job(sockscope_sim::JobKind::CsvImport, 1_000_000, faults.clone())
-            .expect("job created");
-        writeln!(out, "{} {}", job.ws_url, job.token).expect("stdout");
-    }
-    out.flush().expect("stdout");
-    drop(out);
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        if line.trim() == "close-all" {
-            sim.close_all(1001, "restart").expect("close-all");
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "ok").expect("stdout");
-            out.flush().expect("stdout");
-        }
-    }
-    rt.block_on(sim.shutdown());
 }

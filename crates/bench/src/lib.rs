@@ -99,3 +99,24 @@ pub fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// The kernel's count of connections dropped because a listener's accept
+/// queue was full (`ListenOverflows` in `/proc/net/netstat`; machine-wide).
+/// A dropped SYN is retried by the client after a second.
+pub fn listen_overflows() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut lines = text.lines();
+    while let (Some(names), Some(values)) = (lines.next(), lines.next()) {
+        if !names.starts_with("TcpExt:") {
+            continue;
+        }
+        let at = names
+            .split_whitespace()
+            .position(|n| n == "ListenOverflows");
+        return at
+            .and_then(|i| values.split_whitespace().nth(i))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+    }
+    0
+}

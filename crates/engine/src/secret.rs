@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a scrubbed value becomes.
 pub const REDACTED: &str = "[REDACTED]";
@@ -25,8 +25,19 @@ pub const CAPACITY: usize = 256;
 /// Shortest value remembered: 6 bytes.
 pub const MIN_LEN: usize = 6;
 
-static LIVE: RwLock<Vec<String>> = RwLock::new(Vec::new());
-static ORDER: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+/// The values, longest first (older first among equals), as `scrub` reads
+/// them. Kept in order on each change rather than rebuilt: a rebuild
+/// copied and sorted all of them on every new token, once per connect.
+static LIVE: RwLock<Vec<Live>> = RwLock::new(Vec::new());
+
+/// A remembered value and the hash of its first four bytes, side by side
+/// so the scrub's prefilter reads no value it does not search for.
+struct Live {
+    prefix: usize,
+    value: Arc<str>,
+}
+/// The same values, oldest first, for eviction.
+static ORDER: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
 
 /// Remembers `value` as a secret in use.
 pub fn remember(value: &str) {
@@ -34,29 +45,73 @@ pub fn remember(value: &str) {
         return;
     }
     let mut order = ORDER.lock().unwrap_or_else(|p| p.into_inner());
-    if order.iter().any(|v| v == value) {
+    if order.iter().any(|v| **v == *value) {
         return;
     }
-    order.push_back(value.to_owned());
-    while order.len() > CAPACITY {
-        order.pop_front();
+    let new: Arc<str> = Arc::from(value);
+    order.push_back(new.clone());
+    let evicted = (order.len() > CAPACITY)
+        .then(|| order.pop_front())
+        .flatten();
+    let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(old) = evicted
+        && let Some(i) = live.iter().position(|v| Arc::ptr_eq(&v.value, &old))
+    {
+        live.remove(i);
     }
-    // Longest first, so a value that contains another is replaced whole.
-    let mut live: Vec<String> = order.iter().cloned().collect();
-    live.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    *LIVE.write().unwrap_or_else(|p| p.into_inner()) = live;
+    // Longest first, so a value that contains another is replaced whole;
+    // after the older ones of its length.
+    let at = live.partition_point(|v| v.value.len() >= new.len());
+    let prefix = Prefixes::hash(new.as_bytes());
+    live.insert(at, Live { prefix, value: new });
 }
 
 /// `text` with every remembered secret replaced by [`REDACTED`].
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
     let mut out = Cow::Borrowed(text);
+    if live.is_empty() {
+        return out;
+    }
+    // A value can only be in the text if its first four bytes are: one
+    // pass over the text spares a substring search per remembered value.
+    let mut prefixes = Prefixes::of(&out);
     for v in live.iter() {
-        if out.contains(v.as_str()) {
-            out = Cow::Owned(out.replace(v.as_str(), REDACTED));
+        if prefixes.has(v.prefix) && out.contains(&*v.value) {
+            out = Cow::Owned(out.replace(&*v.value, REDACTED));
+            prefixes = Prefixes::of(&out);
         }
     }
     out
+}
+
+/// The runs of four bytes a text holds, hashed into a 4,096-bit set (small
+/// to clear: scrub runs on every free text, most of them short): a
+/// value's first four are in it if the value is in the text (it is at
+/// least [`MIN_LEN`] bytes long).
+struct Prefixes([u64; 64]);
+
+impl Prefixes {
+    fn of(text: &str) -> Prefixes {
+        let mut set = [0u64; 64];
+        for w in text.as_bytes().windows(4) {
+            let h = Self::hash(w);
+            set[h >> 6] |= 1 << (h & 63);
+        }
+        Prefixes(set)
+    }
+
+    /// The hash of the first four bytes (a remembered value has them).
+    fn hash(four: &[u8]) -> usize {
+        let word = u32::from_le_bytes([four[0], four[1], four[2], four[3]]);
+        (word.wrapping_mul(0x9E37_79B1) >> 20) as usize
+    }
+
+    /// False when no value whose first four bytes hash to `h` can be in
+    /// the text.
+    fn has(&self, h: usize) -> bool {
+        self.0[h >> 6] & (1 << (h & 63)) != 0
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +133,21 @@ mod tests {
             remember(&format!("bounded-secret-{i:05}"));
         }
         assert!(ORDER.lock().unwrap().len() <= CAPACITY);
+        assert_eq!(
+            LIVE.read().unwrap().len(),
+            CAPACITY,
+            "evicted from both lists"
+        );
+        // A value that holds an older, shorter one is replaced whole, and
+        // values at either end of the text are found.
+        remember("inner-secret");
+        remember("outer-inner-secret-x");
+        assert_eq!(
+            scrub("outer-inner-secret-x said inner-secret"),
+            format!("{REDACTED} said {REDACTED}")
+        );
+        let lens: Vec<usize> = LIVE.read().unwrap().iter().map(|v| v.value.len()).collect();
+        assert!(lens.windows(2).all(|w| w[0] >= w[1]), "longest first");
         assert_eq!(scrub("unit-secret-0123"), "unit-secret-0123", "evicted");
         let newest = format!("bounded-secret-{:05}", CAPACITY + 9);
         assert_eq!(scrub(&newest), REDACTED);
