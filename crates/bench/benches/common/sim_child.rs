@@ -15,6 +15,7 @@
 //!   sockets are closed with 4004). Answers `ok`.
 //! - `complete SET`: `complete N`, the jobs of the set that completed with
 //!   every item.
+//!
 //! End of stdin ends it.
 
 // Each bench uses the commands it needs.
