@@ -91,53 +91,60 @@ pub const NOTIFY_WINDOW: Duration = Duration::from_secs(60);
 pub struct NotifyBudget {
     window: Option<Instant>,
     shown: usize,
-    /// Titles of the held ones, in order.
-    held: Vec<String>,
+    /// How many are held, and how many of those did not complete.
+    held: usize,
+    held_failed: usize,
+    /// The first held ones' socket names, in order (the summary names
+    /// [`NOTIFY_BURST`] of them).
+    held_names: Vec<String>,
 }
 
 impl NotifyBudget {
-    /// A notification to show now, or `None` when it is held.
-    pub fn offer(&mut self, now: Instant, title: String, body: String) -> Option<(String, String)> {
+    /// A job's notification to show now, or `None` when it is held.
+    /// `completed`: the job finished, rather than failed or gave up.
+    pub fn offer(
+        &mut self,
+        now: Instant,
+        name: &str,
+        completed: bool,
+        note: (String, String),
+    ) -> Option<(String, String)> {
         if self
             .window
             .is_none_or(|w| now.duration_since(w) >= NOTIFY_WINDOW)
-            && self.held.is_empty()
+            && self.held == 0
         {
             self.window = Some(now);
             self.shown = 0;
         }
         if self.shown < NOTIFY_BURST {
             self.shown += 1;
-            return Some((title, body));
+            return Some(note);
         }
-        self.held.push(title);
+        self.held += 1;
+        self.held_failed += usize::from(!completed);
+        if self.held_names.len() < NOTIFY_BURST {
+            self.held_names.push(name.to_owned());
+        }
         None
     }
 
     /// The held notifications as one, once their window is over.
     pub fn due(&mut self, now: Instant) -> Option<(String, String)> {
         let start = self.window?;
-        if self.held.is_empty() || now.duration_since(start) < NOTIFY_WINDOW {
+        if self.held == 0 || now.duration_since(start) < NOTIFY_WINDOW {
             return None;
         }
-        let held = std::mem::take(&mut self.held);
+        let (held, failed) = (self.held, self.held_failed);
+        let names = std::mem::take(&mut self.held_names);
+        (self.held, self.held_failed) = (0, 0);
         self.window = Some(now);
         self.shown = 0;
-        let failed = held
-            .iter()
-            .filter(|t| !t.ends_with(": job complete"))
-            .count();
         let title = format!(
-            "sockscope: {} more job{} ended",
-            held.len(),
-            if held.len() == 1 { "" } else { "s" }
+            "sockscope: {held} more job{} ended",
+            if held == 1 { "" } else { "s" }
         );
-        let names: Vec<&str> = held
-            .iter()
-            .take(3)
-            .map(|t| t.rsplit_once(": ").map_or(t.as_str(), |(n, _)| n))
-            .collect();
-        let more = held.len().saturating_sub(names.len());
+        let more = held - names.len();
         let body = format!(
             "{}{}{}.",
             names.join(", "),
@@ -152,7 +159,7 @@ impl NotifyBudget {
                 String::new()
             },
         );
-        Some((title, body))
+        Some((title, redact::free_text(&body)))
     }
 }
 
@@ -214,8 +221,13 @@ pub async fn watch(app: AppHandle, session: Session, tray: Option<TrayIcon>) {
                             .into_iter()
                             .find(|s| s.id == ev.socket)
                             .map_or_else(|| format!("socket {}", ev.socket), |s| s.name);
-                        if let Some((title, body)) = job_outcome(&name, to)
-                            && let Some((title, body)) = budget.offer(Instant::now(), title, body)
+                        let completed = matches!(
+                            to,
+                            State::Closed { reason: ClosedReason::JobFinished }
+                        );
+                        if let Some(note) = job_outcome(&name, to)
+                            && let Some((title, body)) =
+                                budget.offer(Instant::now(), &name, completed, note)
                         {
                             notify(&app, &title, &body);
                         }
@@ -338,8 +350,13 @@ mod tests {
         let mut b = NotifyBudget::default();
         let mut shown = Vec::new();
         for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
-            let title = format!("{name}: job {}", if i == 4 { "failed" } else { "complete" });
-            if let Some(n) = b.offer(t0 + Duration::from_secs(i as u64), title, "x".into()) {
+            let completed = i != 4;
+            let title = format!(
+                "{name}: job {}",
+                if completed { "complete" } else { "failed" }
+            );
+            let at = t0 + Duration::from_secs(i as u64);
+            if let Some(n) = b.offer(at, name, completed, (title, "x".into())) {
                 shown.push(n.0);
             }
         }
@@ -355,7 +372,7 @@ mod tests {
         // A quiet while later, the next ones show at once again.
         let later = t0 + NOTIFY_WINDOW * 3;
         assert!(
-            b.offer(later, "f: job complete".into(), "x".into())
+            b.offer(later, "f", true, ("f: job complete".into(), "x".into()))
                 .is_some()
         );
     }

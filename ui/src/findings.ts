@@ -72,13 +72,15 @@ export function groupFindings(store: Store, f: FindingFilter, catalog: readonly 
       }
       g.count++;
       if (RANK[mark.severity] > RANK[g.severity]) g.severity = mark.severity;
-      g.items.push({ socket, mark, race: raceFor(mark.cls, tr.name, catalog) });
+      g.items.push({ socket, mark, race: null });
     }
   }
   for (const g of groups.values()) {
     g.items.sort((a, b) => a.mark.t - b.mark.t);
     // The newest stay when a group is long: they are what just happened.
     if (g.items.length > maxItems) g.items = g.items.slice(g.items.length - maxItems);
+    // Named only for the items kept: a long session has many more.
+    for (const it of g.items) it.race = raceFor(it.mark.cls, store.tracks.get(it.socket)?.name ?? "", catalog);
   }
   return [...groups.values()].sort((a, b) => RANK[b.severity] - RANK[a.severity] || b.count - a.count || a.cls.localeCompare(b.cls));
 }

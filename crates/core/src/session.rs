@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use sockscope_engine::body::{BodyFailure, MAX_REST_BODY, read_capped};
@@ -258,11 +258,7 @@ impl Session {
                     opening,
                     stopped,
                 ));
-                *session
-                    .inner
-                    .endless
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some((stop, task));
+                *locked(&session.inner.endless) = Some((stop, task));
             }
         }
         if let Some(cfg) = config {
@@ -307,10 +303,7 @@ impl Session {
                     },
                 )
                 .await?;
-            let handle = self.handle(id)?;
-            for n in 0..job.early_sends {
-                handle.send(endless::ping(&format!("early-{n}"))).await?;
-            }
+            endless::send_early(&self.handle(id)?, job.early_sends).await?;
             ids.push(id);
         }
         Ok(ids)
@@ -356,11 +349,7 @@ impl Session {
     /// the file). The same moment was published as an engine-wide
     /// [`sockscope_engine::EventKind::RecordingFailed`].
     pub fn recording_failed(&self) -> Option<String> {
-        self.inner
-            .recording_failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        locked(&self.inner.recording_failed).clone()
     }
 
     /// What the live OTLP export has delivered so far, while it is on.
@@ -424,12 +413,7 @@ impl Session {
     /// calls, and every call without that option, get
     /// [`Session::subscribe`].
     pub fn subscribe_from_start(&self) -> broadcast::Receiver<Arc<Event>> {
-        let first = self
-            .inner
-            .first_live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let first = locked(&self.inner.first_live).take();
         first.unwrap_or_else(|| self.subscribe())
     }
 
@@ -551,10 +535,7 @@ impl Session {
     }
 
     fn keyring_jobs(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketId, String>> {
-        self.inner
-            .keyring_jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        locked(&self.inner.keyring_jobs)
     }
 
     /// Cancels a socket: no attempt is ever made again.
@@ -592,24 +573,14 @@ impl Session {
     /// error.
     pub async fn stop(self) -> Result<SessionEnd, CoreError> {
         // No demo job arrives once the stop has begun.
-        let endless = self
-            .inner
-            .endless
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let endless = locked(&self.inner.endless).take();
         if let Some((stop, mut task)) = endless {
             let _ = stop.send(true);
             if tokio::time::timeout(STOP_BUDGET, &mut task).await.is_err() {
                 task.abort();
             }
         }
-        let watch = self
-            .inner
-            .environment
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let watch = locked(&self.inner.environment).take();
         drop(watch);
         let handles: Vec<_> = self.lock().values().cloned().collect();
         let deadline = tokio::time::Instant::now() + STOP_BUDGET;
@@ -641,11 +612,7 @@ impl Session {
                         WriterHealth::Failed { reason } => reason.clone(),
                         _ => crate::error_line([&e as &(dyn std::error::Error + 'static)]),
                     };
-                    let mut failed = self
-                        .inner
-                        .recording_failed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
+                    let mut failed = locked(&self.inner.recording_failed);
                     failed.get_or_insert(reason);
                 }
             }
@@ -701,11 +668,11 @@ impl Session {
     }
 
     fn export(&self) -> std::sync::MutexGuard<'_, Option<LiveExport>> {
-        self.inner.export.lock().unwrap_or_else(|p| p.into_inner())
+        locked(&self.inner.export)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<SocketId, SocketHandle>> {
-        self.inner.sockets.lock().unwrap_or_else(|p| p.into_inner())
+        locked(&self.inner.sockets)
     }
 }
 
@@ -808,7 +775,7 @@ async fn watch_recorder(
         }
     };
     let reason = sockscope_recorder::redact::free_text(&reason);
-    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+    *locked(&failed) = Some(reason.clone());
     engine.recording_failed(reason).await;
 }
 
@@ -816,4 +783,10 @@ async fn watch_recorder(
 /// first connect, as a `TokenUnavailable` naming the source.
 fn keyring_source(job_id: &str) -> Result<Arc<dyn TokenSource>, CoreError> {
     Ok(Arc::new(KeyringToken::new(job_id)))
+}
+
+/// Locks `m`. A holder that panicked left data that is still whole here
+/// (each guarded value is replaced or taken in one step), so go on.
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

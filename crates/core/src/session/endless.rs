@@ -19,8 +19,17 @@ use crate::demo::{DemoAct, DemoMove, EndlessDemo, demo_acts, long_import_acts};
 const MOVE_WITHIN: Duration = Duration::from_secs(60);
 
 /// The job protocol's `ping`, the demo's application message.
-pub(super) fn ping(nonce: &str) -> String {
+fn ping(nonce: &str) -> String {
     format!(r#"{{"v":1,"type":"ping","payload":{{"nonce":"{nonce}"}}}}"#)
+}
+
+/// Sends `n` application messages now, before Ready: they wait in the
+/// outbox (seed 000's race, prevented).
+pub(super) async fn send_early(h: &SocketHandle, n: usize) -> Result<(), crate::CoreError> {
+    for i in 0..n {
+        h.send(ping(&format!("early-{i}"))).await?;
+    }
+    Ok(())
 }
 
 /// The demo's sockets, by id, with the moment each settled.
@@ -158,11 +167,7 @@ async fn start(
     let handle = session.handle(id)?;
     match act.moves {
         DemoMove::None => {}
-        DemoMove::SendEarly(n) => {
-            for i in 0..n {
-                handle.send(ping(&format!("early-{i}"))).await?;
-            }
-        }
+        DemoMove::SendEarly(n) => send_early(&handle, n).await?,
         moves => {
             tokio::spawn(play(handle, moves));
         }
