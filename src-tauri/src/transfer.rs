@@ -209,6 +209,7 @@ pub struct AddSocketRequest {
     pub name: Option<String>,
     /// The dialect: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`,
     /// `signalr` or `json`.
+    #[ts(type = "DialectName")]
     pub adapter: String,
     /// Job id.
     pub job_id: Option<String>,

@@ -3,6 +3,8 @@
 //! file differs from what the types generate; run it with
 //! `SOCKSCOPE_WRITE_TS=1` to rewrite the file.
 
+use sockscope_engine::AdapterKind;
+use sockscope_recorder::export::Format;
 use ts_rs::{Config, TS};
 
 use crate::error::UiError;
@@ -39,6 +41,18 @@ fn generated() -> String {
         DialectRequest,
     ];
     let mut out = String::from(HEADER);
+    out.push_str(&names(
+        "ExportFormat",
+        "EXPORT_FORMATS",
+        "The export formats, by name (the recorder's `export::Format`), in menu order.",
+        Format::ALL.iter().map(|f| f.name()),
+    ));
+    out.push_str(&names(
+        "DialectName",
+        "DIALECTS",
+        "The dialects, as the engine names them (`AdapterKind`).",
+        AdapterKind::ALL.iter().map(|k| k.as_str()),
+    ));
     for (docs, decl) in all {
         out.push('\n');
         out.push_str(&docs.unwrap_or_default());
@@ -47,6 +61,17 @@ fn generated() -> String {
         out.push('\n');
     }
     out
+}
+
+/// A union of the names a core list holds, and the list itself, so that
+/// the webview's copy is generated rather than kept in step by hand.
+fn names<'a>(ty: &str, list: &str, doc: &str, names: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.map(|n| format!("{n:?}")).collect();
+    format!(
+        "\n/** {doc} */\nexport type {ty} = {};\n\n/** {doc} */\nexport const {list}: readonly {ty}[] = [{}];\n",
+        quoted.join(" | "),
+        quoted.join(", "),
+    )
 }
 
 #[test]

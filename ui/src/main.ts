@@ -14,8 +14,9 @@ import { type FrameFilter, Inspector } from "./inspector";
 import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
 import { Timeline } from "./timeline";
-import { type AddSocketRequest, DIALECTS, UiError, api, inTauri } from "./transport";
-import type { AppInfo, ExportFormat, LiveBatch, ScenarioResult, ScenarioRow, SocketRow, UiEvent } from "./types";
+import { UiError, api, inTauri } from "./transport";
+import { DIALECTS, EXPORT_FORMATS } from "./types";
+import type { AddSocketRequest, AppInfo, DialectName, ExportFormat, LiveBatch, ScenarioResult, ScenarioRow, SocketRow, UiEvent } from "./types";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -567,6 +568,26 @@ async function runScenario(id: string): Promise<void> {
 
 // ---- export, add socket, OTLP ----------------------------------------------
 
+/** The export menu's words; a format the recorder adds fails the type check here. */
+const EXPORT_LABELS: Record<ExportFormat, string> = {
+  jaeger: "Jaeger JSON",
+  otlp: "OTLP JSON",
+  csv: "transitions CSV",
+  perfetto: "Perfetto trace",
+  har: "HAR (DevTools)",
+};
+
+/** The dialect picker's words; a dialect the engine adds fails the type check here. */
+const DIALECT_LABELS: Record<DialectName, string> = {
+  job: "job (PROTOCOL.md)",
+  socketio: "Socket.IO",
+  "graphql-ws": "GraphQL (graphql-ws)",
+  phoenix: "Phoenix Channels",
+  signalr: "SignalR",
+  json: "bespoke JSON (defaults; full table in the config file)",
+  raw: "raw WebSocket",
+};
+
 async function exportAs(format: ExportFormat): Promise<void> {
   const id = viewingSession ?? info?.session_id;
   if (id === undefined) return;
@@ -584,6 +605,7 @@ function setupDialogs(): void {
   $("add-cancel").addEventListener("click", () => dlg.close());
   // Show only the chosen dialect's options.
   const dialectSelect = $<HTMLFormElement>("add-form").elements.namedItem("adapter") as HTMLSelectElement;
+  for (const d of DIALECTS) dialectSelect.add(new Option(DIALECT_LABELS[d], d));
   const showOptions = () => {
     const d = dialectSelect.value;
     let any = false;
@@ -604,8 +626,7 @@ function setupDialogs(): void {
     const kind = s("token_kind");
     const token: AddSocketRequest["token"] =
       kind === "env" ? { kind, name: ref } : kind === "file" ? { kind, path: ref } : kind === "keyring" ? { kind, job_id: ref || s("job_id") } : { kind: "none" };
-    const picked = s("adapter") as AddSocketRequest["adapter"];
-    const adapter = DIALECTS.includes(picked) ? picked : "job";
+    const adapter = DIALECTS.find((d) => d === s("adapter")) ?? "job";
     const opt = (k: string) => s(k) || null;
     const dialect = { progress_event: opt("progress_event"), processed: opt("processed"), total: opt("total"), query: opt("query"), topic: opt("topic") };
     api
@@ -675,8 +696,13 @@ function setupChrome(): void {
     $("scenarios-menu").hidden = true;
     $("export-menu").hidden = true;
   });
-  for (const b of document.querySelectorAll<HTMLElement>("#export-menu button")) {
-    b.addEventListener("click", () => exportAs(b.dataset.format as ExportFormat).catch(showError));
+  for (const format of EXPORT_FORMATS) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.format = format;
+    b.textContent = EXPORT_LABELS[format];
+    b.addEventListener("click", () => exportAs(format).catch(showError));
+    $("export-menu").append(b);
   }
   $("zoom-in").addEventListener("click", () => timeline.zoom(0.5));
   $("zoom-out").addEventListener("click", () => timeline.zoom(2));

@@ -3,6 +3,18 @@
 // Do not edit: change the Rust types. Times are engine-monotonic ns (t) and
 // wall-clock µs (w); 64-bit integers cross as numbers.
 
+/** The export formats, by name (the recorder's `export::Format`), in menu order. */
+export type ExportFormat = "jaeger" | "otlp" | "csv" | "perfetto" | "har";
+
+/** The export formats, by name (the recorder's `export::Format`), in menu order. */
+export const EXPORT_FORMATS: readonly ExportFormat[] = ["jaeger", "otlp", "csv", "perfetto", "har"];
+
+/** The dialects, as the engine names them (`AdapterKind`). */
+export type DialectName = "job" | "raw" | "socketio" | "graphql-ws" | "phoenix" | "signalr" | "json";
+
+/** The dialects, as the engine names them (`AdapterKind`). */
+export const DIALECTS: readonly DialectName[] = ["job", "raw", "socketio", "graphql-ws", "phoenix", "signalr", "json"];
+
 /**
  * One event for the timeline.
  */
@@ -352,7 +364,7 @@ name: string | null,
  * The dialect: `job`, `raw`, `socketio`, `graphql-ws`, `phoenix`,
  * `signalr` or `json`.
  */
-adapter: string, 
+adapter: DialectName, 
 /**
  * Job id.
  */

@@ -1,7 +1,7 @@
 // The only module that talks to Rust. Errors come back as {code, message}.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AppInfo, EventPage, ExportFormat, ImportedSession, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
+import type { AddSocketRequest, AppInfo, EventPage, ExportFormat, ImportedSession, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
 
 export class UiError extends Error {
   readonly code: string;
@@ -23,21 +23,6 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export function inTauri(): boolean {
   return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
 }
-
-export interface AddSocketRequest {
-  url: string;
-  name: string | null;
-  /** The dialect (docs/dialects.md). */
-  adapter: "job" | "raw" | "socketio" | "graphql-ws" | "phoenix" | "signalr" | "json";
-  job_id: string | null;
-  /** Where the token comes from; the token itself never crosses to the webview. */
-  token: { kind: "none" } | { kind: "env"; name: string } | { kind: "file"; path: string } | { kind: "keyring"; job_id: string };
-  /** The dialect's few options; null keeps the default. */
-  dialect: { progress_event: string | null; processed: string | null; total: string | null; query: string | null; topic: string | null };
-}
-
-/** The dialects the form offers, as the engine names them. */
-export const DIALECTS: readonly AddSocketRequest["adapter"][] = ["job", "raw", "socketio", "graphql-ws", "phoenix", "signalr", "json"];
 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),

@@ -6,6 +6,7 @@
 import type { UiEvent as WireEvent } from "./transfer.gen";
 
 export type * from "./transfer.gen";
+export { DIALECTS, EXPORT_FORMATS } from "./transfer.gen";
 
 /** A frame the store no longer holds the payload of says so. */
 type Kept<E> = E extends { kind: "frame" } ? E & { payload_dropped?: boolean } : E;
@@ -23,6 +24,3 @@ export type EventOf<K extends UiEvent["kind"]> = Extract<UiEvent, { kind: K }>;
 export function unhandled(x: never): never {
   throw new Error(`unhandled: ${JSON.stringify(x)}`);
 }
-
-/** The recorder's export formats, by name (`export::Format::name`). */
-export type ExportFormat = "jaeger" | "otlp" | "csv" | "perfetto" | "har";
