@@ -23,6 +23,7 @@ macro_rules! with_app_commands {
             pick_har_file,
             otlp_settings,
             set_otlp_settings,
+            first_paint,
         }
     };
 }

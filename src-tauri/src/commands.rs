@@ -237,6 +237,17 @@ async fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -
     crate::settings::save_otlp(&state.otlp_path, &settings)
 }
 
+/// The window's first frame with data is on screen. Logged with the wall
+/// clock, so that a script that started the process can tell how long the
+/// start took (scripts/desktop-figures.sh; docs/benchmarks.md).
+#[tauri::command]
+fn first_paint() {
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    tracing::info!("first paint at unix_ms={unix_ms}");
+}
+
 #[cfg(test)]
 mod tests {
     use crate::command_names as names;

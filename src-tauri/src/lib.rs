@@ -35,6 +35,9 @@ pub struct AppArgs {
     pub config: Option<PathBuf>,
     /// The database; default: the platform data dir.
     pub db: Option<PathBuf>,
+    /// Open only a window with an empty page: no session, no plugins, no
+    /// tray. The memory floor the app is measured against; default off.
+    pub bare: bool,
 }
 
 /// How the session starts: a config file if there is one, else the
@@ -66,6 +69,9 @@ fn session_options(
 
 /// Starts the session, opens the window, and runs until it closes.
 pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
+    if args.bare {
+        return run_bare();
+    }
     let config_dir = settings::config_dir();
     let otlp_path = config_dir.join("otlp.json");
     let otlp = settings::load_otlp(&otlp_path)
@@ -132,5 +138,19 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         }
     });
     // 0 from the window or the tray; 128 + the signal's number after one.
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// The floor of the memory figures: the same Tauri and WebKit, one window
+/// with an empty page (ui/public/bare.html), nothing else.
+fn run_bare() -> anyhow::Result<ExitCode> {
+    let mut context = tauri::generate_context!("../tauri.conf.json");
+    for w in &mut context.config_mut().app.windows {
+        w.url = tauri::WebviewUrl::App("bare.html".into());
+    }
+    let app = tauri::Builder::default()
+        .build(context)
+        .context("building the window")?;
+    let code = app.run_return(|_, _| {});
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 
 use sockscope_app::AppArgs;
 
-const USAGE: &str = "usage: sockscope-app [--demo] [--config FILE.toml] [--db FILE.db]";
+const USAGE: &str = "usage: sockscope-app [--demo] [--config FILE.toml] [--db FILE.db] [--bare]";
 
 fn parse(mut it: impl Iterator<Item = String>) -> Result<AppArgs, String> {
     let mut a = AppArgs::default();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--demo" => a.demo = true,
+            "--bare" => a.bare = true,
             "--config" => a.config = Some(PathBuf::from(it.next().ok_or("--config needs a file")?)),
             "--db" => a.db = Some(PathBuf::from(it.next().ok_or("--db needs a file")?)),
             "-h" | "--help" => return Err(USAGE.into()),

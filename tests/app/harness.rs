@@ -18,6 +18,11 @@ use crate::desktop::Desktop;
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The longest one WebDriver script may take to answer. The client sends
+/// its commands one at a time, so one that never answers would hold every
+/// later step: it fails the step instead, naming the script.
+const SCRIPT_ANSWER: Duration = Duration::from_secs(30);
+
 pub enum Outcome {
     Ready(Box<App>),
     Skip(String),
@@ -89,14 +94,23 @@ fn free_display() -> u32 {
 
 /// `import -window WINDOW` (an X window's name, or `root`) into `path`.
 fn x11_capture(display: &str, window: &str, path: &Path) -> anyhow::Result<()> {
-    let ok = Command::new("import")
+    let mut child = Command::new("import")
         .args(["-window", window])
         .arg(path)
         .env("DISPLAY", display)
         .stderr(Stdio::null())
-        .status()?
-        .success();
-    anyhow::ensure!(ok, "import -window {window} failed on {display}");
+        .spawn()?;
+    if !poll_until(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+        anyhow::bail!("import -window {window} did not finish within 20 s on {display}");
+    }
+    anyhow::ensure!(
+        child.wait()?.success(),
+        "import -window {window} failed on {display}"
+    );
     Ok(())
 }
 
@@ -266,7 +280,10 @@ impl App {
     }
 
     pub async fn js(&self, script: &str) -> anyhow::Result<Value> {
-        Ok(self.client.execute(script, vec![]).await?)
+        match tokio::time::timeout(SCRIPT_ANSWER, self.client.execute(script, vec![])).await {
+            Ok(v) => Ok(v?),
+            Err(_) => anyhow::bail!("WebDriver did not answer within {SCRIPT_ANSWER:?}: {script}"),
+        }
     }
 
     /// Polls `script` until it returns true, or fails after `timeout`.
@@ -314,15 +331,22 @@ impl App {
     /// then queued behind it.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         // What the DOM holds reaches the screen at the next frame: wait for
-        // two, so the picture shows the state the step just checked.
-        let frames = self.client.execute_async(
-            "const done = arguments[arguments.length - 1]; \
-             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-            vec![],
-        );
-        if tokio::time::timeout(Duration::from_secs(5), frames)
-            .await
-            .is_err()
+        // two, so the picture shows the state the step just checked. Counted
+        // by the page and polled: an async script still pending after our
+        // timeout (frames late under load) holds every later command, since
+        // the client sends them one at a time.
+        self.js("window.__shotFrames = 0; \
+             const tick = () => { if (++window.__shotFrames < 2) requestAnimationFrame(tick); }; \
+             requestAnimationFrame(tick); return true")
+            .await?;
+        if self
+            .wait_js_value(
+                "return window.__shotFrames >= 2",
+                |v| v == &Value::Bool(true),
+                Duration::from_secs(5),
+            )
+            .await?
+            .is_none()
         {
             eprintln!("no frame within 5 s before screenshot {name}");
         }

@@ -75,26 +75,35 @@ impl Running {
     /// Waits for a line of `stream` that `pred` accepts, unless one came
     /// already.
     async fn line(&mut self, stream: Stream, what: &str, pred: impl Fn(&str) -> bool) {
-        let seen = match stream {
-            Stream::Out => &self.stdout,
-            Stream::Err => &self.stderr,
+        self.lines_seen(stream, what, 1, pred).await;
+    }
+
+    /// Waits until `n` lines of `stream` that `pred` accepts have come.
+    async fn lines_seen(
+        &mut self,
+        stream: Stream,
+        what: &str,
+        n: usize,
+        pred: impl Fn(&str) -> bool,
+    ) {
+        let count = |run: &Running| {
+            let seen = match stream {
+                Stream::Out => &run.stdout,
+                Stream::Err => &run.stderr,
+            };
+            seen.iter().filter(|l| pred(l)).count()
         };
-        if seen.iter().any(|l| pred(l)) {
-            return;
-        }
-        let found = within(WAIT, what, async {
-            while let Some((s, line)) = self.lines.recv().await {
-                let hit = s == stream && pred(&line);
+        within(WAIT, what, async {
+            while count(self) < n {
+                let Some((s, line)) = self.lines.recv().await else {
+                    return;
+                };
                 self.keep(s, line);
-                if hit {
-                    return true;
-                }
             }
-            false
         })
         .await;
         assert!(
-            found,
+            count(self) >= n,
             "the output ended before {what}:\n{}\n{}",
             self.stdout.join("\n"),
             self.stderr.join("\n")
@@ -238,6 +247,43 @@ async fn sigterm_to_demo_ends_the_session_clean_and_exits_143() {
         let (end_state, _, last) = recorded(&db);
         assert_eq!(end_state, "clean");
         assert_eq!(last, ["Cancelled"; 3], "{stdout}");
+    })
+    .await;
+}
+
+/// `demo --endless` goes on past the three opening jobs (a fourth and a
+/// fifth job arrive after they finished) until SIGTERM ends it clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endless_demo_goes_on_after_its_jobs_until_sigterm() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("endless.db");
+        let args = ["demo", "--endless", "--items", "20", "--interval-ms", "10"];
+        let mut run = Running::start(
+            &args
+                .iter()
+                .copied()
+                .chain(["--db", db.to_str().unwrap()])
+                .collect::<Vec<_>>(),
+            &[],
+        );
+        run.lines_seen(Stream::Out, "the opening jobs to finish", 3, |l| {
+            l.contains("-> Closed (job finished)")
+        })
+        .await;
+        // The long import starts at once; the first short job a tick (5 s) later.
+        run.line(Stream::Out, "the endless demo's first short job", |l| {
+            l.contains("#5 ")
+        })
+        .await;
+        assert!(!run.stdout.iter().any(|l| l.starts_with("demo done")));
+        run.signal("TERM");
+        let (status, stdout, _) = run.exit().await;
+        assert_eq!(status.code(), Some(143), "{stdout}");
+        assert!(stdout.contains("stopped by SIGTERM"), "{stdout}");
+        assert!(stdout.contains("demo done:"), "{stdout}");
+        let (end_state, _, _) = recorded(&db);
+        assert_eq!(end_state, "clean");
     })
     .await;
 }

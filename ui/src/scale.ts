@@ -118,7 +118,22 @@ export function tickStep(nsPerPx: number, minPx = 90): number {
   return STEPS[STEPS.length - 1];
 }
 
-/** Tick times in view, aligned to the wall clock: `wallAnchorNs` is wall ns at mono 0. */
+const DAY_NS = 24 * NS.h;
+const DAY_US = DAY_NS / NS.us;
+
+/**
+ * Wall ns at mono 0 from an event's wall µs and mono ns, modulo a day. Wall
+ * ns since 1970 (~1.8e18) is past a double's exact integers (2^53): sums
+ * with it round to 256 ns, and tick labels read ".099 999 889" instead of
+ * ".100". A day's ns (8.64e13) stays exact, and labels need only the time
+ * of day.
+ */
+export function wallAnchor(wallUs: number, monoNs: number): number {
+  const ns = (wallUs % DAY_US) * NS.us - monoNs;
+  return ((ns % DAY_NS) + DAY_NS) % DAY_NS;
+}
+
+/** Tick times in view, aligned to the wall clock: `wallAnchorNs` is wall ns at mono 0 (see `wallAnchor`). */
 export function ticks(s: TimeScale, step: number, wallAnchorNs = 0): number[] {
   const start = tOf(s, 0);
   const end = tOf(s, s.width);
@@ -135,8 +150,9 @@ function pad(n: number, w: number): string {
 
 /** A wall-clock label whose precision follows the tick step (UTC-free: local time). */
 export function formatClock(wallNs: number, step: number, tzOffsetMin = new Date().getTimezoneOffset()): string {
-  const localNs = wallNs - tzOffsetMin * 60e9;
-  const dayNs = ((localNs % (24 * NS.h)) + 24 * NS.h) % (24 * NS.h);
+  // Whole ns: a tick at 0.999… of a unit must not read one unit early.
+  const localNs = Math.round(wallNs) - tzOffsetMin * 60e9;
+  const dayNs = ((localNs % DAY_NS) + DAY_NS) % DAY_NS;
   const h = dayNs / NS.h;
   const m = (dayNs % NS.h) / NS.min;
   const sec = (dayNs % NS.min) / NS.s;

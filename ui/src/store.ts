@@ -4,6 +4,7 @@
 // other marks each have a limit, and the oldest go first.
 
 import { ENGINE_WIDE, type EventOf, type StateName, type UiEvent, unhandled } from "./types";
+import { wallAnchor } from "./scale";
 
 export class NumList {
   buf: Float64Array;
@@ -176,8 +177,9 @@ export class Store {
   readonly env: EnvMark[] = [];
   tMin = Number.POSITIVE_INFINITY;
   tMax = 0;
-  /** Wall ns at mono 0, from the first event (wall µs · 1000 − mono ns). */
+  /** Wall ns at mono 0, modulo a day (`wallAnchor`), from the first event. */
   wallAnchorNs = 0;
+  private anchored = false;
   /** Bumped on every change, so views can skip redraws. */
   version = 0;
 
@@ -240,7 +242,10 @@ export class Store {
       this.details.splice(0, n);
       this.base += n;
     }
-    if (this.wallAnchorNs === 0) this.wallAnchorNs = e.w * 1000 - e.t;
+    if (!this.anchored) {
+      this.anchored = true;
+      this.wallAnchorNs = wallAnchor(e.w, e.t);
+    }
     if (e.t < this.tMin) this.tMin = e.t;
     if (e.t > this.tMax) this.tMax = e.t;
     if (e.s === ENGINE_WIDE || e.kind === "environment") {

@@ -46,4 +46,5 @@ export const api = {
   pickHarFile: () => call<string | null>("pick_har_file"),
   otlpSettings: () => call<OtlpSettings>("otlp_settings"),
   setOtlpSettings: (settings: OtlpSettings) => call<void>("set_otlp_settings", { settings }),
+  firstPaint: () => call<void>("first_paint"),
 };

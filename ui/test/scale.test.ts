@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, xOf, zoomAt } from "../src/scale";
+import { LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, wallAnchor, xOf, zoomAt } from "../src/scale";
+import { Store } from "../src/store";
+import type { UiEvent } from "../src/types";
 
 const s0 = { t0: 1_000_000, nsPerPx: 1000, width: 1000 };
 
@@ -125,5 +127,35 @@ describe("live-follow and fit", () => {
     const early = pinView(1032, 50e9, 4e9, 49e9);
     expect(xOf(early, 49e9)).toBeCloseTo(16, 6);
     expect(xOf(early, 51e9)).toBeCloseTo(1016, 6);
+  });
+});
+
+describe("tick labels on a real wall clock", () => {
+  it("every tick sits exactly on its step and reads as a round time", () => {
+    // A December 2026 event: wall µs since 1970, 5 s of mono ns.
+    const store = new Store();
+    const added: UiEvent = { id: 0, s: 1, t: 5_000_000_123, w: 1_796_464_123_456_789, kind: "socket_added", name: "a", scheme: "ws", host: "h", port: 1, path: "/", adapter: "job", job_id: null, token_source: null };
+    store.add([added]);
+    for (const [nsPerPx, step, tail] of [
+      [1e6, 100e6, /\.\d00$/],
+      [10e3, 1e6, /\.\d{3}$/],
+      [1, 100, / \d{3} \d00$/],
+    ] as const) {
+      const s = { t0: 5_000_000_000, nsPerPx, width: 1200 };
+      expect(tickStep(nsPerPx)).toBe(step);
+      const ts = ticks(s, step, store.wallAnchorNs);
+      expect(ts.length).toBeGreaterThan(5);
+      for (const t of ts) {
+        expect((t + store.wallAnchorNs) % step).toBe(0);
+        expect(formatClock(t + store.wallAnchorNs, step, 0)).toMatch(tail);
+        expect(formatClock(t + store.wallAnchorNs, 1, 0)).toMatch(step >= 1e3 ? / 000$/ : /00$/);
+      }
+    }
+  });
+
+  it("the anchor keeps the time of day", () => {
+    const w = Date.UTC(2026, 11, 5, 14, 30, 0) * 1000 + 250_000;
+    expect(formatClock(5e9 + wallAnchor(w, 5e9), NS.ms, 0)).toBe("14:30:00.250");
+    expect(formatClock(wallAnchor(w, 20 * NS.h), NS.s, 0)).toBe("18:30:00");
   });
 });

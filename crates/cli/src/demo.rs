@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sockscope_core::demo::{DEMO_ITEMS, demo_jobs};
+use sockscope_core::demo::{DEMO_ITEMS, EndlessDemo, demo_jobs};
 use sockscope_core::{Session, SessionOptions};
 
 use crate::printer::{EventPrinter, until_all_ended};
@@ -28,9 +28,15 @@ pub struct DemoArgs {
     /// The database to record into. Default: the platform data dir.
     #[arg(long, env = "SOCKSCOPE_DB", value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Go on after the three jobs, like the desktop app's demo: a new job
+    /// every 5 s, a long import beside them, the races in turn, until
+    /// Ctrl-C or SIGTERM. Default: off.
+    #[arg(long)]
+    endless: bool,
 }
 
-/// Runs the demo until every socket has ended, or a signal comes.
+/// Runs the demo until every socket has ended (or, `--endless`, forever),
+/// or a signal comes.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut signals = Signals::install()?;
     for job in demo_jobs(args.items, args.interval_ms) {
@@ -42,6 +48,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         demo_items: Some(args.items),
         demo_interval_ms: Some(args.interval_ms),
         demo_seed: args.seed,
+        demo_endless: args.endless.then(EndlessDemo::default),
         watch_environment: true,
         live_from_start: true,
         ..SessionOptions::default()
@@ -58,6 +65,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut findings = FindingTally::default();
     let followed = until_all_ended(
         &session,
+        args.endless,
         &mut events,
         &mut signals,
         |n| println!("  ({n} events not shown; all are recorded)"),

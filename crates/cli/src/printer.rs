@@ -29,15 +29,23 @@ pub struct Followed {
 /// tries), so nothing before the end goes unhandled, or until a signal
 /// comes. Skipped events are reported to `lagged`. A failed recording and
 /// the first failed OTLP export are told on stderr once, when they happen.
+///
+/// `endless`: sockets come and go (the endless demo), so only a signal (or
+/// the session's end) stops the following.
 pub async fn until_all_ended(
     session: &Session,
+    endless: bool,
     events: &mut broadcast::Receiver<Arc<Event>>,
     signals: &mut Signals,
     mut lagged: impl FnMut(u64),
     mut each: impl FnMut(&Event) -> anyhow::Result<()>,
 ) -> anyhow::Result<Followed> {
-    // Read once: no socket is added or removed while the CLI follows.
-    let sockets = session.sockets().len();
+    // Read once: otherwise no socket is added or removed while the CLI follows.
+    let sockets = if endless {
+        usize::MAX
+    } else {
+        session.sockets().len()
+    };
     let mut ended = HashSet::new();
     // The snapshot is updated before its events are published, so once the
     // last terminal transition or sync answer is read, the snapshots agree.
@@ -95,7 +103,7 @@ pub async fn until_all_ended(
             Err(RecvError::Lagged(n)) => {
                 lagged(n);
                 // A skipped event may have been an end: ask the snapshots.
-                if settled() {
+                if !endless && settled() {
                     break;
                 }
             }

@@ -166,6 +166,7 @@ pub async fn run(mut args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let followed = until_all_ended(
         &session,
+        false,
         &mut events,
         &mut signals,
         |n| eprintln!("({n} live events skipped; all are recorded)"),
