@@ -40,7 +40,7 @@ impl Recording {
                 ),
             ));
         }
-        let (listen, options) = options(request.listen.trim(), request.dialect, &request.faults)?;
+        let (listen, options) = options(&request)?;
         let proxy = RecordingProxy::start(listen, request.upstream.trim(), db, options).await?;
         let feed = Feed {
             events: proxy.subscribe_live(),
@@ -84,25 +84,23 @@ impl Recording {
 }
 
 /// The request's address and options, or what is wrong with them.
-fn options(
-    listen: &str,
-    dialect: Option<String>,
-    faults: &[String],
-) -> Result<(SocketAddr, RecordOptions), UiError> {
+fn options(request: &RecordRequest) -> Result<(SocketAddr, RecordOptions), UiError> {
+    let listen = request.listen.trim();
     let listen: SocketAddr = listen.parse().map_err(|_| {
         UiError::new(
             "bad_request",
             format!("listen `{listen}` is not an address such as 127.0.0.1:9000"),
         )
     })?;
-    let dialect = match dialect.as_deref().map(str::trim) {
+    let dialect = match request.dialect.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(name) => Some(
             AdapterKind::parse(name)
                 .ok_or_else(|| UiError::new("bad_request", format!("unknown dialect `{name}`")))?,
         ),
     };
-    let faults = faults
+    let faults = request
+        .faults
         .iter()
         .map(|f| f.trim())
         .filter(|f| !f.is_empty())
@@ -116,6 +114,12 @@ fn options(
                 ..ImportOptions::default()
             },
             faults,
+            upstream_ca: request
+                .upstream_ca
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
             ..RecordOptions::default()
         },
     ))
@@ -124,25 +128,54 @@ fn options(
 #[cfg(test)]
 mod tests {
     use super::options;
+    use crate::transfer::RecordRequest;
+
+    fn request(
+        listen: &str,
+        dialect: Option<&str>,
+        faults: &[&str],
+        ca: Option<&str>,
+    ) -> RecordRequest {
+        RecordRequest {
+            listen: listen.into(),
+            upstream: "ws://127.0.0.1:9".into(),
+            dialect: dialect.map(str::to_owned),
+            faults: faults.iter().map(|f| f.to_string()).collect(),
+            upstream_ca: ca.map(str::to_owned),
+        }
+    }
 
     #[test]
     fn a_bad_request_is_refused_with_what_is_wrong() {
-        let e = options("localhost", None, &[]).unwrap_err();
+        let e = options(&request("localhost", None, &[], None)).unwrap_err();
         assert_eq!(e.code, "bad_request");
         assert!(e.message.contains("`localhost`"), "{e}");
-        let e = options("127.0.0.1:0", Some("shout".into()), &[]).unwrap_err();
+        let e = options(&request("127.0.0.1:0", Some("shout"), &[], None)).unwrap_err();
         assert!(e.message.contains("unknown dialect `shout`"), "{e}");
-        let e = options("127.0.0.1:0", None, &["in:/type=x:close=1006".into()]).unwrap_err();
+        let e = options(&request(
+            "127.0.0.1:0",
+            None,
+            &["in:/type=x:close=1006"],
+            None,
+        ))
+        .unwrap_err();
         assert_eq!(e.code, "fault_spec");
         assert!(e.message.contains("close=1006"), "{e}");
-        let (addr, o) = options(
+        let (addr, o) = options(&request(
             "127.0.0.1:0",
-            Some("job".into()),
-            &["in:*:drop:nth=2".into(), " ".into()],
-        )
+            Some("job"),
+            &["in:*:drop:nth=2", " "],
+            Some(" /etc/own-ca.pem "),
+        ))
         .unwrap();
         assert_eq!(addr.port(), 0);
         assert_eq!(o.faults.len(), 1);
         assert!(o.dialect.dialect.is_some());
+        assert_eq!(
+            o.upstream_ca.as_deref(),
+            Some(std::path::Path::new("/etc/own-ca.pem"))
+        );
+        let (_, o) = options(&request("127.0.0.1:0", None, &[], Some(" "))).unwrap();
+        assert_eq!(o.upstream_ca, None, "a blank CA field is no CA file");
     }
 }

@@ -424,6 +424,9 @@ pub struct RecordRequest {
     pub dialect: Option<String>,
     /// Conditional faults, `DIRECTION:MATCH:ACTION[:nth=N]` each.
     pub faults: Vec<String>,
+    /// A PEM file of CA certificates a `wss://` upstream may chain to,
+    /// besides the OS roots; `None`: the OS roots only.
+    pub upstream_ca: Option<String>,
 }
 
 /// A recording that started: where the app under test connects, and the

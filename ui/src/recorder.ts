@@ -88,7 +88,7 @@ export function setupRecord(hooks: RecordHooks): void {
     error.textContent = "";
     const onBatch = hooks.prepare();
     api
-      .startRecording({ listen: s("listen"), upstream: s("upstream"), dialect: s("dialect") || null, faults: faultLines(s("faults")) }, onBatch)
+      .startRecording({ listen: s("listen"), upstream: s("upstream"), dialect: s("dialect") || null, faults: faultLines(s("faults")), upstream_ca: s("upstream_ca") || null }, onBatch)
       .then((r) => {
         running = r;
         dlg.close();

@@ -430,7 +430,12 @@ dialect: string | null,
 /**
  * Conditional faults, `DIRECTION:MATCH:ACTION[:nth=N]` each.
  */
-faults: Array<string>, };
+faults: Array<string>, 
+/**
+ * A PEM file of CA certificates a `wss://` upstream may chain to,
+ * besides the OS roots; `None`: the OS roots only.
+ */
+upstream_ca: string | null, };
 
 /**
  * A recording that started: where the app under test connects, and the
