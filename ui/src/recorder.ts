@@ -12,7 +12,7 @@ export interface RecordHooks {
   started: (r: RecordingStarted) => void;
   /** The proxy stopped and its session is written. */
   ended: (r: RecordingEnded) => Promise<void>;
-  /** The start failed: drop what `prepare` made. */
+  /** The start, or writing the end, failed: drop what `prepare` made. */
   failed: () => void;
   status: (text: string) => void;
 }
@@ -43,19 +43,21 @@ export function setupRecord(hooks: RecordHooks): void {
 
   const stop = async () => {
     button.disabled = true;
+    let ended: RecordingEnded | null = null;
     try {
-      const r = await api.stopRecording();
-      running = null;
-      button.textContent = "record…";
-      button.classList.remove("on");
-      byId("record-state").hidden = true;
-      delete document.body.dataset.recording;
-      await hooks.ended(r);
+      ended = await api.stopRecording();
     } catch (e) {
       hooks.status(`✖ stopping the recording: ${message(e)}`);
-    } finally {
-      button.disabled = false;
     }
+    // Over either way: a proxy asked to stop is gone, even when writing its end failed.
+    running = null;
+    button.textContent = "record…";
+    button.classList.remove("on");
+    byId("record-state").hidden = true;
+    delete document.body.dataset.recording;
+    button.disabled = false;
+    if (ended) await hooks.ended(ended);
+    else hooks.failed();
   };
 
   // The dialects are the "+ socket" form's: one list in the window.
