@@ -21,6 +21,8 @@ macro_rules! with_app_commands {
             export_session,
             import_har,
             pick_har_file,
+            start_recording,
+            stop_recording,
             otlp_settings,
             set_otlp_settings,
             first_paint,

@@ -11,10 +11,11 @@ use tauri::ipc::Channel;
 
 use crate::error::UiError;
 use crate::live;
+use crate::recording::Recording;
 use crate::token_guard::TokenGuard;
 use crate::transfer::{
     AddSocketRequest, AppInfo, CursorIo, EventPageOut, ImportedSession, LiveBatch, OtlpSettings,
-    ScenarioRow, SessionRow, SocketRow,
+    RecordRequest, RecordingEnded, RecordingStarted, ScenarioRow, SessionRow, SocketRow,
 };
 use crate::ui_event::UiEvent;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub otlp_path: PathBuf,
     /// The token sources `add_socket` may name, and their hosts.
     pub guard: TokenGuard,
+    /// The recording proxy of "record…", while one runs.
+    pub recording: Recording,
 }
 
 type Res<T> = Result<T, UiError>;
@@ -200,6 +203,24 @@ async fn import_har(state: State<'_, AppState>, path: PathBuf) -> Res<ImportedSe
     let options = sockscope_core::capture::ImportOptions::default();
     let report = sockscope_core::capture::import_har(&path, &db, options).await?;
     Ok(report.into())
+}
+
+/// Starts a recording proxy (as `sockscope record`) into a new session of
+/// the app's database; its live events go to `channel` until it stops.
+#[tauri::command]
+async fn start_recording(
+    state: State<'_, AppState>,
+    request: RecordRequest,
+    channel: Channel<LiveBatch>,
+) -> Res<RecordingStarted> {
+    let db = state.session.db_path().to_path_buf();
+    state.recording.start(&db, request, channel).await
+}
+
+/// Stops the recording and waits for its session to be written.
+#[tauri::command]
+async fn stop_recording(state: State<'_, AppState>) -> Res<RecordingEnded> {
+    state.recording.stop().await
 }
 
 /// The system's file picker, showing HAR files; `None` when cancelled.

@@ -7,6 +7,7 @@ mod command_names;
 mod commands;
 mod error;
 mod live;
+mod recording;
 mod scenario_view;
 mod settings;
 mod token_guard;
@@ -99,6 +100,7 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         export_dir: settings::export_dir(),
         otlp_path,
         guard,
+        recording: recording::Recording::default(),
     };
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
@@ -125,8 +127,11 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         .context("building the window")?;
     let code = app.run_return(|handle, ev| {
         if let tauri::RunEvent::Exit = ev {
-            // Commit every event and mark the session clean.
-            let session = handle.state::<commands::AppState>().session.clone();
+            // Commit every event and mark the sessions clean: a recording's
+            // and the app's own.
+            let state = handle.state::<commands::AppState>();
+            tauri::async_runtime::block_on(state.recording.stop_if_running());
+            let session = state.session.clone();
             match tauri::async_runtime::block_on(session.stop()) {
                 Ok(end) => {
                     if let Some(reason) = &end.recording_failed {

@@ -4,6 +4,7 @@
 //! history and live events meet without a gap or a repeat
 //! (`sockscope_core::history`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockscope_core::Session;
@@ -11,6 +12,7 @@ use sockscope_core::history::{CatchUp, Live};
 use sockscope_engine::Event;
 use sockscope_recorder::EventRecord;
 use tauri::ipc::Channel;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::UiError;
@@ -149,18 +151,59 @@ pub async fn forward(
         }
     }
     let Live {
-        events: mut rx,
+        events,
         mut cutoff,
         first,
         missed,
     } = history.into_live();
+    let first = first.filter(|ev| cutoff.admits(ev));
+    let feed = Feed {
+        events,
+        first,
+        missed,
+    };
+    stream(
+        feed,
+        |ev| cutoff.admits(ev),
+        || (now(&session), sent.changed(SocketRow::all(&session))),
+        channel,
+    )
+    .await;
+}
+
+/// A live subscription to forward: `first` goes before `events`, and
+/// `missed` events were already lost.
+#[derive(Debug)]
+pub struct Feed {
+    pub events: broadcast::Receiver<Arc<Event>>,
+    pub first: Option<Arc<Event>>,
+    pub missed: u64,
+}
+
+/// Forwards `feed`'s events that `admit` takes, at most one batch per
+/// frame, with `tick`'s "now" and socket list, until the webview goes away
+/// (the channel refuses a send) or the feed ends (its last batch sent).
+/// The session's stream and a recording's both run here.
+pub async fn stream(
+    feed: Feed,
+    mut admit: impl FnMut(&Event) -> bool,
+    mut tick_info: impl FnMut() -> (u64, Option<Vec<SocketRow>>),
+    channel: Channel<LiveBatch>,
+) {
+    let Feed {
+        events: mut rx,
+        first,
+        missed,
+    } = feed;
     let mut pending = Pending {
         events: Vec::new(),
         missed,
     };
-    if let Some(ev) = first.filter(|ev| cutoff.admits(ev)) {
+    if let Some(ev) = first {
         pending.push(&ev);
     }
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Without events, still a batch twice a second: the engine's "now"
     // (countdowns) and socket rows that changed without an event.
     let mut idle_frames = 0u32;
@@ -168,12 +211,16 @@ pub async fn forward(
         tokio::select! {
             r = rx.recv() => match r {
                 Ok(ev) => {
-                    if cutoff.admits(&ev) {
+                    if admit(&ev) {
                         pending.push(&ev);
                     }
                 }
                 Err(RecvError::Lagged(n)) => pending.missed += n,
-                Err(RecvError::Closed) => break,
+                Err(RecvError::Closed) => {
+                    let (now, sockets) = tick_info();
+                    let _ = channel.send(pending.take(now, sockets));
+                    break;
+                }
             },
             _ = tick.tick() => {
                 idle_frames += 1;
@@ -181,8 +228,8 @@ pub async fn forward(
                     continue;
                 }
                 idle_frames = 0;
-                let batch = pending.take(now(&session), sent.changed(SocketRow::all(&session)));
-                if channel.send(batch).is_err() {
+                let (now, sockets) = tick_info();
+                if channel.send(pending.take(now, sockets)).is_err() {
                     break;
                 }
             }

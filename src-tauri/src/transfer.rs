@@ -413,3 +413,51 @@ impl From<sockscope_core::capture::ImportReport> for ImportedSession {
         }
     }
 }
+
+/// "record…": a recording proxy to start, as the CLI's `sockscope record`.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RecordRequest {
+    /// Address to listen on, e.g. `127.0.0.1:9000` (port 0: any free one).
+    pub listen: String,
+    /// The real backend, `ws://host:port` or `wss://host[/prefix]`.
+    pub upstream: String,
+    /// The connections' dialect; `None`: told from each connection.
+    pub dialect: Option<String>,
+    /// Conditional faults, `DIRECTION:MATCH:ACTION[:nth=N]` each.
+    pub faults: Vec<String>,
+    /// A PEM file of CA certificates a `wss://` upstream may chain to,
+    /// besides the OS roots; `None`: the OS roots only.
+    pub upstream_ca: Option<String>,
+}
+
+/// A recording that started: where the app under test connects, and the
+/// session its lanes are recorded in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+pub struct RecordingStarted {
+    pub session_id: i64,
+    /// The address it listens on (the port chosen, for port 0).
+    pub listen: String,
+    pub upstream: String,
+    /// Now on the recording's clock (ns since it started).
+    pub now: u64,
+}
+
+/// A recording that ended, with what it held.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+pub struct RecordingEnded {
+    pub session_id: i64,
+    pub connections: u64,
+    pub frames: u64,
+    pub findings: u64,
+}
+
+impl From<sockscope_core::capture::recording_proxy::RecordReport> for RecordingEnded {
+    fn from(r: sockscope_core::capture::recording_proxy::RecordReport) -> RecordingEnded {
+        RecordingEnded {
+            session_id: r.session_id,
+            connections: r.connections,
+            frames: r.frames,
+            findings: r.findings,
+        }
+    }
+}

@@ -11,7 +11,8 @@ use crate::error::UiError;
 use crate::scenario_view::ScenarioResult;
 use crate::transfer::{
     AddSocketRequest, AppInfo, CursorIo, DialectRequest, EventPageOut, ImportedSession, LiveBatch,
-    OtlpSettings, ScenarioRow, SessionRow, SocketRow, TokenRef,
+    OtlpSettings, RecordRequest, RecordingEnded, RecordingStarted, ScenarioRow, SessionRow,
+    SocketRow, TokenRef,
 };
 use crate::ui_event::{
     Direction, FindingSide, MessageStage, Severity, StateName, SyncOutcome, UiBody, UiEvent,
@@ -38,7 +39,7 @@ fn generated() -> String {
         UiEvent, UiBody, StateName, FindingSide, Severity, Direction, MessageStage, SyncOutcome,
         SocketRow, LiveBatch, AppInfo, SessionRow, EventPageOut, CursorIo, ScenarioRow,
         ScenarioResult, OtlpSettings, UiError, ImportedSession, AddSocketRequest, TokenRef,
-        DialectRequest,
+        DialectRequest, RecordRequest, RecordingStarted, RecordingEnded,
     ];
     let mut out = String::from(HEADER);
     out.push_str(&names(

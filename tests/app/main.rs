@@ -29,13 +29,13 @@ async fn a_first_start_walked_through_every_view() {
         }
     };
     // A WebDriver call that never answers must not hang CI.
-    let result = tokio::time::timeout(Duration::from_secs(300), steps(&app)).await;
+    let result = tokio::time::timeout(Duration::from_secs(360), steps(&app)).await;
     if result.is_err() {
         let _ = app.screenshot_x11("timeout");
     }
     app.stop().await;
     result
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("e2e steps took over 300 s")))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("e2e steps took over 360 s")))
         .unwrap();
 }
 
@@ -292,22 +292,7 @@ async fn steps(app: &App) -> anyhow::Result<()> {
 
     eprintln!("e2e: step 5");
     // 5. Export writes a file.
-    c.find(Locator::Id("export-btn")).await?.click().await?;
-    c.find(Locator::Css("#export-menu button[data-format='jaeger']"))
-        .await?
-        .click()
-        .await?;
-    app.wait_js(
-        "return !!document.getElementById('status').dataset.exported",
-        Duration::from_secs(20),
-    )
-    .await?;
-    let path = app
-        .js("return document.getElementById('status').dataset.exported")
-        .await?;
-    let path = path.as_str().unwrap_or_default().to_owned();
-    let text = std::fs::read_to_string(&path)?;
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let (path, json) = export_through_menu(app, "jaeger").await?;
     anyhow::ensure!(
         json["data"][0]["spans"]
             .as_array()
@@ -694,6 +679,8 @@ async fn steps(app: &App) -> anyhow::Result<()> {
     );
     app.screenshot("11b-compare").await?;
 
+    record_through_the_proxy(app).await?;
+
     eprintln!("e2e: ended demo jobs leave the live set");
     // The opening jobs ended a minute ago: their rows and lanes are gone,
     // while the demo goes on.
@@ -1055,16 +1042,210 @@ async fn submit_otlp(app: &App, endpoint: &str) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    for (field, value) in [("endpoint", endpoint), ("service_name", "sockscope-e2e")] {
+    fill_inputs(
+        &form,
+        &[("endpoint", endpoint), ("service_name", "sockscope-e2e")],
+    )
+    .await?;
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+/// A job server that acks `ready` only once it has the client's next frame
+/// too: a client that sends before the ack always wins the race. Then it
+/// sends `progress` events and stays open until the client leaves.
+async fn racy_job_server(progress: u64) -> anyhow::Result<std::net::SocketAddr> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                for _ in 0..2 {
+                    if !matches!(ws.next().await, Some(Ok(Message::Text(_)))) {
+                        return;
+                    }
+                }
+                let ack = r#"{"v":1,"type":"ready_ack","payload":{"lastSeq":0,"replayed":0}}"#;
+                let _ = ws.send(Message::text(ack)).await;
+                for seq in 1..=progress {
+                    let event = format!(
+                        r#"{{"v":1,"type":"job_progress","seq":{seq},"payload":{{"processedCount":{seq},"totalCount":{progress}}}}}"#
+                    );
+                    let _ = ws.send(Message::text(event)).await;
+                }
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// "record…": the recording proxy in front of a job server. A client that
+/// sends a `ping` before the server's `ready_ack` goes through it; its lane
+/// and the race's finding appear while the connection is still open, and
+/// "stop recording" leaves the session in the database, opened in the view.
+async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let c = &app.client;
+    eprintln!("e2e: record through the proxy");
+    let upstream = racy_job_server(3).await?;
+    c.find(Locator::Id("record-btn")).await?.click().await?;
+    let form = c.find(Locator::Id("record-form")).await?;
+    let upstream = format!("ws://{upstream}");
+    fill_inputs(&form, &[("listen", "127.0.0.1:0"), ("upstream", &upstream)]).await?;
+    app.screenshot("13-record-dialog").await?;
+    form.find(Locator::Css("button[type='submit']"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js(
+        "return !!document.body.dataset.recording && !document.getElementById('record-dialog').open",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let listen = app
+        .js("return document.body.dataset.recordingListen")
+        .await?;
+    let listen = listen.as_str().unwrap_or_default().to_owned();
+    // The app under test: its `ping` goes before the server's ack.
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{listen}/ws/progress?jobId=e2e-rec"))
+            .await?;
+    ws.send(Message::text(
+        r#"{"v":1,"type":"ready","payload":{"resumeFrom":null}}"#,
+    ))
+    .await?;
+    ws.send(Message::text(
+        r#"{"v":1,"type":"ping","payload":{"nonce":"early"}}"#,
+    ))
+    .await?;
+    let mut got = 0;
+    while got < 4 {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await? {
+            Some(Ok(Message::Text(_))) => got += 1,
+            Some(Ok(_)) => {}
+            other => anyhow::bail!("the proxied connection ended: {other:?}"),
+        }
+    }
+    // Live, with the connection still open: one lane, the race found and drawn.
+    app.wait_js(
+        "const s = document.getElementById('record-state'); \
+         return s.dataset.lanes === '1' && Number(s.dataset.findings) >= 1 \
+           && document.getElementById('timeline').dataset.lanesDrawn === '1' \
+           && Number(document.getElementById('timeline').dataset.findingsDrawn) >= 1 \
+           && document.getElementById('history-label').textContent.startsWith('recording: session ')",
+        Duration::from_secs(20),
+    )
+    .await?;
+    c.find(Locator::Css("#tabs button[data-tab='findings']"))
+        .await?
+        .click()
+        .await?;
+    app.wait_js(
+        "return document.querySelector(\"#findings-list details.fgroup[data-class='client_send_before_ready']\") !== null",
+        Duration::from_secs(10),
+    )
+    .await?;
+    app.screenshot("13-recording-live").await?;
+    ws.close(None).await?;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {}
+    // Stop: the session is written and opens from the database.
+    c.find(Locator::Id("record-btn")).await?.click().await?;
+    app.wait_js(
+        "return !document.body.dataset.recording \
+           && /^recorded session \\d+: 1 connection, \\d+ frames, 1 finding$/.test(document.getElementById('status').textContent) \
+           && /^history: session \\d+$/.test(document.getElementById('history-label').textContent) \
+           && Number(document.getElementById('timeline').dataset.findingsDrawn) >= 1",
+        Duration::from_secs(20),
+    )
+    .await?;
+    let line = app
+        .js("return document.getElementById('status').textContent")
+        .await?;
+    eprintln!("e2e: {line}");
+    let session: i64 = line
+        .as_str()
+        .and_then(|l| l.strip_prefix("recorded session "))
+        .and_then(|l| l.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no session in {line}"))?;
+    let reader = sockscope_recorder::RecordReader::open(&app.db)?;
+    let names: Vec<String> = reader
+        .sockets(session)?
+        .into_iter()
+        .map(|s| s.config.name)
+        .collect();
+    anyhow::ensure!(
+        names == ["127.0.0.1/ws/progress?jobId=e2e-rec"],
+        "lanes: {names:?}"
+    );
+    app.screenshot("13-recorded").await?;
+    // Handed over: the recorded session as HAR (DevTools) and as a trace
+    // (Perfetto), from the export menu while it is on view.
+    for format in ["har", "perfetto"] {
+        let (path, json) = export_through_menu(app, format).await?;
+        if format == "har" {
+            let messages = json["log"]["entries"][0]["_webSocketMessages"]
+                .as_array()
+                .map_or(0, Vec::len);
+            // ready, ping, the ack and three events.
+            anyhow::ensure!(messages == 6, "{path}: {messages} messages");
+        } else {
+            let found = json["traceEvents"].as_array().is_some_and(|e| {
+                e.iter()
+                    .any(|e| e["cat"] == "finding" && e["name"] == "client_send_before_ready")
+            });
+            anyhow::ensure!(found, "{path}: no finding instant");
+        }
+    }
+    Ok(())
+}
+
+/// Types each `(name, value)` into the form's `input[name=…]`, cleared first.
+async fn fill_inputs(
+    form: &fantoccini::elements::Element,
+    fields: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    for (field, value) in fields {
         let input = form
             .find(Locator::Css(&format!("input[name='{field}']")))
             .await?;
         input.clear().await?;
         input.send_keys(value).await?;
     }
-    form.find(Locator::Css("button[type='submit']"))
-        .await?
-        .click()
-        .await?;
     Ok(())
+}
+
+/// Exports the session on view through the export menu as `format`: the
+/// file's path (the status line's, once it changed) and its JSON.
+async fn export_through_menu(
+    app: &App,
+    format: &str,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let c = &app.client;
+    let exported = "return document.getElementById('status').dataset.exported || ''";
+    let before = app.js(exported).await?;
+    c.find(Locator::Id("export-btn")).await?.click().await?;
+    c.find(Locator::Css(&format!(
+        "#export-menu button[data-format='{format}']"
+    )))
+    .await?
+    .click()
+    .await?;
+    let path = app
+        .wait_js_value(exported, |v| v != &before, Duration::from_secs(20))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no {format} export"))?;
+    let path = path.as_str().unwrap_or_default().to_owned();
+    let json = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    Ok((path, json))
 }

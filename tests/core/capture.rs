@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
+use sockscope_core::capture::har::MAX_MESSAGE_BYTES;
 use sockscope_core::capture::{ImportOptions, import_har};
 use sockscope_core::scenario;
 use sockscope_recorder::{EventBody, RecordReader, export};
@@ -258,6 +259,15 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
             e
         };
         let bad_type = ws_entry("ws://h/ws", 1.0, vec![message("shout", 1.001, "hi")]);
+        let oversized = ws_entry(
+            "ws://h/ws",
+            1.0,
+            vec![message(
+                "receive",
+                1.001,
+                &"x".repeat(MAX_MESSAGE_BYTES + 1),
+            )],
+        );
         let no_url = {
             let mut e = good.clone();
             e["request"] = json!({ "method": "GET" });
@@ -285,6 +295,12 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
                 "bad message type",
                 har(vec![good.clone(), bad_type]).to_string().into_bytes(),
                 "entry 1: message 0: `type` is `shout`",
+            ),
+            (
+                "bad oversized message",
+                har(vec![good.clone(), oversized]).to_string().into_bytes(),
+                // The limit's own words: 16 MiB and one byte over it.
+                "entry 1: message 0: 16777217 bytes of data, over the limit of 16777216",
             ),
             (
                 "no url",

@@ -55,36 +55,62 @@ impl ServerConn {
 
 /// A WebSocket server the test drives frame by frame.
 async fn test_server() -> (SocketAddr, mpsc::Receiver<ServerConn>) {
+    serve_ws(None).await
+}
+
+/// [`test_server`], over TLS when given an acceptor (a `wss://` server).
+async fn serve_ws(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, mpsc::Receiver<ServerConn>) {
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (conns_tx, conns) = mpsc::channel(8);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                continue;
-            };
-            let (from_tx, from_app) = mpsc::channel(64);
-            let (to_app, mut to_rx) = mpsc::channel::<Message>(64);
-            let _ = conns_tx.send(ServerConn { from_app, to_app }).await;
-            tokio::spawn(async move {
-                let (mut sink, mut stream) = ws.split();
-                loop {
-                    tokio::select! {
-                        m = to_rx.recv() => match m {
-                            Some(m) => { let _ = sink.send(m).await; }
-                            // The test dropped its end: the server goes away.
-                            None => break,
-                        },
-                        m = stream.next() => match m {
-                            Some(Ok(m)) => { let _ = from_tx.send(Some(m)).await; }
-                            _ => { let _ = from_tx.send(None).await; break; }
-                        },
+            match &tls {
+                None => {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        serve_conn(ws, &conns_tx).await;
                     }
                 }
-            });
+                Some(tls) => {
+                    let Ok(tcp) = tls.accept(tcp).await else {
+                        continue;
+                    };
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        serve_conn(ws, &conns_tx).await;
+                    }
+                }
+            }
         }
     });
     (addr, conns)
+}
+
+/// Hands the test a [`ServerConn`] for `ws` and runs it in a task.
+async fn serve_conn<S>(ws: WebSocketStream<S>, conns_tx: &mpsc::Sender<ServerConn>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (from_tx, from_app) = mpsc::channel(64);
+    let (to_app, mut to_rx) = mpsc::channel::<Message>(64);
+    let _ = conns_tx.send(ServerConn { from_app, to_app }).await;
+    tokio::spawn(async move {
+        let (mut sink, mut stream) = ws.split();
+        loop {
+            tokio::select! {
+                m = to_rx.recv() => match m {
+                    Some(m) => { let _ = sink.send(m).await; }
+                    // The test dropped its end: the server goes away.
+                    None => break,
+                },
+                m = stream.next() => match m {
+                    Some(Ok(m)) => { let _ = from_tx.send(Some(m)).await; }
+                    _ => { let _ = from_tx.send(None).await; break; }
+                },
+            }
+        }
+    });
 }
 
 async fn record(upstream: &str, db: &Path, faults: &[&str]) -> RecordingProxy {
@@ -567,6 +593,116 @@ async fn a_token_in_the_upgrade_url_is_not_stored() {
                 !bytes.windows(token.len()).any(|w| w == token),
                 "{} holds the token",
                 path.display()
+            );
+        }
+    })
+    .await;
+}
+
+/// A TLS acceptor with a self-signed certificate for 127.0.0.1, and that
+/// certificate as PEM (what a client must be told to trust).
+fn self_signed() -> (tokio_rustls::TlsAcceptor, String) {
+    use tokio_rustls::rustls;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der)
+        .unwrap();
+    (
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+        cert.pem(),
+    )
+}
+
+#[tokio::test]
+async fn a_wss_upstream_is_recorded_when_its_ca_is_trusted_and_refused_when_not() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        let (tls, pem) = self_signed();
+        let (server, mut conns) = serve_ws(Some(tls)).await;
+        let upstream = format!("wss://{server}");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &pem).unwrap();
+
+        // Trusted through the CA option: both sides' frames go through.
+        let options = RecordOptions {
+            upstream_ca: Some(ca.clone()),
+            ..RecordOptions::default()
+        };
+        let proxy = RecordingProxy::start(any_port(), &upstream, &db, options)
+            .await
+            .unwrap();
+        let mut ws = app(&proxy, "/feed").await;
+        let mut conn = within(
+            Duration::from_secs(10),
+            "the TLS server's connection",
+            conns.recv(),
+        )
+        .await
+        .unwrap();
+        ws.send(Message::text("hello over tls")).await.unwrap();
+        assert_eq!(text(&conn.next().await), "hello over tls");
+        conn.send("answered over tls").await;
+        assert_eq!(text(&app_next(&mut ws).await.unwrap()), "answered over tls");
+        ws.close(None).await.unwrap();
+        while app_next(&mut ws).await.is_ok_and(|m| m.is_some()) {}
+        let trusted = proxy.finish().await.unwrap();
+        let texts: Vec<_> = frames(&db, trusted.session_id)
+            .into_iter()
+            .filter(|f| f.1 == "text")
+            .map(|f| (f.0, f.3.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("out".to_owned(), "hello over tls".to_owned()),
+                ("in".to_owned(), "answered over tls".to_owned())
+            ]
+        );
+
+        // The OS roots alone do not know the certificate: the upgrade is
+        // refused and the lane says why.
+        let proxy = record(&upstream, &db, &[]).await;
+        let url = format!("ws://{}/feed", proxy.local_addr());
+        let refused = tokio_tungstenite::connect_async(url).await.unwrap_err();
+        assert!(refused.to_string().contains("502"), "{refused}");
+        let untrusted = proxy.finish().await.unwrap();
+        let why = events(&db, untrusted.session_id)
+            .into_iter()
+            .filter_map(|e| match e.body {
+                EventBody::Transition(t) if t.to == "Closed" => t.cause_detail,
+                _ => None,
+            })
+            .next_back()
+            .unwrap_or_default();
+        assert!(why.contains("certificate"), "{why}");
+
+        // A CA file that holds no certificate, or one for a ws:// upstream,
+        // is refused before anything listens.
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        for (up, file, want) in [
+            (upstream.as_str(), &junk, "holds no PEM certificate"),
+            ("ws://127.0.0.1:9", &ca, "is for a wss:// upstream"),
+        ] {
+            let options = RecordOptions {
+                upstream_ca: Some(file.clone()),
+                ..RecordOptions::default()
+            };
+            let e = RecordingProxy::start(any_port(), up, &db, options)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(want) && e.contains(&file.display().to_string()),
+                "{e}"
             );
         }
     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sockscope_core::capture::recording_proxy::{RecordOptions, RecordingProxy};
 use sockscope_core::capture::replay::{
-    ReplayOptions, ReplayServer, Script, ServedEnd, Timing, load_script,
+    ReplayOptions, ReplayServer, Script, ServedEnd, Timing, load_script, load_script_within,
 };
 use sockscope_core::capture::{ImportOptions, import_har};
 use sockscope_core::{CoreError, scenario};
@@ -341,6 +341,83 @@ async fn bad_input_gets_a_clear_error() {
         let e = error(script(&db, proxy.session_id(), &["1"]).await);
         assert!(e.contains("still being recorded"), "{e}");
         proxy.finish().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sockets_whose_server_payloads_pass_the_limit_are_refused() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        // The server sends three 100-byte texts.
+        let text = |n: u32| format!("{{\"pad\":\"{}\",\"n\":{n}}}", "x".repeat(84));
+        let sent: Vec<_> = (0..3)
+            .map(|n| message("receive", 0.01 * f64::from(n + 1), &text(n)))
+            .collect();
+        assert_eq!(text(0).len(), 100);
+        let capture = har(vec![ws_entry("ws://a.example/big", 0.0, sent)]);
+        let (db, session) = imported(dir.path(), &capture).await;
+        let load = |max: usize| {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || {
+                load_script_within(&db, session, &["1".to_owned()], max)
+            })
+        };
+        // 300 bytes fit in 300; 299 do not.
+        let script = load(300).await.unwrap().unwrap();
+        assert_eq!(script.attempts[0].frames(), 3);
+        let e = load(299).await.unwrap().unwrap_err().to_string();
+        assert!(
+            e.contains("socket 1 of session")
+                && e.contains("holds over 299 bytes of server payloads"),
+            "{e}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn binary_frames_of_an_imported_har_replay_in_order_at_their_sizes() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = |at: f64, data: &str| {
+            let mut m = message("receive", at, data);
+            m["opcode"] = 2.into();
+            m
+        };
+        // Base64 of 3, 2 and 1 bytes: padding carries no byte.
+        let sent = vec![
+            bin(0.01, "AAEC"),
+            message("receive", 0.02, "between"),
+            bin(0.03, "AAE="),
+            bin(0.04, "AA=="),
+        ];
+        let capture = har(vec![ws_entry("ws://a.example/bin", 0.0, sent)]);
+        let (db, session) = imported(dir.path(), &capture).await;
+        let script = script(&db, session, &["1"]).await.unwrap();
+        assert_eq!(
+            script.notes.missing_payloads, 3,
+            "binary payloads are not stored"
+        );
+        let options = ReplayOptions {
+            timing: Timing::Open,
+            ..ReplayOptions::default()
+        };
+        let replay = ReplayServer::start(any_port(), script, options)
+            .await
+            .unwrap();
+        let mut ws = connect(replay.local_addr()).await;
+        let mut got = Vec::new();
+        while got.len() < 4 {
+            match within(Duration::from_secs(10), "a frame", ws.next()).await {
+                Some(Ok(Message::Binary(b))) => got.push(format!("binary {}", b.len())),
+                Some(Ok(Message::Text(t))) => got.push(t.to_string()),
+                Some(Ok(_)) => {}
+                other => panic!("the replay ended early: {other:?} after {got:?}"),
+            }
+        }
+        assert_eq!(got, ["binary 3", "between", "binary 2", "binary 1"]);
+        replay.stop().await;
     })
     .await;
 }

@@ -5,6 +5,7 @@ import { FrameCoalescer, mergeBatches } from "./coalesce";
 import { bannerText, recordingFailure } from "./banner";
 import { detailLines, findingDetail } from "./details";
 import { setupImport } from "./importer";
+import { setupRecord } from "./recorder";
 import { endedBadly, stateWords } from "./jobs";
 import { compareStores, delta } from "./compare";
 import { renderLegend } from "./legend";
@@ -85,7 +86,8 @@ const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
   const first = liveStore.eventCount;
   liveStore.add(b.events);
   missedTotal += b.missed;
-  if (b.now > 0) timeline.setNow(b.now);
+  // A recording on view runs on its own clock.
+  if (b.now > 0 && (recStore === null || store !== recStore)) timeline.setNow(b.now);
   if (b.sockets) {
     // Sockets that left the live set (removed, or retired by the demo) take their lanes along.
     const still = new Set(b.sockets.map((r) => r.id));
@@ -117,6 +119,32 @@ function loop(): void {
   if (store === liveStore) renderCountdowns();
   renderJobs();
   requestAnimationFrame(loop);
+}
+
+// ---- a recording proxy's lanes, live ---------------------------------------
+
+/** The running recording's lanes; null when none runs. */
+let recStore: Store | null = null;
+let recLanes = "";
+
+function addRecorded(batches: LiveBatch[]): void {
+  const rec = recStore;
+  if (rec === null) return;
+  const b = mergeBatches(batches);
+  rec.add(b.events);
+  const onView = store === rec;
+  if (onView && b.now > 0) timeline.setNow(b.now);
+  $("record-state").dataset.lanes = String(rec.order.length);
+  $("record-state").dataset.findings = String(rec.findingsTotal);
+  if (!onView) return;
+  const lanes = rec.order.join(",");
+  if (lanes !== recLanes) {
+    recLanes = lanes;
+    fillSocketChoices();
+  }
+  renderFindings();
+  timeline.invalidate();
+  if (!$("tab-inspector").hidden) inspector.refresh();
 }
 
 // ---- pinning ----------------------------------------------------------------
@@ -525,12 +553,19 @@ function backToLive(): void {
   renderFindings(true);
 }
 
-function showStore(s: Store, label: string): void {
+/** Shows `s` on the timeline: still (history), or following `now` (a recording). */
+function showStore(s: Store, label: string, now: number | null = null): void {
   store = s;
   inspector.setStore(s);
   fillSocketChoices();
-  timeline.setLive(false);
-  timeline.setStore(s, s.tMax);
+  if (now === null) {
+    timeline.setLive(false);
+    timeline.setStore(s, s.tMax);
+  } else {
+    timeline.setStore(s, null);
+    timeline.setNow(now);
+    timeline.setLive(true);
+  }
   $("history-label").textContent = label;
   $("history-label").hidden = false;
   $("back-live").hidden = false;
@@ -773,6 +808,30 @@ async function start(): Promise<void> {
       switchTab("sessions");
       await openSession(r.session_id);
       status(`imported session ${r.session_id}: ${r.lanes} lanes, ${r.attempts} attempts, ${r.frames} frames, ${r.findings} finding${r.findings === 1 ? "" : "s"}`);
+    },
+  });
+  const recCoalescer = new FrameCoalescer<LiveBatch>(addRecorded);
+  setupRecord({
+    status,
+    prepare: () => {
+      recStore = new Store();
+      recLanes = "";
+      return (b) => recCoalescer.push([b]);
+    },
+    failed: () => {
+      recStore = null;
+    },
+    started: (r) => {
+      if (recStore === null) return;
+      viewingSession = r.session_id;
+      showStore(recStore, `recording: session ${r.session_id} (${r.listen} → ${r.upstream})`, r.now);
+      status(`recording ${r.listen} → ${r.upstream} into session ${r.session_id}`);
+    },
+    ended: async (r) => {
+      const shown = recStore !== null && store === recStore;
+      recStore = null;
+      if (shown) await openSession(r.session_id);
+      status(`recorded session ${r.session_id}: ${r.connections} connection${r.connections === 1 ? "" : "s"}, ${r.frames} frames, ${r.findings} finding${r.findings === 1 ? "" : "s"}`);
     },
   });
   requestAnimationFrame(loop);

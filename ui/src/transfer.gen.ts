@@ -422,3 +422,48 @@ query: string | null,
  * phoenix: the channel topic.
  */
 topic: string | null, };
+
+/**
+ * "record…": a recording proxy to start, as the CLI's `sockscope record`.
+ */
+export type RecordRequest = { 
+/**
+ * Address to listen on, e.g. `127.0.0.1:9000` (port 0: any free one).
+ */
+listen: string, 
+/**
+ * The real backend, `ws://host:port` or `wss://host[/prefix]`.
+ */
+upstream: string, 
+/**
+ * The connections' dialect; `None`: told from each connection.
+ */
+dialect: string | null, 
+/**
+ * Conditional faults, `DIRECTION:MATCH:ACTION[:nth=N]` each.
+ */
+faults: Array<string>, 
+/**
+ * A PEM file of CA certificates a `wss://` upstream may chain to,
+ * besides the OS roots; `None`: the OS roots only.
+ */
+upstream_ca: string | null, };
+
+/**
+ * A recording that started: where the app under test connects, and the
+ * session its lanes are recorded in.
+ */
+export type RecordingStarted = { session_id: number, 
+/**
+ * The address it listens on (the port chosen, for port 0).
+ */
+listen: string, upstream: string, 
+/**
+ * Now on the recording's clock (ns since it started).
+ */
+now: number, };
+
+/**
+ * A recording that ended, with what it held.
+ */
+export type RecordingEnded = { session_id: number, connections: number, frames: number, findings: number, };

@@ -1,7 +1,7 @@
 // The only module that talks to Rust. Errors come back as {code, message}.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AddSocketRequest, AppInfo, EventPage, ExportFormat, ImportedSession, LiveBatch, OtlpSettings, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
+import type { AddSocketRequest, AppInfo, EventPage, ExportFormat, ImportedSession, LiveBatch, OtlpSettings, RecordRequest, RecordingEnded, RecordingStarted, ScenarioResult, ScenarioRow, SessionRow, SocketRow, UiErrorShape } from "./types";
 
 export class UiError extends Error {
   readonly code: string;
@@ -44,6 +44,12 @@ export const api = {
   exportSession: (sessionId: number, format: ExportFormat) => call<string>("export_session", { sessionId, format }),
   importHar: (path: string) => call<ImportedSession>("import_har", { path }),
   pickHarFile: () => call<string | null>("pick_har_file"),
+  startRecording: (request: RecordRequest, onBatch: (b: LiveBatch) => void) => {
+    const ch = new Channel<LiveBatch>();
+    ch.onmessage = onBatch;
+    return call<RecordingStarted>("start_recording", { request, channel: ch });
+  },
+  stopRecording: () => call<RecordingEnded>("stop_recording"),
   otlpSettings: () => call<OtlpSettings>("otlp_settings"),
   setOtlpSettings: (settings: OtlpSettings) => call<void>("set_otlp_settings", { settings }),
   firstPaint: () => call<void>("first_paint"),

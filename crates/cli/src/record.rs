@@ -42,6 +42,10 @@ pub struct RecordArgs {
     /// app's path and query are appended.
     #[arg(long)]
     upstream: String,
+    /// A PEM file of CA certificates a wss:// upstream may chain to, besides
+    /// the OS roots (an own CA, or a self-signed server certificate).
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<std::path::PathBuf>,
     /// The connections' dialect: job, raw, socketio, graphql-ws, phoenix,
     /// signalr. Default: told from each connection.
     #[arg(long, value_parser = history::parse_dialect)]
@@ -74,6 +78,7 @@ pub async fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         },
         faults: args.faults,
         max_message_bytes: args.max_message_bytes,
+        upstream_ca: args.upstream_ca,
         ..RecordOptions::default()
     };
     let proxy = RecordingProxy::start(args.listen, &args.upstream, &path, options)

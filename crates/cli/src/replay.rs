@@ -89,10 +89,10 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         args.socket.join(", "),
         server.local_addr()
     );
-    if notes.cut_payloads + notes.missing_payloads + notes.after_close > 0 {
+    if notes.cut_payloads + notes.missing_payloads > 0 {
         eprintln!(
-            "as stored: {} payloads cut at the recorder's cap, {} not recorded (zeros or empty), {} frames after the server's close left out",
-            notes.cut_payloads, notes.missing_payloads, notes.after_close
+            "as stored: {} payloads cut at the recorder's cap, {} not recorded (zeros or empty)",
+            notes.cut_payloads, notes.missing_payloads
         );
     }
     let mut out = std::io::stdout().lock();

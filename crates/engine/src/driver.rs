@@ -93,12 +93,44 @@ impl Shared {
 /// rustls with ring and the OS root certificates, built once per engine
 /// (and once per recording proxy, for its `wss://` upstream).
 pub fn client_tls() -> Result<Arc<rustls::ClientConfig>, Error> {
+    tls_with_roots(native_roots())
+}
+
+/// [`client_tls`] that also trusts the CA certificates of `ca_pem` (PEM,
+/// one or more `CERTIFICATE` blocks): for a server whose certificate an
+/// own CA signed, or a self-signed one. Verification stays on; a PEM with
+/// no certificate, or one the store refuses, is an error.
+pub fn client_tls_trusting(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = native_roots();
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(ca_pem) {
+        let cert = cert.map_err(|e| Error::Tls(format!("reading the CA certificates: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| Error::Tls(format!("a CA certificate was refused: {e}")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(Error::Tls(
+            "the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    tls_with_roots(roots)
+}
+
+fn native_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         // A cert the store rejects is skipped, as browsers do.
         let _ = roots.add(cert);
     }
+    roots
+}
+
+fn tls_with_roots(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

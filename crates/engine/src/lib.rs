@@ -29,7 +29,7 @@ pub use config::{
     HeartbeatPolicy, MachineConfig, ReconnectPolicy, SocketConfig, Timeouts, TokenPlacement,
     URL_SECRET_PARAMS, UrlToken, ValidConfig, scrub_url_secrets, take_url_token,
 };
-pub use driver::client_tls;
+pub use driver::{client_tls, client_tls_trusting};
 pub use error::Error;
 pub use event::{
     AdapterKind, Event, EventKind, Finding, FindingClass, Mono, MsgId, SocketId, SocketInfo, State,

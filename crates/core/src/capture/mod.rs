@@ -341,8 +341,13 @@ fn message(lane: &mut Lane, events: &mut LaneEvents, m: &WsMessage) {
     let (opcode, size) = if m.opcode == 1 {
         (Opcode::Text, m.data.len())
     } else {
-        // Binary data is base64: four characters carry three bytes.
-        (Opcode::Binary, m.data.len() / 4 * 3)
+        // Binary data is base64: four characters carry three bytes, less
+        // one for each `=` of padding.
+        let padding = m.data.bytes().rev().take_while(|b| *b == b'=').count();
+        (
+            Opcode::Binary,
+            (m.data.len() / 4 * 3).saturating_sub(padding.min(2)),
+        )
     };
     let text = (m.opcode == 1).then_some(m.data.as_str());
     lane.frame(events, m.at_ns, direction, opcode, size, text);

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, Opcode,
+    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, Mono, Opcode,
 };
 use sockscope_engine::observer::Observer;
 use sockscope_engine::{AdapterKind, SocketId};
@@ -67,7 +67,8 @@ const RECORDER_QUEUE: usize = 8192;
 const MAX_URLS: usize = 4096;
 
 /// How to record. `RecordOptions::default()`: the dialect told from each
-/// connection, no faults, 16 MiB messages, 1024 connections.
+/// connection, no faults, 16 MiB messages, 1024 connections, a `wss://`
+/// upstream checked against the OS roots only.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
     /// The connections' dialect and its options; `dialect: None` tells it
@@ -82,6 +83,10 @@ pub struct RecordOptions {
     pub max_connections: usize,
     /// Live events held for slow readers (they skip ahead past it). Default 8192.
     pub live_capacity: usize,
+    /// A PEM file of CA certificates a `wss://` upstream's certificate may
+    /// also chain to (an own CA, or the server's self-signed certificate),
+    /// besides the OS roots. Verification is never turned off. Default `None`.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl Default for RecordOptions {
@@ -92,6 +97,7 @@ impl Default for RecordOptions {
             max_message_bytes: 16 << 20,
             max_connections: 1024,
             live_capacity: 8192,
+            upstream_ca: None,
         }
     }
 }
@@ -135,12 +141,7 @@ impl RecordingProxy {
         options: RecordOptions,
     ) -> Result<RecordingProxy, CoreError> {
         let base = upstream_base(upstream)?;
-        let connector = if base.starts_with("wss://") {
-            let tls = sockscope_engine::client_tls()?;
-            Connector::Rustls(tls)
-        } else {
-            Connector::Plain
-        };
+        let connector = upstream_connector(&base, options.upstream_ca.as_deref())?;
         let (listener, addr) = crate::proxy::bind(listen).await?;
         let (recorder, tx) = super::start_recorder(db, RECORDER_QUEUE).await?;
         let session_id = recorder.session().id;
@@ -174,6 +175,11 @@ impl RecordingProxy {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Now on the clock of the session's events (ns since it started).
+    pub fn now(&self) -> Mono {
+        Mono(u64::try_from(self.shared.started.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// Where it forwards to.
@@ -252,6 +258,31 @@ fn upstream_base(upstream: &str) -> Result<String, CoreError> {
     let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
     let prefix = url.path().trim_end_matches('/');
     Ok(format!("{}://{host}{port}{prefix}", url.scheme()))
+}
+
+/// TLS for a `wss://` upstream: the OS roots, and `ca`'s certificates
+/// when given. A CA file for a `ws://` upstream is refused, not ignored.
+fn upstream_connector(base: &str, ca: Option<&Path>) -> Result<Connector, CoreError> {
+    let tls = base.starts_with("wss://");
+    let config = match ca {
+        None if tls => sockscope_engine::client_tls()?,
+        None => return Ok(Connector::Plain),
+        Some(path) if !tls => {
+            return Err(CoreError::Upstream(format!(
+                "a CA file (`{}`) is for a wss:// upstream; `{base}` is ws://",
+                path.display()
+            )));
+        }
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| CoreError::Io {
+                what: format!("reading the CA file `{}`", path.display()),
+                source: e,
+            })?;
+            sockscope_engine::client_tls_trusting(&pem)
+                .map_err(|e| CoreError::Upstream(format!("CA file `{}`: {e}", path.display())))?
+        }
+    };
+    Ok(Connector::Rustls(config))
 }
 
 fn wall_ns_now() -> i64 {

@@ -101,8 +101,19 @@ impl ReplayOptions {
 }
 
 /// The script of `sockets` (names or ids) of `session` in the database at
-/// `db`: their attempts, in the order they started. Blocking (SQLite).
+/// `db`: their attempts, in the order they started, within
+/// [`MAX_SCRIPT_BYTES`]. Blocking (SQLite).
 pub fn load_script(db: &Path, session: i64, sockets: &[String]) -> Result<Script, CoreError> {
+    load_script_within(db, session, sockets, MAX_SCRIPT_BYTES)
+}
+
+/// [`load_script`], refusing sockets whose server payloads pass `max_bytes`.
+pub fn load_script_within(
+    db: &Path,
+    session: i64,
+    sockets: &[String],
+    max_bytes: usize,
+) -> Result<Script, CoreError> {
     let history = History::open(db)?;
     let summary = history.session(session)?;
     if summary.end_state == "running" {
@@ -125,11 +136,11 @@ pub fn load_script(db: &Path, session: i64, sockets: &[String]) -> Result<Script
     };
     history.for_each(query, |e| {
         builder.event(&e);
-        if builder.bytes() > MAX_SCRIPT_BYTES {
+        if builder.bytes() > max_bytes {
             return Err(CoreError::Replay(format!(
-                "socket {} of session {session} holds over {} MiB of server payloads, the most a replay keeps in memory; replay fewer sockets",
+                "socket {} of session {session} holds over {} of server payloads, the most a replay keeps in memory; replay fewer sockets",
                 sockets.join(", "),
-                MAX_SCRIPT_BYTES >> 20
+                size_words(max_bytes)
             )));
         }
         Ok(())
@@ -149,6 +160,15 @@ pub fn load_script(db: &Path, session: i64, sockets: &[String]) -> Result<Script
         )));
     }
     Ok(script)
+}
+
+/// `256 MiB` for whole MiB, else bytes.
+fn size_words(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 #[cfg(test)]

@@ -26,9 +26,6 @@ pub struct ScriptNotes {
     /// Frames recorded without their payload (binary, or not captured):
     /// served as that many zero bytes (binary) or an empty text.
     pub missing_payloads: u64,
-    /// Server data frames after its own close frame: not served (the
-    /// WebSocket library refuses to write after a close).
-    pub after_close: u64,
 }
 
 /// One recorded attempt, from the server's side.
@@ -220,10 +217,9 @@ impl ScriptBuilder {
             }
             return;
         }
-        if open.server_closed {
-            if data {
-                self.notes.after_close += 1;
-            }
+        // After its own close the server's data frames and pings are
+        // served as recorded (written raw); a second close is not.
+        if open.server_closed && !(data || f.opcode == "ping") {
             return;
         }
         let frame = match f.opcode.as_str() {

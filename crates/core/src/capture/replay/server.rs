@@ -8,17 +8,20 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::ReplayOptions;
 use super::script::{Act, Answer, AttemptScript, Script, ServerFrame};
@@ -255,8 +258,10 @@ fn message(frame: &ServerFrame) -> Message {
 }
 
 /// Serves one attempt on an upgraded WebSocket: each step when due, the
-/// client's data frames counted as they come. Returns the steps done, the
-/// client's data frames and how it ended.
+/// client's data frames counted as they come. Frames recorded after a close
+/// frame (the server's own, or the library's answer to the client's) are
+/// written raw, as the recorded server did: the library refuses to. Returns
+/// the steps done, the client's data frames and how it ended.
 pub async fn serve_attempt<S>(
     mut ws: WebSocketStream<S>,
     attempt: &AttemptScript,
@@ -270,13 +275,16 @@ where
     let opened = Instant::now();
     let mut run = AttemptRun::new(attempt, timing, speed);
     let mut close_by: Option<Instant> = None;
+    // Whether the client's side is still read: not once it ended after a
+    // close, while frames recorded after that close are still due.
+    let mut reading = true;
     let outcome = |run: &AttemptRun<'_>, end| (run.done(), run.client_frames(), end);
     loop {
         let now = opened.elapsed();
         while let Some(act) = run.take_due(now) {
             match act {
                 Act::Send(frame) => {
-                    if ws.send(message(frame)).await.is_err() {
+                    if send(&mut ws, frame).await.is_err() {
                         return outcome(&run, ServedEnd::ClientLeft);
                     }
                     if matches!(frame, ServerFrame::Close(_)) {
@@ -291,27 +299,71 @@ where
             Due::At(at) => Some(opened + at),
             Due::Client | Due::Done => None,
         };
-        let wake = match (due, close_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // A step still due after the close keeps the connection past the
+        // close's grace; with none, the grace ends it.
+        let wake = due.or(close_by);
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return outcome(&run, ServedEnd::Stopped),
             _ = sleep_until(wake) => {
-                if close_by.is_some_and(|t| t <= Instant::now()) {
+                if due.is_none() && close_by.is_some_and(|t| t <= Instant::now()) {
                     return outcome(&run, end_of(&run));
                 }
             }
-            read = ws.next() => match read {
+            read = ws.next(), if reading => match read {
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
                     run.client_frame(opened.elapsed());
                 }
                 // Pings and the client's close are answered by the library.
                 Some(Ok(_)) => {}
+                Some(Err(_)) | None if close_by.is_some() && due.is_some() => reading = false,
                 Some(Err(_)) | None => return outcome(&run, end_of(&run)),
             },
         }
     }
+}
+
+/// Sends `frame`; after a close frame, as a raw frame on the stream.
+async fn send<S>(ws: &mut WebSocketStream<S>, frame: &ServerFrame) -> Result<(), ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match ws.send(message(frame)).await {
+        Ok(()) => Ok(()),
+        // Closed by us, or the close handshake is over: the library is done
+        // with the stream, the client may not be.
+        Err(
+            tungstenite::Error::Protocol(ProtocolError::SendAfterClosing)
+            | tungstenite::Error::AlreadyClosed
+            | tungstenite::Error::ConnectionClosed,
+        ) => {
+            let (payload, opcode) = match frame {
+                ServerFrame::Text(t) => (t.as_bytes().to_vec(), Data::Text),
+                ServerFrame::Binary(b) => (vec![0u8; *b], Data::Binary),
+                ServerFrame::Ping => {
+                    let mut raw = Vec::new();
+                    Frame::ping(Vec::new()).format(&mut raw).map_err(drop)?;
+                    return write_raw(ws, &raw).await;
+                }
+                // A second close is the library's to send, or not.
+                ServerFrame::Close(_) => return Ok(()),
+            };
+            let mut raw = Vec::with_capacity(payload.len() + 10);
+            Frame::message(payload, OpCode::Data(opcode), true)
+                .format(&mut raw)
+                .map_err(drop)?;
+            write_raw(ws, &raw).await
+        }
+        Err(_) => Err(()),
+    }
+}
+
+async fn write_raw<S>(ws: &mut WebSocketStream<S>, raw: &[u8]) -> Result<(), ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = ws.get_mut();
+    stream.write_all(raw).await.map_err(drop)?;
+    stream.flush().await.map_err(drop)
 }
 
 fn end_of(run: &AttemptRun<'_>) -> ServedEnd {
