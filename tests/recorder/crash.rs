@@ -10,7 +10,7 @@ use sockscope_recorder::{RecordReader, Recorder, RecorderConfig};
 use sockscope_test_support::bounded;
 use tokio::sync::mpsc;
 
-use crate::support::{config, raw, record};
+use crate::support::{config, file_of_version, raw, record};
 use crate::synthetic::burst;
 
 const CHILD_ENV: &str = "SOCKSCOPE_RECORDER_CRASH_CHILD_DB";
@@ -222,12 +222,7 @@ async fn a_version_2_file_opens_and_its_sessions_are_judged_by_pid() {
         left_running_with_pid(&today, alive.session.id, other.id());
         left_running_with_pid(&today, dead.session.id, u32::MAX - 1);
         // What a v2 build wrote: its schema, these sessions' rows.
-        let mut v2 = raw(&path);
-        sockscope_recorder::migrations()
-            .to_version(&mut v2, 2)
-            .unwrap();
-        v2.pragma_update(None, "application_id", sockscope_recorder::APPLICATION_ID)
-            .unwrap();
+        let v2 = file_of_version(&path, 2);
         v2.execute("ATTACH ?1 AS today", [today.to_str().unwrap()])
             .unwrap();
         v2.execute_batch(

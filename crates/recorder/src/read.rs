@@ -146,6 +146,14 @@ impl RecordReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Read-only, it cannot migrate: an older layout's columns differ.
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if (1..crate::SCHEMA_VERSION).contains(&found) {
+            return Err(Error::SchemaTooOld {
+                found,
+                known: crate::SCHEMA_VERSION,
+            });
+        }
         // `rarray`: a page's detail rows are read one query per kind.
         rusqlite::vtab::array::load_module(&conn)?;
         Ok(RecordReader { conn })
