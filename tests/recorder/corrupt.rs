@@ -5,7 +5,7 @@ use std::fs;
 use sockscope_recorder::{Error, RecordReader, Recorder, RecorderConfig};
 use sockscope_test_support::bounded;
 
-use crate::support::{config, raw, record};
+use crate::support::{config, file_of_version, raw, record};
 use crate::synthetic::burst;
 
 async fn assert_moved_aside(path: &std::path::Path, original: &[u8], reason_has: &str) {
@@ -105,6 +105,36 @@ async fn a_newer_schema_is_refused_and_left_untouched() {
             .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
             .collect();
         assert!(leftovers.is_empty());
+    })
+    .await
+}
+
+/// A reader cannot migrate: a file of an older layout is a clear error
+/// until a recorder has opened (and migrated) it, then it reads.
+#[tokio::test]
+async fn a_reader_refuses_an_older_schema_until_a_recorder_migrates_it() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        drop(file_of_version(&path, 3));
+        match RecordReader::open(&path) {
+            Err(e @ Error::SchemaTooOld { found: 3, .. }) => {
+                assert!(e.to_string().contains("record into it once"), "{e}")
+            }
+            other => panic!("expected SchemaTooOld, got {other:?}"),
+        }
+        let (summary, report, _) = record(config(&path), burst(10, 1)).await;
+        assert!(report.moved_aside.is_none(), "migrated in place");
+        assert_eq!(report.schema_version, sockscope_recorder::SCHEMA_VERSION);
+        let reader = RecordReader::open(&path).unwrap();
+        let mut n = 0;
+        reader
+            .for_each_event(summary.session.id, |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, 10);
     })
     .await
 }

@@ -10,7 +10,7 @@ use sockscope_recorder::{RecordReader, Recorder, RecorderConfig};
 use sockscope_test_support::bounded;
 use tokio::sync::mpsc;
 
-use crate::support::{config, raw, record};
+use crate::support::{config, file_of_version, raw, record};
 use crate::synthetic::burst;
 
 const CHILD_ENV: &str = "SOCKSCOPE_RECORDER_CRASH_CHILD_DB";
@@ -215,19 +215,22 @@ async fn a_version_2_file_opens_and_its_sessions_are_judged_by_pid() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rec.db");
-        let (alive, ..) = record(config(&path), burst(100, 2)).await;
-        let (dead, ..) = record(config(&path), burst(100, 2)).await;
+        let today = dir.path().join("today.db");
+        let (alive, ..) = record(config(&today), burst(100, 2)).await;
+        let (dead, ..) = record(config(&today), burst(100, 2)).await;
         let other = bystander();
-        left_running_with_pid(&path, alive.session.id, other.id());
-        left_running_with_pid(&path, dead.session.id, u32::MAX - 1);
-        // Back to what a v2 build wrote.
-        raw(&path)
-            .execute_batch(
-                "ALTER TABLE sessions DROP COLUMN pid_start_ticks;
-                 ALTER TABLE sessions DROP COLUMN boot_id;
-                 PRAGMA user_version = 2;",
-            )
+        left_running_with_pid(&today, alive.session.id, other.id());
+        left_running_with_pid(&today, dead.session.id, u32::MAX - 1);
+        // What a v2 build wrote: its schema, these sessions' rows.
+        let v2 = file_of_version(&path, 2);
+        v2.execute("ATTACH ?1 AS today", [today.to_str().unwrap()])
             .unwrap();
+        v2.execute_batch(
+            "INSERT INTO sessions SELECT id, started_ns, ended_ns, end_state, host, app_version, pid, event_count, trace_salt FROM today.sessions;
+             DETACH today;",
+        )
+        .unwrap();
+        drop(v2);
         let (now, report, _) = record(config(&path), burst(10, 1)).await;
         end(other);
         assert_eq!(report.schema_version, sockscope_recorder::SCHEMA_VERSION);

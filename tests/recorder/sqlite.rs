@@ -324,16 +324,16 @@ async fn an_event_without_its_detail_row_is_a_clear_error() {
         let (_, report, _) = record(config(&path), three_lives()).await;
         let conn = raw(&path);
         let gone: i64 = conn
-            .query_row("SELECT min(event_id) FROM frames", [], |r| r.get(0))
+            .query_row("SELECT min(event_id) FROM transitions", [], |r| r.get(0))
             .unwrap();
-        conn.execute("DELETE FROM frames WHERE event_id = ?1", [gone])
+        conn.execute("DELETE FROM transitions WHERE event_id = ?1", [gone])
             .unwrap();
         let reader = RecordReader::open(&path).unwrap();
         let err = reader
             .events(&WindowQuery::whole_session(report.session.id, 100_000))
             .unwrap_err();
         assert!(
-            matches!(&err, sockscope_recorder::Error::Malformed(m) if m.contains(&format!("event {gone} (frame)"))),
+            matches!(&err, sockscope_recorder::Error::Malformed(m) if m.contains(&format!("event {gone} (transition)"))),
             "{err}"
         );
     })

@@ -40,3 +40,14 @@ pub fn config(path: &Path) -> RecorderConfig {
 pub fn raw(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("open raw")
 }
+
+/// A new file at `path` of schema `version`, as a build of it made one.
+pub fn file_of_version(path: &Path, version: usize) -> rusqlite::Connection {
+    let mut conn = raw(path);
+    sockscope_recorder::migrations()
+        .to_version(&mut conn, version)
+        .expect("migrate");
+    conn.pragma_update(None, "application_id", sockscope_recorder::APPLICATION_ID)
+        .expect("application id");
+    conn
+}

@@ -117,3 +117,48 @@ async fn pages_up_to_a_sync_point_ignore_later_commits() {
     })
     .await
 }
+
+/// A later round's range (ids after an earlier sync point) holds exactly
+/// the events committed since, in time order, even those older than events
+/// of the round before: its first page starts at their earliest time.
+#[tokio::test]
+async fn a_later_round_reads_exactly_what_was_committed_since() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rec.db");
+        let (tx, rx) = mpsc::channel(8192);
+        let (recorder, report) = Recorder::start(config(&path), rx).unwrap();
+        let events: Vec<_> = burst(3_000, 4).collect();
+        // Times 0..1000 and 2000..3000 first, then the 1000..2000 between.
+        for e in events[..1_000].iter().chain(&events[2_000..]) {
+            tx.send(Arc::new(e.clone())).await.unwrap();
+        }
+        let first = recorder.sync(WITHIN).await.unwrap().last_event_id.unwrap();
+        for e in &events[1_000..2_000] {
+            tx.send(Arc::new(e.clone())).await.unwrap();
+        }
+        let second = recorder.sync(WITHIN).await.unwrap().last_event_id.unwrap();
+        let reader = RecordReader::open(&path).unwrap();
+        let round = |after, through| {
+            let q = WindowQuery {
+                ids: Some(sockscope_recorder::IdRange { after, through }),
+                ..WindowQuery::whole_session(report.session.id, 300)
+            };
+            let mut seen = Vec::new();
+            reader
+                .for_each_in(q, |r| {
+                    seen.push(r.mono_ns);
+                    Ok(())
+                })
+                .unwrap();
+            seen
+        };
+        let want: Vec<u64> = (1_000..2_000).collect();
+        assert!(round(first, second) == want, "the events between, in order");
+        assert!(round(second, i64::MAX).is_empty(), "nothing after the last");
+        assert_eq!(round(0, first).len(), 2_000, "the first round");
+        drop(tx);
+        recorder.finish().await.unwrap();
+    })
+    .await
+}

@@ -261,48 +261,54 @@ fn bare_loop(path: &Path, events: &[Arc<sockscope_engine::Event>]) -> (Duration,
     let mut links: std::collections::HashMap<u64, (Option<i64>, Option<i64>)> =
         std::collections::HashMap::new();
     for chunk in records.chunks(2048) {
-        let tx = conn.transaction().expect("begin");
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .expect("begin");
+        let first: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM events", [], |r| {
+                r.get(0)
+            })
+            .expect("ids");
         {
             let mut event = tx
-                .prepare_cached("INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare_cached("INSERT INTO events (session_id, mono_ns, id, socket_id, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .expect("prepare");
             let mut frame = tx
                 .prepare_cached(
-                    "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO events (session_id, mono_ns, id, socket_id, wall_ns, kind, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'frame', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .expect("prepare");
-            for r in chunk {
-                event
-                    .execute(params![
-                        session,
-                        r.socket_id as i64,
-                        r.mono_ns as i64,
-                        r.wall_ns,
-                        r.body.kind()
-                    ])
-                    .expect("event");
-                let id = tx.last_insert_rowid();
+            for (r, id) in chunk.iter().zip(first..) {
                 let link = links.entry(r.socket_id).or_default();
                 let previous_frame = link.1.take();
+                let (mono, socket) = (r.mono_ns as i64, r.socket_id as i64);
+                let head: [&dyn rusqlite::ToSql; 5] = [&session, &mono, &id, &socket, &r.wall_ns];
+                if let EventBody::Frame(f) = &r.body {
+                    let rest = params![
+                        f.direction,
+                        f.opcode,
+                        f.size as i64,
+                        f.message_type,
+                        f.seq.map(|x| x as i64),
+                        f.msg_id.map(|x| x as i64),
+                        f.close_code,
+                        f.payload,
+                        f.payload_truncated
+                    ];
+                    frame
+                        .execute(rusqlite::params_from_iter(head.iter().chain(rest)))
+                        .expect("frame");
+                    link.1 = Some(id);
+                    continue;
+                }
+                let kind = r.body.kind();
+                event
+                    .execute(rusqlite::params_from_iter(
+                        head.iter().chain([&kind as &dyn rusqlite::ToSql].iter()),
+                    ))
+                    .expect("event");
                 match &r.body {
-                    EventBody::Frame(f) => {
-                        frame
-                            .execute(params![
-                                id,
-                                f.direction,
-                                f.opcode,
-                                f.size as i64,
-                                f.message_type,
-                                f.seq.map(|x| x as i64),
-                                f.msg_id.map(|x| x as i64),
-                                f.close_code,
-                                f.payload,
-                                f.payload_truncated
-                            ])
-                            .expect("frame");
-                        link.1 = Some(id);
-                    }
                     EventBody::Transition(t) => {
                         tx.prepare_cached(
                             "INSERT INTO transitions (event_id, from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type)

@@ -19,6 +19,17 @@ pub enum Error {
         /// Newest version this build knows.
         known: i64,
     },
+    /// A reader found a file of an older layout (schema version `found`);
+    /// a recorder migrates it when it opens the file.
+    #[error(
+        "database schema version {found} is older than this build's {known}; record into it once to migrate it"
+    )]
+    SchemaTooOld {
+        /// Version in the file.
+        found: i64,
+        /// The version this build reads.
+        known: i64,
+    },
     /// A file could not be read, written or moved. Fatal for the call.
     #[error("{what} {path}: {source}")]
     Io {

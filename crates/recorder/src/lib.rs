@@ -29,6 +29,9 @@ pub use read::{
     EventPage, IdRange, PageCursor, RecordReader, SessionSummary, SocketSummary, WindowQuery,
 };
 pub use record::{EventBody, EventRecord};
+/// The migrations, for tests that make a file of an older version.
+#[doc(hidden)]
+pub use schema::migrations;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::{MovedAside, OpenReport, Retention, SessionTag};
 pub use writer::{

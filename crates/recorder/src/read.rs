@@ -4,12 +4,15 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::rc::Rc;
+
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::kinds::{self, SocketRecord};
-use crate::record::EventRecord;
+use crate::kinds::{self, FrameRow, SocketRecord};
+use crate::record::{EventBody, EventRecord};
 use crate::store::SessionTag;
 
 /// One recording session (one app or CLI run).
@@ -98,17 +101,13 @@ impl WindowQuery {
 }
 
 /// A page of events, in (mono_ns, event_id) order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventPage {
     /// The events.
     pub events: Vec<EventRecord>,
     /// The cursor of the next page; `None` at the end of the window.
     pub next: Option<PageCursor>,
 }
-
-/// Up to this many sockets are fetched one index range each and merged;
-/// more are filtered from a scan of the session's time index.
-const MERGE_MAX_SOCKETS: usize = 32;
 
 /// A read-only view of a recording database. Safe to use while a
 /// [`crate::Recorder`] writes (WAL readers never block the writer).
@@ -123,6 +122,20 @@ struct Head {
     mono_ns: u64,
     wall_ns: i64,
     kind: String,
+    /// A frame's body, read with its row.
+    frame: Option<FrameRow>,
+}
+
+/// A page's rows: the events' columns, then a frame's. The table's key is
+/// (session, mono_ns, id), the page order, so a page is one range of it.
+fn page_sql(socket_filter: &str) -> String {
+    format!(
+        "SELECT id, socket_id, mono_ns, wall_ns, kind, {} FROM events
+         WHERE session_id = ?1 AND (mono_ns, id) > (?2, ?3) AND mono_ns < ?4
+           AND id > ?5 AND id <= ?6 {socket_filter}
+         ORDER BY mono_ns, id LIMIT ?7",
+        kinds::frame::COLUMNS
+    )
 }
 
 impl RecordReader {
@@ -133,6 +146,14 @@ impl RecordReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Read-only, it cannot migrate: an older layout's columns differ.
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if (1..crate::SCHEMA_VERSION).contains(&found) {
+            return Err(Error::SchemaTooOld {
+                found,
+                known: crate::SCHEMA_VERSION,
+            });
+        }
         // `rarray`: a page's detail rows are read one query per kind.
         rusqlite::vtab::array::load_module(&conn)?;
         Ok(RecordReader { conn })
@@ -186,8 +207,7 @@ impl RecordReader {
     /// events' 0 included), ascending.
     pub fn event_socket_ids(&self, session_id: i64) -> Result<Vec<u64>, Error> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT socket_id FROM events INDEXED BY events_by_socket
-             WHERE session_id = ?1 ORDER BY socket_id",
+            "SELECT DISTINCT socket_id FROM events WHERE session_id = ?1 ORDER BY socket_id",
         )?;
         let rows = stmt.query_map([session_id], |r| Ok(r.get::<_, i64>(0)? as u64))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -195,18 +215,17 @@ impl RecordReader {
 
     /// The wall time of a session's last event, if it has one.
     pub fn last_event_wall_ns(&self, session_id: i64) -> Result<Option<i64>, Error> {
-        Ok(self.conn.query_row(
-            "SELECT max(wall_ns) FROM events WHERE session_id = ?1",
-            [session_id],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .query_row(crate::store::LAST_EVENT_WALL, [session_id], |r| r.get(0))
+            .optional()?)
     }
 
-    /// A page of the events in a window. Few sockets: one index range per
-    /// socket, merged; many or all: one scan of the time index.
+    /// A page of the events in a window: one range of the table, the
+    /// chosen sockets (if any) filtered from it.
     pub fn events(&self, q: &WindowQuery) -> Result<EventPage, Error> {
         let limit = q.page_size.max(1);
-        let (after_mono, after_id) = match q.after {
+        let mut start = match q.after {
             Some(c) => (c.mono_ns as i64, c.event_id),
             None => (q.from_mono_ns as i64, i64::MIN),
         };
@@ -215,68 +234,48 @@ impl RecordReader {
             after: 0,
             through: i64::MAX,
         });
-        let heads = match &q.sockets {
-            Some(ids) if ids.len() <= MERGE_MAX_SOCKETS => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT id, socket_id, mono_ns, wall_ns, kind FROM events INDEXED BY events_by_socket
-                     WHERE session_id = ?1 AND socket_id = ?2 AND mono_ns >= ?3 AND mono_ns < ?4
-                       AND (mono_ns > ?3 OR id > ?5) AND id > ?7 AND id <= ?8
-                     ORDER BY mono_ns, id LIMIT ?6",
-                )?;
-                let mut all = Vec::new();
-                for id in ids {
-                    let rows = stmt.query_map(
-                        params![
-                            q.session_id,
-                            *id as i64,
-                            after_mono,
-                            to,
-                            after_id,
-                            limit as i64,
-                            range.after,
-                            range.through
-                        ],
-                        head_row,
-                    )?;
-                    for r in rows {
-                        all.push(r?);
-                    }
-                }
-                all.sort_by_key(|h| (h.mono_ns, h.id));
-                all.truncate(limit);
-                all
+        if range.after > 0 && q.after.is_none() {
+            // The ids past `after` were committed later: the first page
+            // starts at their earliest time (from `events_by_id`, which
+            // holds the key), not at the session's start.
+            let earliest: Option<i64> = self
+                .conn
+                .prepare_cached(
+                    "SELECT min(mono_ns) FROM events INDEXED BY events_by_id
+                     WHERE id > ?1 AND id <= ?2 AND session_id = ?3",
+                )?
+                .query_row(params![range.after, range.through, q.session_id], |r| {
+                    r.get(0)
+                })?;
+            match earliest {
+                Some(mono) => start = start.max((mono, i64::MIN)),
+                None => return Ok(EventPage::default()),
             }
-            sockets => {
-                let wanted: Option<std::collections::HashSet<u64>> =
-                    sockets.as_ref().map(|s| s.iter().copied().collect());
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT id, socket_id, mono_ns, wall_ns, kind FROM events INDEXED BY events_by_time
-                     WHERE session_id = ?1 AND mono_ns >= ?2 AND mono_ns < ?3
-                       AND (mono_ns > ?2 OR id > ?4) AND id > ?5 AND id <= ?6
-                     ORDER BY mono_ns, id",
-                )?;
-                let rows = stmt.query_map(
-                    params![
-                        q.session_id,
-                        after_mono,
-                        to,
-                        after_id,
-                        range.after,
-                        range.through
-                    ],
-                    head_row,
-                )?;
-                let mut out = Vec::with_capacity(limit.min(4096));
-                for r in rows {
-                    let h = r?;
-                    if wanted.as_ref().is_none_or(|s| s.contains(&h.socket_id)) {
-                        out.push(h);
-                        if out.len() == limit {
-                            break;
-                        }
-                    }
-                }
-                out
+        }
+        let (after_mono, after_id) = start;
+        let head = params![
+            q.session_id,
+            after_mono,
+            after_id,
+            to,
+            range.after,
+            range.through,
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ];
+        let heads: Vec<Head> = match &q.sockets {
+            Some(ids) => {
+                let ids: Rc<Vec<Value>> =
+                    Rc::new(ids.iter().map(|&s| Value::Integer(s as i64)).collect());
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(&page_sql("AND socket_id IN rarray(?8)"))?;
+                let mut all = head.to_vec();
+                all.push(&ids);
+                stmt.query_map(&*all, head_row)?.collect::<Result<_, _>>()?
+            }
+            None => {
+                let mut stmt = self.conn.prepare_cached(&page_sql(""))?;
+                stmt.query_map(head, head_row)?.collect::<Result<_, _>>()?
             }
         };
         let next = if heads.len() == limit {
@@ -287,19 +286,32 @@ impl RecordReader {
         } else {
             None
         };
-        let kinds: Vec<(i64, &str)> = heads.iter().map(|h| (h.id, h.kind.as_str())).collect();
-        let bodies = kinds::read_bodies(&self.conn, &kinds)?;
-        let events = heads
+        // Frames came with their rows; the other kinds' detail rows are
+        // read one query per kind.
+        let details: Vec<(i64, &str)> = heads
             .iter()
-            .zip(bodies)
-            .map(|(h, body)| EventRecord {
-                event_id: h.id,
-                socket_id: h.socket_id,
-                mono_ns: h.mono_ns,
-                wall_ns: h.wall_ns,
-                body,
-            })
+            .filter(|h| h.frame.is_none())
+            .map(|h| (h.id, h.kind.as_str()))
             .collect();
+        let mut bodies = kinds::read_bodies(&self.conn, &details)?.into_iter();
+        let events = heads
+            .into_iter()
+            .map(|h| {
+                let body = match h.frame {
+                    Some(f) => EventBody::Frame(f),
+                    None => bodies
+                        .next()
+                        .ok_or_else(|| Error::Malformed(format!("event {} has no body", h.id)))?,
+                };
+                Ok(EventRecord {
+                    event_id: h.id,
+                    socket_id: h.socket_id,
+                    mono_ns: h.mono_ns,
+                    wall_ns: h.wall_ns,
+                    body,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
         Ok(EventPage { events, next })
     }
 
@@ -333,12 +345,19 @@ impl RecordReader {
 }
 
 fn head_row(r: &Row<'_>) -> rusqlite::Result<Head> {
+    let kind: String = r.get(4)?;
+    let frame = if kind == <FrameRow as kinds::Kind>::KIND {
+        Some(FrameRow::read_from(r, 5)?)
+    } else {
+        None
+    };
     Ok(Head {
         id: r.get(0)?,
         socket_id: r.get::<_, i64>(1)? as u64,
         mono_ns: r.get::<_, i64>(2)? as u64,
         wall_ns: r.get(3)?,
-        kind: r.get(4)?,
+        kind,
+        frame,
     })
 }
 

@@ -16,7 +16,7 @@ pub use crate::kinds::{
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
-    /// Row id in `events`; 0 before it is written.
+    /// `events.id`: unique in the file, in commit order; 0 before it is written.
     pub event_id: i64,
     /// Engine socket id.
     pub socket_id: u64,

@@ -238,7 +238,7 @@ fn finish_open(
     // Checkpoint every 16 MiB of WAL rather than 4: hot index pages are
     // copied back less often.
     conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
-    schema::migrations().to_latest(&mut conn)?;
+    schema::migrate(&mut conn)?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     Ok((conn, created, moved))
 }
@@ -296,15 +296,18 @@ pub(crate) fn mark_crashed(conn: &Connection, host: &str) -> Result<Vec<i64>, Er
             continue;
         }
         conn.execute(
-            "UPDATE sessions SET end_state = 'crashed',
-                 ended_ns = (SELECT max(wall_ns) FROM events WHERE session_id = ?1)
-             WHERE id = ?1",
+            &format!("UPDATE sessions SET end_state = 'crashed', ended_ns = ({LAST_EVENT_WALL}) WHERE id = ?1"),
             [id],
         )?;
         crashed.push(id);
     }
     Ok(crashed)
 }
+
+/// The wall time of session `?1`'s last event (by monotonic time): the
+/// end of the table's range for the session, not a scan of it.
+pub(crate) const LAST_EVENT_WALL: &str =
+    "SELECT wall_ns FROM events WHERE session_id = ?1 ORDER BY mono_ns DESC, id DESC LIMIT 1";
 
 /// What identifies a recording process across PID reuse and reboots.
 #[derive(Debug, Clone, PartialEq, Eq)]

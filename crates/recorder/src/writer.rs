@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, ErrorCode, Transaction, params};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::Event;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Error;
-use crate::kinds::{FrameRow, Insert, Kind, SocketTrack};
-use crate::record::{EventBody, EventRecord, wall_ns};
+use crate::kinds::{FrameRow, INSERT_EVENT, Insert, Kind, SocketTrack};
+use crate::record::{EventRecord, wall_ns};
 use crate::store::{self, OpenReport, Retention, SessionTag};
 
 /// Recorder settings.
@@ -561,17 +561,24 @@ impl Writer {
         // commit: a rolled-back try must not leave links to rows that are gone.
         let mut touched: HashMap<u64, SocketTrack> = HashMap::new();
         let mut last = None;
-        let tx = self.conn.transaction()?;
+        // The write lock from the start: the batch's ids, taken at once,
+        // stay unique in the file and in commit order with another writer
+        // on it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let first: i64 = tx.prepare_cached(NEXT_ID)?.query_row([], |r| r.get(0))?;
         {
             // The two statements almost every event runs, looked up once.
             let mut hot = Hot {
                 event: tx.prepare_cached(INSERT_EVENT)?,
                 frame: tx.prepare_cached(<FrameRow as Kind>::INSERT)?,
             };
-            for r in records {
+            for (r, id) in records.iter().zip(first..) {
                 let known = || self.sockets.get(&r.socket_id).copied().unwrap_or_default();
                 let track = touched.entry(r.socket_id).or_insert_with(known);
-                last = Some(insert(&tx, &mut hot, self.session.id, r, track)?);
+                insert(&tx, &mut hot, self.session.id, id, r, track)?;
+                last = Some(id);
             }
         }
         tx.execute(
@@ -608,7 +615,8 @@ fn retryable(e: &rusqlite::Error) -> bool {
     )
 }
 
-const INSERT_EVENT: &str = "INSERT INTO events (session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// The next event id: past the largest (the end of `events_by_id`).
+const NEXT_ID: &str = "SELECT coalesce(max(id), 0) + 1 FROM events";
 
 /// The two statements almost every event runs, looked up once a batch.
 struct Hot<'c> {
@@ -616,35 +624,25 @@ struct Hot<'c> {
     frame: rusqlite::CachedStatement<'c>,
 }
 
-/// Inserts one event and its detail row; keeps the socket's links.
-/// Returns the event's id.
+/// Inserts event `event_id` and its detail rows; keeps the socket's links.
 fn insert(
     tx: &Transaction<'_>,
     hot: &mut Hot<'_>,
     session: i64,
+    event_id: i64,
     r: &EventRecord,
     track: &mut SocketTrack,
-) -> rusqlite::Result<i64> {
-    hot.event.execute(params![
-        session,
-        r.socket_id as i64,
-        r.mono_ns as i64,
-        r.wall_ns,
-        r.body.kind()
-    ])?;
-    let event_id = tx.last_insert_rowid();
+) -> rusqlite::Result<()> {
     let previous_frame = track.last_frame.take();
     let mut at = Insert {
         tx,
         session,
         socket_id: r.socket_id,
         event_id,
+        mono_ns: r.mono_ns,
+        wall_ns: r.wall_ns,
         track,
         previous_frame,
     };
-    match &r.body {
-        EventBody::Frame(f) => f.insert(&mut hot.frame, &mut at)?,
-        body => body.insert(&mut at)?,
-    }
-    Ok(event_id)
+    r.body.insert(&mut at, &mut hot.event, &mut hot.frame)
 }

@@ -1,4 +1,5 @@
-//! `frame`: a frame in or out, in `frames`.
+//! `frame`: a frame in or out. Since v4 its columns are in its own
+//! `events` row (one insert per frame); `frames` is a view of them.
 
 use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
@@ -72,17 +73,38 @@ CREATE TABLE frames (
 );
 "#;
 
+/// v4: frames move into their events rows (`schema.rs` copies them there
+/// first); the view keeps the v1 table's name and columns for the CLI.
+const FRAMES_V4: &str = r#"
+DROP TABLE frames;
+CREATE VIEW frames AS
+    SELECT id AS event_id, direction, opcode, size, message_type, seq, msg_id,
+           close_code, payload, payload_truncated
+    FROM events WHERE kind = 'frame';
+"#;
+
+/// A frame's columns in `events`, in [`FrameRow::read_from`]'s order.
+pub(crate) const COLUMNS: &str =
+    "direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated";
+
 impl Kind for FrameRow {
     const KIND: &'static str = "frame";
-    const SCHEMA: &'static [(i64, &'static str)] = &[(1, FRAMES_V1)];
-    const INSERT: &'static str = "INSERT INTO frames (event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-    const SELECT: &'static str = "SELECT event_id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated
-         FROM frames WHERE event_id IN rarray(?1)";
+    const SCHEMA: &'static [(i64, &'static str)] = &[(1, FRAMES_V1), (4, FRAMES_V4)];
+    /// The event's whole row, the frame's columns included.
+    const INSERT: &'static str = "INSERT INTO events (session_id, mono_ns, id, socket_id, wall_ns, kind, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'frame', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    /// Through `events_by_id`; a page's frames come with its own rows
+    /// instead ([`FrameRow::read_from`]).
+    const SELECT: &'static str = "SELECT id, direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated
+         FROM events INDEXED BY events_by_id WHERE id IN rarray(?1) AND kind = 'frame'";
 
     fn insert(&self, stmt: &mut Statement<'_>, at: &mut Insert<'_, '_>) -> rusqlite::Result<()> {
         stmt.execute(params![
+            at.session,
+            at.mono_ns as i64,
             at.event_id,
+            at.socket_id as i64,
+            at.wall_ns,
             self.direction,
             self.opcode,
             self.size as i64,
@@ -98,16 +120,23 @@ impl Kind for FrameRow {
     }
 
     fn read(r: &Row<'_>) -> rusqlite::Result<FrameRow> {
+        FrameRow::read_from(r, 1)
+    }
+}
+
+impl FrameRow {
+    /// A frame from [`COLUMNS`], starting at column `first` of `r`.
+    pub(crate) fn read_from(r: &Row<'_>, first: usize) -> rusqlite::Result<FrameRow> {
         Ok(FrameRow {
-            direction: r.get(1)?,
-            opcode: r.get(2)?,
-            size: get_u64(r, 3)?,
-            message_type: r.get(4)?,
-            seq: get_opt_u64(r, 5)?,
-            msg_id: get_opt_u64(r, 6)?,
-            close_code: r.get(7)?,
-            payload: r.get(8)?,
-            payload_truncated: r.get(9)?,
+            direction: r.get(first)?,
+            opcode: r.get(first + 1)?,
+            size: get_u64(r, first + 2)?,
+            message_type: r.get(first + 3)?,
+            seq: get_opt_u64(r, first + 4)?,
+            msg_id: get_opt_u64(r, first + 5)?,
+            close_code: r.get(first + 6)?,
+            payload: r.get(first + 7)?,
+            payload_truncated: r.get(first + 8)?,
         })
     }
 }

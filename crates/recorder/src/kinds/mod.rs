@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, Statement, Transaction};
+use rusqlite::{Connection, Row, Statement, Transaction, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::EventKind;
 use sockscope_protocol::JobStatus;
@@ -68,8 +68,12 @@ pub(crate) struct Insert<'t, 'c> {
     pub session: i64,
     /// The event's socket.
     pub socket_id: u64,
-    /// The event's row id.
+    /// The event's id.
     pub event_id: i64,
+    /// The event's monotonic time.
+    pub mono_ns: u64,
+    /// The event's wall time.
+    pub wall_ns: i64,
     /// The socket's links, as of this event.
     pub track: &'t mut SocketTrack,
     /// The socket's event just before this one, when it was a frame.
@@ -104,8 +108,9 @@ macro_rules! kinds {
                 }
             }
 
-            /// Inserts the detail row of an event already in `events`.
-            pub(crate) fn insert(&self, at: &mut Insert<'_, '_>) -> rusqlite::Result<()> {
+            /// Inserts the detail row of an event already in `events`;
+            /// only [`EventBody::insert`] calls it (a frame has none).
+            fn insert_detail(&self, at: &mut Insert<'_, '_>) -> rusqlite::Result<()> {
                 match self {
                     $( EventBody::$variant(r) => {
                         let mut stmt = at.tx.prepare_cached(<$record as Kind>::INSERT)?;
@@ -158,7 +163,34 @@ kinds! {
     Environment(EnvironmentRecord),
 }
 
+/// An event's row in `events`, for every kind but `frame` (whose columns
+/// the frame kind's insert adds).
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (session_id, mono_ns, id, socket_id, wall_ns, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
 impl EventBody {
+    /// Inserts the event: its `events` row (`event`, prepared from
+    /// [`INSERT_EVENT`]; `frame`, from the frame kind's insert) and its
+    /// detail rows; keeps the socket's links.
+    pub(crate) fn insert(
+        &self,
+        at: &mut Insert<'_, '_>,
+        event: &mut Statement<'_>,
+        frame: &mut Statement<'_>,
+    ) -> rusqlite::Result<()> {
+        if let EventBody::Frame(f) = self {
+            return f.insert(frame, at);
+        }
+        event.execute(params![
+            at.session,
+            at.mono_ns as i64,
+            at.event_id,
+            at.socket_id as i64,
+            at.wall_ns,
+            self.kind()
+        ])?;
+        self.insert_detail(at)
+    }
+
     /// An engine event's body as stored: free text scrubbed, a frame's
     /// payload capped at `payload_cap` bytes (`None`: not kept).
     pub(crate) fn from_engine(kind: &EventKind, payload_cap: Option<usize>) -> EventBody {
@@ -274,7 +306,7 @@ mod tests {
     #[test]
     fn every_kind_agrees_with_its_table_and_tag() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::schema::migrations().to_latest(&mut conn).unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
         rusqlite::vtab::array::load_module(&conn).unwrap();
         let tx = conn.transaction().unwrap();
         tx.execute(
@@ -284,26 +316,26 @@ mod tests {
         .unwrap();
         let bodies = samples();
         assert_eq!(bodies.len(), SCHEMA.len(), "a sample of every kind");
+        let mut event = tx.prepare(INSERT_EVENT).unwrap();
+        let mut frame = tx.prepare(<FrameRow as Kind>::INSERT).unwrap();
         for (n, body) in bodies.iter().enumerate() {
             let json = serde_json::to_value(body).unwrap();
             assert_eq!(json["kind"], body.kind());
             let id = n as i64 + 1;
-            tx.execute(
-                "INSERT INTO events (id, session_id, socket_id, mono_ns, wall_ns, kind) VALUES (?1, 1, 1, ?1, 0, ?2)",
-                rusqlite::params![id, body.kind()],
-            )
-            .unwrap();
             let mut track = SocketTrack::default();
             let mut at = Insert {
                 tx: &tx,
                 session: 1,
                 socket_id: 1,
                 event_id: id,
+                mono_ns: id as u64,
+                wall_ns: 0,
                 track: &mut track,
                 previous_frame: None,
             };
-            body.insert(&mut at).unwrap();
+            body.insert(&mut at, &mut event, &mut frame).unwrap();
         }
+        drop((event, frame));
         let heads: Vec<(i64, &str)> = bodies
             .iter()
             .enumerate()
