@@ -196,7 +196,7 @@ impl Lane {
         text: Option<&str>,
     ) {
         let frame = FrameRecord {
-            text: text.map(str::to_owned),
+            text: text.map(Into::into),
             ..FrameRecord::new(direction, opcode, size)
         };
         events.frames += 1;

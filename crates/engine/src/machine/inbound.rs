@@ -5,7 +5,7 @@ use sockscope_protocol::{JobStatus, ProtocolError, ServerMessage, parse_server_m
 
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, ErrorClass, EventKind, FindingClass, FrameRecord,
-    Mono, Opcode, ProgressSource, State, TimerKind,
+    FrameText, Mono, Opcode, ProgressSource, State, TimerKind,
 };
 
 use super::{Effect, InFrame, Machine, frame_record};
@@ -80,7 +80,7 @@ impl Machine {
         }
     }
 
-    fn on_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+    fn on_text(&mut self, text: FrameText, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
         if matches!(
             self.cfg.adapter,

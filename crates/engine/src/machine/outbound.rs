@@ -121,7 +121,7 @@ impl Machine {
                 seq: None,
                 msg,
                 close_code: None,
-                text: Some(text.clone()),
+                text: Some(text.as_str().into()),
             },
             OutFrame::Ping(p) => frame_record(Direction::Out, Opcode::Ping, p.len()),
             OutFrame::Close { code, reason } => {
