@@ -4,6 +4,7 @@
 //! These are domain types. They carry no secret: no token, and no URL that
 //! could hold one (an [`Endpoint`] has no query).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use sockscope_protocol::JobStatus;
@@ -775,8 +776,9 @@ pub struct FrameRecord {
     pub opcode: Opcode,
     /// Payload size in bytes.
     pub size: usize,
-    /// Protocol `type`, for job-adapter text frames that parsed.
-    pub message_type: Option<String>,
+    /// Protocol `type`, for job-adapter text frames that parsed; a type the
+    /// protocol knows is borrowed, not allocated per frame.
+    pub message_type: Option<Cow<'static, str>>,
     /// Protocol `seq`, where the frame had one.
     pub seq: Option<u64>,
     /// The application message this frame carries, for outbound sends.

@@ -291,7 +291,7 @@ impl Lane {
     ) {
         for o in &found {
             if let (Observation::Frame { message_type, seq }, Some(f)) = (o, frame.as_mut()) {
-                f.message_type.clone_from(message_type);
+                f.message_type = message_type.clone().map(Into::into);
                 f.seq = *seq;
             }
         }

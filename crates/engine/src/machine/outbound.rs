@@ -115,8 +115,8 @@ impl Machine {
                 opcode: Opcode::Text,
                 size: text.len(),
                 message_type: match known_type {
-                    Some(t) => Some(t.to_owned()),
-                    None => self.out_type(text),
+                    Some(t) => Some(t.to_owned().into()),
+                    None => self.out_type(text).map(Into::into),
                 },
                 seq: None,
                 msg,

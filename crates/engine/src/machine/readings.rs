@@ -31,7 +31,7 @@ impl Machine {
         };
         let kinds: Vec<&str> = readings.iter().map(|r| r.kind.as_str()).collect();
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
-            message_type: Some(kinds.join(",")),
+            message_type: Some(kinds.join(",").into()),
             seq: readings.iter().find_map(|r| r.seq),
             text: Some(text),
             ..frame_record(Direction::In, Opcode::Text, size)
