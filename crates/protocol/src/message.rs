@@ -276,23 +276,22 @@ fn flat_envelope(text: &str) -> Option<Fields<'_>> {
     let mut f = Fields::default();
     let mut at = 1;
     loop {
-        let key = flat_str(text, &mut at)?;
-        if b.get(at) != Some(&b':') {
-            return None;
-        }
-        at += 1;
-        match key {
-            "v" => once(&mut f.v, Scalar::U64(flat_u64(b, &mut at)?))?,
-            "type" => once(&mut f.kind, Scalar::Str(flat_str(text, &mut at)?.into()))?,
-            "jobId" => once(&mut f.job_id, flat_str(text, &mut at)?.into())?,
-            "seq" => once(&mut f.seq, flat_u64(b, &mut at)?)?,
-            "ts" => once(&mut f.ts, flat_str(text, &mut at)?.into())?,
-            "payload" => {
+        // Each member's key with its quotes and colon, compared in place.
+        let member = ENVELOPE_MEMBERS
+            .iter()
+            .position(|m| b[at..].starts_with(m))?;
+        at += ENVELOPE_MEMBERS[member].len();
+        match member {
+            0 => once(&mut f.v, Scalar::U64(flat_u64(b, &mut at)?))?,
+            1 => once(&mut f.kind, Scalar::Str(flat_str(text, &mut at)?.into()))?,
+            2 => once(&mut f.job_id, flat_str(text, &mut at)?.into())?,
+            3 => once(&mut f.seq, flat_u64(b, &mut at)?)?,
+            4 => once(&mut f.ts, flat_str(text, &mut at)?.into())?,
+            _ => {
                 let start = at;
                 flat_object(text, &mut at)?;
                 once(&mut f.payload, &text[start..at])?;
             }
-            _ => return None,
         }
         match b.get(at) {
             Some(b',') => at += 1,
@@ -301,6 +300,17 @@ fn flat_envelope(text: &str) -> Option<Fields<'_>> {
         }
     }
 }
+
+/// The envelope's members as [`flat_envelope`] matches them, in the order
+/// servers send them.
+const ENVELOPE_MEMBERS: [&[u8]; 6] = [
+    b"\"v\":",
+    b"\"type\":",
+    b"\"jobId\":",
+    b"\"seq\":",
+    b"\"ts\":",
+    b"\"payload\":",
+];
 
 /// Fills an empty slot: `None` for a member seen twice.
 fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
@@ -442,9 +452,12 @@ fn flat_u64s<const N: usize>(raw: Option<&str>, keys: [&str; N]) -> Option<[u64;
         if text.first() != Some(&b'{') || text.get(at) != Some(&b'"') {
             return None;
         }
-        let key_len = text[at + 1..].iter().position(|&c| c == b'"')?;
-        let key = &text[at + 1..at + 1 + key_len];
-        at += key_len + 2;
+        // The key, compared in place: one of `keys` followed by its quote.
+        let name = &text[at + 1..];
+        let i = keys
+            .iter()
+            .position(|k| name.starts_with(k.as_bytes()) && name.get(k.len()) == Some(&b'"'))?;
+        at += keys[i].len() + 2;
         if text.get(at) != Some(&b':') {
             return None;
         }
@@ -453,7 +466,6 @@ fn flat_u64s<const N: usize>(raw: Option<&str>, keys: [&str; N]) -> Option<[u64;
             .position(|c| !c.is_ascii_digit())
             .unwrap_or(0);
         let value = plain_u64(&text[at + 1..at + 1 + digits])?;
-        let i = keys.iter().position(|k| k.as_bytes() == key)?;
         if found[i].replace(value).is_some() {
             return None;
         }
