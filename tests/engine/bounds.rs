@@ -116,7 +116,7 @@ fn large_frames_with_an_unread_live_subscription_keep_memory_bounded() {
                 && f.size == BIG_FRAME
             {
                 frames += 1;
-                bytes += f.text.as_ref().map_or(0, String::len);
+                bytes += f.text.as_ref().map_or(0, |t| t.len());
             }
         }
         assert_eq!(

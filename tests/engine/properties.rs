@@ -34,7 +34,7 @@ fn input() -> impl Strategy<Value = Input> {
             .prop_map(|s| Input::HandshakeFailed(ErrorClass::HttpStatus(s))),
         Just(Input::HandshakeFailed(ErrorClass::Io("refused".into()))),
         Just(Input::HandshakeFailed(ErrorClass::Token)),
-        frame_text().prop_map(|t| Input::Frame(InFrame::Text(t))),
+        frame_text().prop_map(|t| Input::Frame(InFrame::Text(t.into()))),
         (1u64..4).prop_map(|n| Input::Frame(InFrame::Pong(n.to_be_bytes().to_vec()))),
         Just(Input::Frame(InFrame::Binary(3))),
         prop_oneof![

@@ -177,7 +177,7 @@ fn parse_input(s: &str) -> Result<Input, String> {
             _ if arg == "token" => ErrorClass::Token,
             _ => return Err(format!("handshake_failed `{arg}`")),
         }),
-        "text" => Input::Frame(InFrame::Text(arg.to_owned())),
+        "text" => Input::Frame(InFrame::Text(arg.into())),
         "binary" => Input::Frame(InFrame::Binary(num(arg)? as usize)),
         "invalid_utf8" => Input::Frame(InFrame::InvalidUtf8(num(arg)? as usize)),
         "pong" => Input::Frame(InFrame::Pong(num(arg)?.to_be_bytes().to_vec())),

@@ -61,7 +61,7 @@ pub fn frame_in(seq: u64, text: Option<String>) -> EventKind {
         seq: Some(seq),
         msg: None,
         close_code: None,
-        text,
+        text: text.map(Into::into),
     })
 }
 
@@ -117,7 +117,7 @@ pub fn socket_life(socket: u64, start_mono: u64, frames: u64, secret: Option<&st
             seq: None,
             msg: None,
             close_code: None,
-            text: Some(ready_text),
+            text: Some(ready_text.into()),
         }),
     ));
     out.push(ev(

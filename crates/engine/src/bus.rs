@@ -66,7 +66,7 @@ impl Ledger {
 /// The payload bytes an event holds.
 fn payload_len(event: &Event) -> usize {
     match &event.kind {
-        EventKind::Frame(f) => f.text.as_ref().map_or(0, String::len),
+        EventKind::Frame(f) => f.text.as_ref().map_or(0, |t| t.len()),
         _ => 0,
     }
 }
@@ -211,14 +211,14 @@ mod tests {
                 seq: None,
                 msg: None,
                 close_code: None,
-                text: Some("x".repeat(len)),
+                text: Some("x".repeat(len).into()),
             }),
         }
     }
 
     fn text_len(e: &Event) -> Option<usize> {
         match &e.kind {
-            EventKind::Frame(f) => f.text.as_ref().map(String::len),
+            EventKind::Frame(f) => f.text.as_ref().map(|t| t.len()),
             _ => None,
         }
     }

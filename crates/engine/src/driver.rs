@@ -160,6 +160,7 @@ pub(crate) async fn run(
         token: None,
         reply: None,
         pending: Vec::new(),
+        effects: Vec::new(),
         pending_findings: 0,
         pending_rtt: None,
         stepped: false,
@@ -232,6 +233,8 @@ struct Driver {
     reply: Option<oneshot::Sender<Result<MsgId, Error>>>,
     /// Events of the steps since the last flush, in order.
     pending: Vec<Event>,
+    /// The effects of the step being carried out, kept for the next step.
+    effects: Vec<Effect>,
     /// Findings and the last heartbeat rtt among `pending`, for the snapshot.
     pending_findings: u64,
     pending_rtt: Option<Duration>,
@@ -301,9 +304,10 @@ impl Driver {
         while let Some(input) = next.take() {
             let now = self.shared.now();
             let wall = SystemTime::now();
-            let effects = self.machine.step(input, now);
+            let mut effects = std::mem::take(&mut self.effects);
+            self.machine.step_into(input, now, &mut effects);
             self.stepped = true;
-            for effect in effects {
+            for effect in effects.drain(..) {
                 if !matches!(effect, Effect::Emit(_)) {
                     only_events = false;
                     self.flush().await;
@@ -312,6 +316,7 @@ impl Driver {
                     next = Some(failed);
                 }
             }
+            self.effects = effects;
         }
         only_events
     }
@@ -449,7 +454,7 @@ fn read_input(msg: Option<Result<Message, tungstenite::Error>>) -> Read {
     use tungstenite::error::{CapacityError, ProtocolError};
     let input = match msg {
         None => Input::TransportEnded,
-        Some(Ok(Message::Text(t))) => Input::Frame(InFrame::Text(t.as_str().to_owned())),
+        Some(Ok(Message::Text(t))) => Input::Frame(InFrame::Text(t.into())),
         Some(Ok(Message::Binary(b))) => Input::Frame(InFrame::Binary(b.len())),
         Some(Ok(Message::Ping(p))) => Input::Frame(InFrame::Ping(p.len())),
         Some(Ok(Message::Pong(p))) => Input::Frame(InFrame::Pong(p.to_vec())),

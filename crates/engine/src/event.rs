@@ -4,9 +4,11 @@
 //! These are domain types. They carry no secret: no token, and no URL that
 //! could hold one (an [`Endpoint`] has no query).
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use sockscope_protocol::JobStatus;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Engine-wide id of a socket. Sockets count from 1.
 pub type SocketId = u64;
@@ -774,8 +776,9 @@ pub struct FrameRecord {
     pub opcode: Opcode,
     /// Payload size in bytes.
     pub size: usize,
-    /// Protocol `type`, for job-adapter text frames that parsed.
-    pub message_type: Option<String>,
+    /// Protocol `type`, for job-adapter text frames that parsed; a type the
+    /// protocol knows is borrowed, not allocated per frame.
+    pub message_type: Option<Cow<'static, str>>,
     /// Protocol `seq`, where the frame had one.
     pub seq: Option<u64>,
     /// The application message this frame carries, for outbound sends.
@@ -784,7 +787,62 @@ pub struct FrameRecord {
     pub close_code: Option<u16>,
     /// The payload text, for text frames. The engine never puts a secret in
     /// a frame it writes; what the peer sends is the recorder's to redact.
-    pub text: Option<String>,
+    pub text: Option<FrameText>,
+}
+
+/// A text frame's payload, sharing the WebSocket layer's buffer: the
+/// machine reads it and every subscriber gets it without a copy.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FrameText(Utf8Bytes);
+
+impl std::ops::Deref for FrameText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl AsRef<str> for FrameText {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl std::fmt::Debug for FrameText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for FrameText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<Utf8Bytes> for FrameText {
+    fn from(text: Utf8Bytes) -> FrameText {
+        FrameText(text)
+    }
+}
+
+impl From<String> for FrameText {
+    fn from(text: String) -> FrameText {
+        FrameText(text.into())
+    }
+}
+
+impl From<&str> for FrameText {
+    fn from(text: &str) -> FrameText {
+        FrameText(text.into())
+    }
+}
+
+impl PartialEq<str> for FrameText {
+    fn eq(&self, other: &str) -> bool {
+        **self == *other
+    }
 }
 
 impl FrameRecord {

@@ -32,8 +32,8 @@ pub use config::{
 pub use driver::{client_tls, client_tls_trusting};
 pub use error::Error;
 pub use event::{
-    AdapterKind, Event, EventKind, Finding, FindingClass, Mono, MsgId, SocketId, SocketInfo, State,
-    StateName,
+    AdapterKind, Event, EventKind, Finding, FindingClass, FrameText, Mono, MsgId, SocketId,
+    SocketInfo, State, StateName,
 };
 pub use sockscope_protocol::dialect;
 pub use token::{EnvToken, StaticToken, Token, TokenFuture, TokenSource};

@@ -196,7 +196,7 @@ impl Lane {
         text: Option<&str>,
     ) {
         let frame = FrameRecord {
-            text: text.map(str::to_owned),
+            text: text.map(Into::into),
             ..FrameRecord::new(direction, opcode, size)
         };
         events.frames += 1;
@@ -291,7 +291,7 @@ impl Lane {
     ) {
         for o in &found {
             if let (Observation::Frame { message_type, seq }, Some(f)) = (o, frame.as_mut()) {
-                f.message_type.clone_from(message_type);
+                f.message_type = message_type.clone().map(Into::into);
                 f.seq = *seq;
             }
         }

@@ -1,11 +1,13 @@
 //! Frames that come in, and the job protocol's text messages (seqs,
 //! `ready_ack`, job events).
 
+use std::borrow::Cow;
+
 use sockscope_protocol::{JobStatus, ProtocolError, ServerMessage, parse_server_message};
 
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, ErrorClass, EventKind, FindingClass, FrameRecord,
-    Mono, Opcode, ProgressSource, State, TimerKind,
+    FrameText, Mono, Opcode, ProgressSource, State, TimerKind,
 };
 
 use super::{Effect, InFrame, Machine, frame_record};
@@ -80,7 +82,7 @@ impl Machine {
         }
     }
 
-    fn on_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+    fn on_text(&mut self, text: FrameText, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
         if matches!(
             self.cfg.adapter,
@@ -113,7 +115,11 @@ impl Machine {
         let parsed = parse_server_message(&text, self.cfg.max_message_size);
         let mut record = frame_record(Direction::In, Opcode::Text, size);
         if let Ok((seq, message)) = &parsed {
-            record.message_type = Some(message.kind().to_owned());
+            record.message_type = Some(
+                message
+                    .known_kind()
+                    .map_or_else(|| Cow::Owned(message.kind().to_owned()), Cow::Borrowed),
+            );
             record.seq = *seq;
         }
         if !matches!(parsed, Err(ProtocolError::Oversized { .. })) {

@@ -31,7 +31,7 @@ use sockscope_protocol::JobState;
 use crate::config::MachineConfig;
 use crate::event::{
     Cause, ClosedReason, Direction, ErrorClass, EventKind, Finding, FindingClass, FrameRecord,
-    Mono, MsgId, Opcode, Progress, State, TimerKind, UserAction,
+    FrameText, Mono, MsgId, Opcode, Progress, State, TimerKind, UserAction,
 };
 use crate::{Error, FinalCount};
 use connection::Connection;
@@ -89,7 +89,7 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InFrame {
     /// A text frame.
-    Text(String),
+    Text(FrameText),
     /// A binary frame of this size.
     Binary(usize),
     /// A text frame whose payload was not UTF-8, of this size.
@@ -307,32 +307,38 @@ impl Machine {
     /// Feeds one input at time `now`; returns what the driver must do, in order.
     pub fn step(&mut self, input: Input, now: Mono) -> Vec<Effect> {
         let mut fx = Vec::new();
+        self.step_into(input, now, &mut fx);
+        fx
+    }
+
+    /// [`Machine::step`], appending the effects to `fx`: a driver that
+    /// steps once per frame reuses one vector instead of allocating one.
+    pub fn step_into(&mut self, input: Input, now: Mono, fx: &mut Vec<Effect>) {
         match input {
-            Input::Start => self.on_start(now, &mut fx),
+            Input::Start => self.on_start(now, fx),
             Input::HandshakeDone { token_refreshed } => {
-                self.on_handshake_done(token_refreshed, now, &mut fx)
+                self.on_handshake_done(token_refreshed, now, fx)
             }
-            Input::HandshakeFailed(class) => self.on_handshake_failed(class, now, &mut fx),
-            Input::Frame(frame) => self.on_frame(frame, now, &mut fx),
-            Input::PeerClose { code } => self.on_peer_close(code, now, &mut fx),
+            Input::HandshakeFailed(class) => self.on_handshake_failed(class, now, fx),
+            Input::Frame(frame) => self.on_frame(frame, now, fx),
+            Input::PeerClose { code } => self.on_peer_close(code, now, fx),
             Input::PeerFrameAfterClose => {
                 if self.conn.connected {
                     self.find(
-                        &mut fx,
+                        fx,
                         FindingClass::PeerFrameAfterClose,
                         "the peer sent a frame after its close frame".into(),
                     );
                 }
             }
-            Input::TransportEnded => self.on_transport_end(None, now, &mut fx),
-            Input::TransportError(class) => self.on_transport_end(Some(class), now, &mut fx),
-            Input::Timer(kind) => self.on_timer(kind, now, &mut fx),
-            Input::Send { text, broadcast } => self.on_send(text, broadcast, &mut fx),
-            Input::User(action) => self.on_user(action, now, &mut fx),
-            Input::StateSyncDone(result) => self.on_sync_done(result, now, &mut fx),
-            Input::NetworkChanged => self.on_network_changed(now, &mut fx),
+            Input::TransportEnded => self.on_transport_end(None, now, fx),
+            Input::TransportError(class) => self.on_transport_end(Some(class), now, fx),
+            Input::Timer(kind) => self.on_timer(kind, now, fx),
+            Input::Send { text, broadcast } => self.on_send(text, broadcast, fx),
+            Input::User(action) => self.on_user(action, now, fx),
+            Input::StateSyncDone(result) => self.on_sync_done(result, now, fx),
+            Input::NetworkChanged => self.on_network_changed(now, fx),
         }
-        fx
     }
 
     fn go(&mut self, to: State, cause: Cause, fx: &mut Vec<Effect>) {

@@ -115,13 +115,13 @@ impl Machine {
                 opcode: Opcode::Text,
                 size: text.len(),
                 message_type: match known_type {
-                    Some(t) => Some(t.to_owned()),
-                    None => self.out_type(text),
+                    Some(t) => Some(t.to_owned().into()),
+                    None => self.out_type(text).map(Into::into),
                 },
                 seq: None,
                 msg,
                 close_code: None,
-                text: Some(text.clone()),
+                text: Some(text.as_str().into()),
             },
             OutFrame::Ping(p) => frame_record(Direction::Out, Opcode::Ping, p.len()),
             OutFrame::Close { code, reason } => {

@@ -6,7 +6,7 @@ use sockscope_protocol::JobStatus;
 use crate::dialect::{self, Heard};
 use crate::event::{
     AdapterKind, Cause, ClosedReason, Direction, ErrorClass, EventKind, FailedReason, FindingClass,
-    FrameRecord, Mono, Opcode, ProgressSource, State, TimerKind,
+    FrameRecord, FrameText, Mono, Opcode, ProgressSource, State, TimerKind,
 };
 
 use super::{Effect, Machine, OutFrame, frame_record};
@@ -14,7 +14,7 @@ use super::{Effect, Machine, OutFrame, frame_record};
 impl Machine {
     /// A text frame of a dialect: read by the dialect (SignalR may pack
     /// several records in one), acted on by the machine's rules.
-    pub(super) fn on_dialect_text(&mut self, text: String, now: Mono, fx: &mut Vec<Effect>) {
+    pub(super) fn on_dialect_text(&mut self, text: FrameText, now: Mono, fx: &mut Vec<Effect>) {
         let size = text.len();
         let d = &self.cfg.dialect;
         let readings = match self.cfg.adapter {
@@ -31,7 +31,7 @@ impl Machine {
         };
         let kinds: Vec<&str> = readings.iter().map(|r| r.kind.as_str()).collect();
         fx.push(Effect::Emit(EventKind::Frame(FrameRecord {
-            message_type: Some(kinds.join(",")),
+            message_type: Some(kinds.join(",").into()),
             seq: readings.iter().find_map(|r| r.seq),
             text: Some(text),
             ..frame_record(Direction::In, Opcode::Text, size)

@@ -39,7 +39,7 @@ fn to(state: State, cause: Cause) -> EventKind {
 
 fn text(direction: Direction, t: &str) -> EventKind {
     EventKind::Frame(FrameRecord {
-        text: Some(t.to_owned()),
+        text: Some(t.into()),
         ..FrameRecord::new(direction, Opcode::Text, t.len())
     })
 }
