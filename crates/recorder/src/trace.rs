@@ -430,11 +430,11 @@ fn open(st: &mut SocketTrace, socket: u64, state: &str, start_ns: i64, mut attrs
     });
 }
 
-fn s(v: &str) -> AttrValue {
+pub(crate) fn s(v: &str) -> AttrValue {
     AttrValue::Str(v.to_owned())
 }
 
-fn i(v: impl TryInto<i64>) -> AttrValue {
+pub(crate) fn i(v: impl TryInto<i64>) -> AttrValue {
     AttrValue::Int(v.try_into().unwrap_or(i64::MAX))
 }
 
@@ -487,104 +487,7 @@ fn transition_attrs(t: &TransitionRecord) -> Vec<Attr> {
 }
 
 fn span_event(body: &EventBody, time_ns: i64) -> Option<SpanEventRecord> {
-    let (name, attributes): (&'static str, Vec<Attr>) = match body {
-        EventBody::Frame(f) => {
-            let mut a = vec![
-                ("sockscope.frame.direction", s(&f.direction)),
-                ("sockscope.frame.opcode", s(&f.opcode)),
-                ("sockscope.frame.size", i(f.size)),
-            ];
-            if let Some(t) = &f.message_type {
-                a.push(("sockscope.message.type", s(t)));
-            }
-            if let Some(q) = f.seq {
-                a.push(("sockscope.seq", i(q)));
-            }
-            if let Some(m) = f.msg_id {
-                a.push(("sockscope.message.id", i(m)));
-            }
-            if let Some(c) = f.close_code {
-                a.push(("sockscope.close_code", i(c)));
-            }
-            ("frame", a)
-        }
-        EventBody::Finding(f) => {
-            let detail = serde_json::from_str::<serde_json::Value>(&f.detail)
-                .ok()
-                .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
-                .unwrap_or_default();
-            (
-                "finding",
-                vec![
-                    ("sockscope.finding.class", s(&f.class)),
-                    ("sockscope.finding.severity", s(&f.severity)),
-                    ("sockscope.finding.side", s(&f.side)),
-                    ("sockscope.finding.detail", s(&detail)),
-                    ("sockscope.attempt", i(f.attempt)),
-                ],
-            )
-        }
-        EventBody::Message(m) => {
-            let mut a = vec![
-                ("sockscope.message.id", i(m.msg_id)),
-                ("sockscope.message.stage", s(&m.stage)),
-            ];
-            if let Some(d) = m.depth {
-                a.push(("sockscope.outbox.depth", i(d)));
-            }
-            if let Some(r) = &m.drop_reason {
-                a.push(("sockscope.message.drop_reason", s(r)));
-            }
-            ("message", a)
-        }
-        EventBody::BackoffPlanned(b) => (
-            "backoff_planned",
-            vec![
-                ("sockscope.backoff.attempt", i(b.attempt)),
-                ("sockscope.backoff.delay_ms", i(b.delay_ns / 1_000_000)),
-                ("sockscope.backoff.ceiling_ms", i(b.ceiling_ns / 1_000_000)),
-            ],
-        ),
-        EventBody::StateSync(x) => {
-            let mut a = vec![
-                ("sockscope.state_sync.try", i(x.try_no)),
-                ("sockscope.state_sync.outcome", s(&x.outcome)),
-            ];
-            if let Some(v) = &x.job_status {
-                a.push(("sockscope.job.status", s(v)));
-            }
-            if let Some(v) = x.processed {
-                a.push(("sockscope.job.processed", i(v)));
-            }
-            if let Some(v) = x.total {
-                a.push(("sockscope.job.total", i(v)));
-            }
-            if let Some(v) = x.http_status {
-                a.push(("http.response.status_code", i(v)));
-            }
-            if let Some(v) = &x.error {
-                a.push(("error.type", s(v)));
-            }
-            ("state_sync", a)
-        }
-        EventBody::Progress(p) => {
-            let mut a = vec![
-                ("sockscope.job.processed", i(p.processed)),
-                ("sockscope.job.total", i(p.total)),
-                ("sockscope.progress.source", s(&p.source)),
-            ];
-            if let Some(v) = &p.status {
-                a.push(("sockscope.job.status", s(v)));
-            }
-            ("progress", a)
-        }
-        EventBody::HeartbeatAnswered(h) => {
-            ("heartbeat", vec![("sockscope.rtt_us", i(h.rtt_ns / 1000))])
-        }
-        EventBody::SocketAdded(_) | EventBody::Transition(_) | EventBody::Environment(_) => {
-            return None;
-        }
-    };
+    let (name, attributes) = body.span_event()?;
     Some(SpanEventRecord {
         name,
         time_ns,

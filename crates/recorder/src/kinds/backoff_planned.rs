@@ -3,7 +3,8 @@
 use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Insert, Kind, get_u64};
+use super::{Insert, Kind, SpanEventParts, get_u64};
+use crate::trace::i;
 
 /// A planned reconnect delay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,20 @@ CREATE TABLE backoffs (
 "#;
 
 impl Kind for BackoffRecord {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        Some((
+            "backoff_planned",
+            vec![
+                ("sockscope.backoff.attempt", i(self.attempt)),
+                ("sockscope.backoff.delay_ms", i(self.delay_ns / 1_000_000)),
+                (
+                    "sockscope.backoff.ceiling_ms",
+                    i(self.ceiling_ns / 1_000_000),
+                ),
+            ],
+        ))
+    }
+
     const KIND: &'static str = "backoff_planned";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, BACKOFFS_V1)];
     const INSERT: &'static str =

@@ -5,8 +5,9 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Finding, FindingSide, Severity};
 
-use super::{Insert, Kind};
+use super::{Insert, Kind, SpanEventParts};
 use crate::redact;
+use crate::trace::{i, s};
 
 /// A finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,23 @@ CREATE TABLE findings (
 "#;
 
 impl Kind for FindingRecord {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        let detail = serde_json::from_str::<serde_json::Value>(&self.detail)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        Some((
+            "finding",
+            vec![
+                ("sockscope.finding.class", s(&self.class)),
+                ("sockscope.finding.severity", s(&self.severity)),
+                ("sockscope.finding.side", s(&self.side)),
+                ("sockscope.finding.detail", s(&detail)),
+                ("sockscope.attempt", i(self.attempt)),
+            ],
+        ))
+    }
+
     const KIND: &'static str = "finding";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, FINDINGS_V1)];
     const INSERT: &'static str = "INSERT INTO findings (event_id, class, side, severity, attempt, detail, transition_event_id, frame_event_id)

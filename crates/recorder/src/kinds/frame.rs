@@ -5,8 +5,9 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Direction, FrameRecord};
 
-use super::{Insert, Kind, get_opt_u64, get_u64, opt_i64};
+use super::{Insert, Kind, SpanEventParts, get_opt_u64, get_u64, opt_i64};
 use crate::redact;
+use crate::trace::{i, s};
 
 /// A frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,27 @@ pub(crate) const COLUMNS: &str =
     "direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated";
 
 impl Kind for FrameRow {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        let mut a = vec![
+            ("sockscope.frame.direction", s(&self.direction)),
+            ("sockscope.frame.opcode", s(&self.opcode)),
+            ("sockscope.frame.size", i(self.size)),
+        ];
+        if let Some(t) = &self.message_type {
+            a.push(("sockscope.message.type", s(t)));
+        }
+        if let Some(q) = self.seq {
+            a.push(("sockscope.seq", i(q)));
+        }
+        if let Some(m) = self.msg_id {
+            a.push(("sockscope.message.id", i(m)));
+        }
+        if let Some(c) = self.close_code {
+            a.push(("sockscope.close_code", i(c)));
+        }
+        Some(("frame", a))
+    }
+
     const KIND: &'static str = "frame";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, FRAMES_V1), (4, FRAMES_V4)];
     /// The event's whole row, the frame's columns included.

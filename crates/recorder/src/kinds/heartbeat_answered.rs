@@ -3,7 +3,8 @@
 use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Insert, Kind, get_u64};
+use super::{Insert, Kind, SpanEventParts, get_u64};
+use crate::trace::i;
 
 /// A pong answered a ping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,13 @@ CREATE TABLE heartbeats (
 "#;
 
 impl Kind for HeartbeatRecord {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        Some((
+            "heartbeat",
+            vec![("sockscope.rtt_us", i(self.rtt_ns / 1000))],
+        ))
+    }
+
     const KIND: &'static str = "heartbeat_answered";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, HEARTBEATS_V1)];
     const INSERT: &'static str = "INSERT INTO heartbeats (event_id, rtt_ns) VALUES (?1, ?2)";

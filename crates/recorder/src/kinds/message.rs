@@ -4,7 +4,8 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{DropReason, MessageStage};
 
-use super::{Insert, Kind, get_opt_u64, get_u64, opt_i64};
+use super::{Insert, Kind, SpanEventParts, get_opt_u64, get_u64, opt_i64};
+use crate::trace::{i, s};
 
 /// An application message's stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,20 @@ CREATE TABLE messages (
 "#;
 
 impl Kind for MessageRecord {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        let mut a = vec![
+            ("sockscope.message.id", i(self.msg_id)),
+            ("sockscope.message.stage", s(&self.stage)),
+        ];
+        if let Some(d) = self.depth {
+            a.push(("sockscope.outbox.depth", i(d)));
+        }
+        if let Some(r) = &self.drop_reason {
+            a.push(("sockscope.message.drop_reason", s(r)));
+        }
+        Some(("message", a))
+    }
+
     const KIND: &'static str = "message";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, MESSAGES_V1)];
     const INSERT: &'static str = "INSERT INTO messages (event_id, msg_id, stage, depth, drop_reason) VALUES (?1, ?2, ?3, ?4, ?5)";

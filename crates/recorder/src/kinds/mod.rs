@@ -18,6 +18,7 @@ use sockscope_engine::event::EventKind;
 use sockscope_protocol::JobStatus;
 
 use crate::Error;
+use crate::trace::Attr;
 
 pub mod backoff_planned;
 pub mod environment;
@@ -58,7 +59,17 @@ pub(crate) trait Kind: Sized {
     fn insert(&self, stmt: &mut Statement<'_>, at: &mut Insert<'_, '_>) -> rusqlite::Result<()>;
     /// A record from a row of [`Kind::SELECT`] (column 0 is the event id).
     fn read(row: &Row<'_>) -> rusqlite::Result<Self>;
+    /// This kind as an event on its socket's span: a name and attributes.
+    /// `None` for a kind the span tells otherwise (its attributes, its
+    /// attempt spans).
+    fn span_event(&self) -> Option<SpanEventParts> {
+        None
+    }
 }
+
+/// A span event's name and attributes: OTel semantic conventions where they
+/// exist, `sockscope.*` else.
+pub(crate) type SpanEventParts = (&'static str, Vec<Attr>);
 
 /// Where a detail row goes: its event and the socket's links.
 pub(crate) struct Insert<'t, 'c> {
@@ -105,6 +116,13 @@ macro_rules! kinds {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $( EventBody::$variant(_) => <$record as Kind>::KIND, )+
+                }
+            }
+
+            /// This event as an event on its socket's span, if its kind is one.
+            pub(crate) fn span_event(&self) -> Option<SpanEventParts> {
+                match self {
+                    $( EventBody::$variant(r) => r.span_event(), )+
                 }
             }
 

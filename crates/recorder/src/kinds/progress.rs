@@ -4,7 +4,8 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Progress, ProgressSource};
 
-use super::{Insert, Kind, get_u64, job_status};
+use super::{Insert, Kind, SpanEventParts, get_u64, job_status};
+use crate::trace::{i, s};
 
 /// The job's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +46,18 @@ CREATE TABLE progress (
 "#;
 
 impl Kind for ProgressRecord {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        let mut a = vec![
+            ("sockscope.job.processed", i(self.processed)),
+            ("sockscope.job.total", i(self.total)),
+            ("sockscope.progress.source", s(&self.source)),
+        ];
+        if let Some(v) = &self.status {
+            a.push(("sockscope.job.status", s(v)));
+        }
+        Some(("progress", a))
+    }
+
     const KIND: &'static str = "progress";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, PROGRESS_V1)];
     const INSERT: &'static str = "INSERT INTO progress (event_id, processed, total, status, source) VALUES (?1, ?2, ?3, ?4, ?5)";

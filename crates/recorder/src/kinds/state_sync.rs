@@ -4,8 +4,9 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{StateSyncOutcome, StateSyncRecord};
 
-use super::{Insert, Kind, get_opt_u64, job_status, opt_i64};
+use super::{Insert, Kind, SpanEventParts, get_opt_u64, job_status, opt_i64};
 use crate::redact;
+use crate::trace::{i, s};
 
 /// A job-state call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,29 @@ CREATE TABLE state_syncs (
 "#;
 
 impl Kind for StateSyncRow {
+    fn span_event(&self) -> Option<SpanEventParts> {
+        let mut a = vec![
+            ("sockscope.state_sync.try", i(self.try_no)),
+            ("sockscope.state_sync.outcome", s(&self.outcome)),
+        ];
+        if let Some(v) = &self.job_status {
+            a.push(("sockscope.job.status", s(v)));
+        }
+        if let Some(v) = self.processed {
+            a.push(("sockscope.job.processed", i(v)));
+        }
+        if let Some(v) = self.total {
+            a.push(("sockscope.job.total", i(v)));
+        }
+        if let Some(v) = self.http_status {
+            a.push(("http.response.status_code", i(v)));
+        }
+        if let Some(v) = &self.error {
+            a.push(("error.type", s(v)));
+        }
+        Some(("state_sync", a))
+    }
+
     const KIND: &'static str = "state_sync";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, STATE_SYNCS_V1)];
     const INSERT: &'static str = "INSERT INTO state_syncs (event_id, try_no, outcome, job_status, processed, total, last_seq, http_status, error, will_retry)
