@@ -114,10 +114,11 @@ figure_start() {
 
 # One CSV row for the tree under $3: RSS of the app, its WebKitWebProcess,
 # its WebKitNetworkProcess, the rest (the session bus), then RSS and PSS
-# summed over the first three; KiB.
+# summed over the first three, then the anonymous (heap) part of the app's
+# and of the web process's RSS; KiB.
 sample() {
-  local elapsed="$1" which="$2" root="$3" p comm rss pss
-  declare -A r=([app]=0 [web]=0 [net]=0 [other]=0) s=([app]=0 [web]=0 [net]=0 [other]=0)
+  local elapsed="$1" which="$2" root="$3" p comm rss pss anon
+  declare -A r=([app]=0 [web]=0 [net]=0 [other]=0) s=([app]=0 [web]=0 [net]=0 [other]=0) a=([app]=0 [web]=0 [net]=0 [other]=0)
   for p in $(tree_of "$root"); do
     comm="$(cat "/proc/$p/comm" 2>/dev/null)" || continue
     case "$comm" in
@@ -128,11 +129,13 @@ sample() {
     esac
     rss="$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)"
     pss="$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)"
+    anon="$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null)"
     r[$k]=$((r[$k] + ${rss:-0}))
+    a[$k]=$((a[$k] + ${anon:-0}))
     s[$k]=$((s[$k] + ${pss:-0}))
   done
   # The session bus (other) is the same for both and not the app's.
-  echo "$elapsed,$which,${r[app]},${r[web]},${r[net]},${r[other]},$((r[app] + r[web] + r[net])),$((s[app] + s[web] + s[net]))"
+  echo "$elapsed,$which,${r[app]},${r[web]},${r[net]},${r[other]},$((r[app] + r[web] + r[net])),$((s[app] + s[web] + s[net])),${a[app]},${a[web]}"
 }
 
 figure_memory() {
@@ -147,7 +150,7 @@ figure_memory() {
   launch "$d_app" "$scratch/app"
   app_root=$app_pid
   t0="$(date +%s)"
-  echo "elapsed_s,which,app_rss_kib,webprocess_rss_kib,networkprocess_rss_kib,other_rss_kib,total_rss_kib,total_pss_kib,load1" >"$out/memory.csv"
+  echo "elapsed_s,which,app_rss_kib,webprocess_rss_kib,networkprocess_rss_kib,other_rss_kib,total_rss_kib,total_pss_kib,app_anon_kib,webprocess_anon_kib,load1" >"$out/memory.csv"
   while :; do
     now="$(date +%s)"
     elapsed=$((now - t0))
