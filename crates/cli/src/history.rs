@@ -96,35 +96,7 @@ pub fn events(
 
 /// One line for an event.
 pub fn describe(e: &EventRecord) -> String {
-    match &e.body {
-        EventBody::SocketAdded(s) => format!(
-            "added {}://{}:{}{} ({})",
-            s.scheme, s.host, s.port, s.path, s.adapter
-        ),
-        EventBody::Transition(t) => format!("{} -> {}  ({})", t.from, t.to, t.cause),
-        EventBody::Finding(f) => format!("! {} [{}]: {}", f.class, f.side, f.detail),
-        EventBody::Frame(f) => format!(
-            "{} {} {}B{}{}",
-            if f.direction == "out" { "->" } else { "<-" },
-            f.opcode,
-            f.size,
-            f.message_type
-                .as_ref()
-                .map(|t| format!(" {t}"))
-                .unwrap_or_default(),
-            f.seq.map(|s| format!(" seq={s}")).unwrap_or_default()
-        ),
-        EventBody::Message(m) => format!("message {} {}", m.msg_id, m.stage),
-        EventBody::BackoffPlanned(b) => format!(
-            "backoff #{} planned {:.0} ms (ceiling {:.0} ms)",
-            b.attempt,
-            b.delay_ns as f64 / 1e6,
-            b.ceiling_ns as f64 / 1e6
-        ),
-        EventBody::StateSync(s) => format!("state sync try {} {}", s.try_no, s.outcome),
-        EventBody::Progress(p) => format!("progress {}/{}", p.processed, p.total),
-        other => format!("{other:?}"),
-    }
+    e.body.line()
 }
 
 /// `sockscope export`.

@@ -120,11 +120,6 @@ fn instant(tid: u64, cat: &str, name: String, ts: f64, args: Value) -> Value {
     json!({ "ph": "i", "s": "t", "cat": cat, "name": name, "pid": PID, "tid": tid, "ts": ts, "args": args })
 }
 
-/// A finding's detail is a JSON object; kept as one where it parses.
-fn detail(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
-
 /// The trace events one recorded event becomes.
 fn trace_events(e: &EventRecord, ts: f64, track: &mut Track, flow_id: &mut u64) -> Vec<Value> {
     let tid = e.socket_id;
@@ -158,68 +153,11 @@ fn trace_events(e: &EventRecord, ts: f64, track: &mut Track, flow_id: &mut u64) 
                 track.open = Some((t.to.clone(), ts, args));
             }
         }
-        EventBody::Frame(f) => {
-            let what = match (&f.message_type, f.close_code) {
-                (Some(t), _) => t.clone(),
-                (None, Some(code)) => format!("{} {code}", f.opcode),
-                (None, None) => f.opcode.clone(),
-            };
-            let args = json!({
-                "opcode": f.opcode, "size": f.size, "type": f.message_type, "seq": f.seq,
-                "msg_id": f.msg_id, "close_code": f.close_code,
-            });
-            out.push(instant(
-                tid,
-                "frame",
-                format!("{} {what}", f.direction),
-                ts,
-                args,
-            ));
-        }
-        EventBody::Finding(f) => {
-            let args = json!({
-                "side": f.side, "severity": f.severity, "attempt": f.attempt,
-                "detail": detail(&f.detail),
-            });
-            out.push(instant(tid, "finding", f.class.clone(), ts, args));
-        }
-        EventBody::Message(m) => {
-            let args =
-                json!({ "msg_id": m.msg_id, "depth": m.depth, "drop_reason": m.drop_reason });
-            out.push(instant(
-                tid,
-                "message",
-                format!("message {}", m.stage),
-                ts,
-                args,
-            ));
-        }
-        EventBody::BackoffPlanned(b) => {
-            let args = json!({
-                "attempt": b.attempt, "delay_ms": b.delay_ns as f64 / 1e6,
-                "ceiling_ms": b.ceiling_ns as f64 / 1e6,
-            });
-            out.push(instant(tid, "backoff", "backoff planned".into(), ts, args));
-        }
-        EventBody::StateSync(s) => {
-            let args = serde_json::to_value(s).unwrap_or(Value::Null);
-            out.push(instant(
-                tid,
-                "state_sync",
-                format!("state sync {}", s.outcome),
-                ts,
-                args,
-            ));
-        }
         EventBody::Progress(p) => {
             out.push(json!({
                 "ph": "C", "name": format!("{} progress", track.name), "pid": PID, "tid": tid,
                 "ts": ts, "args": { "processed": p.processed, "total": p.total },
             }));
-        }
-        EventBody::HeartbeatAnswered(h) => {
-            let args = json!({ "rtt_ms": h.rtt_ns as f64 / 1e6 });
-            out.push(instant(tid, "heartbeat", "pong".into(), ts, args));
         }
         EventBody::Environment(env) => {
             out.push(json!({
@@ -230,6 +168,11 @@ fn trace_events(e: &EventRecord, ts: f64, track: &mut Track, flow_id: &mut u64) 
         EventBody::SocketAdded(s) => {
             if track.name.is_empty() {
                 track.name = s.name.clone();
+            }
+        }
+        other => {
+            if let Some((cat, name, args)) = other.trace_instant() {
+                out.push(instant(tid, cat, name, ts, args));
             }
         }
     }

@@ -3,7 +3,7 @@
 use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Insert, Kind, SpanEventParts, get_u64};
+use super::{Insert, Kind, SpanEventParts, TraceInstant, get_u64};
 use crate::trace::i;
 
 /// A planned reconnect delay.
@@ -27,6 +27,23 @@ CREATE TABLE backoffs (
 "#;
 
 impl Kind for BackoffRecord {
+    fn line(&self) -> String {
+        format!(
+            "backoff #{} planned {:.0} ms (ceiling {:.0} ms)",
+            self.attempt,
+            self.delay_ns as f64 / 1e6,
+            self.ceiling_ns as f64 / 1e6
+        )
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        let args = serde_json::json!({
+            "attempt": self.attempt, "delay_ms": self.delay_ns as f64 / 1e6,
+            "ceiling_ms": self.ceiling_ns as f64 / 1e6,
+        });
+        Some(("backoff", "backoff planned".into(), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         Some((
             "backoff_planned",

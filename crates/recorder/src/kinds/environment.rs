@@ -59,6 +59,10 @@ CREATE TABLE environment (
 "#;
 
 impl Kind for EnvironmentRecord {
+    fn line(&self) -> String {
+        format!("environment {}: {}", self.change, self.detail)
+    }
+
     const KIND: &'static str = "environment";
     const SCHEMA: &'static [(i64, &'static str)] = &[(2, ENVIRONMENT_V2)];
     const INSERT: &'static str =

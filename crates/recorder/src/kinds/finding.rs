@@ -5,7 +5,7 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Finding, FindingSide, Severity};
 
-use super::{Insert, Kind, SpanEventParts};
+use super::{Insert, Kind, SpanEventParts, TraceInstant};
 use crate::redact;
 use crate::trace::{i, s};
 
@@ -67,6 +67,21 @@ CREATE TABLE findings (
 "#;
 
 impl Kind for FindingRecord {
+    fn line(&self) -> String {
+        format!("! {} [{}]: {}", self.class, self.side, self.detail)
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        // The detail is a JSON object; kept as one where it parses.
+        let detail = serde_json::from_str(&self.detail)
+            .unwrap_or_else(|_| serde_json::Value::String(self.detail.clone()));
+        let args = serde_json::json!({
+            "side": self.side, "severity": self.severity, "attempt": self.attempt,
+            "detail": detail,
+        });
+        Some(("finding", self.class.clone(), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         let detail = serde_json::from_str::<serde_json::Value>(&self.detail)
             .ok()

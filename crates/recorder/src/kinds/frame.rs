@@ -5,7 +5,7 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Direction, FrameRecord};
 
-use super::{Insert, Kind, SpanEventParts, get_opt_u64, get_u64, opt_i64};
+use super::{Insert, Kind, SpanEventParts, TraceInstant, get_opt_u64, get_u64, opt_i64};
 use crate::redact;
 use crate::trace::{i, s};
 
@@ -89,6 +89,33 @@ pub(crate) const COLUMNS: &str =
     "direction, opcode, size, message_type, seq, msg_id, close_code, payload, payload_truncated";
 
 impl Kind for FrameRow {
+    fn line(&self) -> String {
+        format!(
+            "{} {} {}B{}{}",
+            if self.direction == "out" { "->" } else { "<-" },
+            self.opcode,
+            self.size,
+            self.message_type
+                .as_ref()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default(),
+            self.seq.map(|s| format!(" seq={s}")).unwrap_or_default()
+        )
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        let what = match (&self.message_type, self.close_code) {
+            (Some(t), _) => t.clone(),
+            (None, Some(code)) => format!("{} {code}", self.opcode),
+            (None, None) => self.opcode.clone(),
+        };
+        let args = serde_json::json!({
+            "opcode": self.opcode, "size": self.size, "type": self.message_type, "seq": self.seq,
+            "msg_id": self.msg_id, "close_code": self.close_code,
+        });
+        Some(("frame", format!("{} {what}", self.direction), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         let mut a = vec![
             ("sockscope.frame.direction", s(&self.direction)),

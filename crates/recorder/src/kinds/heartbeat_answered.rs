@@ -3,7 +3,7 @@
 use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Insert, Kind, SpanEventParts, get_u64};
+use super::{Insert, Kind, SpanEventParts, TraceInstant, get_u64};
 use crate::trace::i;
 
 /// A pong answered a ping.
@@ -21,6 +21,15 @@ CREATE TABLE heartbeats (
 "#;
 
 impl Kind for HeartbeatRecord {
+    fn line(&self) -> String {
+        format!("pong after {:.1} ms", self.rtt_ns as f64 / 1e6)
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        let args = serde_json::json!({ "rtt_ms": self.rtt_ns as f64 / 1e6 });
+        Some(("heartbeat", "pong".into(), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         Some((
             "heartbeat",

@@ -4,7 +4,7 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{DropReason, MessageStage};
 
-use super::{Insert, Kind, SpanEventParts, get_opt_u64, get_u64, opt_i64};
+use super::{Insert, Kind, SpanEventParts, TraceInstant, get_opt_u64, get_u64, opt_i64};
 use crate::trace::{i, s};
 
 /// An application message's stage.
@@ -57,6 +57,17 @@ CREATE TABLE messages (
 "#;
 
 impl Kind for MessageRecord {
+    fn line(&self) -> String {
+        format!("message {} {}", self.msg_id, self.stage)
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        let args = serde_json::json!({
+            "msg_id": self.msg_id, "depth": self.depth, "drop_reason": self.drop_reason,
+        });
+        Some(("message", format!("message {}", self.stage), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         let mut a = vec![
             ("sockscope.message.id", i(self.msg_id)),

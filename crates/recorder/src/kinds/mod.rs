@@ -65,7 +65,19 @@ pub(crate) trait Kind: Sized {
     fn span_event(&self) -> Option<SpanEventParts> {
         None
     }
+    /// One line of text for a person (`sockscope history`).
+    fn line(&self) -> String;
+    /// This kind as an instant on its socket's track in a Chrome trace
+    /// (the Perfetto export). `None` for a kind the track shows otherwise
+    /// (state slices, the progress counter, the track's name, a global
+    /// instant).
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        None
+    }
 }
+
+/// A trace-event instant's category, name and `args`.
+pub(crate) type TraceInstant = (&'static str, String, serde_json::Value);
 
 /// A span event's name and attributes: OTel semantic conventions where they
 /// exist, `sockscope.*` else.
@@ -116,6 +128,20 @@ macro_rules! kinds {
             pub fn kind(&self) -> &'static str {
                 match self {
                     $( EventBody::$variant(_) => <$record as Kind>::KIND, )+
+                }
+            }
+
+            /// One line of text for a person (`sockscope history`).
+            pub fn line(&self) -> String {
+                match self {
+                    $( EventBody::$variant(r) => r.line(), )+
+                }
+            }
+
+            /// This event as an instant on its socket's track, if its kind is one.
+            pub(crate) fn trace_instant(&self) -> Option<TraceInstant> {
+                match self {
+                    $( EventBody::$variant(r) => r.trace_instant(), )+
                 }
             }
 

@@ -46,6 +46,10 @@ CREATE TABLE progress (
 "#;
 
 impl Kind for ProgressRecord {
+    fn line(&self) -> String {
+        format!("progress {}/{}", self.processed, self.total)
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         let mut a = vec![
             ("sockscope.job.processed", i(self.processed)),

@@ -79,6 +79,13 @@ CREATE TABLE sockets (
 "#;
 
 impl Kind for SocketRecord {
+    fn line(&self) -> String {
+        format!(
+            "added {}://{}:{}{} ({})",
+            self.scheme, self.host, self.port, self.path, self.adapter
+        )
+    }
+
     const KIND: &'static str = "socket_added";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, SOCKETS_V1)];
     const INSERT: &'static str = "INSERT OR REPLACE INTO sockets (session_id, socket_id, event_id, name, scheme, host, port, path, adapter, job_id, token_source)

@@ -4,7 +4,7 @@ use rusqlite::{Row, Statement, params};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{StateSyncOutcome, StateSyncRecord};
 
-use super::{Insert, Kind, SpanEventParts, get_opt_u64, job_status, opt_i64};
+use super::{Insert, Kind, SpanEventParts, TraceInstant, get_opt_u64, job_status, opt_i64};
 use crate::redact;
 use crate::trace::{i, s};
 
@@ -89,6 +89,15 @@ CREATE TABLE state_syncs (
 "#;
 
 impl Kind for StateSyncRow {
+    fn line(&self) -> String {
+        format!("state sync try {} {}", self.try_no, self.outcome)
+    }
+
+    fn trace_instant(&self) -> Option<TraceInstant> {
+        let args = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        Some(("state_sync", format!("state sync {}", self.outcome), args))
+    }
+
     fn span_event(&self) -> Option<SpanEventParts> {
         let mut a = vec![
             ("sockscope.state_sync.try", i(self.try_no)),

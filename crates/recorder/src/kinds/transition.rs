@@ -70,6 +70,10 @@ CREATE INDEX attempts_by_socket ON connection_attempts(session_id, socket_id);
 "#;
 
 impl Kind for TransitionRecord {
+    fn line(&self) -> String {
+        format!("{} -> {}  ({})", self.from, self.to, self.cause)
+    }
+
     const KIND: &'static str = "transition";
     const SCHEMA: &'static [(i64, &'static str)] = &[(1, TRANSITIONS_V1), (1, ATTEMPTS_V1)];
     const INSERT: &'static str = "INSERT INTO transitions (event_id, from_state, to_state, attempt, backoff_until_ns, close_code, close_initiator, reason, reason_detail, cause, cause_detail, error_type)
