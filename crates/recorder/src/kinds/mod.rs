@@ -389,6 +389,22 @@ mod tests {
         assert_eq!(got, bodies);
     }
 
+    /// Every kind reads as one line of its own words, not its Debug form.
+    #[test]
+    fn every_kind_has_a_line_of_its_own() {
+        let samples = samples();
+        let kinds: std::collections::HashSet<_> = samples.iter().map(EventBody::kind).collect();
+        assert_eq!(kinds.len(), SCHEMA.len(), "a sample of every kind");
+        for body in samples {
+            let line = body.line();
+            assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
+            assert!(
+                !line.contains("Record") && !line.contains(" { "),
+                "{line:?}"
+            );
+        }
+    }
+
     fn samples() -> Vec<EventBody> {
         vec![
             EventBody::SocketAdded(SocketRecord {
