@@ -2,7 +2,7 @@
 # The desktop app's figures, on the release build under Xvfb
 # (docs/benchmarks.md, "The desktop app: start and memory"):
 #
-#   scripts/desktop-figures.sh start [RUNS]      # cold start to first paint, RUNS runs (5), median
+#   scripts/desktop-figures.sh start [RUNS]      # cold start to first paint beside a bare window, RUNS runs (5)
 #   scripts/desktop-figures.sh memory [MINUTES]  # the endless demo beside the floor (60 min)
 #
 # Build first (README, "release build of the app"):
@@ -75,7 +75,7 @@ launch() {
 stop() {
   local root="$1" p
   for p in $(tree_of "$root"); do
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sockscope-app ] && kill -TERM "$p" 2>/dev/null
+    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == sockscope-app* ]] && kill -TERM "$p" 2>/dev/null
   done
   wait "$root" 2>/dev/null || true
 }
@@ -89,27 +89,45 @@ tree_of() {
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+# Waits (60 s at most) for "$2 at unix_ms=N" in the log $1; prints N - $3.
+ms_until() {
+  local line
+  # The time is the app's own, so when the line is read does not matter.
+  line="$(grep -m1 -o "$2 at unix_ms=[0-9]*" < <(timeout 60 tail -n +1 -F "$1" 2>/dev/null) || true)"
+  [ -n "$line" ] || {
+    echo "no \"$2\" within 60 s; log:" >&2
+    cat "$1" >&2
+    exit 1
+  }
+  echo $((${line##*=} - $3))
+}
+
+# The app (cold start to its first frame with data, and to its page
+# loaded) and the floor (a bare window to its empty page's first frame),
+# RUNS runs each, alternating.
 figure_start() {
-  local runs="${1:-5}" i t0 line ms
+  local runs="${1:-5}" i t0 loaded painted
   start_xvfb
-  echo "run,ms_to_first_paint,load1" >"$out/start.csv"
+  echo "run,which,ms_to_page_loaded,ms_to_first_paint,load1" >"$out/start.csv"
   for i in $(seq 1 "$runs"); do
-    local home="$scratch/start-$i"
     t0="$(date +%s%3N)"
-    launch "$display" "$home"
-    # Waits for the log line (the time is the app's own, so when we read it does not matter).
-    line="$(grep -m1 -o 'first paint at unix_ms=[0-9]*' < <(timeout 60 tail -n +1 -F "$home/log" 2>/dev/null) || true)"
-    [ -n "$line" ] || {
-      echo "run $i: no first paint within 60 s; log:" >&2
-      cat "$home/log" >&2
-      exit 1
-    }
-    ms=$((${line##*=} - t0))
-    echo "$i,$ms,$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out/start.csv"
+    launch "$display" "$scratch/start-$i"
+    painted="$(ms_until "$scratch/start-$i/log" "first paint" "$t0")"
+    loaded="$(ms_until "$scratch/start-$i/log" "page loaded" "$t0")"
+    echo "$i,app,$loaded,$painted,$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out/start.csv"
     [ "$i" -eq 1 ] && DISPLAY=":$display" import -window root "$out/start-first-paint.png" 2>/dev/null || true
     stop "$app_pid"
+    t0="$(date +%s%3N)"
+    launch "$display" "$scratch/bare-$i" --bare
+    painted="$(ms_until "$scratch/bare-$i/log" "first paint" "$t0")"
+    loaded="$(ms_until "$scratch/bare-$i/log" "page loaded" "$t0")"
+    echo "$i,bare,$loaded,$painted,$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out/start.csv"
+    stop "$app_pid"
   done
-  echo "median of $runs: $(tail -n +2 "$out/start.csv" | cut -d, -f2 | median) ms to first paint"
+  echo "median of $runs: app $(grep ',app,' "$out/start.csv" | cut -d, -f4 | median) ms to first paint" \
+    "($(grep ',app,' "$out/start.csv" | cut -d, -f3 | median) ms to its page loaded);" \
+    "bare window $(grep ',bare,' "$out/start.csv" | cut -d, -f4 | median) ms to its first paint" \
+    "($(grep ',bare,' "$out/start.csv" | cut -d, -f3 | median) ms to its page loaded)"
 }
 
 # One CSV row for the tree under $3: RSS of the app, its WebKitWebProcess,
@@ -122,7 +140,7 @@ sample() {
   for p in $(tree_of "$root"); do
     comm="$(cat "/proc/$p/comm" 2>/dev/null)" || continue
     case "$comm" in
-      sockscope-app) k=app ;;
+      sockscope-app*) k=app ;;
       WebKitWebProces*) k=web ;;
       WebKitNetworkPr*) k=net ;;
       *) k=other ;;

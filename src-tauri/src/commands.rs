@@ -262,11 +262,8 @@ async fn set_otlp_settings(state: State<'_, AppState>, settings: OtlpSettings) -
 /// clock, so that a script that started the process can tell how long the
 /// start took (scripts/desktop-figures.sh; docs/benchmarks.md).
 #[tauri::command]
-fn first_paint() {
-    let unix_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    tracing::info!("first paint at unix_ms={unix_ms}");
+pub(crate) fn first_paint() {
+    tracing::info!("first paint at unix_ms={}", crate::unix_ms());
 }
 
 #[cfg(test)]

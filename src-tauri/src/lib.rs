@@ -109,6 +109,7 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(commands::handler())
+        .on_page_load(log_page_loaded)
         .setup(move |app| {
             let handle = app.handle().clone();
             let tray = tray::build(&handle);
@@ -146,16 +147,38 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-/// The floor of the memory figures: the same Tauri and WebKit, one window
-/// with an empty page (ui/public/bare.html), nothing else.
+/// The floor of the start and memory figures: the same Tauri and WebKit,
+/// one window with an empty page (ui/public/bare.html) that reports its
+/// first frame, nothing else.
 fn run_bare() -> anyhow::Result<ExitCode> {
     let mut context = tauri::generate_context!("../tauri.conf.json");
     for w in &mut context.config_mut().app.windows {
         w.url = tauri::WebviewUrl::App("bare.html".into());
     }
     let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![commands::first_paint])
+        .on_page_load(log_page_loaded)
         .build(context)
         .context("building the window")?;
     let code = app.run_return(|_, _| {});
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Logs when the window's page has loaded, with the wall clock: the start
+/// figure's middle mark, and the whole start of the bare window
+/// (scripts/desktop-figures.sh).
+fn log_page_loaded<R: tauri::Runtime>(
+    _: &tauri::Webview<R>,
+    page: &tauri::webview::PageLoadPayload<'_>,
+) {
+    if page.event() == tauri::webview::PageLoadEvent::Finished {
+        tracing::info!("page loaded at unix_ms={}", unix_ms());
+    }
+}
+
+/// The wall clock in ms since the Unix epoch, for the start figure's log lines.
+pub(crate) fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }

@@ -23,7 +23,32 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<AppArgs, String> {
     Ok(a)
 }
 
+/// WebKitGTK's DMA-BUF renderer takes ~1 s to the first frame where there is
+/// no GPU to share buffers with (a VM, a remote X display, Xvfb): the start's
+/// figure, docs/benchmarks.md. The app runs with the older renderer unless
+/// the user chose (set the variable, to 0 for the DMA-BUF one). The variable
+/// must be there before WebKit starts, so the process starts again with it.
+#[cfg(target_os = "linux")]
+fn with_webkit_renderer_chosen() {
+    use std::os::unix::process::CommandExt;
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(VAR, "1")
+        .exec();
+    // Only on failure: go on with WebKit's default.
+    eprintln!("sockscope-app: starting with {VAR}=1 failed ({err}); going on without it");
+}
+
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    with_webkit_renderer_chosen();
     sockscope_recorder::logging::init_stderr("info,tao=warn,wry=warn");
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
