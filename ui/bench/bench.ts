@@ -82,8 +82,20 @@ function pct(xs: number[], p: number): number {
 
 const nextFrame = () => new Promise<number>((r) => requestAnimationFrame(r));
 
+/** The JS heap after a full collection, in bytes (Chromium with --js-flags=--expose-gc
+ * and --enable-precise-memory-info); null where the browser does not say. */
+function heapAfterGc(): number | null {
+  const w = window as unknown as { gc?: () => void };
+  const mem = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;
+  if (!w.gc || !mem) return null;
+  w.gc();
+  return mem.usedJSHeapSize;
+}
+
 async function run(): Promise<void> {
+  const heapBefore = heapAfterGc();
   const events = CASE === "demo-hour" ? demoHour() : synth(N);
+  const heapEvents = heapAfterGc();
   const store = new Store();
   const t0 = performance.now();
   store.add(events);
@@ -97,6 +109,13 @@ async function run(): Promise<void> {
   tl.draw();
   await nextFrame();
   const firstDrawMs = performance.now() - f0;
+  // What the store holds beyond the events it was given (the window's
+  // store keeps its UiEvents as details, so they count too).
+  const heapStored = heapAfterGc();
+  const heap =
+    heapBefore !== null && heapEvents !== null && heapStored !== null
+      ? { events: heapEvents - heapBefore, storeAndTimeline: heapStored - heapEvents }
+      : null;
 
   const measure = async (label: string, step: (i: number) => void, frames: number) => {
     const draws: number[] = [];
@@ -122,7 +141,7 @@ async function run(): Promise<void> {
   }, 120));
   // Lanes scrolled through (a long session has more lanes than fit).
   results.push(await measure("scroll lanes", () => (tl.scrollY = (tl.scrollY + 40) % Math.max(1, store.order.length * 52)), 120));
-  (window as unknown as { benchResult: unknown }).benchResult = { case: CASE, n: store.eventCount, lanes: store.order.length, ingestMs, firstDrawMs, results };
+  (window as unknown as { benchResult: unknown }).benchResult = { case: CASE, n: store.eventCount, lanes: store.order.length, ingestMs, firstDrawMs, heap, results };
 }
 
 run().catch((e) => {

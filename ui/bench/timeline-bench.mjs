@@ -19,7 +19,7 @@ await build({
 const n = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--allow-file-access-from-files"],
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--allow-file-access-from-files", "--js-flags=--expose-gc", "--enable-precise-memory-info"],
 });
 try {
   // The synthetic million, and an hour of the app's endless demo as its history opens.
@@ -36,6 +36,11 @@ try {
     await page.close();
     const f = (x) => x.toFixed(1);
     console.log(`\n${r.case}: ${r.n} events on ${r.lanes} lanes, ingest ${f(r.ingestMs)} ms, first draw ${f(r.firstDrawMs)} ms\n`);
+    if (r.heap) {
+      const mib = (b) => (b / 1048576).toFixed(1);
+      const total = r.heap.events + r.heap.storeAndTimeline;
+      console.log(`JS heap after GC: the events ${mib(r.heap.events)} MiB, the store and timeline beyond them ${mib(r.heap.storeAndTimeline)} MiB; ${Math.round(total / r.n)} B an event in all\n`);
+    }
     console.log("| interaction | frames | draw p50 | draw p95 | draw max | frame p50 | frame p95 |");
     console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const x of r.results) {
