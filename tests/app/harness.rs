@@ -212,6 +212,8 @@ impl App {
             .env("SOCKSCOPE_EXPORT_DIR", &export_dir)
             .env("XDG_DATA_HOME", home.join("data"))
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            // The app chooses WebKit's renderer when this is unset (a step checks it).
+            .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
             .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
             // No accessibility bus to start on the private one.
             .env("NO_AT_BRIDGE", "1")
@@ -277,6 +279,29 @@ impl App {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         Err(last)
+    }
+
+    /// The environment the app's process runs with. WebKitWebDriver starts
+    /// it and does not tell its pid: it is found by the database on its
+    /// command line.
+    pub fn app_environment(&self) -> anyhow::Result<Vec<String>> {
+        let db = self.db.to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc")? {
+            let dir = entry?.path();
+            let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_app = args.first().is_some_and(|a| a.ends_with(b"sockscope-app"));
+            if is_app && args.contains(&db.as_bytes()) {
+                let env = std::fs::read(dir.join("environ"))?;
+                return Ok(env
+                    .split(|b| *b == 0)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect());
+            }
+        }
+        anyhow::bail!("no sockscope-app process with --db {db}")
     }
 
     pub async fn js(&self, script: &str) -> anyhow::Result<Value> {
