@@ -708,3 +708,66 @@ async fn a_wss_upstream_is_recorded_when_its_ca_is_trusted_and_refused_when_not(
     })
     .await;
 }
+
+/// A close frame with code 1000 and a text frame, as raw bytes: masked
+/// with a zero key (a client's), or unmasked (a server's).
+fn close_then_text(text: &str, masked: bool) -> Vec<u8> {
+    let mask: &[u8] = if masked { &[0, 0, 0, 0] } else { &[] };
+    let bit = if masked { 0x80 } else { 0 };
+    let mut out = vec![0x88, bit | 2];
+    out.extend_from_slice(mask);
+    out.extend_from_slice(&1000u16.to_be_bytes());
+    out.extend_from_slice(&[0x81, bit | u8::try_from(text.len()).unwrap()]);
+    out.extend_from_slice(mask);
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// The server closes and then sends a frame: the app gets the close and
+/// not the frame, and the session has the finding on the server's side.
+#[tokio::test]
+async fn a_frame_the_server_sends_after_its_own_close_is_found_and_not_forwarded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        let listener = TcpListener::bind(any_port()).await.unwrap();
+        let upstream = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            // Waits for the app's first frame, then races it: close, then talk.
+            let hello = ws.next().await;
+            let tcp = ws.get_mut();
+            tcp.write_all(&close_then_text("late", false))
+                .await
+                .unwrap();
+            // Reads until the proxy's close reply and its end.
+            let mut sink = Vec::new();
+            let _ = tcp.read_to_end(&mut sink).await;
+            hello
+        });
+        let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
+        let mut ws = app(&proxy, "/ws/progress?jobId=j1").await;
+        ws.send(Message::text("hello")).await.unwrap();
+        assert_eq!(close_code(&app_next(&mut ws).await.unwrap()), 1000);
+        // The app's library answers the close; nothing after it reaches the app.
+        assert_eq!(app_next(&mut ws).await, Ok(None));
+        let hello = within(Duration::from_secs(10), "the server's end", server)
+            .await
+            .unwrap();
+        assert!(matches!(hello, Some(Ok(Message::Text(t))) if t.as_str() == "hello"));
+        let session = proxy.session_id();
+        proxy.finish().await.unwrap();
+        assert_eq!(
+            findings(&db, session),
+            [("peer_frame_after_close".to_owned(), "peer".to_owned())]
+        );
+        let texts: Vec<_> = frames(&db, session)
+            .into_iter()
+            .filter_map(|(_, _, _, payload)| payload)
+            .collect();
+        assert_eq!(texts, ["hello"], "the late frame is not stored as a frame");
+    })
+    .await;
+}

@@ -963,6 +963,9 @@ impl Relay<'_> {
                     self.oversized(direction, &e.to_string()).await;
                     break End::Ended;
                 }
+                Some(Err(tungstenite::Error::Protocol(
+                    tungstenite::error::ProtocolError::ReceivedAfterClosing,
+                ))) => self.after_own_close(direction).await,
                 Some(Err(_)) => break End::Ended,
                 Some(Ok(message)) => self.frame(direction, message, &mut matches).await,
             }
@@ -1011,6 +1014,31 @@ impl Relay<'_> {
                 },
             }
         }
+    }
+
+    /// A frame a side sent after its own close frame (seed 003's race from
+    /// the other end). The WebSocket library reads such a frame and drops it
+    /// unread, so it is a finding without the frame: its opcode and content
+    /// are not known, and it is not forwarded.
+    async fn after_own_close(&self, direction: Direction) {
+        let (class, who) = match direction {
+            Direction::Out => (FindingClass::ClientFrameAfterClose, "the client"),
+            Direction::In => (FindingClass::PeerFrameAfterClose, "the server"),
+        };
+        let mut conn = self.lane.lock().await;
+        let at = self.shared.now_ns();
+        conn.with_lane(self.shared, None, |lane, events| {
+            let finding = Finding {
+                class,
+                attempt: lane.attempt_number().max(1),
+                detail: format!(
+                    "{who} sent a frame after its own close frame; the proxy cannot read such a frame (its opcode and content are not known) and did not forward it"
+                ),
+            };
+            lane.finding(events, at, finding);
+        });
+        let events = conn.events.take();
+        self.shared.publish(events).await;
     }
 
     /// A message over the limit: both sides get 1009, and a finding says who sent it.
