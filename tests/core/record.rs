@@ -771,3 +771,68 @@ async fn a_frame_the_server_sends_after_its_own_close_is_found_and_not_forwarded
     })
     .await;
 }
+
+/// The app closes, gets the proxy's answer, and then sends a frame: the
+/// server gets the close and not the frame, and the session has the
+/// finding on the client's side.
+#[tokio::test]
+async fn a_frame_the_app_sends_after_its_own_close_is_found_and_not_forwarded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        let (upstream, mut conns) = test_server().await;
+        let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
+        let mut live = proxy.subscribe_live();
+        let mut ws = app(&proxy, "/ws/progress?jobId=j1").await;
+        let mut server = conns.recv().await.unwrap();
+        let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
+            panic!("a plain ws:// connection");
+        };
+        let close = close_then_text("late", true);
+        let (close, late) = close.split_at(8);
+        tcp.write_all(close).await.unwrap();
+        // The proxy's answer to the close (raw: the app's library never saw
+        // its own close go out).
+        let mut answer = [0u8; 2];
+        within(Duration::from_secs(10), "the proxy's close answer", async {
+            tcp.read_exact(&mut answer).await.unwrap();
+        })
+        .await;
+        assert_eq!(answer[0], 0x88, "a close frame first: {answer:?}");
+        tcp.write_all(late).await.unwrap();
+        match server.next().await {
+            Some(Message::Close(Some(CloseFrame { code, .. }))) => {
+                assert_eq!(u16::from(code), 1000);
+            }
+            other => panic!("expected the app's close at the server, got {other:?}"),
+        }
+        // The finding is live, before the connection ends.
+        let found = within(Duration::from_secs(10), "the live finding", async {
+            loop {
+                if let EventKind::Finding(f) = &live.recv().await.unwrap().kind {
+                    break f.clone();
+                }
+            }
+        })
+        .await;
+        assert_eq!(found.class, FindingClass::ClientFrameAfterClose);
+        let session = proxy.session_id();
+        drop(ws);
+        assert_eq!(
+            server.next().await,
+            None,
+            "the late frame never reaches the server"
+        );
+        proxy.finish().await.unwrap();
+        assert_eq!(
+            findings(&db, session),
+            [("client_frame_after_close".to_owned(), "client".to_owned())]
+        );
+        assert!(
+            frames(&db, session).iter().all(|f| f.3.is_none()),
+            "the late frame is not stored as a frame"
+        );
+    })
+    .await;
+}

@@ -877,6 +877,10 @@ struct Relay<'a> {
     to_app: tokio::sync::Mutex<SplitSink<ClientWs, Message>>,
     to_server: tokio::sync::Mutex<SplitSink<UpstreamWs, Message>>,
     mode: watch::Sender<Mode>,
+    /// The app sent a close frame (its own or its answer to the server's).
+    app_closed: std::sync::atomic::AtomicBool,
+    /// The server's direction has ended.
+    server_done: watch::Sender<bool>,
 }
 
 async fn relay(
@@ -895,6 +899,8 @@ async fn relay(
         to_app: tokio::sync::Mutex::new(to_app),
         to_server: tokio::sync::Mutex::new(to_server),
         mode: watch::Sender::new(Mode::Open),
+        app_closed: std::sync::atomic::AtomicBool::new(false),
+        server_done: watch::Sender::new(false),
     };
     let ((out_end, out_at), (in_end, in_at)) = tokio::join!(
         relay.pump(Direction::Out, from_app, client_tcp),
@@ -971,6 +977,18 @@ impl Relay<'_> {
             }
         };
         let at = self.shared.now_ns();
+        if direction == Direction::In {
+            self.server_done.send_replace(true);
+        }
+        if direction == Direction::Out
+            && end == End::Ended
+            && self.app_closed.load(Ordering::Relaxed)
+        {
+            // The library stops reading the app once it has answered its
+            // close; what the app sends after that comes in raw.
+            self.after_app_close(&mut raw, &mut mode, &mut stopped)
+                .await;
+        }
         if end == End::Ended {
             // The other side follows: at once if nothing was closed, else
             // after a grace for its own close.
@@ -995,6 +1013,48 @@ impl Relay<'_> {
         (end, at)
     }
 
+    /// Reads the app's raw bytes after its close frame was answered, until
+    /// it ends, the relay stops, or [`CLOSE_GRACE`]: each read is a
+    /// `client_frame_after_close` finding (seed 003's race, by the app).
+    async fn after_app_close(
+        &self,
+        raw: &mut TcpStream,
+        mode: &mut watch::Receiver<Mode>,
+        stopped: &mut watch::Receiver<bool>,
+    ) {
+        let until = Instant::now() + CLOSE_GRACE;
+        let mut sink = vec![0u8; 4096];
+        let mut server_done = self.server_done.subscribe();
+        let mut shut = false;
+        loop {
+            // Once the server's side is over, our end of the app's TCP ends
+            // (as a server's does after the close handshake), and the app's
+            // end is read until it follows.
+            let done = async {
+                if shut {
+                    std::future::pending::<()>().await;
+                }
+                let _ = server_done.wait_for(|d| *d).await;
+            };
+            // Some(true): bytes came; Some(false): the server's side ended.
+            let next = tokio::select! {
+                _ = stopped.wait_for(|s| *s) => None,
+                _ = mode.wait_for(|m| *m == Mode::Stop) => None,
+                _ = tokio::time::sleep_until(until) => None,
+                () = done => Some(false),
+                read = raw.read(&mut sink) => matches!(read, Ok(n) if n > 0).then_some(true),
+            };
+            match next {
+                None => return,
+                Some(false) => {
+                    shut = true;
+                    let _ = raw.shutdown().await;
+                }
+                Some(true) => self.after_own_close(Direction::Out).await,
+            }
+        }
+    }
+
     /// Silent: nothing is answered; the side's raw bytes are read and
     /// thrown away until it ends.
     async fn silent(
@@ -1016,10 +1076,11 @@ impl Relay<'_> {
         }
     }
 
-    /// A frame a side sent after its own close frame (seed 003's race from
-    /// the other end). The WebSocket library reads such a frame and drops it
-    /// unread, so it is a finding without the frame: its opcode and content
-    /// are not known, and it is not forwarded.
+    /// A frame a side sent after its own close frame (seed 003's race). The
+    /// WebSocket library drops such a frame unread (the server's), or has
+    /// stopped reading (the app's, read raw), so it is a finding without
+    /// the frame: its opcode and content are not known, and it is not
+    /// forwarded.
     async fn after_own_close(&self, direction: Direction) {
         let (class, who) = match direction {
             Direction::Out => (FindingClass::ClientFrameAfterClose, "the client"),
@@ -1094,6 +1155,9 @@ impl Relay<'_> {
             Message::Ping(b) => (Opcode::Ping, None, b.len()),
             Message::Pong(b) => (Opcode::Pong, None, b.len()),
             Message::Close(c) => {
+                if direction == Direction::Out {
+                    self.app_closed.store(true, Ordering::Relaxed);
+                }
                 let code = c.as_ref().map(|c| u16::from(c.code));
                 let reason_len = c.as_ref().map_or(0, |c| c.reason.len());
                 if direction == Direction::Out {
