@@ -69,6 +69,12 @@ const timeline = new Timeline(
   $("tooltip"),
 );
 
+// A view the user has touched stays where they put it (see PIN_HOLD_MS).
+for (const type of ["pointerdown", "wheel", "keydown"]) {
+  $("timeline").addEventListener(type, () => (touchedAt = performance.now()), { passive: true });
+}
+document.addEventListener("keydown", () => (touchedAt = performance.now()));
+
 // ---- live events -------------------------------------------------------
 
 function showRecordingFailed(reason: string): void {
@@ -154,6 +160,13 @@ let lastLanes = "";
 let heldSince = 0;
 
 /** While following, a new finding holds the view at its moment (if pinning is on). */
+/** A pin the window made holds this long; then, untouched, it moves on to the
+ * newest finding, so a long demo keeps a recent race in view (the first one's
+ * lanes are long gone). */
+const PIN_HOLD_MS = 10_000;
+let pinnedAt = 0;
+let touchedAt = 0;
+
 function pinNewFinding(events: readonly UiEvent[], first: number): void {
   let last = -1;
   for (let i = events.length - 1; i >= 0; i--) {
@@ -164,11 +177,21 @@ function pinNewFinding(events: readonly UiEvent[], first: number): void {
   }
   if (last < 0) return;
   if (timeline.pinned !== null) {
-    heldSince += events.filter((e) => e.kind === "finding").length;
-    showPinned(timeline.pinned);
+    const now = performance.now();
+    const moveOn = pinnedAt > 0 && touchedAt < pinnedAt && (now - pinnedAt > PIN_HOLD_MS || !liveStore.tracks.has(timeline.pinned.socket));
+    if (!moveOn) {
+      heldSince += events.filter((e) => e.kind === "finding").length;
+      showPinned(timeline.pinned);
+      return;
+    }
+    heldSince = 0;
+    const ev = events[last];
+    pinnedAt = now;
+    timeline.pin({ socket: ev.s, ev: first + last }, ev.t);
     return;
   }
   if (!pinFindings || !timeline.live) return;
+  pinnedAt = performance.now();
   const ev = events[last];
   timeline.pin({ socket: ev.s, ev: first + last }, ev.t);
 }
