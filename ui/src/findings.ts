@@ -84,3 +84,16 @@ export function groupFindings(store: Store, f: FindingFilter, catalog: readonly 
   }
   return [...groups.values()].sort((a, b) => RANK[b.severity] - RANK[a.severity] || b.count - a.count || a.cls.localeCompare(b.cls));
 }
+
+/** How long a pin the window made holds the view. */
+export const PIN_HOLD_MS = 10_000;
+
+/**
+ * Whether a pin the window made (at `pinnedAt`, ms; 0: none) moves on to the
+ * newest finding now: after {@link PIN_HOLD_MS}, or at once when its lane has
+ * left, unless the user has touched the view since (`touchedAt`). A long demo
+ * then keeps a recent race in view, not the first one's empty lanes.
+ */
+export function pinMovesOn(pinnedAt: number, touchedAt: number, now: number, laneKept: boolean): boolean {
+  return pinnedAt > 0 && touchedAt < pinnedAt && (now - pinnedAt > PIN_HOLD_MS || !laneKept);
+}

@@ -10,7 +10,7 @@ import { endedBadly, stateWords } from "./jobs";
 import { compareStores, delta } from "./compare";
 import { renderLegend } from "./legend";
 import { eta } from "./layout";
-import { type FindingFilter, type Side, groupFindings, raceLine } from "./findings";
+import { type FindingFilter, type Side, groupFindings, pinMovesOn, raceLine } from "./findings";
 import { type FrameFilter, Inspector } from "./inspector";
 import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
@@ -69,7 +69,7 @@ const timeline = new Timeline(
   $("tooltip"),
 );
 
-// A view the user has touched stays where they put it (see PIN_HOLD_MS).
+// A view the user has touched stays where they put it (pinMovesOn).
 for (const type of ["pointerdown", "wheel", "keydown"]) {
   $("timeline").addEventListener(type, () => (touchedAt = performance.now()), { passive: true });
 }
@@ -160,10 +160,7 @@ let lastLanes = "";
 let heldSince = 0;
 
 /** While following, a new finding holds the view at its moment (if pinning is on). */
-/** A pin the window made holds this long; then, untouched, it moves on to the
- * newest finding, so a long demo keeps a recent race in view (the first one's
- * lanes are long gone). */
-const PIN_HOLD_MS = 10_000;
+/** When the window last pinned the view, and when the user last touched it (ms). */
 let pinnedAt = 0;
 let touchedAt = 0;
 
@@ -178,8 +175,7 @@ function pinNewFinding(events: readonly UiEvent[], first: number): void {
   if (last < 0) return;
   if (timeline.pinned !== null) {
     const now = performance.now();
-    const moveOn = pinnedAt > 0 && touchedAt < pinnedAt && (now - pinnedAt > PIN_HOLD_MS || !liveStore.tracks.has(timeline.pinned.socket));
-    if (!moveOn) {
+    if (!pinMovesOn(pinnedAt, touchedAt, now, liveStore.tracks.has(timeline.pinned.socket))) {
       heldSince += events.filter((e) => e.kind === "finding").length;
       showPinned(timeline.pinned);
       return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ANY_FINDING, groupFindings, raceFor, raceLine } from "../src/findings";
+import { ANY_FINDING, PIN_HOLD_MS, groupFindings, pinMovesOn, raceFor, raceLine } from "../src/findings";
 import { Store } from "../src/store";
 import type { ScenarioRow, UiEvent } from "../src/types";
 
@@ -60,5 +60,24 @@ describe("findings", () => {
     const [g] = groupFindings(s, ANY_FINDING, [], 3);
     expect(g.count).toBe(10);
     expect(g.items.map((i) => i.mark.t)).toEqual([7, 8, 9]);
+  });
+});
+
+describe("a pin the window made", () => {
+  const at = 1_000;
+  it("holds while it is fresh and its lane is there", () => {
+    expect(pinMovesOn(at, 0, at + PIN_HOLD_MS, true)).toBe(false);
+  });
+  it("moves on to the newest finding once it is older than the hold", () => {
+    expect(pinMovesOn(at, 0, at + PIN_HOLD_MS + 1, true)).toBe(true);
+  });
+  it("moves on at once when its lane has left", () => {
+    expect(pinMovesOn(at, 0, at + 1, false)).toBe(true);
+  });
+  it("stays where the user put the view after they touched it", () => {
+    expect(pinMovesOn(at, at + 5, at + 10 * PIN_HOLD_MS, false)).toBe(false);
+  });
+  it("does nothing without a pin of the window's", () => {
+    expect(pinMovesOn(0, 0, 10 * PIN_HOLD_MS, false)).toBe(false);
   });
 });
