@@ -14,7 +14,7 @@ use sockscope_test_support::{Captured, within};
 use tokio::sync::mpsc;
 
 use crate::otlp::{after_everything, config_for};
-use crate::synthetic::socket_life;
+use crate::synthetic::{binary_in, ev, socket_life};
 
 const SECRET: &str = "tok_S3cr3t-9f8e7d6c5b4a";
 
@@ -48,6 +48,19 @@ async fn a_planted_token_reaches_no_file_trace_export_or_log() {
             .count();
         assert!(planted >= 4, "secret planted in {planted} events");
         assert!(events.iter().any(|e| matches!(&e.kind, EventKind::SocketAdded(i) if i.token_source.as_deref().unwrap().contains(SECRET))));
+        // And in a captured binary frame: a MessagePack map's `token`, and
+        // a bare `Bearer` line between binary bytes.
+        let mut events = events;
+        let mut packed = vec![0x82, 0xa5];
+        packed.extend(b"token");
+        packed.push(0xa0 | SECRET.len() as u8);
+        packed.extend(SECRET.bytes());
+        packed.extend([0xa1, b'n', 0x07, 0x00, 0xff]);
+        packed.extend(format!("Authorization: Bearer {SECRET}").bytes());
+        packed.push(0x00);
+        let mid = events.len() / 2;
+        let mono = events[mid - 1].mono.0;
+        events.insert(mid, ev(1, mono, binary_in(packed)));
 
         let rotel = tokio::task::spawn_blocking(Rotel::start).await.unwrap();
         let telemetry = Telemetry::install(&config_for(&rotel, OtlpProtocol::HttpProtobuf, "sockscope")).unwrap();
@@ -115,6 +128,34 @@ async fn a_planted_token_reaches_no_file_trace_export_or_log() {
         // And the read API's own serialisation, as the UI would get it.
         let page = reader.events(&sockscope_recorder::WindowQuery::whole_session(report.session.id, 10_000)).unwrap();
         assert_clean("the read API's JSON", serde_json::to_string(&page).unwrap().as_bytes());
+
+        // A binary payload is stored and exported as base64: decoded, it is
+        // clean too, and kept (masked, not dropped).
+        let binaries: Vec<String> = page
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                sockscope_recorder::EventBody::Frame(f) if f.opcode == "binary" => f.payload.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(binaries.len(), 1, "the binary payload was kept");
+        let har: serde_json::Value = serde_json::from_slice(&har).unwrap();
+        let har_binaries: Vec<String> = har["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["_webSocketMessages"].as_array().unwrap().clone())
+            .filter(|m| m["opcode"] == 2)
+            .map(|m| m["data"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(har_binaries, binaries, "HAR carries the binary payload");
+        for b64 in &binaries {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            assert_clean("a binary payload, decoded", &bytes);
+            assert!(bytes.starts_with(&[0x82, 0xa5, b't', b'o', b'k', b'e', b'n']), "{bytes:?}");
+        }
 
         assert_clean("the logs", &logs.0.lock().unwrap());
     })

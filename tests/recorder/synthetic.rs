@@ -62,6 +62,16 @@ pub fn frame_in(seq: u64, text: Option<String>) -> EventKind {
         msg: None,
         close_code: None,
         text: text.map(Into::into),
+        binary: None,
+    })
+}
+
+/// An incoming binary frame (as the recording proxy captures one).
+pub fn binary_in(bytes: Vec<u8>) -> EventKind {
+    EventKind::Frame(FrameRecord {
+        size: bytes.len(),
+        binary: Some(bytes.into()),
+        ..FrameRecord::new(Direction::In, Opcode::Binary, 0)
     })
 }
 
@@ -118,6 +128,7 @@ pub fn socket_life(socket: u64, start_mono: u64, frames: u64, secret: Option<&st
             msg: None,
             close_code: None,
             text: Some(ready_text.into()),
+            binary: None,
         }),
     ));
     out.push(ev(

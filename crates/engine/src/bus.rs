@@ -83,6 +83,7 @@ fn without_payload(event: &Event) -> Event {
             msg: f.msg,
             close_code: f.close_code,
             text: None,
+            binary: None,
         }),
         other => other.clone(),
     };
@@ -212,6 +213,7 @@ mod tests {
                 msg: None,
                 close_code: None,
                 text: Some("x".repeat(len).into()),
+                binary: None,
             }),
         }
     }

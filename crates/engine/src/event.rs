@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use sockscope_protocol::JobStatus;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Bytes, Utf8Bytes};
 
 /// Engine-wide id of a socket. Sockets count from 1.
 pub type SocketId = u64;
@@ -788,6 +788,40 @@ pub struct FrameRecord {
     /// The payload text, for text frames. The engine never puts a secret in
     /// a frame it writes; what the peer sends is the recorder's to redact.
     pub text: Option<FrameText>,
+    /// The payload bytes, for binary frames that were captured (the
+    /// recording proxy's and imports'). The recorder redacts them too.
+    pub binary: Option<FrameBinary>,
+}
+
+/// A binary frame's payload, sharing the WebSocket layer's buffer; boxed,
+/// since only captured connections carry one.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct FrameBinary(Box<Bytes>);
+
+impl std::ops::Deref for FrameBinary {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FrameBinary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameBinary({} bytes)", self.0.len())
+    }
+}
+
+impl From<Bytes> for FrameBinary {
+    fn from(bytes: Bytes) -> FrameBinary {
+        FrameBinary(Box::new(bytes))
+    }
+}
+
+impl From<Vec<u8>> for FrameBinary {
+    fn from(bytes: Vec<u8>) -> FrameBinary {
+        FrameBinary(Box::new(bytes.into()))
+    }
 }
 
 /// A text frame's payload, sharing the WebSocket layer's buffer: the
@@ -857,6 +891,7 @@ impl FrameRecord {
             msg: None,
             close_code: None,
             text: None,
+            binary: None,
         }
     }
 }

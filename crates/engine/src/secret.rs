@@ -75,14 +75,37 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     }
     // A value can only be in the text if its first four bytes are: one
     // pass over the text spares a substring search per remembered value.
-    let mut prefixes = Prefixes::of(&out);
+    let mut prefixes = Prefixes::of(out.as_bytes());
     for v in live.iter() {
         if prefixes.has(v.prefix) && out.contains(&*v.value) {
             out = Cow::Owned(out.replace(&*v.value, REDACTED));
-            prefixes = Prefixes::of(&out);
+            prefixes = Prefixes::of(out.as_bytes());
         }
     }
     out
+}
+
+/// Overwrites every remembered secret in `bytes` with `mask`, byte for
+/// byte (a binary payload keeps its length, so a length-prefixed format
+/// still parses). Returns whether anything was masked.
+pub fn mask_in(bytes: &mut [u8], mask: u8) -> bool {
+    let live = LIVE.read().unwrap_or_else(|p| p.into_inner());
+    if live.is_empty() {
+        return false;
+    }
+    let prefixes = Prefixes::of(bytes);
+    let mut masked = false;
+    for v in live.iter().filter(|v| prefixes.has(v.prefix)) {
+        let value = v.value.as_bytes();
+        let mut i = 0;
+        while let Some(off) = bytes[i..].windows(value.len()).position(|w| w == value) {
+            let at = i + off;
+            bytes[at..at + value.len()].fill(mask);
+            masked = true;
+            i = at + value.len();
+        }
+    }
+    masked
 }
 
 /// The runs of four bytes a text holds, hashed into a 4,096-bit set (small
@@ -92,9 +115,9 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 struct Prefixes([u64; 64]);
 
 impl Prefixes {
-    fn of(text: &str) -> Prefixes {
+    fn of(text: &[u8]) -> Prefixes {
         let mut set = [0u64; 64];
-        for w in text.as_bytes().windows(4) {
+        for w in text.windows(4) {
             let h = Self::hash(w);
             set[h >> 6] |= 1 << (h & 63);
         }
@@ -151,5 +174,16 @@ mod tests {
         assert_eq!(scrub("unit-secret-0123"), "unit-secret-0123", "evicted");
         let newest = format!("bounded-secret-{:05}", CAPACITY + 9);
         assert_eq!(scrub(&newest), REDACTED);
+
+        // In bytes, each value is masked in place, at either end and twice.
+        let mut bytes = b"inner-secret\x00\xa5inner-secret\xffinner-secret".to_vec();
+        assert!(mask_in(&mut bytes, b'*'));
+        assert_eq!(
+            bytes,
+            b"************\x00\xa5************\xff************".to_vec()
+        );
+        let mut clean = b"\x01\x02 nothing to see".to_vec();
+        assert!(!mask_in(&mut clean, b'*'));
+        assert_eq!(clean, b"\x01\x02 nothing to see".to_vec());
     }
 }

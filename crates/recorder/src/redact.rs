@@ -104,6 +104,132 @@ pub fn payload(text: &str, cap: usize) -> (String, bool) {
     (scrubbed[..end].to_owned(), true)
 }
 
+/// What each byte of a secret in a binary payload becomes.
+pub const MASK: u8 = b'*';
+
+/// A binary payload, scrubbed then capped at `cap` bytes, as standard
+/// base64 (padded). Returns the text and whether it was cut.
+pub fn binary_payload(bytes: &[u8], cap: usize) -> (String, bool) {
+    use base64::Engine as _;
+    let scrubbed = binary(bytes);
+    let cut = scrubbed.len() > cap;
+    let kept = &scrubbed[..scrubbed.len().min(cap)];
+    (base64::engine::general_purpose::STANDARD.encode(kept), cut)
+}
+
+/// A binary payload with its secrets masked byte for byte ([`MASK`]), so it
+/// keeps its length and a length-prefixed format still parses:
+/// - the exact token values in use, wherever they sit;
+/// - in each run of printable ASCII, what the text rules find: bare JWTs,
+///   URL userinfo, and the value after an auth scheme or a secret key name
+///   (`token=x`, JSON inside a binary frame);
+/// - a MessagePack or CBOR string or byte string right after a string that
+///   names a secret key (a map's `"token": "…"`).
+///
+/// A secret under an innocent key in a format with no key names
+/// (Protocol Buffers, say) is caught only by the first two rules.
+pub fn binary(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let keyed = keyed_values(bytes);
+    sockscope_engine::secret::mask_in(&mut out, MASK);
+    for (a, b) in keyed {
+        out[a..b].fill(MASK);
+    }
+    let mut i = 0;
+    while i < out.len() {
+        if !is_printable(out[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < out.len() && is_printable(out[i]) {
+            i += 1;
+        }
+        if i - start < 3 {
+            continue;
+        }
+        // Printable ASCII: always a str.
+        let Ok(run) = std::str::from_utf8(&out[start..i]) else {
+            continue;
+        };
+        let mut ranges = jwt_ranges(run);
+        ranges.extend(userinfo_ranges(run));
+        ranges.extend(after_ranges(run, AUTH_SCHEMES, &SCHEME_STARTS, false));
+        ranges.extend(after_ranges(run, SECRET_KEYS, &SECRET_STARTS, true));
+        for (a, b) in ranges {
+            out[start + a..start + b].fill(MASK);
+        }
+    }
+    out
+}
+
+fn is_printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\r' | b'\n')
+}
+
+/// Which binary encoding a string header is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    MessagePack,
+    Cbor,
+}
+
+/// A string (or byte string) header at `at`, in either encoding: its
+/// encoding and where its content is.
+fn string_at(bytes: &[u8], at: usize) -> Option<(Encoding, usize, usize)> {
+    let b = *bytes.get(at)?;
+    let be = |from: usize, n: usize| -> Option<usize> {
+        let field = bytes.get(from..from + n)?;
+        Some(
+            field
+                .iter()
+                .fold(0usize, |acc, &x| (acc << 8) | usize::from(x)),
+        )
+    };
+    let (encoding, start, len) = match b {
+        // MessagePack: fixstr, str 8/16/32, bin 8/16/32.
+        0xa0..=0xbf => (Encoding::MessagePack, at + 1, usize::from(b & 0x1f)),
+        0xd9 | 0xc4 => (Encoding::MessagePack, at + 2, be(at + 1, 1)?),
+        0xda | 0xc5 => (Encoding::MessagePack, at + 3, be(at + 1, 2)?),
+        0xdb | 0xc6 => (Encoding::MessagePack, at + 5, be(at + 1, 4)?),
+        // CBOR: text and byte strings, with a length in the byte or after it.
+        0x40..=0x57 | 0x60..=0x77 => (Encoding::Cbor, at + 1, usize::from(b & 0x1f)),
+        0x58 | 0x78 => (Encoding::Cbor, at + 2, be(at + 1, 1)?),
+        0x59 | 0x79 => (Encoding::Cbor, at + 3, be(at + 1, 2)?),
+        0x5a | 0x7a => (Encoding::Cbor, at + 5, be(at + 1, 4)?),
+        _ => return None,
+    };
+    let end = start.checked_add(len)?;
+    (end <= bytes.len()).then_some((encoding, start, end))
+}
+
+/// Where the values of secret keys are, in MessagePack and CBOR maps: a
+/// short string naming a secret, then a string in the same encoding.
+fn keyed_values(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    for at in 0..bytes.len() {
+        let Some((encoding, start, end)) = string_at(bytes, at) else {
+            continue;
+        };
+        if !(2..=64).contains(&(end - start)) {
+            continue;
+        }
+        let Ok(key) = std::str::from_utf8(&bytes[start..end]) else {
+            continue;
+        };
+        if !is_secret_key(key) {
+            continue;
+        }
+        if let Some((e, vs, ve)) = string_at(bytes, end)
+            && e == encoding
+            && ve > vs
+        {
+            ranges.push((vs, ve));
+        }
+    }
+    ranges
+}
+
 /// Scrubs a JSON value in place: secret keys lose their values, strings are
 /// scrubbed as free text.
 pub fn json_value(v: &mut serde_json::Value) {
@@ -171,9 +297,14 @@ fn splice(s: &str, ranges: Vec<(usize, usize)>) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Replaces bare JWTs: `eyJ` + base64url, `.`, base64url, `.`, optional
-/// base64url (an unsigned token has an empty third segment).
+/// Replaces bare JWTs (see [`jwt_ranges`]).
 fn jwts(s: &str) -> Cow<'_, str> {
+    splice(s, jwt_ranges(s))
+}
+
+/// Where the bare JWTs are: `eyJ` + base64url, `.`, base64url, `.`,
+/// optional base64url (an unsigned token has an empty third segment).
+fn jwt_ranges(s: &str) -> Vec<(usize, usize)> {
     let bytes = s.as_bytes();
     let seg = |from: usize| {
         let mut e = from;
@@ -200,12 +331,17 @@ fn jwts(s: &str) -> Cow<'_, str> {
             ranges.push((start, i));
         }
     }
-    splice(s, ranges)
+    ranges
 }
 
 /// Replaces the userinfo of URLs: `wss://user:pass@host` becomes
 /// `wss://[REDACTED]@host`.
 fn userinfo(s: &str) -> Cow<'_, str> {
+    splice(s, userinfo_ranges(s))
+}
+
+/// Where the userinfo of URLs is.
+fn userinfo_ranges(s: &str) -> Vec<(usize, usize)> {
     let bytes = s.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -229,7 +365,7 @@ fn userinfo(s: &str) -> Cow<'_, str> {
         }
         i = end.max(auth_start);
     }
-    splice(s, ranges)
+    ranges
 }
 
 /// Replaces the quoted value after a serde error phrase:
@@ -261,19 +397,28 @@ fn serde_quotes(s: &str) -> Cow<'_, str> {
     splice(s, ranges)
 }
 
-/// Replaces the value after each occurrence of a keyword. With
-/// `key_value`, the keyword must be followed (after quotes and spaces) by
-/// `=` or `:`; otherwise by whitespace.
+/// Replaces the value after each occurrence of a keyword (see
+/// [`after_ranges`]).
 fn scrub_after<'s>(
     s: &'s str,
     words: &[&str],
     starts: &[bool; 256],
     key_value: bool,
 ) -> Cow<'s, str> {
+    splice(s, after_ranges(s, words, starts, key_value))
+}
+
+/// Where the value after each occurrence of a keyword is. With
+/// `key_value`, the keyword must be followed (after quotes and spaces) by
+/// `=` or `:`; otherwise by whitespace.
+fn after_ranges(
+    s: &str,
+    words: &[&str],
+    starts: &[bool; 256],
+    key_value: bool,
+) -> Vec<(usize, usize)> {
     let bytes = s.as_bytes();
-    // Allocated at the first match only.
-    let mut out = String::new();
-    let mut copied = 0;
+    let mut ranges = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         if !starts[usize::from(bytes[i].to_ascii_lowercase())] {
@@ -330,16 +475,10 @@ fn scrub_after<'s>(
             i = end.max(i + 1);
             continue;
         }
-        out.push_str(&s[copied..j]);
-        out.push_str(REDACTED);
-        copied = end;
+        ranges.push((j, end));
         i = end;
     }
-    if copied == 0 {
-        return Cow::Borrowed(s);
-    }
-    out.push_str(&s[copied..]);
-    Cow::Owned(out)
+    ranges
 }
 
 /// Whether `bytes` begins with `word` (lower case), in any case.
@@ -544,5 +683,108 @@ mod tests {
             token_source("file:/run/secrets/job"),
             "file:/run/secrets/job"
         );
+    }
+
+    /// A binary payload keeps its length and every byte but the secrets'.
+    fn masked(input: &[u8]) -> Vec<u8> {
+        let out = binary(input);
+        assert_eq!(out.len(), input.len(), "the length is kept");
+        out
+    }
+
+    fn stars(n: usize) -> Vec<u8> {
+        vec![MASK; n]
+    }
+
+    #[test]
+    fn binary_payloads_lose_keyed_values_in_messagepack_and_cbor() {
+        // MessagePack {"type": "hi", "token": "s3cr3t-mp", "n": 7}.
+        let mut mp = vec![0x83, 0xa4];
+        mp.extend(b"type");
+        mp.push(0xa2);
+        mp.extend(b"hi");
+        mp.push(0xa5);
+        mp.extend(b"token");
+        mp.push(0xa9);
+        mp.extend(b"s3cr3t-mp");
+        mp.extend([0xa1, b'n', 0x07]);
+        let out = masked(&mp);
+        let at = mp.windows(9).position(|w| w == b"s3cr3t-mp").unwrap();
+        assert_eq!(out[at..at + 9], stars(9)[..]);
+        assert_eq!(out[..at], mp[..at], "the rest is kept");
+        assert_eq!(out[at + 9..], mp[at + 9..]);
+
+        // CBOR {"password": h'0102030405'} and a str 8 value under "apiKey".
+        let mut cbor = vec![0xa2, 0x68];
+        cbor.extend(b"password");
+        cbor.extend([0x45, 1, 2, 3, 4, 5]);
+        cbor.push(0x66);
+        cbor.extend(b"apiKey");
+        cbor.extend([0x78, 30]);
+        cbor.extend([b'k'; 30]);
+        let out = masked(&cbor);
+        assert_eq!(out[11..16], stars(5)[..], "{out:?}");
+        assert_eq!(out[cbor.len() - 30..], stars(30)[..]);
+        assert_eq!(out[..11], cbor[..11]);
+
+        // A key without a string after it is left alone.
+        let lone = [0xa5, b't', b'o', b'k', b'e', b'n', 0x07];
+        assert_eq!(masked(&lone), lone);
+    }
+
+    #[test]
+    fn binary_payloads_lose_what_the_text_rules_find_in_printable_runs() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
+        let mut bin = vec![0x00, 0x10];
+        bin.extend(b"Authorization: Bearer abc123xyz\n{\"token\":\"v4lue\"}");
+        bin.extend([0xff, 0xfe]);
+        bin.extend(jwt.bytes());
+        bin.push(0x01);
+        bin.extend(b"wss://user:pw@host/x");
+        let out = String::from_utf8_lossy(&masked(&bin)).into_owned();
+        for secret in ["abc123xyz", "v4lue", jwt, "user:pw"] {
+            assert!(!out.contains(secret), "{secret} in {out:?}");
+        }
+        // The scheme goes with its credential, as in text.
+        assert!(out.contains("Authorization: ****************\n"), "{out:?}");
+        assert!(out.contains("@host/x"), "{out:?}");
+
+        // A token in use is masked wherever it sits, even split from any key.
+        sockscope_engine::secret::remember("binary-known-value");
+        let mut raw = vec![0x92, 0x03];
+        raw.extend(b"binary-known-value");
+        raw.push(0x00);
+        assert_eq!(masked(&raw)[2..20], stars(18)[..]);
+    }
+
+    #[test]
+    fn a_binary_payload_is_stored_as_base64_and_cut_after_the_scrub() {
+        use base64::Engine as _;
+        let decode = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).unwrap();
+        let (p, cut) = binary_payload(&[0, 1, 2, 255], 4096);
+        assert!(!cut);
+        assert_eq!(decode(&p), [0, 1, 2, 255]);
+        let mut mp = vec![0xa5];
+        mp.extend(b"token");
+        mp.push(0xa6);
+        mp.extend(b"s3cr3t");
+        let (p, cut) = binary_payload(&mp, 10);
+        assert!(cut);
+        let kept = decode(&p);
+        assert_eq!(kept.len(), 10);
+        assert_eq!(kept[8..], stars(2)[..], "scrubbed before the cut");
+    }
+
+    proptest::proptest! {
+        /// Any bytes: no panic, the same length, and each byte either kept
+        /// or masked.
+        #[test]
+        fn any_binary_payload_keeps_its_length_and_only_masks(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+        ) {
+            let out = binary(&bytes);
+            proptest::prop_assert_eq!(out.len(), bytes.len());
+            proptest::prop_assert!(out.iter().zip(&bytes).all(|(o, b)| o == b || *o == MASK));
+        }
     }
 }

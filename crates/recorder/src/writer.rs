@@ -26,8 +26,9 @@ pub struct RecorderConfig {
     /// ...or once its first event has waited this long. Default 50 ms: the
     /// most a crash can lose is the last 50 ms or 2048 events.
     pub flush_interval: Duration,
-    /// Frame payloads are kept up to this many bytes (after scrubbing);
-    /// `None` keeps none. Default `Some(4096)`.
+    /// Frame payloads are kept up to this many bytes (after scrubbing; a
+    /// binary payload's bytes, before base64); `None` keeps none. Default
+    /// `Some(4096)`.
     pub payload_cap: Option<usize>,
     /// How long recordings are kept. Default: see [`Retention`].
     pub retention: Retention,

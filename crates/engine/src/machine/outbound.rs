@@ -122,6 +122,7 @@ impl Machine {
                 msg,
                 close_code: None,
                 text: Some(text.as_str().into()),
+                binary: None,
             },
             OutFrame::Ping(p) => frame_record(Direction::Out, Opcode::Ping, p.len()),
             OutFrame::Close { code, reason } => {

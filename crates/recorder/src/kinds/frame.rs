@@ -26,7 +26,9 @@ pub struct FrameRow {
     pub msg_id: Option<u64>,
     /// Close code.
     pub close_code: Option<u16>,
-    /// Payload text, scrubbed and capped; absent when not captured.
+    /// Payload, scrubbed and capped: the text of a text frame, or a binary
+    /// frame's bytes as base64 (secrets masked byte for byte); absent when
+    /// not captured.
     pub payload: Option<String>,
     /// Whether the payload was cut at the cap.
     pub payload_truncated: bool,
@@ -34,12 +36,14 @@ pub struct FrameRow {
 
 impl FrameRow {
     pub(crate) fn new(fr: &FrameRecord, payload_cap: Option<usize>) -> FrameRow {
-        let (payload, payload_truncated) = match (&fr.text, payload_cap) {
-            (Some(t), Some(cap)) => {
-                let (p, cut) = redact::payload(t, cap);
-                (Some(p), cut)
-            }
-            _ => (None, false),
+        let scrubbed = match (&fr.text, &fr.binary, payload_cap) {
+            (Some(t), _, Some(cap)) => Some(redact::payload(t, cap)),
+            (None, Some(b), Some(cap)) => Some(redact::binary_payload(b, cap)),
+            _ => None,
+        };
+        let (payload, payload_truncated) = match scrubbed {
+            Some((p, cut)) => (Some(p), cut),
+            None => (None, false),
         };
         FrameRow {
             direction: match fr.direction {
