@@ -273,6 +273,11 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
             e["request"] = json!({ "method": "GET" });
             e
         };
+        let bad_binary = {
+            let mut m = message("receive", 1.001, "not base64!");
+            m["opcode"] = 2.into();
+            ws_entry("ws://h/ws", 1.0, vec![message("send", 1.0005, "ok"), m])
+        };
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("not json", b"this is not json".to_vec(), "not a HAR file"),
             ("no log", br#"{"version": 1}"#.to_vec(), "no `log`"),
@@ -301,6 +306,11 @@ async fn broken_har_files_get_a_clear_error_naming_the_entry() {
                 har(vec![good.clone(), oversized]).to_string().into_bytes(),
                 // The limit's own words: 16 MiB and one byte over it.
                 "entry 1: message 0: 16777217 bytes of data, over the limit of 16777216",
+            ),
+            (
+                "bad binary data",
+                har(vec![good.clone(), bad_binary]).to_string().into_bytes(),
+                "entry 1: message 1: binary data (opcode 2) is not base64",
             ),
             (
                 "no url",

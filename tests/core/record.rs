@@ -128,6 +128,32 @@ async fn app(proxy: &RecordingProxy, path: &str) -> AppWs {
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
 
+/// One connection through a recording proxy in front of [`test_server`]:
+/// the database's dir and path, the proxy, the app's end and the server's.
+struct Through {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    proxy: RecordingProxy,
+    ws: AppWs,
+    server: ServerConn,
+}
+
+async fn through_proxy(path: &str) -> Through {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rec.db");
+    let (upstream, mut conns) = test_server().await;
+    let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
+    let ws = app(&proxy, path).await;
+    let server = conns.recv().await.unwrap();
+    Through {
+        _dir: dir,
+        db,
+        proxy,
+        ws,
+        server,
+    }
+}
+
 /// The app's next frame other than a ping or pong; `None` when its
 /// connection ended, `Err` text for an end without a close frame.
 async fn app_next(ws: &mut AppWs) -> Result<Option<Message>, String> {
@@ -774,26 +800,44 @@ async fn a_frame_the_server_sends_after_its_own_close_is_found_and_not_forwarded
 
 /// The app closes, gets the proxy's answer, and then sends a frame: the
 /// server gets the close and not the frame, and the session has the
-/// finding on the client's side.
+/// finding on the client's side, live, before the connection ends.
 #[tokio::test]
 async fn a_frame_the_app_sends_after_its_own_close_is_found_and_not_forwarded() {
+    bounded(app_frame_after_close("late", false)).await;
+}
+
+/// The app writes its close and a frame in one TCP segment: the proxy's
+/// WebSocket library reads both and stops at the close, so only the walk
+/// over the app's bytes sees the frame.
+#[tokio::test]
+async fn a_frame_the_app_sends_in_the_same_segment_as_its_close_is_found() {
+    bounded(app_frame_after_close("same segment", true)).await;
+}
+
+/// The app sends a close and then `text` (in one write when
+/// `same_segment`); the finding names the frame's opcode and size.
+async fn app_frame_after_close(text: &str, same_segment: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("rec.db");
-        let (upstream, mut conns) = test_server().await;
-        let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
-        let mut live = proxy.subscribe_live();
-        let mut ws = app(&proxy, "/ws/progress?jobId=j1").await;
-        let mut server = conns.recv().await.unwrap();
-        let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
-            panic!("a plain ws:// connection");
-        };
-        let close = close_then_text("late", true);
-        let (close, late) = close.split_at(8);
+    let Through {
+        _dir,
+        db,
+        proxy,
+        mut ws,
+        mut server,
+    } = through_proxy("/ws/progress?jobId=j1").await;
+    // Subscribed before the app closes: nothing is published before then.
+    let mut live = proxy.subscribe_live();
+    let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
+        panic!("a plain ws:// connection");
+    };
+    let bytes = close_then_text(text, true);
+    if same_segment {
+        tcp.write_all(&bytes).await.unwrap();
+    } else {
+        let (close, late) = bytes.split_at(8);
         tcp.write_all(close).await.unwrap();
-        // The proxy's answer to the close (raw: the app's library never saw
-        // its own close go out).
+        // The proxy's answer to the close (raw: the app's library never
+        // saw its own close go out).
         let mut answer = [0u8; 2];
         within(Duration::from_secs(10), "the proxy's close answer", async {
             tcp.read_exact(&mut answer).await.unwrap();
@@ -801,37 +845,109 @@ async fn a_frame_the_app_sends_after_its_own_close_is_found_and_not_forwarded() 
         .await;
         assert_eq!(answer[0], 0x88, "a close frame first: {answer:?}");
         tcp.write_all(late).await.unwrap();
-        match server.next().await {
-            Some(Message::Close(Some(CloseFrame { code, .. }))) => {
-                assert_eq!(u16::from(code), 1000);
-            }
-            other => panic!("expected the app's close at the server, got {other:?}"),
+    }
+    match server.next().await {
+        Some(Message::Close(Some(CloseFrame { code, .. }))) => {
+            assert_eq!(u16::from(code), 1000);
         }
-        // The finding is live, before the connection ends.
-        let found = within(Duration::from_secs(10), "the live finding", async {
-            loop {
-                if let EventKind::Finding(f) = &live.recv().await.unwrap().kind {
-                    break f.clone();
-                }
+        other => panic!("expected the app's close at the server, got {other:?}"),
+    }
+    // The finding is live, before the connection ends.
+    let found = within(Duration::from_secs(10), "the live finding", async {
+        loop {
+            if let EventKind::Finding(f) = &live.recv().await.unwrap().kind {
+                break f.clone();
             }
-        })
-        .await;
-        assert_eq!(found.class, FindingClass::ClientFrameAfterClose);
-        let session = proxy.session_id();
-        drop(ws);
+        }
+    })
+    .await;
+    assert_eq!(found.class, FindingClass::ClientFrameAfterClose);
+    let what = format!("a text frame of {} bytes", text.len());
+    assert!(found.detail.contains(&what), "{}", found.detail);
+    let session = proxy.session_id();
+    drop(ws);
+    assert_eq!(
+        server.next().await,
+        None,
+        "the late frame never reaches the server"
+    );
+    proxy.finish().await.unwrap();
+    assert_eq!(
+        findings(&db, session),
+        [("client_frame_after_close".to_owned(), "client".to_owned())]
+    );
+    assert!(
+        frames(&db, session).iter().all(|f| f.3.is_none()),
+        "the late frame is not stored as a frame"
+    );
+}
+
+/// Binary frames go through unchanged both ways, and are stored as base64
+/// with a MessagePack map's `token` value masked byte for byte; the HAR
+/// export carries them as DevTools does (opcode 2, base64).
+#[tokio::test]
+async fn binary_frames_are_forwarded_as_sent_and_stored_with_their_secrets_masked() {
+    use base64::Engine as _;
+    bounded(async {
+        let mut t = through_proxy("/ws/bin").await;
+        // MessagePack {"token": "bin-s3cr3t-77", "n": 7}.
+        let mut packed = vec![0x82, 0xa5];
+        packed.extend(b"token");
+        packed.push(0xad);
+        packed.extend(b"bin-s3cr3t-77");
+        packed.extend([0xa1, b'n', 0x07]);
+        t.ws.send(Message::binary(packed.clone())).await.unwrap();
+        match t.server.next().await {
+            Some(Message::Binary(b)) => assert_eq!(b.as_ref(), packed.as_slice()),
+            other => panic!("expected the app's binary frame, got {other:?}"),
+        }
+        let reply = vec![0u8, 1, 2, 0xff];
+        t.server
+            .to_app
+            .send(Message::binary(reply.clone()))
+            .await
+            .unwrap();
+        match app_next(&mut t.ws).await {
+            Ok(Some(Message::Binary(b))) => assert_eq!(b.as_ref(), reply.as_slice()),
+            other => panic!("expected the server's binary frame, got {other:?}"),
+        }
+        t.ws.close(None).await.unwrap();
+        let session = t.proxy.session_id();
+        drop(t.ws);
+        t.proxy.finish().await.unwrap();
+
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let stored: Vec<(String, Vec<u8>)> = frames(&t.db, session)
+            .into_iter()
+            .filter(|f| f.1 == "binary")
+            .map(|(direction, _, _, payload)| (direction, b64.decode(payload.unwrap()).unwrap()))
+            .collect();
+        let mut masked = packed.clone();
+        masked[8..21].fill(b'*');
         assert_eq!(
-            server.next().await,
-            None,
-            "the late frame never reaches the server"
+            stored,
+            [
+                ("out".to_owned(), masked.clone()),
+                ("in".to_owned(), reply.clone())
+            ]
         );
-        proxy.finish().await.unwrap();
+        let reader = RecordReader::open(&t.db).unwrap();
+        let mut har = Vec::new();
+        sockscope_recorder::export::write_har(&reader, session, &mut har).unwrap();
+        let har: serde_json::Value = serde_json::from_slice(&har).unwrap();
+        let sent: Vec<(String, Vec<u8>)> = har["log"]["entries"][0]["_webSocketMessages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["opcode"] == 2)
+            .map(|m| {
+                let data = b64.decode(m["data"].as_str().unwrap()).unwrap();
+                (m["type"].as_str().unwrap().to_owned(), data)
+            })
+            .collect();
         assert_eq!(
-            findings(&db, session),
-            [("client_frame_after_close".to_owned(), "client".to_owned())]
-        );
-        assert!(
-            frames(&db, session).iter().all(|f| f.3.is_none()),
-            "the late frame is not stored as a frame"
+            sent,
+            [("send".to_owned(), masked), ("receive".to_owned(), reply)]
         );
     })
     .await;

@@ -377,7 +377,7 @@ async fn sockets_whose_server_payloads_pass_the_limit_are_refused() {
 }
 
 #[tokio::test]
-async fn binary_frames_of_an_imported_har_replay_in_order_at_their_sizes() {
+async fn binary_frames_of_an_imported_har_replay_in_order_with_their_bytes() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
         let bin = |at: f64, data: &str| {
@@ -385,19 +385,21 @@ async fn binary_frames_of_an_imported_har_replay_in_order_at_their_sizes() {
             m["opcode"] = 2.into();
             m
         };
-        // Base64 of 3, 2 and 1 bytes: padding carries no byte.
+        // Base64 of 3, 2 and 1 bytes (padded or not); and a MessagePack
+        // `{"token": "s3cr3t"}` whose value is masked byte for byte.
         let sent = vec![
             bin(0.01, "AAEC"),
             message("receive", 0.02, "between"),
             bin(0.03, "AAE="),
-            bin(0.04, "AA=="),
+            bin(0.04, "/w"),
+            bin(0.05, "gaV0b2tlbqZzM2NyM3Q="),
         ];
         let capture = har(vec![ws_entry("ws://a.example/bin", 0.0, sent)]);
         let (db, session) = imported(dir.path(), &capture).await;
         let script = script(&db, session, &["1"]).await.unwrap();
         assert_eq!(
-            script.notes.missing_payloads, 3,
-            "binary payloads are not stored"
+            script.notes.missing_payloads, 0,
+            "binary payloads are stored"
         );
         let options = ReplayOptions {
             timing: Timing::Open,
@@ -408,15 +410,28 @@ async fn binary_frames_of_an_imported_har_replay_in_order_at_their_sizes() {
             .unwrap();
         let mut ws = connect(replay.local_addr()).await;
         let mut got = Vec::new();
-        while got.len() < 4 {
+        while got.len() < 5 {
             match within(Duration::from_secs(10), "a frame", ws.next()).await {
-                Some(Ok(Message::Binary(b))) => got.push(format!("binary {}", b.len())),
+                Some(Ok(Message::Binary(b))) => got.push(format!("{:?}", b.as_ref())),
                 Some(Ok(Message::Text(t))) => got.push(t.to_string()),
                 Some(Ok(_)) => {}
                 other => panic!("the replay ended early: {other:?} after {got:?}"),
             }
         }
-        assert_eq!(got, ["binary 3", "between", "binary 2", "binary 1"]);
+        let mut packed = vec![0x81, 0xa5];
+        packed.extend(b"token");
+        packed.push(0xa6);
+        packed.extend(b"******");
+        assert_eq!(
+            got,
+            [
+                "[0, 1, 2]".to_owned(),
+                "between".to_owned(),
+                "[0, 1]".to_owned(),
+                "[255]".to_owned(),
+                format!("{packed:?}"),
+            ]
+        );
         replay.stop().await;
     })
     .await;

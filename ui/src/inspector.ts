@@ -2,7 +2,7 @@
 // opcode, size, type, seq, close code), filtered and searched, virtualised
 // so only the rows in view exist in the DOM. The filtering is pure.
 
-import { prettyPayload } from "./redact";
+import { hexDump, prettyPayload } from "./redact";
 import { NS, formatClock } from "./scale";
 import type { Store } from "./store";
 import type { EventOf } from "./types";
@@ -194,7 +194,7 @@ export class Inspector {
     this.selected = idx;
     this.detail.textContent = e.payload_dropped
       ? "(payload no longer kept in memory; open this session under SESSIONS)"
-      : prettyPayload(e.payload) + (e.payload_truncated ? "\n… (truncated)" : "");
+      : (e.opcode === "binary" ? hexDump(e.payload) : prettyPayload(e.payload)) + (e.payload_truncated ? "\n… (truncated)" : "");
     this.detail.dataset.ev = String(idx);
     this.paint();
     this.hooks.onPick(this.socket, idx, e.t);

@@ -32,3 +32,26 @@ export function prettyPayload(text: string | null): string {
     return scrubText(text);
   }
 }
+
+/**
+ * A binary payload (base64, as the recorder stores it) as a hex dump: 16
+ * bytes a line, offset, hex and printable ASCII. Bytes the recorder masked
+ * show as `*`. The ASCII column goes through the same guard as text.
+ */
+export function hexDump(base64: string | null): string {
+  if (base64 === null) return "(no payload kept)";
+  let bin: string;
+  try {
+    bin = atob(base64);
+  } catch {
+    return "(binary payload not readable)";
+  }
+  const lines: string[] = [`binary, ${bin.length} bytes`];
+  for (let at = 0; at < bin.length; at += 16) {
+    const row = bin.slice(at, at + 16);
+    const hex = [...row].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(" ");
+    const ascii = [...row].map((c) => (c >= " " && c <= "~" ? c : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${scrubText(ascii)}`);
+  }
+  return lines.join("\n");
+}

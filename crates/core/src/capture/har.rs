@@ -49,9 +49,19 @@ pub struct WsMessage {
     pub at_ns: i64,
     /// The WebSocket opcode: 1 text, 2 binary.
     pub opcode: u8,
-    /// The data: text, or base64 for binary.
+    /// The data as the file has it: text, or base64 for binary (emptied
+    /// once decoded into `binary`).
     pub data: String,
+    /// A binary message's bytes (opcode 2), decoded from `data`.
+    pub binary: Option<Vec<u8>>,
 }
+
+/// HAR writers differ on base64 padding; either way reads.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
 
 /// Why a HAR file could not be read. Each is fatal for the import and
 /// names the entry when there is one.
@@ -341,11 +351,23 @@ fn convert(index: usize, raw: RawEntry) -> Result<Option<WsEntry>, HarError> {
                 m.data.len()
             )));
         }
+        let (data, binary) = if m.opcode == 2 {
+            use base64::Engine as _;
+            let bytes = BASE64.decode(m.data.trim()).map_err(|e| {
+                bad(format!(
+                    "message {i}: binary data (opcode 2) is not base64: {e}"
+                ))
+            })?;
+            (String::new(), Some(bytes))
+        } else {
+            (m.data, None)
+        };
         out.push(WsMessage {
             sent,
             at_ns: message_time_ns(m.time, started_ns),
             opcode: m.opcode,
-            data: m.data,
+            data,
+            binary,
         });
     }
     let response = raw.response;

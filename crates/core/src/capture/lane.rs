@@ -185,24 +185,15 @@ impl Lane {
     }
 
     /// A frame other than a close: data frames go through the observer
-    /// (`text` is `None` for binary or a payload not captured).
-    pub fn frame(
-        &mut self,
-        events: &mut LaneEvents,
-        at: i64,
-        direction: Direction,
-        opcode: Opcode,
-        size: usize,
-        text: Option<&str>,
-    ) {
-        let frame = FrameRecord {
-            text: text.map(Into::into),
-            ..FrameRecord::new(direction, opcode, size)
-        };
+    /// (which reads text payloads; binary ones are recorded only).
+    pub fn frame(&mut self, events: &mut LaneEvents, at: i64, frame: FrameRecord) {
         events.frames += 1;
-        let found = if matches!(opcode, Opcode::Text | Opcode::Binary) {
-            self.observer
-                .step(Seen::Frame { direction, text }, mono_of(at))
+        let found = if matches!(frame.opcode, Opcode::Text | Opcode::Binary) {
+            let seen = Seen::Frame {
+                direction: frame.direction,
+                text: frame.text.as_deref(),
+            };
+            self.observer.step(seen, mono_of(at))
         } else {
             Vec::new()
         };

@@ -14,6 +14,7 @@
 //!   payload stores it either; the lane keeps the URL without its query.
 
 pub mod fault;
+mod frame_walk;
 pub mod har;
 mod lane;
 pub mod recording_proxy;
@@ -24,7 +25,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sockscope_engine::dialect::DialectOptions;
-use sockscope_engine::event::{Cause, ClosedReason, Direction, ErrorClass, Event, Opcode};
+use sockscope_engine::event::{
+    Cause, ClosedReason, Direction, ErrorClass, Event, FrameRecord, Opcode,
+};
 use sockscope_engine::observer::Observer;
 use sockscope_engine::{AdapterKind, SocketId};
 use sockscope_recorder::{Recorder, RecorderConfig};
@@ -338,17 +341,22 @@ fn message(lane: &mut Lane, events: &mut LaneEvents, m: &WsMessage) {
     } else {
         Direction::In
     };
-    let (opcode, size) = if m.opcode == 1 {
-        (Opcode::Text, m.data.len())
+    let frame = if m.opcode == 1 {
+        FrameRecord {
+            text: Some(m.data.as_str().into()),
+            ..FrameRecord::new(direction, Opcode::Text, m.data.len())
+        }
+    } else if let Some(bytes) = &m.binary {
+        FrameRecord {
+            binary: Some(bytes.clone().into()),
+            ..FrameRecord::new(direction, Opcode::Binary, bytes.len())
+        }
     } else {
-        // Binary data is base64: four characters carry three bytes, less
-        // one for each `=` of padding.
+        // Another opcode: its size as if base64 (four characters carry
+        // three bytes, less one for each `=` of padding), no payload.
         let padding = m.data.bytes().rev().take_while(|b| *b == b'=').count();
-        (
-            Opcode::Binary,
-            (m.data.len() / 4 * 3).saturating_sub(padding.min(2)),
-        )
+        let size = (m.data.len() / 4 * 3).saturating_sub(padding.min(2));
+        FrameRecord::new(direction, Opcode::Binary, size)
     };
-    let text = (m.opcode == 1).then_some(m.data.as_str());
-    lane.frame(events, m.at_ns, direction, opcode, size, text);
+    lane.frame(events, m.at_ns, frame);
 }

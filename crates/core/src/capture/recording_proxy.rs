@@ -30,7 +30,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, Mono, Opcode,
+    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, FrameRecord, Mono,
+    Opcode,
 };
 use sockscope_engine::observer::Observer;
 use sockscope_engine::{AdapterKind, SocketId};
@@ -49,6 +50,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::fault::{Fault, FaultAction};
+use super::frame_walk::{FrameWalk, RawFrame};
 use super::lane::{Lane, LaneEvents, side_of};
 use super::{ImportOptions, detect_dialect};
 use crate::CoreError;
@@ -65,6 +67,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const RECORDER_QUEUE: usize = 8192;
 /// URLs whose last observer is kept for the next connection.
 const MAX_URLS: usize = 4096;
+/// Frames after the app's close that one connection keeps to report; more
+/// are counted, not kept.
+const MAX_LATE_FRAMES: usize = 64;
 
 /// How to record. `RecordOptions::default()`: the dialect told from each
 /// connection, no faults, 16 MiB messages, 1024 connections, a `wss://`
@@ -592,10 +597,12 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
     let Ok(client_tcp) = dup(&tcp) else {
         return;
     };
+    let tap = Arc::new(Mutex::new(AppTap::default()));
     let rewind = Rewind {
         prefix: head.bytes,
         at: 0,
         inner: tcp,
+        tap: Some(tap.clone()),
     };
     // Never an error: the answer is the backend's.
     #[allow(clippy::result_large_err)]
@@ -623,7 +630,14 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
         let events = conn.events.take();
         shared.publish(events).await;
     }
-    relay(&shared, conn, client, upstream.0, client_tcp, upstream_tcp).await;
+    let sockets = Sockets {
+        client,
+        upstream: upstream.0,
+        client_tcp,
+        upstream_tcp,
+        tap,
+    };
+    relay(&shared, conn, sockets).await;
 }
 
 type Refusal = ((u16, &'static str), Cause);
@@ -727,12 +741,60 @@ type ClientWs = WebSocketStream<Rewind>;
 type UpstreamWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The app's TCP stream with the bytes already read (the upgrade
-/// request) put back in front, for the WebSocket handshake.
+/// request) put back in front, for the WebSocket handshake; with a tap,
+/// every byte read also goes through its walk.
 #[derive(Debug)]
 pub(super) struct Rewind {
     pub prefix: Vec<u8>,
     pub at: usize,
     pub inner: TcpStream,
+    pub tap: Option<Arc<Mutex<AppTap>>>,
+}
+
+/// The walk over the app's bytes, and the frames it found after the app's
+/// close that are not reported yet. The WebSocket library reads ahead, so
+/// a frame in the same TCP segment as the close is seen here or nowhere.
+#[derive(Debug)]
+pub(super) struct AppTap {
+    walk: FrameWalk,
+    late: Vec<RawFrame>,
+    /// Late frames past [`MAX_LATE_FRAMES`], counted.
+    more: u64,
+}
+
+impl Default for AppTap {
+    fn default() -> AppTap {
+        AppTap {
+            walk: FrameWalk::from_upgrade(),
+            late: Vec::new(),
+            more: 0,
+        }
+    }
+}
+
+impl AppTap {
+    fn feed(&mut self, bytes: &[u8]) {
+        let AppTap { walk, late, more } = self;
+        walk.feed(bytes, |f| {
+            if !f.after_close {
+            } else if late.len() < MAX_LATE_FRAMES {
+                late.push(f);
+            } else {
+                *more += 1;
+            }
+        });
+    }
+
+    fn take(&mut self) -> (Vec<RawFrame>, u64) {
+        (
+            std::mem::take(&mut self.late),
+            std::mem::take(&mut self.more),
+        )
+    }
+}
+
+fn tap_feed(tap: &Mutex<AppTap>, bytes: &[u8]) {
+    tap.lock().unwrap_or_else(|p| p.into_inner()).feed(bytes);
 }
 
 impl AsyncRead for Rewind {
@@ -742,7 +804,8 @@ impl AsyncRead for Rewind {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        if this.at < this.prefix.len() {
+        let before = buf.filled().len();
+        let polled = if this.at < this.prefix.len() {
             let n = buf.remaining().min(this.prefix.len() - this.at);
             buf.put_slice(&this.prefix[this.at..this.at + n]);
             this.at += n;
@@ -750,9 +813,14 @@ impl AsyncRead for Rewind {
                 this.prefix = Vec::new();
                 this.at = 0;
             }
-            return Poll::Ready(Ok(()));
+            Poll::Ready(Ok(()))
+        } else {
+            Pin::new(&mut this.inner).poll_read(cx, buf)
+        };
+        if let (Some(tap), Poll::Ready(Ok(()))) = (&this.tap, &polled) {
+            tap_feed(tap, &buf.filled()[before..]);
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        polled
     }
 }
 
@@ -871,8 +939,19 @@ enum End {
     Shutdown,
 }
 
+/// One connection's two WebSockets, a raw handle on each TCP stream, and
+/// the tap on the app's bytes.
+struct Sockets {
+    client: ClientWs,
+    upstream: UpstreamWs,
+    client_tcp: TcpStream,
+    upstream_tcp: TcpStream,
+    tap: Arc<Mutex<AppTap>>,
+}
+
 struct Relay<'a> {
     shared: &'a Shared,
+    tap: Arc<Mutex<AppTap>>,
     lane: tokio::sync::Mutex<ConnLane>,
     to_app: tokio::sync::Mutex<SplitSink<ClientWs, Message>>,
     to_server: tokio::sync::Mutex<SplitSink<UpstreamWs, Message>>,
@@ -883,18 +962,19 @@ struct Relay<'a> {
     server_done: watch::Sender<bool>,
 }
 
-async fn relay(
-    shared: &Shared,
-    conn: ConnLane,
-    client: ClientWs,
-    upstream: UpstreamWs,
-    client_tcp: TcpStream,
-    upstream_tcp: TcpStream,
-) {
+async fn relay(shared: &Shared, conn: ConnLane, sockets: Sockets) {
+    let Sockets {
+        client,
+        upstream,
+        client_tcp,
+        upstream_tcp,
+        tap,
+    } = sockets;
     let (to_app, from_app) = client.split();
     let (to_server, from_server) = upstream.split();
     let relay = Relay {
         shared,
+        tap,
         lane: tokio::sync::Mutex::new(conn),
         to_app: tokio::sync::Mutex::new(to_app),
         to_server: tokio::sync::Mutex::new(to_server),
@@ -953,7 +1033,11 @@ impl Relay<'_> {
             let current = *mode.borrow_and_update();
             match current {
                 Mode::Stop => break End::Stopped,
-                Mode::Silent => break self.silent(&mut raw, &mut mode, &mut stopped).await,
+                Mode::Silent => {
+                    break self
+                        .silent(direction, &mut raw, &mut mode, &mut stopped)
+                        .await;
+                }
                 Mode::Draining(until) => drain_until = Some(until),
                 Mode::Open => {}
             }
@@ -971,7 +1055,7 @@ impl Relay<'_> {
                 }
                 Some(Err(tungstenite::Error::Protocol(
                     tungstenite::error::ProtocolError::ReceivedAfterClosing,
-                ))) => self.after_own_close(direction).await,
+                ))) if direction == Direction::In => self.after_server_close().await,
                 Some(Err(_)) => break End::Ended,
                 Some(Ok(message)) => self.frame(direction, message, &mut matches).await,
             }
@@ -1014,8 +1098,10 @@ impl Relay<'_> {
     }
 
     /// Reads the app's raw bytes after its close frame was answered, until
-    /// it ends, the relay stops, or [`CLOSE_GRACE`]: each read is a
-    /// `client_frame_after_close` finding (seed 003's race, by the app).
+    /// it ends, the relay stops, or [`CLOSE_GRACE`]. Each frame the tap
+    /// walked past after the close (read ahead by the library, or raw
+    /// here) is a `client_frame_after_close` finding (seed 003's race, by
+    /// the app).
     async fn after_app_close(
         &self,
         raw: &mut TcpStream,
@@ -1027,6 +1113,7 @@ impl Relay<'_> {
         let mut server_done = self.server_done.subscribe();
         let mut shut = false;
         loop {
+            self.report_late_app_frames().await;
             // Once the server's side is over, our end of the app's TCP ends
             // (as a server's does after the close handshake), and the app's
             // end is read until it follows.
@@ -1042,7 +1129,13 @@ impl Relay<'_> {
                 _ = mode.wait_for(|m| *m == Mode::Stop) => None,
                 _ = tokio::time::sleep_until(until) => None,
                 () = done => Some(false),
-                read = raw.read(&mut sink) => matches!(read, Ok(n) if n > 0).then_some(true),
+                read = raw.read(&mut sink) => match read {
+                    Ok(n) if n > 0 => {
+                        tap_feed(&self.tap, &sink[..n]);
+                        Some(true)
+                    }
+                    _ => None,
+                },
             };
             match next {
                 None => return,
@@ -1050,15 +1143,53 @@ impl Relay<'_> {
                     shut = true;
                     let _ = raw.shutdown().await;
                 }
-                Some(true) => self.after_own_close(Direction::Out).await,
+                Some(true) => {}
             }
         }
     }
 
+    /// A finding for each frame the tap found after the app's close.
+    async fn report_late_app_frames(&self) {
+        let (late, more) = self.tap.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if late.is_empty() && more == 0 {
+            return;
+        }
+        let mut conn = self.lane.lock().await;
+        let at = self.shared.now_ns();
+        conn.with_lane(self.shared, None, |lane, events| {
+            let attempt = lane.attempt_number().max(1);
+            for f in &late {
+                let finding = Finding {
+                    class: FindingClass::ClientFrameAfterClose,
+                    attempt,
+                    detail: format!(
+                        "the client sent a {} frame of {} bytes after its own close frame; the proxy did not forward it",
+                        f.opcode, f.size
+                    ),
+                };
+                lane.finding(events, at, finding);
+            }
+            if more > 0 {
+                let finding = Finding {
+                    class: FindingClass::ClientFrameAfterClose,
+                    attempt,
+                    detail: format!(
+                        "the client sent {more} more frames after its own close frame; none was forwarded"
+                    ),
+                };
+                lane.finding(events, at, finding);
+            }
+        });
+        let events = conn.events.take();
+        self.shared.publish(events).await;
+    }
+
     /// Silent: nothing is answered; the side's raw bytes are read and
-    /// thrown away until it ends.
+    /// thrown away until it ends (the app's through the tap, so its walk
+    /// stays in step).
     async fn silent(
         &self,
+        direction: Direction,
         raw: &mut TcpStream,
         mode: &mut watch::Receiver<Mode>,
         stopped: &mut watch::Receiver<bool>,
@@ -1070,31 +1201,26 @@ impl Relay<'_> {
                 _ = mode.wait_for(|m| *m == Mode::Stop) => return End::Stopped,
                 read = raw.read(&mut sink) => match read {
                     Ok(0) | Err(_) => return End::Ended,
+                    Ok(n) if direction == Direction::Out => tap_feed(&self.tap, &sink[..n]),
                     Ok(_) => {}
                 },
             }
         }
     }
 
-    /// A frame a side sent after its own close frame (seed 003's race). The
-    /// WebSocket library drops such a frame unread (the server's), or has
-    /// stopped reading (the app's, read raw), so it is a finding without
-    /// the frame: its opcode and content are not known, and it is not
-    /// forwarded.
-    async fn after_own_close(&self, direction: Direction) {
-        let (class, who) = match direction {
-            Direction::Out => (FindingClass::ClientFrameAfterClose, "the client"),
-            Direction::In => (FindingClass::PeerFrameAfterClose, "the server"),
-        };
+    /// A frame the server sent after its own close frame (seed 003's
+    /// race), as the WebSocket library reports it: it drops such a frame
+    /// unread, so this finding is without the frame (its opcode and content
+    /// are not known), and the frame is not forwarded. The app's are found
+    /// by the tap ([`Self::report_late_app_frames`]).
+    async fn after_server_close(&self) {
         let mut conn = self.lane.lock().await;
         let at = self.shared.now_ns();
         conn.with_lane(self.shared, None, |lane, events| {
             let finding = Finding {
-                class,
+                class: FindingClass::PeerFrameAfterClose,
                 attempt: lane.attempt_number().max(1),
-                detail: format!(
-                    "{who} sent a frame after its own close frame; the proxy cannot read such a frame (its opcode and content are not known) and did not forward it"
-                ),
+                detail: "the server sent a frame after its own close frame; the proxy cannot read such a frame (its opcode and content are not known) and did not forward it".into(),
             };
             lane.finding(events, at, finding);
         });
@@ -1149,11 +1275,18 @@ impl Relay<'_> {
 
     /// One message read: recorded, and carried out with its fault, if any.
     async fn frame(&self, direction: Direction, message: Message, matches: &mut [u64]) {
-        let (opcode, text, size) = match &message {
-            Message::Text(t) => (Opcode::Text, Some(t.as_str()), t.len()),
-            Message::Binary(b) => (Opcode::Binary, None, b.len()),
-            Message::Ping(b) => (Opcode::Ping, None, b.len()),
-            Message::Pong(b) => (Opcode::Pong, None, b.len()),
+        // The record shares the message's buffer, with no copy.
+        let frame = match &message {
+            Message::Text(t) => FrameRecord {
+                text: Some(t.clone().into()),
+                ..FrameRecord::new(direction, Opcode::Text, t.len())
+            },
+            Message::Binary(b) => FrameRecord {
+                binary: Some(b.clone().into()),
+                ..FrameRecord::new(direction, Opcode::Binary, b.len())
+            },
+            Message::Ping(b) => FrameRecord::new(direction, Opcode::Ping, b.len()),
+            Message::Pong(b) => FrameRecord::new(direction, Opcode::Pong, b.len()),
             Message::Close(c) => {
                 if direction == Direction::Out {
                     self.app_closed.store(true, Ordering::Relaxed);
@@ -1171,14 +1304,12 @@ impl Relay<'_> {
             }
             Message::Frame(_) => return,
         };
-        let fault = if matches!(opcode, Opcode::Text | Opcode::Binary) {
-            self.fault_for(direction, text, matches)
+        let fault = if matches!(frame.opcode, Opcode::Text | Opcode::Binary) {
+            self.fault_for(direction, frame.text.as_deref(), matches)
         } else {
             None
         };
-        let text = text.map(str::to_owned);
-        let text = text.as_deref();
-        let record = |fault| self.record_frame(direction, opcode, size, text, fault);
+        let record = |fault| self.record_frame(frame, fault);
         let Some(fault) = fault else {
             // App frames are stamped when read, server frames when handed on.
             if direction == Direction::Out {
@@ -1222,23 +1353,15 @@ impl Relay<'_> {
         }
     }
 
-    async fn record_frame(
-        &self,
-        direction: Direction,
-        opcode: Opcode,
-        size: usize,
-        text: Option<&str>,
-        fault: Option<&Fault>,
-    ) {
+    async fn record_frame(&self, frame: FrameRecord, fault: Option<&Fault>) {
         let mut conn = self.lane.lock().await;
         let at = self.shared.now_ns();
-        let first_app = if direction == Direction::Out {
-            text
-        } else {
-            None
+        let first_app = match frame.direction {
+            Direction::Out => frame.text.clone(),
+            Direction::In => None,
         };
-        conn.with_lane(self.shared, first_app, |lane, events| {
-            lane.frame(events, at, direction, opcode, size, text);
+        conn.with_lane(self.shared, first_app.as_deref(), |lane, events| {
+            lane.frame(events, at, frame);
             if let Some(f) = fault {
                 let finding = Finding {
                     class: FindingClass::ProxyFault,

@@ -18,13 +18,18 @@ pub struct Script {
     pub notes: ScriptNotes,
 }
 
+/// The most zero bytes one binary frame is filled out with: 16 MiB, the
+/// recording proxy's largest message.
+const MAX_ZERO_FILL: usize = 16 * 1024 * 1024;
+
 /// What a replay cannot serve as it was: counted, never guessed at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScriptNotes {
-    /// Text frames whose payload the recorder cut at its cap: served cut.
+    /// Frames whose payload the recorder cut at its cap: a text is served
+    /// cut, a binary payload filled out with zero bytes to its size.
     pub cut_payloads: u64,
-    /// Frames recorded without their payload (binary, or not captured):
-    /// served as that many zero bytes (binary) or an empty text.
+    /// Frames recorded without their payload (not captured): served as an
+    /// empty text, or as zero bytes of the binary frame's size.
     pub missing_payloads: u64,
 }
 
@@ -95,9 +100,9 @@ pub enum Act {
 pub enum ServerFrame {
     /// A text frame.
     Text(String),
-    /// A binary frame of this many bytes (its payload is not recorded:
-    /// zeros).
-    Binary(usize),
+    /// A binary frame: its recorded bytes (secrets masked), or zeros of
+    /// its size where they were not recorded.
+    Binary(Vec<u8>),
     /// A ping (its payload is not recorded: empty).
     Ping,
     /// A close frame with this code, or none (1005).
@@ -234,8 +239,27 @@ impl ScriptBuilder {
                 ServerFrame::Text(text)
             }
             "binary" => {
-                self.notes.missing_payloads += 1;
-                ServerFrame::Binary(usize::try_from(f.size).unwrap_or(0))
+                use base64::Engine as _;
+                // A size past any frame's (a damaged row) fills no further.
+                let size = usize::try_from(f.size).unwrap_or(0).min(MAX_ZERO_FILL);
+                let recorded = f
+                    .payload
+                    .as_deref()
+                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok());
+                let mut bytes = match recorded {
+                    Some(b) if f.payload_truncated => {
+                        self.notes.cut_payloads += 1;
+                        b
+                    }
+                    Some(b) => b,
+                    None => {
+                        self.notes.missing_payloads += 1;
+                        Vec::new()
+                    }
+                };
+                bytes.resize(size.max(bytes.len()), 0);
+                self.bytes += bytes.len();
+                ServerFrame::Binary(bytes)
             }
             "ping" => ServerFrame::Ping,
             "close" => {

@@ -216,6 +216,7 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
                 prefix: head.bytes,
                 at: 0,
                 inner: tcp,
+                tap: None,
             };
             let accepted = tokio::time::timeout(
                 HANDSHAKE_TIMEOUT,
@@ -246,7 +247,7 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
 fn message(frame: &ServerFrame) -> Message {
     match frame {
         ServerFrame::Text(t) => Message::text(t.as_str()),
-        ServerFrame::Binary(n) => Message::binary(vec![0u8; *n]),
+        ServerFrame::Binary(b) => Message::binary(b.clone()),
         ServerFrame::Ping => Message::Ping(Default::default()),
         // Codes that never go in a frame (RFC 6455 7.4.1): a close without one.
         ServerFrame::Close(None | Some(1005 | 1006 | 1015)) => Message::Close(None),
@@ -338,7 +339,7 @@ where
         ) => {
             let (payload, opcode) = match frame {
                 ServerFrame::Text(t) => (t.as_bytes().to_vec(), Data::Text),
-                ServerFrame::Binary(b) => (vec![0u8; *b], Data::Binary),
+                ServerFrame::Binary(b) => (b.clone(), Data::Binary),
                 ServerFrame::Ping => {
                     let mut raw = Vec::new();
                     Frame::ping(Vec::new()).format(&mut raw).map_err(drop)?;
