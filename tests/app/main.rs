@@ -803,18 +803,11 @@ async fn live_follow_and_legend(app: &App) -> anyhow::Result<()> {
 async fn inspector_and_findings(app: &App) -> anyhow::Result<()> {
     let c = &app.client;
     eprintln!("e2e: the inspector");
-    c.find(Locator::Css("#tabs button[data-tab='inspector']"))
-        .await?
-        .click()
-        .await?;
     // The long import runs for minutes: its frames keep coming.
-    app.wait_js(
-        "const s = document.getElementById('inspector-socket'); \
-         const o = [...s.options].find(o => o.textContent.includes(' long ')); \
-         if (!o) return false; \
-         if (s.value !== o.value) { s.value = o.value; s.dispatchEvent(new Event('change')); } \
-         return document.querySelectorAll('#frame-rows tr').length > 5",
-        Duration::from_secs(20),
+    inspect_socket(
+        app,
+        " long ",
+        "return document.querySelectorAll('#frame-rows tr').length > 5",
     )
     .await?;
     let cols = app
@@ -1098,6 +1091,9 @@ async fn racy_job_server(progress: u64) -> anyhow::Result<std::net::SocketAddr> 
     Ok(addr)
 }
 
+/// The token in the recorded binary frame: it never shows.
+const BINARY_SECRET: &str = "e2e-bin-s3cr3t";
+
 /// "record…": the recording proxy in front of a job server. A client that
 /// sends a `ping` before the server's `ready_ack` goes through it; its lane
 /// and the race's finding appear while the connection is still open, and
@@ -1166,6 +1162,13 @@ async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
     )
     .await?;
     app.screenshot("13-recording-live").await?;
+    // A binary frame: MessagePack `{"token": …, "n": 7}`, stored masked.
+    let mut packed = vec![0x82, 0xa5];
+    packed.extend(b"token");
+    packed.push(0xa0 | BINARY_SECRET.len() as u8);
+    packed.extend(BINARY_SECRET.bytes());
+    packed.extend([0xa1, b'n', 0x07]);
+    ws.send(Message::binary(packed)).await?;
     ws.close(None).await?;
     while let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {}
     // Stop: the session is written and opens from the database.
@@ -1199,6 +1202,27 @@ async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
         "lanes: {names:?}"
     );
     app.screenshot("13-recorded").await?;
+    // Its binary frame in the inspector: a hex dump, the token's bytes as `*`.
+    inspect_socket(
+        app,
+        "e2e-rec",
+        "const r = [...document.querySelectorAll('#frame-rows tr')].find(tr => tr.children[2].textContent === 'binary'); \
+         if (!r) return false; r.click(); \
+         const b = document.getElementById('frame-body').textContent; \
+         return b.startsWith('binary, 25 bytes') && b.includes('..token.*****')",
+    )
+    .await?;
+    let body = app
+        .js("return document.getElementById('frame-body').textContent")
+        .await?;
+    anyhow::ensure!(
+        !body
+            .as_str()
+            .unwrap_or_default()
+            .contains(&BINARY_SECRET[..8]),
+        "the token shows: {body}"
+    );
+    app.screenshot("13-recorded-binary").await?;
     // Handed over: the recorded session as HAR (DevTools) and as a trace
     // (Perfetto), from the export menu while it is on view.
     for format in ["har", "perfetto"] {
@@ -1207,8 +1231,8 @@ async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
             let messages = json["log"]["entries"][0]["_webSocketMessages"]
                 .as_array()
                 .map_or(0, Vec::len);
-            // ready, ping, the ack and three events.
-            anyhow::ensure!(messages == 6, "{path}: {messages} messages");
+            // ready, ping, the ack, three events and the binary frame.
+            anyhow::ensure!(messages == 7, "{path}: {messages} messages");
         } else {
             let found = json["traceEvents"].as_array().is_some_and(|e| {
                 e.iter()
@@ -1218,6 +1242,24 @@ async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens the inspector on the socket whose name holds `name_part`, and
+/// waits (20 s at most) until `then` (a script's body) returns true.
+async fn inspect_socket(app: &App, name_part: &str, then: &str) -> anyhow::Result<()> {
+    app.client
+        .find(Locator::Css("#tabs button[data-tab='inspector']"))
+        .await?
+        .click()
+        .await?;
+    let script = format!(
+        "const s = document.getElementById('inspector-socket'); \
+         const o = [...s.options].find(o => o.textContent.includes({name_part:?})); \
+         if (!o) return false; \
+         if (s.value !== o.value) {{ s.value = o.value; s.dispatchEvent(new Event('change')); }} \
+         {then}"
+    );
+    app.wait_js(&script, Duration::from_secs(20)).await
 }
 
 /// Types each `(name, value)` into the form's `input[name=…]`, cleared first.

@@ -423,6 +423,11 @@ function inspectorFilter(): FrameFilter {
 
 function renderInspector(): void {
   if ($("tab-inspector").hidden) switchTab("inspector");
+  followSocketChoice();
+}
+
+/** The inspector shows the socket its select shows (the choices change with the store on view). */
+function followSocketChoice(): void {
   inspector.show(Number($<HTMLSelectElement>("inspector-socket").value), inspectorFilter());
 }
 
@@ -563,6 +568,7 @@ function backToLive(): void {
   store = liveStore;
   inspector.setStore(liveStore);
   fillSocketChoices();
+  followSocketChoice();
   viewingSession = null;
   timeline.setStore(liveStore, null);
   timeline.setLive(true);
@@ -577,6 +583,7 @@ function showStore(s: Store, label: string, now: number | null = null): void {
   store = s;
   inspector.setStore(s);
   fillSocketChoices();
+  followSocketChoice();
   if (now === null) {
     timeline.setLive(false);
     timeline.setStore(s, s.tMax);
