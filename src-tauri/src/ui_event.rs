@@ -120,6 +120,13 @@ pub enum UiBody {
         change: String,
         detail: String,
     },
+    /// An observed connection's upgrade: the answer's status, and both
+    /// sides' headers as `[name, value]`, values redacted.
+    Handshake {
+        status: u16,
+        request_headers: Vec<(String, String)>,
+        response_headers: Vec<(String, String)>,
+    },
 }
 
 /// A socket's state.
@@ -290,6 +297,11 @@ impl UiEvent {
             EventBody::Environment(e) => UiBody::Environment {
                 change: e.change,
                 detail: e.detail,
+            },
+            EventBody::Handshake(h) => UiBody::Handshake {
+                status: h.status,
+                request_headers: h.request_headers,
+                response_headers: h.response_headers,
             },
         };
         Ok(UiEvent {

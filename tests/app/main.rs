@@ -1202,7 +1202,18 @@ async fn record_through_the_proxy(app: &App) -> anyhow::Result<()> {
         "lanes: {names:?}"
     );
     app.screenshot("13-recorded").await?;
-    // Its binary frame in the inspector: a hex dump, the token's bytes as `*`.
+    // The inspector on the recorded connection: first its upgrade, both
+    // sides' headers, the key redacted.
+    inspect_socket(
+        app,
+        "e2e-rec",
+        "const b = document.getElementById('frame-body').textContent; \
+         return b.startsWith('upgrade answered 101') && /sec-websocket-key: \\[REDACTED\\]/i.test(b) \
+           && /sec-websocket-accept: /i.test(b)",
+    )
+    .await?;
+    app.screenshot("13-recorded-upgrade").await?;
+    // Its binary frame: a hex dump, the token's bytes as `*`.
     inspect_socket(
         app,
         "e2e-rec",

@@ -164,6 +164,15 @@ pub(crate) fn planted() -> Value {
             message("receive", 0.004, &ev(3)),
         ],
     )];
+    // The upgrade's headers carry it too.
+    entries[0]["request"]["headers"] = json!([
+        { "name": "Cookie", "value": format!("sid={SECRET}") },
+        { "name": "Authorization", "value": format!("Bearer {SECRET}") },
+        { "name": "User-Agent", "value": "planted-agent" },
+    ]);
+    entries[0]["response"]["headers"] = json!([
+        { "name": "Sec-WebSocket-Accept", "value": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" },
+    ]);
     entries.push(json!({
         "startedDateTime": export::rfc3339(((T0 + 0.5) * 1e9) as i64),
         "time": 3.0,
@@ -227,6 +236,25 @@ async fn a_planted_race_in_a_har_file_is_found_and_its_token_kept_out() {
             .unwrap();
         assert_eq!(last.to, "Closed");
         assert_eq!(last.reason.as_deref(), Some("capture_ended"));
+        // Each attempt's upgrade, the first with its headers, redacted.
+        let handshakes: Vec<_> = all
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Handshake(h) => Some(h.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handshakes.len(), 4);
+        let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        assert_eq!(
+            handshakes[0].request_headers,
+            [
+                pair("Cookie", "[REDACTED]"),
+                pair("Authorization", "[REDACTED]"),
+                pair("User-Agent", "planted-agent"),
+            ]
+        );
+        assert_eq!(handshakes[0].response_headers[0].0, "Sec-WebSocket-Accept");
         // The lane keeps the URL without its query; the token is nowhere.
         let reader = RecordReader::open(&db).unwrap();
         let socket = &reader.sockets(r.session_id).unwrap()[0];

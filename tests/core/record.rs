@@ -952,3 +952,74 @@ async fn binary_frames_are_forwarded_as_sent_and_stored_with_their_secrets_maske
     })
     .await;
 }
+
+/// The upgrade is recorded with both sides' headers: the app's request
+/// (its `Authorization` and key redacted) and the backend's 101, and the
+/// HAR export carries them.
+#[tokio::test]
+async fn the_upgrade_is_recorded_with_its_headers_redacted() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("rec.db");
+        let (upstream, mut conns) = test_server().await;
+        let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
+        let url = format!("ws://{}/ws/headers", proxy.local_addr());
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("authorization", "Bearer hdr-s3cr3t-token".parse().unwrap());
+        headers.insert("x-trace-id", "trace-42".parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut server = conns.recv().await.unwrap();
+        ws.send(Message::text("hello")).await.unwrap();
+        assert!(matches!(server.next().await, Some(Message::Text(_))));
+        let session = proxy.session_id();
+        drop(ws);
+        proxy.finish().await.unwrap();
+
+        let handshakes: Vec<_> = events(&db, session)
+            .into_iter()
+            .filter_map(|e| match e.body {
+                EventBody::Handshake(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(handshakes.len(), 1, "{handshakes:?}");
+        let h = &handshakes[0];
+        assert_eq!(h.status, 101);
+        let request = |name: &str| {
+            h.request_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(request("authorization"), Some("[REDACTED]"));
+        assert_eq!(request("sec-websocket-key"), Some("[REDACTED]"));
+        assert_eq!(request("x-trace-id"), Some("trace-42"));
+        assert_eq!(request("upgrade"), Some("websocket"));
+        assert!(
+            h.response_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-accept")),
+            "{h:?}"
+        );
+        let file = std::fs::read(&db).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&file).contains("hdr-s3cr3t"),
+            "the token is not in the database"
+        );
+
+        let reader = RecordReader::open(&db).unwrap();
+        let mut har = Vec::new();
+        sockscope_recorder::export::write_har(&reader, session, &mut har).unwrap();
+        let har: serde_json::Value = serde_json::from_slice(&har).unwrap();
+        let entry = &har["log"]["entries"][0];
+        assert_eq!(entry["response"]["status"], 101);
+        let sent = entry["request"]["headers"].as_array().unwrap();
+        assert!(
+            sent.contains(&serde_json::json!({"name": "x-trace-id", "value": "trace-42"})),
+            "{sent:?}"
+        );
+    })
+    .await;
+}

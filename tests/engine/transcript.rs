@@ -296,6 +296,7 @@ fn render(out: &mut String, now: Mono, what: &str, fx: &[Effect]) {
                 }
                 EventKind::SocketAdded(_) => "socket_added".into(),
                 EventKind::Environment(c) => format!("environment {c:?}"),
+                EventKind::Handshake(h) => format!("handshake {}", h.status),
                 EventKind::RecordingFailed { reason } => format!("recording_failed {reason}"),
             },
         };

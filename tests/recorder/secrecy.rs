@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sockscope_engine::event::Handshake;
 use sockscope_engine::{Event, EventKind};
 use sockscope_recorder::otel::{OtlpProtocol, Telemetry};
 use sockscope_recorder::{RecordReader, Recorder, RecorderConfig, export};
@@ -61,6 +62,19 @@ async fn a_planted_token_reaches_no_file_trace_export_or_log() {
         let mid = events.len() / 2;
         let mono = events[mid - 1].mono.0;
         events.insert(mid, ev(1, mono, binary_in(packed)));
+        // And in an observed upgrade's headers.
+        let handshake = Handshake {
+            status: 101,
+            request: vec![
+                ("Authorization".into(), format!("Bearer {SECRET}")),
+                ("Cookie".into(), format!("sid={SECRET}")),
+                ("Sec-WebSocket-Protocol".into(), format!("graphql-ws, base64url.bearer.authorization.k8s.io.{SECRET}")),
+                ("Referer".into(), format!("https://app.example/?access_token={SECRET}")),
+                ("User-Agent".into(), "secrecy-test".into()),
+            ],
+            response: vec![("Set-Cookie".into(), format!("sid={SECRET}"))],
+        };
+        events.insert(3, ev(1, events[2].mono.0, EventKind::Handshake(Box::new(handshake))));
 
         let rotel = tokio::task::spawn_blocking(Rotel::start).await.unwrap();
         let telemetry = Telemetry::install(&config_for(&rotel, OtlpProtocol::HttpProtobuf, "sockscope")).unwrap();
@@ -150,6 +164,10 @@ async fn a_planted_token_reaches_no_file_trace_export_or_log() {
             .map(|m| m["data"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(har_binaries, binaries, "HAR carries the binary payload");
+        // The upgrade's headers are there, their secret values redacted.
+        let request = &har["log"]["entries"][0]["request"]["headers"];
+        assert!(request.as_array().unwrap().contains(&serde_json::json!({"name": "User-Agent", "value": "secrecy-test"})), "{request}");
+        assert!(request.as_array().unwrap().contains(&serde_json::json!({"name": "Authorization", "value": "[REDACTED]"})), "{request}");
         for b64 in &binaries {
             use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();

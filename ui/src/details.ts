@@ -1,6 +1,7 @@
 // The details pane's words: an event and its causal chain, told from the
 // track around it. Pure: builds lines, the caller renders them.
 
+import { handshakeLines } from "./inspector";
 import { formatClock, formatDuration } from "./scale";
 import type { Store } from "./store";
 import { type UiEvent, unhandled } from "./types";
@@ -69,6 +70,9 @@ export function detailLines(store: Store, evIndex: number): string[] {
           ? "  engine-wide: the sockets went on; nothing after this was saved"
           : "  engine-wide: every socket was told (network_changed)",
       );
+      break;
+    case "handshake":
+      lines.push(`${handshakeLines(ev)[0]}  ${name}  ${clock}`, ...handshakeLines(ev).slice(1));
       break;
     case "message":
     case "backoff_planned":

@@ -91,6 +91,17 @@ export function frameCells(e: Frame, wallAnchorNs: number): string[] {
   ];
 }
 
+/** An observed upgrade in words: its status, then both sides' headers (values redacted by the recorder). */
+export function handshakeLines(e: EventOf<"handshake">): string[] {
+  return [
+    `upgrade answered ${e.status}`,
+    "  request headers:",
+    ...e.request_headers.map(([k, v]) => `    ${k}: ${v}`),
+    "  answer headers:",
+    ...e.response_headers.map(([k, v]) => `    ${k}: ${v}`),
+  ];
+}
+
 export const ROW_H = 18;
 
 export interface InspectorHooks {
@@ -131,6 +142,7 @@ export class Inspector {
 
   show(socket: number, filter: FrameFilter): void {
     const changed = socket !== this.socket || JSON.stringify(filter) !== JSON.stringify(this.filter);
+    if (socket !== this.socket) this.selected = -1;
     this.socket = socket;
     this.filter = filter;
     this.refresh(changed);
@@ -151,8 +163,16 @@ export class Inspector {
     }
     this.rows = frameRows(this.store, this.socket, this.filter);
     this.spacer.style.height = `${this.rows.rows.length * ROW_H}px`;
+    if (this.selected < 0) this.showUpgrade();
     this.say();
     this.paint();
+  }
+
+  /** With no frame picked, the detail pane shows the socket's observed upgrade, if any. */
+  private showUpgrade(): void {
+    const ev = this.store.tracks.get(this.socket)?.handshakeEv ?? -1;
+    const e = ev >= 0 ? this.store.event(ev) : undefined;
+    this.detail.textContent = e?.kind === "handshake" ? handshakeLines(e).join("\n") : "";
   }
 
   private say(): void {

@@ -136,6 +136,8 @@ export class Track {
   frameT = new NumList(256);
   frameOut: number[] = [];
   frameEv: number[] = [];
+  /** The latest observed upgrade's event index (-1: none; our own sockets have none). */
+  handshakeEv = -1;
   findings: FindingMark[] = [];
   arrows: Arrow[] = [];
   backoffs: BackoffMark[] = [];
@@ -289,6 +291,9 @@ export class Store {
       case "progress":
         if (!tr.progressFirst) tr.progressFirst = { t, done: e.processed };
         tr.progress = { t, done: e.processed, total: e.total, status: e.status };
+        break;
+      case "handshake":
+        tr.handshakeEv = ev;
         break;
       case "heartbeat_answered":
         break;

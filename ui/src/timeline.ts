@@ -799,6 +799,8 @@ export function describeShort(ev: import("./types").UiEvent): string {
       return `added ${ev.name} ${ev.adapter}`;
     case "environment":
       return `${envLabel(ev.change, ev.detail)} · every socket`;
+    case "handshake":
+      return `upgrade answered ${ev.status}`;
     case "message":
     case "backoff_planned":
     case "state_sync":

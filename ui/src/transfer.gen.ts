@@ -42,7 +42,7 @@ detail: string, } | { "kind": "frame", direction: Direction, opcode: string, siz
 /**
  * `address_added`, `address_removed`, `wake`, `recording_failed`.
  */
-change: string, detail: string, });
+change: string, detail: string, } | { "kind": "handshake", status: number, request_headers: Array<[string, string]>, response_headers: Array<[string, string]>, });
 
 /**
  * What happened, by kind.
@@ -55,7 +55,7 @@ detail: string, } | { "kind": "frame", direction: Direction, opcode: string, siz
 /**
  * `address_added`, `address_removed`, `wake`, `recording_failed`.
  */
-change: string, detail: string, };
+change: string, detail: string, } | { "kind": "handshake", status: number, request_headers: Array<[string, string]>, response_headers: Array<[string, string]>, };
 
 /**
  * A socket's state.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALL_FRAMES, frameCells, frameMatches, frameRows, sliceFor } from "../src/inspector";
+import { ALL_FRAMES, frameCells, frameMatches, frameRows, handshakeLines, sliceFor } from "../src/inspector";
 import { Store } from "../src/store";
 import type { EventOf, UiEvent } from "../src/types";
 
@@ -77,5 +77,32 @@ describe("inspector rows", () => {
     expect(sliceFor(0, 180, 18, 20_000, 0)).toEqual([0, 10]);
     expect(sliceFor(18 * 1000, 180, 18, 20_000, 5)).toEqual([995, 1015]);
     expect(sliceFor(0, 180, 18, 3)).toEqual([0, 3]);
+  });
+});
+
+describe("an observed upgrade", () => {
+  it("is kept per socket and told with its headers", () => {
+    const s = new Store();
+    const upgrade: UiEvent = {
+      id: 0,
+      s: 1,
+      t: 500,
+      w: W,
+      kind: "handshake",
+      status: 101,
+      request_headers: [["Upgrade", "websocket"], ["Authorization", "[REDACTED]"]],
+      response_headers: [["Sec-WebSocket-Accept", "x="]],
+    };
+    s.add([frame(2, {}), upgrade, frame(1, {})]);
+    expect(s.tracks.get(1)?.handshakeEv).toBe(1);
+    expect(s.tracks.get(2)?.handshakeEv).toBe(-1);
+    expect(handshakeLines(upgrade as EventOf<"handshake">)).toEqual([
+      "upgrade answered 101",
+      "  request headers:",
+      "    Upgrade: websocket",
+      "    Authorization: [REDACTED]",
+      "  answer headers:",
+      "    Sec-WebSocket-Accept: x=",
+    ]);
   });
 });

@@ -96,6 +96,11 @@ pub enum EventKind {
         /// Round-trip time.
         rtt: Duration,
     },
+    /// The WebSocket upgrade of a connection sockscope observed (the
+    /// recording proxy's, an imported capture's): the request's headers,
+    /// and the answer's status and headers, as they went by. Unscrubbed:
+    /// the recorder redacts them before anything keeps them.
+    Handshake(Box<Handshake>),
     /// The machine's environment changed; every socket was told. Carried
     /// with [`ENGINE_WIDE`] as its socket.
     Environment(EnvironmentChange),
@@ -765,6 +770,17 @@ impl Opcode {
             Opcode::Close => "close",
         }
     }
+}
+
+/// An observed WebSocket upgrade: see [`EventKind::Handshake`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Handshake {
+    /// The answer's HTTP status: 101, or the refusal's.
+    pub status: u16,
+    /// The upgrade request's headers, in order, as (name, value).
+    pub request: Vec<(String, String)>,
+    /// The answer's headers, in order, as (name, value).
+    pub response: Vec<(String, String)>,
 }
 
 /// A frame, as recorded.

@@ -104,6 +104,35 @@ pub fn payload(text: &str, cap: usize) -> (String, bool) {
     (scrubbed[..end].to_owned(), true)
 }
 
+/// Header names whose whole value is a secret, beyond [`is_secret_key`]'s.
+const SECRET_HEADERS: &[&str] = &["set-cookie", "proxy-authorization", "sec-websocket-key"];
+
+/// An HTTP header's value as kept: a secret header's (`Authorization`,
+/// `Cookie`, `X-Api-Key`, …) whole value is [`REDACTED`]; each offered
+/// subprotocol that names a credential (`…bearer…`, `access_token`) is
+/// too, since some apps carry their token there; anything else gets the
+/// free-text scrub.
+pub fn header_value(name: &str, value: &str) -> String {
+    if is_secret_key(name) || SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        return REDACTED.to_owned();
+    }
+    if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+        return value
+            .split(',')
+            .map(|p| {
+                let p = p.trim();
+                if is_secret_key(p) {
+                    REDACTED.to_owned()
+                } else {
+                    free_text(p)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    free_text(value)
+}
+
 /// What each byte of a secret in a binary payload becomes.
 pub const MASK: u8 = b'*';
 
@@ -786,5 +815,33 @@ mod tests {
             proptest::prop_assert_eq!(out.len(), bytes.len());
             proptest::prop_assert!(out.iter().zip(&bytes).all(|(o, b)| o == b || *o == MASK));
         }
+    }
+
+    #[test]
+    fn header_values_lose_credentials_and_keep_the_rest() {
+        assert_eq!(header_value("Authorization", "Bearer abc.def"), REDACTED);
+        assert_eq!(header_value("cookie", "sid=1; theme=dark"), REDACTED);
+        assert_eq!(header_value("Set-Cookie", "sid=1"), REDACTED);
+        assert_eq!(header_value("X-Api-Key", "k-123"), REDACTED);
+        assert_eq!(
+            header_value("Sec-WebSocket-Key", "dGhlIHNhbXBsZQ=="),
+            REDACTED
+        );
+        assert_eq!(
+            header_value(
+                "Sec-WebSocket-Protocol",
+                "base64url.bearer.authorization.k8s.io.c2VjcmV0, v4.channel.k8s.io"
+            ),
+            format!("{REDACTED}, v4.channel.k8s.io")
+        );
+        assert_eq!(header_value("Upgrade", "websocket"), "websocket");
+        assert_eq!(
+            header_value("Host", "api.example.com:443"),
+            "api.example.com:443"
+        );
+        assert_eq!(
+            header_value("Referer", "https://u:pw@app.example/x?token=s3cr3t"),
+            format!("https://{REDACTED}@app.example/x?token={REDACTED}")
+        );
     }
 }

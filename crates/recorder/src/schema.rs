@@ -169,7 +169,7 @@ pub(crate) fn migrate(conn: &mut rusqlite::Connection) -> Result<(), crate::Erro
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 #[cfg(test)]
 mod tests {
@@ -188,6 +188,7 @@ mod tests {
             (2, 0xc0c3_0491_9367_b5ac),
             (3, 0xb475_bf1a_a207_baaa),
             (4, 0x2a85_9a03_08d1_839c),
+            (5, 0x918b_d010_6c29_04a1),
         ];
         for (version, hash) in pinned {
             assert_eq!(

@@ -36,6 +36,11 @@ pub struct WsEntry {
     pub answered_ms: Option<f64>,
     /// The `Sec-WebSocket-Protocol` the server chose, if recorded.
     pub subprotocol: Option<String>,
+    /// The upgrade request's headers as (name, value), as written (the
+    /// recorder redacts them); at most [`MAX_HEADERS`].
+    pub request_headers: Vec<(String, String)>,
+    /// The response's headers, likewise.
+    pub response_headers: Vec<(String, String)>,
     /// The frames, in the file's order.
     pub messages: Vec<WsMessage>,
 }
@@ -102,6 +107,19 @@ struct RawHeader {
 #[derive(Deserialize)]
 struct RawRequest {
     url: String,
+    #[serde(default)]
+    headers: Vec<RawHeader>,
+}
+
+/// Headers kept per side of an entry; the rest are left out.
+pub const MAX_HEADERS: usize = 128;
+
+fn header_pairs(headers: Vec<RawHeader>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .take(MAX_HEADERS)
+        .map(|h| (h.name, h.value))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -374,12 +392,13 @@ fn convert(index: usize, raw: RawEntry) -> Result<Option<WsEntry>, HarError> {
     let status = response
         .as_ref()
         .map_or(0, |r| u16::try_from(r.status).unwrap_or(0));
-    let subprotocol = response.and_then(|r| {
-        r.headers
-            .into_iter()
-            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-protocol"))
-            .map(|h| h.value)
-    });
+    let response_headers = response
+        .map(|r| header_pairs(r.headers))
+        .unwrap_or_default();
+    let subprotocol = response_headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .map(|(_, v)| v.clone());
     let answered_ms = raw.timings.map(|t| {
         [t.blocked, t.dns, t.connect, t.send, t.wait]
             .into_iter()
@@ -399,6 +418,8 @@ fn convert(index: usize, raw: RawEntry) -> Result<Option<WsEntry>, HarError> {
         status,
         answered_ms,
         subprotocol,
+        request_headers: header_pairs(raw.request.headers),
+        response_headers,
         messages: out,
     }))
 }

@@ -12,8 +12,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, Endpoint, Event, EventKind, Finding, FrameRecord, Mono, Opcode,
-    Side, SocketInfo, StateName,
+    Cause, ClosedReason, Direction, Endpoint, Event, EventKind, Finding, FrameRecord, Handshake,
+    Mono, Opcode, Side, SocketInfo, StateName,
 };
 use sockscope_engine::observer::{Observation, Observer, Seen};
 use sockscope_engine::{AdapterKind, SocketId, State};
@@ -169,6 +169,12 @@ impl Lane {
             .observer
             .step(Seen::Attempt { url, token_in_url }, mono_of(at));
         self.observed(events, at, found, None);
+    }
+
+    /// The upgrade request and its answer's status and headers, as seen
+    /// (the recorder redacts the values).
+    pub fn handshake(&mut self, events: &mut LaneEvents, at: i64, handshake: Handshake) {
+        events.push(self.id, at, EventKind::Handshake(Box::new(handshake)));
     }
 
     /// The upgrade was answered with 101.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use sockscope_engine::dialect::DialectOptions;
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, ErrorClass, Event, FrameRecord, Opcode,
+    Cause, ClosedReason, Direction, ErrorClass, Event, FrameRecord, Handshake, Opcode,
 };
 use sockscope_engine::observer::Observer;
 use sockscope_engine::{AdapterKind, SocketId};
@@ -250,7 +250,7 @@ impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
     }
 
     /// One WebSocket entry: one attempt of its URL's lane.
-    fn entry(&mut self, entry: WsEntry) -> Result<(), har::HarError> {
+    fn entry(&mut self, mut entry: WsEntry) -> Result<(), har::HarError> {
         let (url, token_in_url) = sockscope_engine::scrub_url_secrets(&entry.url);
         let first_sent = entry.messages.iter().find(|m| m.sent && m.opcode == 1);
         let adapter = self.options.dialect.unwrap_or_else(|| {
@@ -267,13 +267,21 @@ impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
         // Saturating: a file may say an entry lasted 1e308 ms.
         let mut end = start.saturating_add((entry.time_ms * 1e6) as i64);
         let end_cause;
+        let first = entry.messages.first().map_or(i64::MAX, |m| m.at_ns);
+        let answered = entry
+            .answered_ms
+            .map_or(start, |ms| start.saturating_add((ms * 1e6) as i64))
+            .min(first)
+            .max(start);
+        if entry.status != 0 {
+            let handshake = Handshake {
+                status: entry.status,
+                request: std::mem::take(&mut entry.request_headers),
+                response: std::mem::take(&mut entry.response_headers),
+            };
+            lane.handshake(ev, answered, handshake);
+        }
         if entry.status == 101 {
-            let first = entry.messages.first().map_or(i64::MAX, |m| m.at_ns);
-            let answered = entry
-                .answered_ms
-                .map_or(start, |ms| start.saturating_add((ms * 1e6) as i64))
-                .min(first)
-                .max(start);
             lane.upgraded(ev, answered);
             for m in &entry.messages {
                 message(&mut lane, ev, m);

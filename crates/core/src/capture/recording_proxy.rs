@@ -30,8 +30,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use sockscope_engine::event::{
-    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, FrameRecord, Mono,
-    Opcode,
+    Cause, ClosedReason, Direction, ErrorClass, Event, Finding, FindingClass, FrameRecord,
+    Handshake, Mono, Opcode,
 };
 use sockscope_engine::observer::Observer;
 use sockscope_engine::{AdapterKind, SocketId};
@@ -570,6 +570,10 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
         started,
         upgraded: None,
         subprotocol: head.header("sec-websocket-protocol").map(str::to_owned),
+        handshake: Handshake {
+            request: head.headers.clone(),
+            ..Handshake::default()
+        },
     };
     let upstream = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
@@ -580,14 +584,28 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
         Ok(Ok(pair)) => pair,
         Ok(Err((status, cause))) => {
             answer(&mut tcp, status).await;
+            conn.handshake.status = status.0;
             return conn.refused(&shared, cause).await;
         }
         Err(_) => {
             answer(&mut tcp, (504, "Gateway Timeout")).await;
+            conn.handshake.status = 504;
             let cause = Cause::HandshakeFailed(ErrorClass::Io("timed out".into()));
             return conn.refused(&shared, cause).await;
         }
     };
+    conn.handshake.status = upstream.1.status().as_u16();
+    conn.handshake.response = upstream
+        .1
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let chosen = upstream.1.headers().get("sec-websocket-protocol").cloned();
     if let Some(p) = chosen.as_ref().and_then(|p| p.to_str().ok()) {
         conn.subprotocol = Some(p.to_owned());
@@ -852,6 +870,8 @@ struct ConnLane {
     started: i64,
     upgraded: Option<i64>,
     subprotocol: Option<String>,
+    /// The upgrade as seen, recorded with the lane's attempt.
+    handshake: Handshake,
 }
 
 impl ConnLane {
@@ -877,6 +897,9 @@ impl ConnLane {
                 observer.unwrap_or_else(|| Observer::new(adapter, opts.dialect_options.clone()));
             let mut lane = Lane::open(events, id, self.started, &self.url, nth, observer, adapter);
             lane.attempt(events, self.started, &self.url, self.token_in_url);
+            // A refusal makes the lane as it is answered.
+            let answered = self.upgraded.unwrap_or_else(|| shared.now_ns());
+            lane.handshake(events, answered, std::mem::take(&mut self.handshake));
             if let Some(at) = self.upgraded {
                 lane.upgraded(events, at);
             }

@@ -6,8 +6,9 @@
 //! What HAR has no field for goes in `_`-prefixed fields DevTools ignores:
 //! the socket (`_sockscope`), who closed and with what code, a payload the
 //! recorder did not capture or cut at its cap. Payloads are the stored ones,
-//! already scrubbed. Request and response headers were never recorded, so
-//! both lists are empty.
+//! already scrubbed. Request and response headers are those of the
+//! attempt's `handshake` event (an observed connection's upgrade, values
+//! redacted); the engine's own sockets have none, so their lists are empty.
 //!
 //! Two passes, so memory does not grow with the session: the first finds
 //! each attempt's span from the transitions, the second streams each
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::{JsonItems, export_io, rfc3339};
 use crate::Error;
+use crate::kinds::HandshakeRecord;
 use crate::read::{RecordReader, WindowQuery};
 use crate::record::{EventBody, SocketRecord};
 
@@ -39,6 +41,9 @@ struct Attempt {
     end_wall: i64,
     /// When the upgrade was answered (AwaitingReady or Ready), wall ns.
     upgraded_wall: Option<i64>,
+    /// Monotonic ns of its `handshake` event, if it has one (read again
+    /// when its entry is written, so the list of attempts stays small).
+    handshake_mono: Option<u64>,
     /// From the Closing transition.
     close_code: Option<u16>,
     closed_by: Option<String>,
@@ -86,6 +91,11 @@ fn attempts(reader: &RecordReader, session_id: i64) -> Result<Vec<Attempt>, Erro
     let mut done: Vec<Attempt> = Vec::new();
     let mut open: BTreeMap<u64, Attempt> = BTreeMap::new();
     reader.for_each_event(session_id, |e| {
+        if let EventBody::Handshake(_) = &e.body
+            && let Some(a) = open.get_mut(&e.socket_id)
+        {
+            a.handshake_mono.get_or_insert(e.mono_ns);
+        }
         let EventBody::Transition(t) = &e.body else {
             return Ok(());
         };
@@ -116,6 +126,7 @@ fn attempts(reader: &RecordReader, session_id: i64) -> Result<Vec<Attempt>, Erro
                         end_mono: None,
                         end_wall: e.wall_ns,
                         upgraded_wall: None,
+                        handshake_mono: None,
                         close_code: None,
                         closed_by: None,
                         error: None,
@@ -164,6 +175,34 @@ fn ms(from_wall: i64, to_wall: i64) -> f64 {
     (to_wall - from_wall).max(0) as f64 / 1e6
 }
 
+/// The attempt's `handshake` event, read again at its instant.
+fn handshake(
+    reader: &RecordReader,
+    session_id: i64,
+    a: &Attempt,
+) -> Result<Option<HandshakeRecord>, Error> {
+    let Some(at) = a.handshake_mono else {
+        return Ok(None);
+    };
+    let q = WindowQuery {
+        session_id,
+        sockets: Some(vec![a.socket]),
+        from_mono_ns: at,
+        to_mono_ns: at.saturating_add(1),
+        page_size: 16,
+        after: None,
+        ids: None,
+    };
+    let mut found = None;
+    reader.for_each_in(q, |e| {
+        if let EventBody::Handshake(h) = e.body {
+            found.get_or_insert(h);
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
 /// One attempt's entry, its messages streamed.
 fn write_entry(
     reader: &RecordReader,
@@ -173,19 +212,36 @@ fn write_entry(
     out: &mut impl Write,
 ) -> Result<(), Error> {
     let url = url(socket);
-    let status = if a.upgraded_wall.is_some() { 101 } else { 0 };
+    let handshake = handshake(reader, session_id, a)?;
+    let status = match &handshake {
+        Some(h) => h.status,
+        None if a.upgraded_wall.is_some() => 101,
+        None => 0,
+    };
+    let headers = |pick: fn(&HandshakeRecord) -> &Vec<(String, String)>| -> Value {
+        handshake.as_ref().map_or_else(
+            || json!([]),
+            |h| {
+                Value::from_iter(
+                    pick(h)
+                        .iter()
+                        .map(|(n, v)| json!({ "name": n, "value": v })),
+                )
+            },
+        )
+    };
     let wait = a.upgraded_wall.map_or(-1.0, |w| ms(a.start_wall, w));
     let entry = json!({
         "startedDateTime": rfc3339(a.start_wall),
         "time": ms(a.start_wall, a.end_wall),
         "request": {
             "method": "GET", "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-            "headers": [], "queryString": [], "headersSize": -1, "bodySize": 0,
+            "headers": headers(|h| &h.request_headers), "queryString": [], "headersSize": -1, "bodySize": 0,
         },
         "response": {
             "status": status,
             "statusText": if status == 101 { "Switching Protocols" } else { "" },
-            "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+            "httpVersion": "HTTP/1.1", "cookies": [], "headers": headers(|h| &h.response_headers),
             "content": { "size": 0, "mimeType": "x-unknown" },
             "redirectURL": "", "headersSize": -1, "bodySize": 0,
         },

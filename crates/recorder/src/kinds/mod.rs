@@ -24,6 +24,7 @@ pub mod backoff_planned;
 pub mod environment;
 pub mod finding;
 pub mod frame;
+pub mod handshake;
 pub mod heartbeat_answered;
 pub mod message;
 pub mod progress;
@@ -35,6 +36,7 @@ pub use backoff_planned::BackoffRecord;
 pub use environment::EnvironmentRecord;
 pub use finding::FindingRecord;
 pub use frame::FrameRow;
+pub use handshake::HandshakeRecord;
 pub use heartbeat_answered::HeartbeatRecord;
 pub use message::MessageRecord;
 pub use progress::ProgressRecord;
@@ -183,7 +185,7 @@ macro_rules! kinds {
     };
 }
 
-// In the order their tables were created (schema version 1, then 2).
+// In the order their tables were created (schema version 1, then 2, then 5).
 kinds! {
     /// The socket was added.
     SocketAdded(SocketRecord),
@@ -205,6 +207,8 @@ kinds! {
     HeartbeatAnswered(HeartbeatRecord),
     /// An engine-wide change (socket id 0), drawn on every lane.
     Environment(EnvironmentRecord),
+    /// An observed connection's upgrade (schema version 5).
+    Handshake(HandshakeRecord),
 }
 
 /// An event's row in `events`, for every kind but `frame` (whose columns
@@ -263,6 +267,7 @@ impl EventBody {
             EventKind::Environment(change) => {
                 EventBody::Environment(EnvironmentRecord::new(change))
             }
+            EventKind::Handshake(h) => EventBody::Handshake(HandshakeRecord::new(h)),
             // Engine-wide like the others: a line across every lane where
             // the recording stopped.
             EventKind::RecordingFailed { reason } => {
@@ -482,6 +487,11 @@ mod tests {
             EventBody::Environment(EnvironmentRecord {
                 change: "wake".into(),
                 detail: "suspended 1.000 s".into(),
+            }),
+            EventBody::Handshake(HandshakeRecord {
+                status: 101,
+                request_headers: vec![("Upgrade".into(), "websocket".into())],
+                response_headers: vec![("Sec-WebSocket-Accept".into(), "x=".into())],
             }),
         ]
     }
