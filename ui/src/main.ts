@@ -569,6 +569,8 @@ function backToLive(): void {
   inspector.setStore(liveStore);
   fillSocketChoices();
   followSocketChoice();
+  // The cursor's time was another store's.
+  $("cursor-time").textContent = "";
   viewingSession = null;
   timeline.setStore(liveStore, null);
   timeline.setLive(true);
@@ -584,6 +586,7 @@ function showStore(s: Store, label: string, now: number | null = null): void {
   inspector.setStore(s);
   fillSocketChoices();
   followSocketChoice();
+  $("cursor-time").textContent = "";
   if (now === null) {
     timeline.setLive(false);
     timeline.setStore(s, s.tMax);
@@ -869,7 +872,8 @@ async function start(): Promise<void> {
   timeline.setNow(info.now);
   const mode = $("mode");
   mode.hidden = !info.demo;
-  mode.textContent = "● DEMO: embedded simulator, a new racing job every 5 s";
+  mode.textContent = "● DEMO: a racing job every 5 s";
+  mode.title = "demo mode: an embedded simulator runs a long import, and a new job every 5 s whose faults rotate through the scenario catalog";
   $("session").textContent = `session ${info.session_id}`;
   if (info.warnings.length > 0) status(`config: ${info.warnings.join("; ")}`);
   // A window opened after the failure missed its event.

@@ -97,7 +97,9 @@ export function setupRecord(hooks: RecordHooks): void {
         button.textContent = "■ stop recording";
         button.classList.add("on");
         const state = byId("record-state");
-        state.textContent = `● REC ${r.listen} → ${r.upstream}`;
+        // Short in the bar (the timeline's label has the upstream too); whole on hover.
+        state.textContent = `● REC ${r.listen}`;
+        state.title = `recording ${r.listen} → ${r.upstream} into session ${r.session_id}`;
         state.hidden = false;
         document.body.dataset.recording = String(r.session_id);
         document.body.dataset.recordingListen = r.listen;

@@ -149,6 +149,15 @@ function pad(n: number, w: number): string {
 }
 
 /** A wall-clock label whose precision follows the tick step (UTC-free: local time). */
+/**
+ * An axis tick's label: the wall clock when the data has an anchor, else
+ * the time from the view's origin (`+30.4 s`), since a clock read from no
+ * anchor would show times near 1970.
+ */
+export function axisLabel(t: number, anchorNs: number | null, step: number, tzOffsetMin?: number): string {
+  return anchorNs === null ? `+${formatDuration(t)}` : formatClock(t + anchorNs, step, tzOffsetMin);
+}
+
 export function formatClock(wallNs: number, step: number, tzOffsetMin = new Date().getTimezoneOffset()): string {
   // Whole ns: a tick at 0.999… of a unit must not read one unit early.
   const localNs = Math.round(wallNs) - tzOffsetMin * 60e9;

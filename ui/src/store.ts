@@ -182,6 +182,10 @@ export class Store {
   /** Wall ns at mono 0, modulo a day (`wallAnchor`), from the first event. */
   wallAnchorNs = 0;
   private anchored = false;
+  /** Whether an event has set the wall clock anchor (an empty session has none). */
+  get isAnchored(): boolean {
+    return this.anchored;
+  }
   /** Bumped on every change, so views can skip redraws. */
   version = 0;
 

@@ -3,7 +3,7 @@
 
 import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, ellipsize, envLineAt, envLines, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
-import { type TimeScale, LIVE_WINDOW_NS, clampNsPerPx, fitData, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
+import { type TimeScale, LIVE_WINDOW_NS, axisLabel, clampNsPerPx, fitData, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
 import { ENGINE_WIDE, unhandled } from "./types";
 
@@ -483,7 +483,7 @@ export class Timeline {
       ctx.lineTo(x, H);
       ctx.stroke();
       ctx.fillStyle = pal.dim;
-      ctx.fillText(formatClock(t + this.store.wallAnchorNs, step), x + 3, AXIS_H / 2);
+      ctx.fillText(axisLabel(t, this.store.isAnchored ? this.store.wallAnchorNs : null, step), x + 3, AXIS_H / 2);
     }
   }
 
@@ -596,7 +596,7 @@ export class Timeline {
   markAt(p: Pick, t: number): void {
     this.markT = t;
     this.focus(p, t);
-    this.hooks.onCursor(formatClock(t + this.store.wallAnchorNs, 1));
+    this.hooks.onCursor(axisLabel(t, this.store.isAnchored ? this.store.wallAnchorNs : null, 1));
   }
 
   private drawMark(H: number): void {
@@ -733,7 +733,7 @@ export class Timeline {
       this.cursorX = x - this.gutter >= 0 ? x - this.gutter : null;
       if (this.cursorX !== null) {
         const t = tOf(this.scale, this.cursorX);
-        this.hooks.onCursor(formatClock(t + this.store.wallAnchorNs, 1));
+        this.hooks.onCursor(axisLabel(t, this.store.isAnchored ? this.store.wallAnchorNs : null, 1));
       }
       const d = this.drag;
       if (d) {

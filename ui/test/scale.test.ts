@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, wallAnchor, xOf, zoomAt } from "../src/scale";
+import { axisLabel, LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, wallAnchor, xOf, zoomAt } from "../src/scale";
 import { Store } from "../src/store";
 import type { UiEvent } from "../src/types";
 
@@ -159,3 +159,14 @@ describe("tick labels on a real wall clock", () => {
     expect(formatClock(wallAnchor(w, 20 * NS.h), NS.s, 0)).toBe("18:30:00");
   });
 });
+
+describe("axis labels", () => {
+  it("read the wall clock with an anchor, the time from the origin without one", () => {
+    const anchor = Date.UTC(2026, 11, 5, 10, 42, 3) * 1e6;
+    expect(axisLabel(120 * NS.ms, anchor, NS.ms, 0)).toBe("10:42:03.120");
+    // An empty session has no anchor: not a clock near 1970.
+    expect(axisLabel(30.4 * NS.s, null, NS.ms, 0)).toBe(`+${formatDuration(30.4 * NS.s)}`);
+    expect(axisLabel(30.4 * NS.s, null, NS.ms, 0)).not.toMatch(/^00:00/);
+  });
+});
+
