@@ -789,6 +789,18 @@ async fn a_frame_the_server_sends_after_its_own_close_is_found_and_not_forwarded
             findings(&db, session),
             [("peer_frame_after_close".to_owned(), "peer".to_owned())]
         );
+        // Over ws:// the proxy walked the server's bytes: the frame is named.
+        let details: Vec<String> = events(&db, session)
+            .into_iter()
+            .filter_map(|e| match e.body {
+                EventBody::Finding(f) => Some(f.detail),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            details[0].contains("a text frame of 4 bytes"),
+            "{details:?}"
+        );
         let texts: Vec<_> = frames(&db, session)
             .into_iter()
             .filter_map(|(_, _, _, payload)| payload)

@@ -580,7 +580,7 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
         connect_upstream(&shared, &head, &target_url),
     )
     .await;
-    let (upstream, upstream_tcp) = match upstream {
+    let (upstream, upstream_tcp, server_tap) = match upstream {
         Ok(Ok(pair)) => pair,
         Ok(Err((status, cause))) => {
             answer(&mut tcp, status).await;
@@ -615,12 +615,12 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
     let Ok(client_tcp) = dup(&tcp) else {
         return;
     };
-    let tap = Arc::new(Mutex::new(AppTap::default()));
+    let app_tap = Arc::new(Mutex::new(Tap::default()));
     let rewind = Rewind {
         prefix: head.bytes,
         at: 0,
         inner: tcp,
-        tap: Some(tap.clone()),
+        tap: Some(app_tap.clone()),
     };
     // Never an error: the answer is the backend's.
     #[allow(clippy::result_large_err)]
@@ -653,7 +653,8 @@ async fn connection(shared: Arc<Shared>, mut tcp: TcpStream) {
         upstream: upstream.0,
         client_tcp,
         upstream_tcp,
-        tap,
+        app_tap,
+        server_tap,
     };
     relay(&shared, conn, sockets).await;
 }
@@ -669,6 +670,7 @@ async fn connect_upstream(
     (
         (UpstreamWs, tungstenite::handshake::client::Response),
         TcpStream,
+        Option<Arc<Mutex<Tap>>>,
     ),
     Refusal,
 > {
@@ -711,16 +713,24 @@ async fn connect_upstream(
         .map_err(|e| bad_gateway(e.kind().to_string()))?;
     let _ = tcp.set_nodelay(true);
     let raw = dup(&tcp).map_err(|e| bad_gateway(e.kind().to_string()))?;
+    // Over TLS the bytes under the library are ciphertext: no walk.
+    let tap = (uri.scheme_str() != Some("wss")).then(|| Arc::new(Mutex::new(Tap::default())));
+    let stream = Rewind {
+        prefix: Vec::new(),
+        at: 0,
+        inner: tcp,
+        tap: tap.clone(),
+    };
     let config = ws_config(shared.options.max_message_bytes);
     match tokio_tungstenite::client_async_tls_with_config(
         request,
-        tcp,
+        stream,
         Some(config),
         Some(shared.connector.clone()),
     )
     .await
     {
-        Ok(pair) => Ok((pair, raw)),
+        Ok(pair) => Ok((pair, raw, tap)),
         Err(tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
             Err((
@@ -756,7 +766,7 @@ fn dup(tcp: &TcpStream) -> std::io::Result<TcpStream> {
 }
 
 type ClientWs = WebSocketStream<Rewind>;
-type UpstreamWs = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type UpstreamWs = WebSocketStream<MaybeTlsStream<Rewind>>;
 
 /// The app's TCP stream with the bytes already read (the upgrade
 /// request) put back in front, for the WebSocket handshake; with a tap,
@@ -766,23 +776,24 @@ pub(super) struct Rewind {
     pub prefix: Vec<u8>,
     pub at: usize,
     pub inner: TcpStream,
-    pub tap: Option<Arc<Mutex<AppTap>>>,
+    pub tap: Option<Arc<Mutex<Tap>>>,
 }
 
-/// The walk over the app's bytes, and the frames it found after the app's
-/// close that are not reported yet. The WebSocket library reads ahead, so
-/// a frame in the same TCP segment as the close is seen here or nowhere.
+/// The walk over one side's bytes (the app's; the server's over `ws://`),
+/// and the frames it found after that side's close that are not reported
+/// yet. The WebSocket library reads ahead and drops what follows a close
+/// unread, so such a frame's opcode and size are known here or nowhere.
 #[derive(Debug)]
-pub(super) struct AppTap {
+pub(super) struct Tap {
     walk: FrameWalk,
     late: Vec<RawFrame>,
     /// Late frames past [`MAX_LATE_FRAMES`], counted.
     more: u64,
 }
 
-impl Default for AppTap {
-    fn default() -> AppTap {
-        AppTap {
+impl Default for Tap {
+    fn default() -> Tap {
+        Tap {
             walk: FrameWalk::from_upgrade(),
             late: Vec::new(),
             more: 0,
@@ -790,9 +801,9 @@ impl Default for AppTap {
     }
 }
 
-impl AppTap {
+impl Tap {
     fn feed(&mut self, bytes: &[u8]) {
-        let AppTap { walk, late, more } = self;
+        let Tap { walk, late, more } = self;
         walk.feed(bytes, |f| {
             if !f.after_close {
             } else if late.len() < MAX_LATE_FRAMES {
@@ -811,7 +822,7 @@ impl AppTap {
     }
 }
 
-fn tap_feed(tap: &Mutex<AppTap>, bytes: &[u8]) {
+fn tap_feed(tap: &Mutex<Tap>, bytes: &[u8]) {
     tap.lock().unwrap_or_else(|p| p.into_inner()).feed(bytes);
 }
 
@@ -963,18 +974,20 @@ enum End {
 }
 
 /// One connection's two WebSockets, a raw handle on each TCP stream, and
-/// the tap on the app's bytes.
+/// the taps on the app's bytes and (over `ws://`) the server's.
 struct Sockets {
     client: ClientWs,
     upstream: UpstreamWs,
     client_tcp: TcpStream,
     upstream_tcp: TcpStream,
-    tap: Arc<Mutex<AppTap>>,
+    app_tap: Arc<Mutex<Tap>>,
+    server_tap: Option<Arc<Mutex<Tap>>>,
 }
 
 struct Relay<'a> {
     shared: &'a Shared,
-    tap: Arc<Mutex<AppTap>>,
+    app_tap: Arc<Mutex<Tap>>,
+    server_tap: Option<Arc<Mutex<Tap>>>,
     lane: tokio::sync::Mutex<ConnLane>,
     to_app: tokio::sync::Mutex<SplitSink<ClientWs, Message>>,
     to_server: tokio::sync::Mutex<SplitSink<UpstreamWs, Message>>,
@@ -991,13 +1004,15 @@ async fn relay(shared: &Shared, conn: ConnLane, sockets: Sockets) {
         upstream,
         client_tcp,
         upstream_tcp,
-        tap,
+        app_tap,
+        server_tap,
     } = sockets;
     let (to_app, from_app) = client.split();
     let (to_server, from_server) = upstream.split();
     let relay = Relay {
         shared,
-        tap,
+        app_tap,
+        server_tap,
         lane: tokio::sync::Mutex::new(conn),
         to_app: tokio::sync::Mutex::new(to_app),
         to_server: tokio::sync::Mutex::new(to_server),
@@ -1085,6 +1100,9 @@ impl Relay<'_> {
         };
         let at = self.shared.now_ns();
         if direction == Direction::In {
+            // Frames the library read ahead after the server's close and
+            // never reported.
+            self.report_late_frames(Direction::In).await;
             self.server_done.send_replace(true);
         }
         if direction == Direction::Out
@@ -1136,7 +1154,7 @@ impl Relay<'_> {
         let mut server_done = self.server_done.subscribe();
         let mut shut = false;
         loop {
-            self.report_late_app_frames().await;
+            self.report_late_frames(Direction::Out).await;
             // Once the server's side is over, our end of the app's TCP ends
             // (as a server's does after the close handshake), and the app's
             // end is read until it follows.
@@ -1154,7 +1172,7 @@ impl Relay<'_> {
                 () = done => Some(false),
                 read = raw.read(&mut sink) => match read {
                     Ok(n) if n > 0 => {
-                        tap_feed(&self.tap, &sink[..n]);
+                        tap_feed(&self.app_tap, &sink[..n]);
                         Some(true)
                     }
                     _ => None,
@@ -1171,40 +1189,46 @@ impl Relay<'_> {
         }
     }
 
-    /// A finding for each frame the tap found after the app's close.
-    async fn report_late_app_frames(&self) {
-        let (late, more) = self.tap.lock().unwrap_or_else(|p| p.into_inner()).take();
+    /// A finding for each frame a side's tap found after that side's
+    /// close (seed 003's race): the app's (`client_frame_after_close`) or
+    /// the server's (`peer_frame_after_close`). Returns how many; none
+    /// without a tap.
+    async fn report_late_frames(&self, direction: Direction) -> usize {
+        let tap = match direction {
+            Direction::Out => Some(&self.app_tap),
+            Direction::In => self.server_tap.as_ref(),
+        };
+        let Some(tap) = tap else {
+            return 0;
+        };
+        let (late, more) = tap.lock().unwrap_or_else(|p| p.into_inner()).take();
         if late.is_empty() && more == 0 {
-            return;
+            return 0;
         }
+        let (class, who) = match direction {
+            Direction::Out => (FindingClass::ClientFrameAfterClose, "the client"),
+            Direction::In => (FindingClass::PeerFrameAfterClose, "the server"),
+        };
         let mut conn = self.lane.lock().await;
         let at = self.shared.now_ns();
         conn.with_lane(self.shared, None, |lane, events| {
             let attempt = lane.attempt_number().max(1);
-            for f in &late {
+            let details = late
+                .iter()
+                .map(|f| format!("{who} sent a {} frame of {} bytes after its own close frame; the proxy did not forward it", f.opcode, f.size))
+                .chain((more > 0).then(|| format!("{who} sent {more} more frames after its own close frame; none was forwarded")));
+            for detail in details {
                 let finding = Finding {
-                    class: FindingClass::ClientFrameAfterClose,
+                    class,
                     attempt,
-                    detail: format!(
-                        "the client sent a {} frame of {} bytes after its own close frame; the proxy did not forward it",
-                        f.opcode, f.size
-                    ),
-                };
-                lane.finding(events, at, finding);
-            }
-            if more > 0 {
-                let finding = Finding {
-                    class: FindingClass::ClientFrameAfterClose,
-                    attempt,
-                    detail: format!(
-                        "the client sent {more} more frames after its own close frame; none was forwarded"
-                    ),
+                    detail,
                 };
                 lane.finding(events, at, finding);
             }
         });
         let events = conn.events.take();
         self.shared.publish(events).await;
+        late.len() + usize::from(more > 0)
     }
 
     /// Silent: nothing is answered; the side's raw bytes are read and
@@ -1224,7 +1248,7 @@ impl Relay<'_> {
                 _ = mode.wait_for(|m| *m == Mode::Stop) => return End::Stopped,
                 read = raw.read(&mut sink) => match read {
                     Ok(0) | Err(_) => return End::Ended,
-                    Ok(n) if direction == Direction::Out => tap_feed(&self.tap, &sink[..n]),
+                    Ok(n) if direction == Direction::Out => tap_feed(&self.app_tap, &sink[..n]),
                     Ok(_) => {}
                 },
             }
@@ -1233,10 +1257,13 @@ impl Relay<'_> {
 
     /// A frame the server sent after its own close frame (seed 003's
     /// race), as the WebSocket library reports it: it drops such a frame
-    /// unread, so this finding is without the frame (its opcode and content
-    /// are not known), and the frame is not forwarded. The app's are found
-    /// by the tap ([`Self::report_late_app_frames`]).
+    /// unread and it is not forwarded. Over `ws://` the server's tap has
+    /// walked it, so the finding names its opcode and size; over `wss://`
+    /// they are not known.
     async fn after_server_close(&self) {
+        if self.report_late_frames(Direction::In).await > 0 {
+            return;
+        }
         let mut conn = self.lane.lock().await;
         let at = self.shared.now_ns();
         conn.with_lane(self.shared, None, |lane, events| {
