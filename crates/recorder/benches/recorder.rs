@@ -190,6 +190,59 @@ fn main() {
         "query: paging 2 sockets' {n} events in pages of 1000: {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
+    scrub_costs(total);
+}
+
+/// The scrub of a captured binary payload beside a text one of the same
+/// size (4 KiB, the cap), alternating, `total / 10` of each: what storing
+/// binary payloads costs per frame against what text ones already do.
+fn scrub_costs(total: u64) {
+    use sockscope_recorder::redact;
+    let n = (total / 10).max(100);
+    let mut text = String::from(
+        r#"{"v":1,"type":"job_progress","seq":7,"payload":{"token":"t0k-abc","rows":["#,
+    );
+    while text.len() < 4000 {
+        text.push_str(r#"{"id":12345,"name":"a row of the import","ok":true},"#);
+    }
+    text.push_str("{}]}}");
+    // MessagePack-like: keyed strings, numbers, printable runs, a token.
+    let mut binary = vec![0x83, 0xa5];
+    binary.extend(b"token");
+    binary.push(0xa7);
+    binary.extend(b"t0k-abc");
+    while binary.len() < text.len() {
+        binary.extend([0xa2, b'i', b'd', 0xcd, 0x30, 0x39, 0xa4]);
+        binary.extend(b"name");
+        binary.push(0xb3);
+        binary.extend(b"a row of the import");
+    }
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e9 / n as f64
+    };
+    let (mut b, mut s) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        b.push(time(&|| {
+            std::hint::black_box(redact::binary_payload(std::hint::black_box(&binary), 4096));
+        }));
+        s.push(time(&|| {
+            std::hint::black_box(redact::payload(std::hint::black_box(&text), 4096));
+        }));
+    }
+    b.sort_by(f64::total_cmp);
+    s.sort_by(f64::total_cmp);
+    println!(
+        "scrub: {} B binary payload {:.1} µs, {} B text (JSON) payload {:.1} µs, median of 3 × {n}; binary / text {:.2}",
+        binary.len(),
+        b[1] / 1e3,
+        text.len(),
+        s[1] / 1e3,
+        b[1] / s[1]
+    );
 }
 
 /// One recorder run: every event through the channel into a fresh file,
