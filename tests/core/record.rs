@@ -124,8 +124,22 @@ async fn record(upstream: &str, db: &Path, faults: &[&str]) -> RecordingProxy {
 }
 
 async fn app(proxy: &RecordingProxy, path: &str) -> AppWs {
+    app_with_headers(proxy, path, &[]).await
+}
+
+/// The app's connection, its upgrade request carrying `headers`.
+async fn app_with_headers(
+    proxy: &RecordingProxy,
+    path: &str,
+    headers: &[(&'static str, &str)],
+) -> AppWs {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let url = format!("ws://{}{path}", proxy.local_addr());
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
 /// One connection through a recording proxy in front of [`test_server`]:
@@ -138,12 +152,12 @@ struct Through {
     server: ServerConn,
 }
 
-async fn through_proxy(path: &str) -> Through {
+async fn through_proxy(path: &str, headers: &[(&'static str, &str)]) -> Through {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("rec.db");
     let (upstream, mut conns) = test_server().await;
     let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
-    let ws = app(&proxy, path).await;
+    let ws = app_with_headers(&proxy, path, headers).await;
     let server = conns.recv().await.unwrap();
     Through {
         _dir: dir,
@@ -836,7 +850,7 @@ async fn app_frame_after_close(text: &str, same_segment: bool) {
         proxy,
         mut ws,
         mut server,
-    } = through_proxy("/ws/progress?jobId=j1").await;
+    } = through_proxy("/ws/progress?jobId=j1", &[]).await;
     // Subscribed before the app closes: nothing is published before then.
     let mut live = proxy.subscribe_live();
     let MaybeTlsStream::Plain(tcp) = ws.get_mut() else {
@@ -901,7 +915,7 @@ async fn app_frame_after_close(text: &str, same_segment: bool) {
 async fn binary_frames_are_forwarded_as_sent_and_stored_with_their_secrets_masked() {
     use base64::Engine as _;
     bounded(async {
-        let mut t = through_proxy("/ws/bin").await;
+        let mut t = through_proxy("/ws/bin", &[]).await;
         // MessagePack {"token": "bin-s3cr3t-77", "n": 7}.
         let mut packed = vec![0x82, 0xa5];
         packed.extend(b"token");
@@ -970,24 +984,18 @@ async fn binary_frames_are_forwarded_as_sent_and_stored_with_their_secrets_maske
 /// HAR export carries them.
 #[tokio::test]
 async fn the_upgrade_is_recorded_with_its_headers_redacted() {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     bounded(async {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("rec.db");
-        let (upstream, mut conns) = test_server().await;
-        let proxy = record(&format!("ws://{upstream}"), &db, &[]).await;
-        let url = format!("ws://{}/ws/headers", proxy.local_addr());
-        let mut request = url.into_client_request().unwrap();
-        let headers = request.headers_mut();
-        headers.insert("authorization", "Bearer hdr-s3cr3t-token".parse().unwrap());
-        headers.insert("x-trace-id", "trace-42".parse().unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut server = conns.recv().await.unwrap();
-        ws.send(Message::text("hello")).await.unwrap();
-        assert!(matches!(server.next().await, Some(Message::Text(_))));
-        let session = proxy.session_id();
-        drop(ws);
-        proxy.finish().await.unwrap();
+        let headers = [
+            ("authorization", "Bearer hdr-s3cr3t-token"),
+            ("x-trace-id", "trace-42"),
+        ];
+        let mut t = through_proxy("/ws/headers", &headers).await;
+        t.ws.send(Message::text("hello")).await.unwrap();
+        assert!(matches!(t.server.next().await, Some(Message::Text(_))));
+        let session = t.proxy.session_id();
+        drop(t.ws);
+        t.proxy.finish().await.unwrap();
+        let db = t.db;
 
         let handshakes: Vec<_> = events(&db, session)
             .into_iter()

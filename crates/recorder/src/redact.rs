@@ -93,15 +93,22 @@ pub fn payload(text: &str, cap: usize) -> (String, bool) {
         Err(_) => free_text(text),
     };
     // Strings a JSON walk leaves alone (a token under an innocent key).
-    let scrubbed = patterns(&scrubbed);
-    if scrubbed.len() <= cap {
-        return (scrubbed, false);
+    let mut scrubbed = patterns(&scrubbed);
+    let cut = cut_to(&mut scrubbed, cap);
+    (scrubbed, cut)
+}
+
+/// Cuts `s` to at most `cap` bytes, on a char boundary; whether it was cut.
+pub(crate) fn cut_to(s: &mut String, cap: usize) -> bool {
+    if s.len() <= cap {
+        return false;
     }
     let mut end = cap;
-    while !scrubbed.is_char_boundary(end) {
+    while !s.is_char_boundary(end) {
         end -= 1;
     }
-    (scrubbed[..end].to_owned(), true)
+    s.truncate(end);
+    true
 }
 
 /// Header names whose whole value is a secret, beyond [`is_secret_key`]'s.

@@ -283,9 +283,9 @@ impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
         }
         if entry.status == 101 {
             lane.upgraded(ev, answered);
-            for m in &entry.messages {
-                message(&mut lane, ev, m);
+            for m in std::mem::take(&mut entry.messages) {
                 end = end.max(m.at_ns);
+                message(&mut lane, ev, m);
             }
             end_cause = Cause::NotCaptured;
         } else {
@@ -342,22 +342,25 @@ impl<S: FnMut(Event) -> Result<(), har::HarError>> Lanes<S> {
     }
 }
 
-/// One message of an entry: a data frame.
-fn message(lane: &mut Lane, events: &mut LaneEvents, m: &WsMessage) {
+/// One message of an entry: a data frame, its payload moved, not copied.
+fn message(lane: &mut Lane, events: &mut LaneEvents, m: WsMessage) {
     let direction = if m.sent {
         Direction::Out
     } else {
         Direction::In
     };
+    let at = m.at_ns;
     let frame = if m.opcode == 1 {
+        let size = m.data.len();
         FrameRecord {
-            text: Some(m.data.as_str().into()),
-            ..FrameRecord::new(direction, Opcode::Text, m.data.len())
+            text: Some(m.data.into()),
+            ..FrameRecord::new(direction, Opcode::Text, size)
         }
-    } else if let Some(bytes) = &m.binary {
+    } else if let Some(bytes) = m.binary {
+        let size = bytes.len();
         FrameRecord {
-            binary: Some(bytes.clone().into()),
-            ..FrameRecord::new(direction, Opcode::Binary, bytes.len())
+            binary: Some(bytes.into()),
+            ..FrameRecord::new(direction, Opcode::Binary, size)
         }
     } else {
         // Another opcode: its size as if base64 (four characters carry
@@ -366,5 +369,5 @@ fn message(lane: &mut Lane, events: &mut LaneEvents, m: &WsMessage) {
         let size = (m.data.len() / 4 * 3).saturating_sub(padding.min(2));
         FrameRecord::new(direction, Opcode::Binary, size)
     };
-    lane.frame(events, m.at_ns, frame);
+    lane.frame(events, at, frame);
 }

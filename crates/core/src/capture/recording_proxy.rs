@@ -805,11 +805,10 @@ impl Tap {
     fn feed(&mut self, bytes: &[u8]) {
         let Tap { walk, late, more } = self;
         walk.feed(bytes, |f| {
-            if !f.after_close {
-            } else if late.len() < MAX_LATE_FRAMES {
-                late.push(f);
-            } else {
-                *more += 1;
+            match (f.after_close, late.len() < MAX_LATE_FRAMES) {
+                (false, _) => {}
+                (true, true) => late.push(f),
+                (true, false) => *more += 1,
             }
         });
     }

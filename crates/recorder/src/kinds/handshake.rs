@@ -42,13 +42,7 @@ fn headers(all: &[(String, String)]) -> Vec<(String, String)> {
         .take(MAX_HEADERS)
         .map(|(name, value)| {
             let mut v = redact::header_value(name, value);
-            if v.len() > MAX_HEADER_VALUE {
-                let mut end = MAX_HEADER_VALUE;
-                while !v.is_char_boundary(end) {
-                    end -= 1;
-                }
-                v.truncate(end);
-            }
+            redact::cut_to(&mut v, MAX_HEADER_VALUE);
             (redact::free_text(name), v)
         })
         .collect()
