@@ -23,16 +23,33 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<AppArgs, String> {
     Ok(a)
 }
 
-/// WebKitGTK's DMA-BUF renderer takes ~1 s to the first frame where there is
-/// no GPU to share buffers with (a VM, a remote X display, Xvfb): the start's
-/// figure, docs/benchmarks.md. The app runs with the older renderer unless
-/// the user chose (set the variable, to 0 for the DMA-BUF one). The variable
-/// must be there before WebKit starts, so the process starts again with it.
+/// Settings WebKitGTK reads from the environment once, at its start, so the
+/// process starts again with those the user did not set (a user's own value
+/// wins; set one to WebKit's default to undo it):
+/// - `WEBKIT_DISABLE_DMABUF_RENDERER=1`: the DMA-BUF renderer takes ~1 s to
+///   the first frame where there is no GPU to share buffers with (a VM, a
+///   remote X display, Xvfb): the start's figure.
+/// - `JSC_useGenerationalGC=0`: every collection of the page's script heap
+///   is a full one. With young-generation collections only, the script
+///   wrappers of DOM nodes and responses the window let go of were kept
+///   until a rare full collection, and the web process grew ~4 MiB a minute
+///   in the demo; the heap is ~10 MB, so a full collection costs little.
+///
+/// Both figures are in docs/benchmarks.md (issue 16).
 #[cfg(target_os = "linux")]
-fn with_webkit_renderer_chosen() {
+const WEBKIT_ENV: [(&str, &str); 2] = [
+    ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+    ("JSC_useGenerationalGC", "0"),
+];
+
+#[cfg(target_os = "linux")]
+fn with_webkit_settings_chosen() {
     use std::os::unix::process::CommandExt;
-    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
-    if std::env::var_os(VAR).is_some() {
+    let unset: Vec<_> = WEBKIT_ENV
+        .iter()
+        .filter(|(var, _)| std::env::var_os(var).is_none())
+        .collect();
+    if unset.is_empty() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -40,15 +57,17 @@ fn with_webkit_renderer_chosen() {
     };
     let err = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
-        .env(VAR, "1")
+        .envs(unset.iter().map(|(var, value)| (var, value)))
         .exec();
-    // Only on failure: go on with WebKit's default.
-    eprintln!("sockscope-app: starting with {VAR}=1 failed ({err}); going on without it");
+    // Only on failure: go on with WebKit's defaults.
+    eprintln!(
+        "sockscope-app: starting with WebKit's settings failed ({err}); going on without them"
+    );
 }
 
 fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
-    with_webkit_renderer_chosen();
+    with_webkit_settings_chosen();
     sockscope_recorder::logging::init_stderr("info,tao=warn,wry=warn");
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,

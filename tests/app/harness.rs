@@ -212,8 +212,9 @@ impl App {
             .env("SOCKSCOPE_EXPORT_DIR", &export_dir)
             .env("XDG_DATA_HOME", home.join("data"))
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            // The app chooses WebKit's renderer when this is unset (a step checks it).
+            // The app chooses WebKit's settings when these are unset (a step checks it).
             .env_remove("WEBKIT_DISABLE_DMABUF_RENDERER")
+            .env_remove("JSC_useGenerationalGC")
             .env("DBUS_SESSION_BUS_ADDRESS", &desktop.address)
             // No accessibility bus to start on the private one.
             .env("NO_AT_BRIDGE", "1")

@@ -94,15 +94,21 @@ async fn add_unreachable_socket(app: &App, name: &str) -> anyhow::Result<String>
 async fn steps(app: &App) -> anyhow::Result<()> {
     let c = &app.client;
     // Started without a choice, the app runs with WebKit's older renderer
-    // (src-tauri/src/main.rs): the first paint takes a third of the time.
+    // (the first paint takes a third of the time) and full collections of
+    // the page's heap (its memory stays flat): src-tauri/src/main.rs.
     let env = app.app_environment()?;
-    anyhow::ensure!(
-        env.iter().any(|v| v == "WEBKIT_DISABLE_DMABUF_RENDERER=1"),
-        "the app runs without WEBKIT_DISABLE_DMABUF_RENDERER=1: {:?}",
-        env.iter()
-            .filter(|v| v.starts_with("WEBKIT"))
-            .collect::<Vec<_>>()
-    );
+    for want in [
+        "WEBKIT_DISABLE_DMABUF_RENDERER=1",
+        "JSC_useGenerationalGC=0",
+    ] {
+        anyhow::ensure!(
+            env.iter().any(|v| v == want),
+            "the app runs without {want}: {:?}",
+            env.iter()
+                .filter(|v| v.starts_with("WEBKIT") || v.starts_with("JSC_"))
+                .collect::<Vec<_>>()
+        );
+    }
     // The page is up once it has its session and its live channel.
     app.wait_js(
         "return document.body.dataset.ready === '1'",

@@ -14,6 +14,7 @@ import { type FindingFilter, type Side, groupFindings, pinMovesOn, raceLine } fr
 import { type FrameFilter, Inspector } from "./inspector";
 import { NS, formatClock, formatDuration } from "./scale";
 import { Store } from "./store";
+import { SocketList, rowView } from "./socketlist";
 import { Timeline } from "./timeline";
 import { UiError, api, inTauri } from "./transport";
 import { DIALECTS, EXPORT_FORMATS } from "./types";
@@ -209,18 +210,6 @@ function showPinned(p: { socket: number; ev: number } | null): void {
 
 // ---- socket list --------------------------------------------------------
 
-const BADGE: Record<string, string> = {
-  Idle: "○",
-  Connecting: "◔",
-  AwaitingReady: "◑",
-  Ready: "●",
-  Backoff: "◐",
-  Closing: "◕",
-  Closed: "■",
-  Failed: "✖",
-  Cancelled: "⊘",
-};
-
 /** A job's time left from its progress rate: 0 once done; none once it ended otherwise. */
 function timeLeft(r: SocketRow): number | null {
   const tr = liveStore.tracks.get(r.id);
@@ -229,77 +218,29 @@ function timeLeft(r: SocketRow): number | null {
   return ended && est !== 0 ? null : est;
 }
 
-let renderedRows = "";
+let socketList: SocketList | null = null;
 function renderSockets(): void {
-  // Re-render only on change: a list rebuilt every frame eats clicks.
-  const wasReady = rows.map((r) => liveStore.tracks.get(r.id)?.segState.includes(3) ?? false);
-  const key = JSON.stringify(rows) + wasReady.map((w) => (w ? 1 : 0)).join("");
-  if (key === renderedRows) return;
-  renderedRows = key;
-  const list = $("socket-list");
-  list.replaceChildren(
-    ...rows.map((r, i) => {
-      const terminal = r.state === "Closed" || r.state === "Failed" || r.state === "Cancelled";
-      const pct = r.total ? Math.min(100, Math.round(((r.processed ?? 0) / r.total) * 100)) : null;
-      const left = timeLeft(r);
-      const bar = h("div", { class: "progress" }, h("div", { class: "fill" }));
-      (bar.firstChild as HTMLElement).style.width = `${pct ?? 0}%`;
-      const attemptText =
-        r.state === "Backoff"
-          ? h("span", { class: "countdown mono", "data-until": String(r.backoff_until ?? 0), "data-attempt": String(r.attempt) }, "")
-          : h("span", { class: "mono dim" }, `attempt ${r.attempts}`);
-      const actions = h("span", { class: "actions" });
-      if (!terminal) {
-        const b = h("button", { type: "button", class: "cancel", "data-socket": String(r.id) }, "cancel");
-        b.addEventListener("click", () => api.cancel(r.id).catch(showError));
-        actions.append(b);
-      }
-      if (r.state === "Failed" || r.state === "Backoff") {
-        const b = h("button", { type: "button", class: "retry", "data-socket": String(r.id) }, "retry");
-        b.addEventListener("click", () => api.retry(r.id).catch(showError));
-        actions.append(b);
-      }
-      {
-        // Remove cancels the socket (if it still runs) and forgets it: its row
-        // and its lane go; its recorded history stays in the session.
-        const b = h("button", { type: "button", class: "remove", "data-socket": String(r.id), title: "cancel and remove" }, "remove");
-        b.addEventListener("click", () =>
-          api
-            .removeSocket(r.id)
-            .then(() => {
-              rows = rows.filter((x) => x.id !== r.id);
-              liveStore.removeLane(r.id);
-              renderSockets();
-              timeline.invalidate();
-            })
-            .catch(showError),
-        );
-        actions.append(b);
-      }
-      const li = h(
-        "li",
-        {
-          class: `socket st-${r.state}`,
-          "data-socket": String(r.id),
-          "data-name": r.name,
-          "data-state": r.state,
-          "data-attempts": String(r.attempts),
-          "data-was-ready": wasReady[i] || r.state === "Ready" ? "1" : "0",
-        },
-        h("div", { class: "line" }, h("span", { class: "badge" }, BADGE[r.state] ?? "?"), h("span", { class: "name", title: r.name }, r.name), h("span", { class: "state" }, r.state)),
-        h("div", { class: "line" }, attemptText, h("span", { class: "findings", title: "findings" }, r.findings > 0 ? `⚑ ${r.findings}` : "")),
-        h("div", { class: "line" }, bar, h("span", { class: "mono pct" }, pct === null ? "" : `${pct}%`), h("span", { class: "mono eta" }, left === null ? "" : left === 0 ? "done" : formatDuration(left))),
-        actions,
-      );
-      li.addEventListener("click", (e) => {
-        if ((e.target as HTMLElement).tagName === "BUTTON") return;
-        ($("inspector-socket") as HTMLSelectElement).value = String(r.id);
-        renderInspector();
-      });
-      return li;
-    }),
-  );
-  if (store === liveStore) fillSocketChoices();
+  socketList ??= new SocketList($("socket-list"), {
+    onAction: (id, action) => {
+      if (action === "cancel") api.cancel(id).catch(showError);
+      else if (action === "retry") api.retry(id).catch(showError);
+      else
+        api
+          .removeSocket(id)
+          .then(() => {
+            rows = rows.filter((x) => x.id !== id);
+            liveStore.removeLane(id);
+            renderSockets();
+            timeline.invalidate();
+          })
+          .catch(showError);
+    },
+    onPick: (id) => {
+      ($("inspector-socket") as HTMLSelectElement).value = String(id);
+      renderInspector();
+    },
+  });
+  socketList.render(rows.map((r) => rowView(r, liveStore.tracks.get(r.id)?.segState.includes(3) ?? false, timeLeft(r))));
 }
 
 /** The inspector's and the findings' socket choices: the lanes of the store on view. */

@@ -1,22 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { endWords, endedBadly, stateWords } from "../src/jobs";
-import type { EventOf, SocketRow } from "../src/types";
+import type { EventOf } from "../src/types";
+import { socketRow } from "./rows";
 
-const row = (over: Partial<SocketRow>): SocketRow => ({
-  id: 1,
-  name: "csv_import",
-  adapter: "job",
-  job_id: "j",
-  state: "Ready",
-  attempt: 1,
-  attempts: 1,
-  backoff_until: null,
-  processed: 10,
-  total: 100,
-  findings: 0,
-  rtt_ms: null,
-  ...over,
-});
+const row = socketRow;
 const ended = (to: EventOf<"transition">["to"], reason: string | null, reason_detail: string | null = null): EventOf<"transition"> => ({
   id: 0,
   s: 1,
