@@ -304,7 +304,7 @@ fn bare_loop(path: &Path, events: &[Arc<sockscope_engine::Event>]) -> (Duration,
         .expect("wal");
     conn.pragma_update(None, "synchronous", "NORMAL")
         .expect("sync");
-    conn.pragma_update(None, "cache_size", -65_536)
+    conn.pragma_update(None, "cache_size", -8_192)
         .expect("cache");
     conn.pragma_update(None, "wal_autocheckpoint", 4096)
         .expect("ckpt");
