@@ -93,7 +93,7 @@ pub fn payload(text: &str, cap: usize) -> (String, bool) {
         Err(_) => free_text(text),
     };
     // Strings a JSON walk leaves alone (a token under an innocent key).
-    let mut scrubbed = patterns(&scrubbed);
+    let mut scrubbed = patterns(&scrubbed).into_owned();
     let cut = cut_to(&mut scrubbed, cap);
     (scrubbed, cut)
 }
@@ -295,21 +295,39 @@ fn needs_scan(s: &str) -> bool {
 /// value after a secret key followed by `=` or `:` (`token=x`,
 /// `"token": "x"`, `Authorization: x`).
 pub fn free_text(s: &str) -> String {
+    scrub_text(s).into_owned()
+}
+
+/// [`free_text`], borrowing `s` when it holds nothing to replace.
+fn scrub_text(s: &str) -> Cow<'_, str> {
     let s = patterns(s);
     if !needs_scan(&s) {
         return s;
     }
-    let after_schemes = scrub_after(&s, AUTH_SCHEMES, &SCHEME_STARTS, false);
-    let after_keys = scrub_after(&after_schemes, SECRET_KEYS, &SECRET_STARTS, true);
-    serde_quotes(&after_keys).into_owned()
+    let s = and_then(s, |t| scrub_after(t, AUTH_SCHEMES, &SCHEME_STARTS, false));
+    let s = and_then(s, |t| scrub_after(t, SECRET_KEYS, &SECRET_STARTS, true));
+    and_then(s, serde_quotes)
 }
 
 /// The rules that need no key name: known token values, bare JWTs and URL
 /// userinfo.
-fn patterns(s: &str) -> String {
+fn patterns(s: &str) -> Cow<'_, str> {
     let known = sockscope_engine::secret::scrub(s);
-    let jwt = jwts(&known);
-    userinfo(&jwt).into_owned()
+    and_then(and_then(known, jwts), userinfo)
+}
+
+/// `rule` applied to `s`, which stays borrowed if neither made a copy.
+fn and_then<'s>(s: Cow<'s, str>, rule: impl for<'x> Fn(&'x str) -> Cow<'x, str>) -> Cow<'s, str> {
+    match s {
+        Cow::Borrowed(b) => rule(b),
+        Cow::Owned(o) => {
+            let changed = match rule(&o) {
+                Cow::Owned(changed) => Some(changed),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(changed.unwrap_or(o))
+        }
+    }
 }
 
 fn is_b64url(b: u8) -> bool {
