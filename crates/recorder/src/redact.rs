@@ -15,6 +15,8 @@ use std::borrow::Cow;
 
 pub use sockscope_engine::secret::REDACTED;
 
+mod json;
+
 /// Key names (lower case, matched as substrings) whose values are secrets.
 const SECRET_KEYS: &[&str] = &[
     "token",
@@ -82,18 +84,16 @@ const SECRET_STARTS: [bool; 256] = starts_of(SECRET_KEYS);
 const SCHEME_STARTS: [bool; 256] = starts_of(AUTH_SCHEMES);
 
 /// A frame payload, scrubbed then capped at `cap` bytes (on a char
-/// boundary). JSON is scrubbed by key; anything else as free text. Returns
-/// the text and whether it was cut.
+/// boundary). Returns the text and whether it was cut.
+///
+/// JSON is scrubbed as written: a secret key's whole value becomes
+/// `"[REDACTED]"` and a string the free-text rules change is written anew;
+/// everything else (whitespace, key order, escapes, numbers) is kept byte
+/// for byte. Anything else is scrubbed as free text.
 pub fn payload(text: &str, cap: usize) -> (String, bool) {
-    let scrubbed = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(mut v) => {
-            json_value(&mut v);
-            v.to_string()
-        }
-        Err(_) => free_text(text),
-    };
-    // Strings a JSON walk leaves alone (a token under an innocent key).
-    let mut scrubbed = patterns(&scrubbed).into_owned();
+    let scrubbed = json::scrub(text).unwrap_or_else(|| scrub_text(text));
+    // Keys and numbers, which the JSON scrub leaves to the whole text.
+    let mut scrubbed = and_then(scrubbed, patterns).into_owned();
     let cut = cut_to(&mut scrubbed, cap);
     (scrubbed, cut)
 }
@@ -264,25 +264,6 @@ fn keyed_values(bytes: &[u8]) -> Vec<(usize, usize)> {
         }
     }
     ranges
-}
-
-/// Scrubs a JSON value in place: secret keys lose their values, strings are
-/// scrubbed as free text.
-pub fn json_value(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, val) in map.iter_mut() {
-                if is_secret_key(k) {
-                    *val = serde_json::Value::String(REDACTED.into());
-                } else {
-                    json_value(val);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(json_value),
-        serde_json::Value::String(s) => *s = free_text(s),
-        _ => {}
-    }
 }
 
 /// Cheap pre-check: text without `=`, `:` or a space holds no key-value
