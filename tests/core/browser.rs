@@ -231,8 +231,8 @@ fn check_lane(
             _ => None,
         })
         .unwrap();
-    // The payload as the page sent it (the recorder keeps JSON as JSON,
-    // its keys sorted).
+    // The payload as the page sent it (the recorder keeps JSON as sent,
+    // only secrets masked).
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&ping).unwrap(),
         serde_json::json!({"v": 1, "type": "ping", "payload": {"nonce": "early"}})
