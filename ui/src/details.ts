@@ -22,7 +22,7 @@ export function detailLines(store: Store, evIndex: number): string[] {
   };
   const before = (pred: (e: UiEvent) => boolean, limit = 400): UiEvent | undefined => {
     // Details older than the store keeps are gone: stop there.
-    for (let i = evIndex - 1; store.event(i) !== undefined && i > evIndex - limit; i--) {
+    for (let i = evIndex - 1; i >= store.firstKept && i > evIndex - limit; i--) {
       const e = store.event(i);
       if (e && e.s === ev.s && pred(e)) return e;
     }

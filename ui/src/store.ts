@@ -161,8 +161,9 @@ export class Track {
 
 /** Where an event sits: the global event list is the source for details. */
 export class Store {
-  /** Event details, from index `base` on (older ones were dropped). */
-  private details: UiEvent[] = [];
+  /** Event details, from index `base` on (older ones were dropped, and a
+   * removed lane's are holes). */
+  private details: (UiEvent | undefined)[] = [];
   private base = 0;
   readonly limits: StoreLimits;
   /** Frames that hold a payload, over all sockets, oldest first. */
@@ -203,9 +204,14 @@ export class Store {
     return this.base + this.details.length;
   }
 
-  /** Events whose details are kept now. */
+  /** Event slots from the oldest kept on (a removed lane's are empty). */
   get eventsKept(): number {
     return this.details.length;
+  }
+
+  /** The oldest index whose details may still be kept. */
+  get firstKept(): number {
+    return this.base;
   }
 
   track(socket: number): Track {
@@ -219,9 +225,9 @@ export class Store {
   }
 
   /**
-   * Drops a removed socket's lane and its marks (a long session retires
-   * thousands of sockets). Its event details stay while kept (details
-   * pane); late events for it never bring the lane back.
+   * Drops a removed socket's lane, its marks and its events' details (a
+   * long session retires thousands of sockets; the session's history keeps
+   * them). Late events for it never bring the lane back.
    */
   removeLane(socket: number): void {
     const i = this.order.indexOf(socket);
@@ -231,6 +237,15 @@ export class Store {
     if (tr) this.findingsTotal -= tr.findings.length;
     this.tracks.delete(socket);
     this.removed.add(socket);
+    for (let k = 0; k < this.details.length; k++) {
+      const e = this.details[k];
+      if (e?.s !== socket) continue;
+      if (e.kind === "frame" && e.payload !== null) {
+        this.payloadChars -= e.payload.length;
+        this.payloadCount--;
+      }
+      this.details[k] = undefined;
+    }
     this.version++;
   }
 
@@ -241,7 +256,8 @@ export class Store {
 
   private addOne(e: UiEvent): void {
     const ev = this.eventCount;
-    this.details.push(e);
+    const gone = e.s !== ENGINE_WIDE && this.removed.has(e.s);
+    this.details.push(gone ? undefined : e);
     if (this.details.length > this.limits.maxEvents) {
       // Drop a quarter at once, so the cost is amortised.
       const n = Math.max(1, Math.floor(this.limits.maxEvents / 4));
@@ -259,7 +275,7 @@ export class Store {
       if (e.kind === "environment") this.addEnv({ t: e.t, ev, change: e.change, detail: e.detail });
       return;
     }
-    if (this.removed.has(e.s)) return;
+    if (gone) return;
     const tr = this.track(e.s);
     // Live events per socket come in order; clamp so binary searches hold.
     const t = Math.max(e.t, tr.lastT);

@@ -150,7 +150,24 @@ describe("removed lanes", () => {
     expect(s.order).toEqual([2]);
     expect(s.tracks.has(1)).toBe(false);
     expect(s.findingsTotal).toBe(1);
-    // Its details stay readable by index.
-    expect(s.event(0)?.kind).toBe("frame");
+  });
+
+  it("a removed socket's event details go, its payloads leave the count, and the others' stay", () => {
+    const s = new Store();
+    s.add([frame(1, 10, "aaaa"), finding(1, 20), frame(2, 30, "bb"), finding(2, 40)]);
+    expect(s.payloadChars).toBe(6);
+    s.removeLane(1);
+    expect(s.event(0)).toBeUndefined();
+    expect(s.event(1)).toBeUndefined();
+    expect(s.event(2)?.kind).toBe("frame");
+    expect(s.event(3)?.kind).toBe("finding");
+    expect(s.payloadChars).toBe(2);
+    expect(heldChars(s)).toBe(2);
+    // Late events keep their index and hold nothing.
+    s.add([frame(1, 50, "late"), frame(2, 60, "c")]);
+    expect(s.eventCount).toBe(6);
+    expect(s.event(4)).toBeUndefined();
+    expect(s.event(5)?.kind).toBe("frame");
+    expect(s.payloadChars).toBe(3);
   });
 });
