@@ -12,7 +12,8 @@ use sockscope_engine::Event;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Error;
-use crate::kinds::{FrameRow, INSERT_EVENT, Insert, Kind, SocketTrack};
+use crate::kinds::frame::{self, EventHead};
+use crate::kinds::{EventBody, FrameRow, INSERT_EVENT, Insert, Kind, SocketTrack};
 use crate::record::{EventRecord, wall_ns};
 use crate::store::{self, OpenReport, Retention, SessionTag};
 
@@ -238,6 +239,7 @@ impl Recorder {
             batches: 0,
             last_event_id: None,
             size,
+            frame_run: FrameRunSql::new(FRAME_ROWS_PER_INSERT),
         };
         let thread = std::thread::Builder::new()
             .name("sockscope-recorder".into())
@@ -341,6 +343,7 @@ struct Writer {
     /// `events.id` of the last event committed.
     last_event_id: Option<i64>,
     size: SessionSize,
+    frame_run: FrameRunSql,
 }
 
 /// What the running session has added to the file, against its cap.
@@ -561,7 +564,6 @@ impl Writer {
         // The links of the sockets this batch touches, kept apart until the
         // commit: a rolled-back try must not leave links to rows that are gone.
         let mut touched: HashMap<u64, SocketTrack> = HashMap::new();
-        let mut last = None;
         // The write lock from the start: the batch's ids, taken at once,
         // stay unique in the file and in commit order with another writer
         // on it.
@@ -569,25 +571,19 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let first: i64 = tx.prepare_cached(NEXT_ID)?.query_row([], |r| r.get(0))?;
-        {
-            // The two statements almost every event runs, looked up once.
-            let mut hot = Hot {
-                event: tx.prepare_cached(INSERT_EVENT)?,
-                frame: tx.prepare_cached(<FrameRow as Kind>::INSERT)?,
-            };
-            for (r, id) in records.iter().zip(first..) {
-                let known = || self.sockets.get(&r.socket_id).copied().unwrap_or_default();
-                let track = touched.entry(r.socket_id).or_insert_with(known);
-                insert(&tx, &mut hot, self.session.id, id, r, track)?;
-                last = Some(id);
-            }
-        }
+        let batch = Batch {
+            session: self.session.id,
+            first_id: first,
+            records,
+        };
+        batch.insert(&tx, &self.sockets, &mut touched, &self.frame_run)?;
         tx.execute(
             "UPDATE sessions SET event_count = event_count + ?1 WHERE id = ?2",
             params![records.len() as i64, self.session.id],
         )?;
         tx.commit()?;
         self.sockets.extend(touched);
+        let last = records.len().checked_sub(1).map(|n| first + n as i64);
         self.last_event_id = last.or(self.last_event_id);
         Ok(())
     }
@@ -619,10 +615,106 @@ fn retryable(e: &rusqlite::Error) -> bool {
 /// The next event id: past the largest (the end of `events_by_id`).
 const NEXT_ID: &str = "SELECT coalesce(max(id), 0) + 1 FROM events";
 
-/// The two statements almost every event runs, looked up once a batch.
+/// Frames go in this many rows to a statement (the rest of a run of
+/// consecutive frames one row each).
+const FRAME_ROWS_PER_INSERT: usize = 32;
+
+/// A multi-row frame insert: its rows and its SQL, made once.
+struct FrameRunSql {
+    rows: usize,
+    sql: String,
+}
+
+impl FrameRunSql {
+    fn new(rows: usize) -> FrameRunSql {
+        FrameRunSql {
+            rows,
+            sql: frame::insert_rows_sql(rows),
+        }
+    }
+}
+
+/// The statements almost every event runs, looked up once a batch.
 struct Hot<'c> {
     event: rusqlite::CachedStatement<'c>,
     frame: rusqlite::CachedStatement<'c>,
+    /// [`FrameRunSql`]'s statement, of `frame_rows` rows.
+    frames: rusqlite::CachedStatement<'c>,
+    frame_rows: usize,
+}
+
+/// A batch's events, numbered from `first_id`.
+struct Batch<'r> {
+    session: i64,
+    first_id: i64,
+    records: &'r [EventRecord],
+}
+
+impl Batch<'_> {
+    /// Inserts the events and their detail rows, keeping the links of the
+    /// sockets they touch in `touched` (the others' from `sockets`). Runs
+    /// of consecutive frames go `frame_run.rows` to a statement.
+    fn insert(
+        &self,
+        tx: &Transaction<'_>,
+        sockets: &HashMap<u64, SocketTrack>,
+        touched: &mut HashMap<u64, SocketTrack>,
+        frame_run: &FrameRunSql,
+    ) -> rusqlite::Result<()> {
+        let mut hot = Hot {
+            event: tx.prepare_cached(INSERT_EVENT)?,
+            frame: tx.prepare_cached(<FrameRow as Kind>::INSERT)?,
+            frames: tx.prepare_cached(&frame_run.sql)?,
+            frame_rows: frame_run.rows,
+        };
+        let mut run: Vec<(EventHead, &FrameRow)> = Vec::with_capacity(frame_run.rows);
+        for (r, id) in self.records.iter().zip(self.first_id..) {
+            let known = || sockets.get(&r.socket_id).copied().unwrap_or_default();
+            let track = touched.entry(r.socket_id).or_insert_with(known);
+            if let EventBody::Frame(f) = &r.body {
+                // Its row waits for the run's statement; its link does not.
+                track.last_frame = Some(id);
+                run.push((self.head(id, r), f));
+                if run.len() == hot.frame_rows {
+                    insert_frames(&mut hot, &run)?;
+                    run.clear();
+                }
+                continue;
+            }
+            // This event's detail rows may refer to the frames before it.
+            insert_frames(&mut hot, &run)?;
+            run.clear();
+            insert(tx, &mut hot, self.session, id, r, track)?;
+        }
+        insert_frames(&mut hot, &run)
+    }
+
+    fn head(&self, event_id: i64, r: &EventRecord) -> EventHead {
+        EventHead {
+            session: self.session,
+            event_id,
+            socket_id: r.socket_id,
+            mono_ns: r.mono_ns,
+            wall_ns: r.wall_ns,
+        }
+    }
+}
+
+/// Inserts the `events` rows of a run of frames: a full run in one
+/// statement, a shorter one row by row.
+fn insert_frames(hot: &mut Hot<'_>, run: &[(EventHead, &FrameRow)]) -> rusqlite::Result<()> {
+    if run.len() == hot.frame_rows {
+        for (n, (head, f)) in run.iter().enumerate() {
+            f.bind(&mut hot.frames, n, head)?;
+        }
+        hot.frames.raw_execute()?;
+        return Ok(());
+    }
+    for (head, f) in run {
+        f.bind(&mut hot.frame, 0, head)?;
+        hot.frame.raw_execute()?;
+    }
+    Ok(())
 }
 
 /// Inserts event `event_id` and its detail rows; keeps the socket's links.
@@ -646,4 +738,143 @@ fn insert(
         previous_frame,
     };
     r.body.insert(&mut at, &mut hot.event, &mut hot.frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::types::Value;
+
+    use super::*;
+    use crate::kinds::tests::samples;
+
+    /// Frames in multi-row statements store what one statement per frame
+    /// does: the same rows, ids and links, over a run of two full
+    /// statements and a remainder, runs broken by kinds whose detail rows
+    /// link to the frame before them, and a run of one at the end.
+    #[test]
+    fn multi_row_frames_store_what_single_rows_do() {
+        let rows = 4;
+        let mut records = vec![
+            record(1, sample("socket_added")),
+            record(2, sample("socket_added")),
+        ];
+        // Ids 3..=13, the two sockets in turn: socket 1's last is 13.
+        records.extend((0..2 * rows as u64 + 3).map(|n| record(1 + n % 2, frame(n))));
+        records.push(record(1, sample("finding")));
+        // Ids 15..=19 on socket 2, then its finding (20) and one frame (21).
+        records.extend((0..rows as u64 + 1).map(|n| record(2, frame(100 + n))));
+        records.push(record(2, sample("finding")));
+        records.push(record(2, frame(200)));
+        // Distinct times: an event's place in `events` is (session, time, id).
+        for (n, r) in records.iter_mut().enumerate() {
+            r.mono_ns = n as u64 + 1;
+            r.wall_ns = n as i64 * 10;
+        }
+
+        let (multi, findings) = written(&records, FrameRunSql::new(rows));
+        let (single, _) = written(&records, FrameRunSql::new(1));
+        assert_eq!(multi, single);
+        assert_eq!(findings, vec![(14, Some(13)), (20, Some(19))]);
+        let events = multi.iter().find(|(table, _)| table == "events").unwrap();
+        assert_eq!(events.1.len(), records.len());
+    }
+
+    /// Each table's name and rows, as text, sorted.
+    type Tables = Vec<(String, Vec<String>)>;
+
+    /// Every table's rows (as text, sorted) and the socket links after
+    /// inserting `records` as one batch, plus each finding's frame link.
+    fn written(
+        records: &[EventRecord],
+        frame_run: FrameRunSql,
+    ) -> (Tables, Vec<(i64, Option<i64>)>) {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        conn.execute(
+            "INSERT INTO sessions (id, started_ns, host, app_version, pid, trace_salt) VALUES (1, 0, 'h', 'v', 1, 0)",
+            [],
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        let batch = Batch {
+            session: 1,
+            first_id: 1,
+            records,
+        };
+        let mut touched = HashMap::new();
+        batch
+            .insert(&tx, &HashMap::new(), &mut touched, &frame_run)
+            .unwrap();
+        tx.commit().unwrap();
+
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut dump: Tables = tables
+            .into_iter()
+            .map(|table| {
+                let mut stmt = conn.prepare(&format!("SELECT * FROM {table}")).unwrap();
+                let columns = stmt.column_count();
+                let mut rows: Vec<String> = stmt
+                    .query_map([], |r| {
+                        let row: Vec<Value> =
+                            (0..columns).map(|i| r.get(i)).collect::<Result<_, _>>()?;
+                        Ok(format!("{row:?}"))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                rows.sort();
+                (table, rows)
+            })
+            .collect();
+        let mut links: Vec<String> = touched
+            .iter()
+            .map(|(socket, track)| format!("{socket}: {track:?}"))
+            .collect();
+        links.sort();
+        dump.push(("socket links".into(), links));
+        let findings = conn
+            .prepare("SELECT event_id, frame_event_id FROM findings ORDER BY event_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        (dump, findings)
+    }
+
+    fn record(socket_id: u64, body: EventBody) -> EventRecord {
+        EventRecord {
+            event_id: 0,
+            socket_id,
+            mono_ns: 0,
+            wall_ns: 0,
+            body,
+        }
+    }
+
+    fn frame(n: u64) -> EventBody {
+        EventBody::Frame(FrameRow {
+            direction: if n % 3 == 0 { "out" } else { "in" }.into(),
+            opcode: "text".into(),
+            size: 10 + n,
+            message_type: (n % 2 == 0).then(|| "progress".into()),
+            seq: Some(n),
+            msg_id: (n % 4 == 1).then_some(n * 7),
+            close_code: None,
+            payload: (n % 5 == 0).then(|| format!("{{\"seq\":{n}}}")),
+            payload_truncated: n % 10 == 0,
+        })
+    }
+
+    /// The kinds' own sample of `kind`.
+    fn sample(kind: &str) -> EventBody {
+        samples().into_iter().find(|b| b.kind() == kind).unwrap()
+    }
 }

@@ -1,7 +1,7 @@
 //! `frame`: a frame in or out. Since v4 its columns are in its own
 //! `events` row (one insert per frame); `frames` is a view of them.
 
-use rusqlite::{Row, Statement, params};
+use rusqlite::{Row, Statement};
 use serde::{Deserialize, Serialize};
 use sockscope_engine::event::{Direction, FrameRecord};
 
@@ -152,22 +152,15 @@ impl Kind for FrameRow {
          FROM events INDEXED BY events_by_id WHERE id IN rarray(?1) AND kind = 'frame'";
 
     fn insert(&self, stmt: &mut Statement<'_>, at: &mut Insert<'_, '_>) -> rusqlite::Result<()> {
-        stmt.execute(params![
-            at.session,
-            at.mono_ns as i64,
-            at.event_id,
-            at.socket_id as i64,
-            at.wall_ns,
-            self.direction,
-            self.opcode,
-            self.size as i64,
-            self.message_type,
-            opt_i64(self.seq),
-            opt_i64(self.msg_id),
-            self.close_code,
-            self.payload,
-            self.payload_truncated
-        ])?;
+        let head = EventHead {
+            session: at.session,
+            event_id: at.event_id,
+            socket_id: at.socket_id,
+            mono_ns: at.mono_ns,
+            wall_ns: at.wall_ns,
+        };
+        self.bind(stmt, 0, &head)?;
+        stmt.raw_execute()?;
         at.track.last_frame = Some(at.event_id);
         Ok(())
     }
@@ -177,7 +170,64 @@ impl Kind for FrameRow {
     }
 }
 
+/// The values [`FrameRow::bind`] binds per row: 5 of the event's, 9 of the frame's.
+const VALUES_PER_ROW: usize = 14;
+
+/// One row's placeholders in [`insert_rows_sql`], in [`Kind::INSERT`]'s order.
+const ROW_PLACEHOLDERS: &str = "(?, ?, ?, ?, ?, 'frame', ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The insert of `rows` frames' `events` rows in one statement: SQLite's
+/// cost per statement run (step, reset, program start) is then paid once
+/// for them all. Row `n`'s values are bound by [`FrameRow::bind`].
+pub(crate) fn insert_rows_sql(rows: usize) -> String {
+    // SQLite's limit on bound values (SQLITE_MAX_VARIABLE_NUMBER) is 32766.
+    assert!(
+        rows * VALUES_PER_ROW <= 32766,
+        "{rows} rows bind too many values"
+    );
+    let values = vec![ROW_PLACEHOLDERS; rows].join(", ");
+    format!(
+        "INSERT INTO events (session_id, mono_ns, id, socket_id, wall_ns, kind, {COLUMNS}) VALUES {values}"
+    )
+}
+
+/// An event's own columns in `events`, the ones a frame's row shares with
+/// every kind's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventHead {
+    pub session: i64,
+    pub event_id: i64,
+    pub socket_id: u64,
+    pub mono_ns: u64,
+    pub wall_ns: i64,
+}
+
 impl FrameRow {
+    /// Binds this frame's `events` row as row `row` (from 0) of
+    /// [`Kind::INSERT`] (one row) or of [`insert_rows_sql`].
+    pub(crate) fn bind(
+        &self,
+        stmt: &mut Statement<'_>,
+        row: usize,
+        head: &EventHead,
+    ) -> rusqlite::Result<()> {
+        let at = row * VALUES_PER_ROW;
+        stmt.raw_bind_parameter(at + 1, head.session)?;
+        stmt.raw_bind_parameter(at + 2, head.mono_ns as i64)?;
+        stmt.raw_bind_parameter(at + 3, head.event_id)?;
+        stmt.raw_bind_parameter(at + 4, head.socket_id as i64)?;
+        stmt.raw_bind_parameter(at + 5, head.wall_ns)?;
+        stmt.raw_bind_parameter(at + 6, &self.direction)?;
+        stmt.raw_bind_parameter(at + 7, &self.opcode)?;
+        stmt.raw_bind_parameter(at + 8, self.size as i64)?;
+        stmt.raw_bind_parameter(at + 9, &self.message_type)?;
+        stmt.raw_bind_parameter(at + 10, opt_i64(self.seq))?;
+        stmt.raw_bind_parameter(at + 11, opt_i64(self.msg_id))?;
+        stmt.raw_bind_parameter(at + 12, self.close_code)?;
+        stmt.raw_bind_parameter(at + 13, &self.payload)?;
+        stmt.raw_bind_parameter(at + 14, self.payload_truncated)
+    }
+
     /// A frame from [`COLUMNS`], starting at column `first` of `r`.
     pub(crate) fn read_from(r: &Row<'_>, first: usize) -> rusqlite::Result<FrameRow> {
         Ok(FrameRow {

@@ -347,7 +347,7 @@ pub(crate) fn job_status(s: JobStatus) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Each kind's serde tag is its `events.kind` value, and what its
@@ -410,7 +410,8 @@ mod tests {
         }
     }
 
-    fn samples() -> Vec<EventBody> {
+    /// A record of every kind.
+    pub(crate) fn samples() -> Vec<EventBody> {
         vec![
             EventBody::SocketAdded(SocketRecord {
                 name: "n".into(),
