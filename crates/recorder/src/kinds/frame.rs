@@ -1,5 +1,6 @@
 //! `frame`: a frame in or out. Since v4 its columns are in its own
-//! `events` row (one insert per frame); `frames` is a view of them.
+//! `events` row (one row per frame, no detail table; the writer puts runs
+//! of frames in multi-row inserts); `frames` is a view of them.
 
 use rusqlite::{Row, Statement};
 use serde::{Deserialize, Serialize};
