@@ -22,7 +22,9 @@
 //!      own watches the recorder's committed count and stamps each change
 //!      with the engine's clock. An event is committed at the first change
 //!      whose count reaches its index (the watch's wake-up is included, so
-//!      the figure errs high).
+//!      the figure errs high). Also split by the event's time: before the
+//!      last socket was Ready (the connects' burst) and after, and the p99
+//!      of each 5 s.
 //!    - CPU (`/proc/self/stat`) over the phase, and the peak of `VmRSS`
 //!      sampled every second; the simulator child's CPU alike.
 //!    - Loss: every job must have completed on the server with all its
@@ -112,8 +114,20 @@ fn main() {
     let check = count_in_file(&db, m.session, sockets, total);
     let db_bytes = std::fs::metadata(&db).map_or(0, |f| f.len());
 
-    let mut lat = m.latencies.clone();
+    let mut lat: Vec<u64> = m.latencies.iter().map(|l| l.1).collect();
     lat.sort_unstable();
+    // The connects' burst and the steady part apart: an event's phase is
+    // by its engine time against the moment the last socket was Ready.
+    let (mut lat_connect, mut lat_steady): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    for &(at, l) in &m.latencies {
+        if at < m.ready_mono {
+            lat_connect.push(l);
+        } else {
+            lat_steady.push(l);
+        }
+    }
+    lat_connect.sort_unstable();
+    lat_steady.sort_unstable();
     let ms = |ns: u64| ns as f64 / 1e6;
     let expected_frames = sockets as u64 * (total + 2);
     let wall = m.ended.as_secs_f64();
@@ -184,6 +198,42 @@ fn main() {
             ms(pct(&lat, 99.0)),
             ms(*lat.last().expect("non-empty"))
         );
+        // p99 by 5 s of event time, to tell a steady lag from bursts.
+        let first = m.latencies.iter().map(|l| l.0).min().unwrap_or(0);
+        let mut windows: Vec<Vec<u64>> = Vec::new();
+        for &(at, l) in &m.latencies {
+            let w = ((at - first) / 5_000_000_000) as usize;
+            if windows.len() <= w {
+                windows.resize_with(w + 1, Vec::new);
+            }
+            windows[w].push(l);
+        }
+        let p99s: Vec<String> = windows
+            .iter_mut()
+            .map(|w| {
+                w.sort_unstable();
+                w.last()
+                    .map_or("-".into(), |_| format!("{:.0}", ms(pct(w, 99.0))))
+            })
+            .collect();
+        println!(
+            "| latency p99 by 5 s of event time, ms | {} | |",
+            p99s.join(" ")
+        );
+        for (phase, l) in [
+            ("events before all were Ready", &lat_connect),
+            ("events after", &lat_steady),
+        ] {
+            if let Some(max) = l.last() {
+                println!(
+                    "| latency, {phase}: p50 / p99 / max ({} samples) | {:.1} / {:.1} / {:.1} ms | |",
+                    l.len(),
+                    ms(pct(l, 50.0)),
+                    ms(pct(l, 99.0)),
+                    ms(*max)
+                );
+            }
+        }
     }
     println!(
         "| monitor CPU over the phase | {:.2} s = {:.0}% of one core | |",
@@ -327,7 +377,10 @@ struct Monitor {
     frames_in: u64,
     received: u64,
     written: u64,
-    latencies: Vec<u64>,
+    /// (the event's engine time, its event → commit latency), in ns.
+    latencies: Vec<(u64, u64)>,
+    /// Engine time when the last socket was Ready.
+    ready_mono: u64,
     cpu_monitor: Duration,
     cpu_sim: Duration,
     rss_before: u64,
@@ -422,6 +475,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         .expect("all Ready in time")
         .expect("tee alive");
     let all_ready = started.elapsed();
+    let ready_mono = engine.now().0;
     let overflows = listen_overflows() - overflows;
     eprintln!("monitor: all {sockets} Ready after {all_ready:?}");
 
@@ -467,7 +521,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         .iter()
         .filter_map(|(k, mono)| {
             let i = commits.partition_point(|c| c.1 < *k);
-            commits.get(i).map(|c| c.0.saturating_sub(*mono))
+            commits.get(i).map(|c| (*mono, c.0.saturating_sub(*mono)))
         })
         .collect();
     let mut each_ready: Vec<Duration> = ready_at
@@ -486,6 +540,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         received: summary.received,
         written: summary.written,
         latencies,
+        ready_mono,
         cpu_monitor,
         cpu_sim,
         rss_before,
