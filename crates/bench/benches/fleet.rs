@@ -17,7 +17,8 @@
 //!    `Recorder` (default settings but no session cap), adds set 1 at once
 //!    (job adapter, default settings). Timed until all are Ready, then
 //!    until every socket has ended (each job completes after its items).
-//!    - Event-to-commit latency: the tee counts every event in channel
+//!    - Event-to-commit latency: the tee (a thread of its own, between
+//!      the engine's queue and the writer's) counts every event in channel
 //!      order and keeps every 64th's engine `mono` stamp; a thread of its
 //!      own watches the recorder's committed count and stamps each change
 //!      with the engine's clock. An event is committed at the first change
@@ -425,12 +426,16 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     });
 
     let (seen_tx, mut seen) = watch::channel(Seen::default());
-    let tee = tokio::spawn(async move {
+    // The tee is a thread of its own, as the writer is: the app hands the
+    // engine's lossless queue to the writer thread directly, and a task on
+    // the sockets' runtime would wait behind thousands of them in a burst.
+    let (tee_done, tee) = tokio::sync::oneshot::channel();
+    let tee_thread = std::thread::spawn(move || {
         let mut count = 0u64;
         let mut frames_in = 0u64;
         let mut stamps: Vec<(u64, u64)> = Vec::new();
         let mut ready_at: HashMap<u64, u64> = HashMap::new();
-        while let Some(e) = feed.recv().await {
+        while let Some(e) = feed.blocking_recv() {
             count += 1;
             if count % SAMPLE_EVERY == 0 {
                 stamps.push((count, e.mono.0));
@@ -451,11 +456,11 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
                 },
                 _ => {}
             }
-            if to_writer.send(e).await.is_err() {
+            if to_writer.blocking_send(e).is_err() {
                 break;
             }
         }
-        (count, frames_in, stamps, ready_at)
+        let _ = tee_done.send((count, frames_in, stamps, ready_at));
     });
 
     let sim_pid = sim.child.id().to_string();
@@ -512,6 +517,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         .await
         .expect("the tee drained in time")
         .expect("tee");
+    tee_thread.join().expect("tee thread");
     let summary = tokio::time::timeout(LIMIT, recorder.finish())
         .await
         .expect("the writer finished in time")
