@@ -429,8 +429,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     // The tee is a thread of its own, as the writer is: the app hands the
     // engine's lossless queue to the writer thread directly, and a task on
     // the sockets' runtime would wait behind thousands of them in a burst.
-    let (tee_done, tee) = tokio::sync::oneshot::channel();
-    let tee_thread = std::thread::spawn(move || {
+    let tee = tokio::task::spawn_blocking(move || {
         let mut count = 0u64;
         let mut frames_in = 0u64;
         let mut stamps: Vec<(u64, u64)> = Vec::new();
@@ -460,7 +459,7 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
                 break;
             }
         }
-        let _ = tee_done.send((count, frames_in, stamps, ready_at));
+        (count, frames_in, stamps, ready_at)
     });
 
     let sim_pid = sim.child.id().to_string();
@@ -517,7 +516,6 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         .await
         .expect("the tee drained in time")
         .expect("tee");
-    tee_thread.join().expect("tee thread");
     let summary = tokio::time::timeout(LIMIT, recorder.finish())
         .await
         .expect("the writer finished in time")
