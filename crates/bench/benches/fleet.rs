@@ -13,38 +13,38 @@
 //!    and `TCP_NODELAY`) opens set 0 at once: handshake with the
 //!    `Authorization` header, the `ready` frame, read until `ready_ack`.
 //!    Timed until all are there; then set 0 is deleted and closed.
-//! 2. **Monitor.** One engine, its lossless subscription teed into a
-//!    `Recorder` (default settings but no session cap), adds set 1 at once
-//!    (job adapter, default settings). Timed until all are Ready, then
-//!    until every socket has ended (each job completes after its items).
-//!    - Event-to-commit latency: the tee (a thread of its own, between
-//!      the engine's queue and the writer's) counts every event in channel
-//!      order and keeps every 64th's engine `mono` stamp; a thread of its
-//!      own watches the recorder's committed count and stamps each change
-//!      with the engine's clock. An event is committed at the first change
-//!      whose count reaches its index (the watch's wake-up is included, so
-//!      the figure errs high). Also split by the event's time: before the
-//!      last socket was Ready (the connects' burst) and after, and the p99
-//!      of each 5 s.
+//! 2. **Monitor.** One engine, its lossless subscription handed to a
+//!    `Recorder` (default settings but no session cap) as the app hands it,
+//!    adds set 1 at once (job adapter, default settings). Timed until all
+//!    are Ready (each socket's snapshot), then until every socket has ended
+//!    (each job completes after its items).
+//!    - Event-to-commit latency, of every event: a thread of its own
+//!      watches the recorder's committed count and stamps each change with
+//!      the engine's clock. Afterwards the file gives each event's engine
+//!      time in the order the writer wrote them (`events.id`); the k-th is
+//!      committed at the first stamp whose count reaches k (the watch's
+//!      wake-up is included, so the figure errs high). Also split by the
+//!      event's time: before the last socket was Ready (the connects'
+//!      burst, each socket's first Ready read from the file) and after,
+//!      and the p99 of each 5 s.
 //!    - CPU (`/proc/self/stat`) over the phase, and the peak of `VmRSS`
 //!      sampled every second; the simulator child's CPU alike.
 //!    - Loss: every job must have completed on the server with all its
 //!      items, the writer must have committed every event it was given
-//!      (`written == received ==` the tee's count, and as many in the file),
-//!      and the file must hold, for every socket, every job event's seq
-//!      (1 ..= total + 2: `job_started`, the items, `job_complete`).
+//!      (`written == received`, and as many in the file), and the file
+//!      must hold, for every socket, every job event's seq (1 ..= total +
+//!      2: `job_started`, the items, `job_complete`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
 use sockscope_bench::{cpu_time, knob, listen_overflows, load_average, machine, pct, rss_kib};
-use sockscope_engine::{
-    Engine, EngineConfig, EventKind, SocketConfig, State, StaticToken, event::Direction,
-};
+use sockscope_engine::{Engine, EngineConfig, SocketConfig, SocketHandle, State, StaticToken};
 use sockscope_recorder::{EventBody, RecordReader, Recorder, RecorderConfig};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -56,8 +56,6 @@ use sim_child::{SimChild, SimSpec};
 
 /// Bound on connecting and on teardown; a hang is a bug, not a slow run.
 const LIMIT: Duration = Duration::from_secs(180);
-/// The tee keeps the stamp of every this-many-th event.
-const SAMPLE_EVERY: u64 = 64;
 /// The one frame the bare client sends.
 const READY: &str = r#"{"v":1,"type":"ready","payload":{"resumeFrom":null}}"#;
 /// The engine's read buffer (`driver::ws_config`), given to the bare side too.
@@ -112,16 +110,34 @@ fn main() {
     let complete = sim.complete(1);
     let sim_pid = sim.child.id();
     sim.stop();
-    let check = count_in_file(&db, m.session, sockets, total);
+    let check = read_back(&db, m.session, sockets, total);
     let db_bytes = std::fs::metadata(&db).map_or(0, |f| f.len());
 
-    let mut lat: Vec<u64> = m.latencies.iter().map(|l| l.1).collect();
+    // Every event's latency: the writer wrote them in `events.id` order, so
+    // the k-th is committed at the first stamp whose count reaches k (the
+    // watcher's wake-up is included, so the figure errs high).
+    let mut latencies: Vec<(u64, u64)> = Vec::with_capacity(check.in_write_order.len());
+    let mut commit = m.commits.iter().peekable();
+    for (k, &mono) in (1u64..).zip(&check.in_write_order) {
+        while commit.next_if(|c| c.1 < k).is_some() {}
+        if let Some(c) = commit.peek() {
+            latencies.push((mono, c.0.saturating_sub(mono)));
+        }
+    }
+    let mut lat: Vec<u64> = latencies.iter().map(|l| l.1).collect();
     lat.sort_unstable();
+    let mut each_ready: Vec<Duration> = check
+        .ready_at
+        .values()
+        .map(|at| Duration::from_nanos(at.saturating_sub(m.start_mono)))
+        .collect();
+    each_ready.sort_unstable();
     // The connects' burst and the steady part apart: an event's phase is
     // by its engine time against the moment the last socket was Ready.
+    let ready_mono = check.ready_at.values().copied().max().unwrap_or(0);
     let (mut lat_connect, mut lat_steady): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
-    for &(at, l) in &m.latencies {
-        if at < m.ready_mono {
+    for &(at, l) in &latencies {
+        if at < ready_mono {
             lat_connect.push(l);
         } else {
             lat_steady.push(l);
@@ -167,9 +183,9 @@ fn main() {
     };
     println!(
         "| each socket's time to Ready from the start, p50 / p90 / p99: monitor; bare | {:.0} / {:.0} / {:.0} ms; {:.0} / {:.0} / {:.0} ms | |",
-        d(&m.each_ready, 50.0),
-        d(&m.each_ready, 90.0),
-        d(&m.each_ready, 99.0),
+        d(&each_ready, 50.0),
+        d(&each_ready, 90.0),
+        d(&each_ready, 99.0),
         d(&bare_each, 50.0),
         d(&bare_each, 90.0),
         d(&bare_each, 99.0),
@@ -180,29 +196,29 @@ fn main() {
     println!(
         "| frames in, offered / received (incl. replays) | {} / {} ({:.0}/s over the phase) | |",
         expected_frames,
-        m.frames_in,
-        m.frames_in as f64 / wall
+        check.frames_in,
+        check.frames_in as f64 / wall
     );
     println!(
         "| events recorded | {} ({:.0}/s over the phase); file {:.1} MiB | |",
-        m.events,
-        m.events as f64 / wall,
+        check.events,
+        check.events as f64 / wall,
         db_bytes as f64 / 1048576.0
     );
     if lat.is_empty() {
         println!("| event → commit latency | no samples | p99 ≤ 100 ms |");
     } else {
         println!(
-            "| event → commit latency, p50 / p99 / max ({} samples, 1 in {SAMPLE_EVERY}) | {:.1} / {:.1} / {:.1} ms | p99 ≤ 100 ms |",
+            "| event → commit latency, p50 / p99 / max (every event: {}) | {:.1} / {:.1} / {:.1} ms | p99 ≤ 100 ms |",
             lat.len(),
             ms(pct(&lat, 50.0)),
             ms(pct(&lat, 99.0)),
             ms(*lat.last().expect("non-empty"))
         );
         // p99 by 5 s of event time, to tell a steady lag from bursts.
-        let first = m.latencies.iter().map(|l| l.0).min().unwrap_or(0);
+        let first = latencies.iter().map(|l| l.0).min().unwrap_or(0);
         let mut windows: Vec<Vec<u64>> = Vec::new();
-        for &(at, l) in &m.latencies {
+        for &(at, l) in &latencies {
             let w = ((at - first) / 5_000_000_000) as usize;
             if windows.len() <= w {
                 windows.resize_with(w + 1, Vec::new);
@@ -252,15 +268,14 @@ fn main() {
     );
     println!("| loss: jobs complete on the server | {complete} of {sockets} | all |");
     println!(
-        "| loss: events teed / received / written by the writer / in the file | {} / {} / {} / {} | equal |",
-        m.events, m.received, m.written, check.events
+        "| loss: events received / written by the writer / in the file | {} / {} / {} | equal |",
+        m.received, m.written, check.events
     );
     println!(
         "| loss: job events (socket, seq) missing from the file | {} of {} (sockets without a frame: {}) | 0 |",
         check.missing, expected_frames, check.silent
     );
     let lost = complete != sockets
-        || m.events != m.received
         || m.received != m.written
         || m.written != check.events
         || check.missing != 0;
@@ -370,45 +385,61 @@ struct Monitor {
     all_ready: Duration,
     /// Accept-queue overflows (machine-wide) until all were Ready.
     overflows: u64,
-    /// Each socket's time to Ready, from the first add_socket.
-    each_ready: Vec<Duration>,
+    /// The engine's time at the first add_socket.
+    start_mono: u64,
     /// add_socket → every socket ended.
     ended: Duration,
-    events: u64,
-    frames_in: u64,
     received: u64,
     written: u64,
-    /// (the event's engine time, its event → commit latency), in ns.
-    latencies: Vec<(u64, u64)>,
-    /// Engine time when the last socket was Ready.
-    ready_mono: u64,
+    /// (engine time, events the writer had committed then), at each change.
+    commits: Vec<(u64, u64)>,
     cpu_monitor: Duration,
     cpu_sim: Duration,
     rss_before: u64,
     rss_peak: u64,
 }
 
-/// What the tee has seen, for the phases to wait on.
-#[derive(Debug, Default, Clone, Copy)]
-struct Seen {
-    ready: usize,
-    ended: usize,
+/// Until every socket in `handles` has reached a state `pred` accepts,
+/// and how many of them did so in one it did not expect (`odd`, printed).
+async fn each_reaches(
+    handles: &[SocketHandle],
+    pred: impl Fn(&State) -> bool + Copy,
+    odd: impl Fn(&State) -> bool,
+) {
+    let mut waits: FuturesUnordered<_> = handles
+        .iter()
+        .map(|h| async move { (h.id(), h.wait_for(|s| pred(&s.state)).await) })
+        .collect();
+    while let Some((id, snap)) = waits.next().await {
+        let snap = snap.expect("socket task alive");
+        if odd(&snap.state) {
+            eprintln!("socket {id}: {:?}", snap.state);
+        }
+    }
+}
+
+fn ended(s: &State) -> bool {
+    matches!(
+        s,
+        State::Closed { .. } | State::Failed { .. } | State::Cancelled
+    )
 }
 
 async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total: u64) -> Monitor {
     let engine = Engine::new(EngineConfig::default()).expect("engine");
-    let mut feed = engine.subscribe_lossless(8192);
-    let (to_writer, from_tee) = mpsc::channel(8192);
+    // The engine's lossless queue goes to the writer as the app's does:
+    // nothing between them. Latency is read back from the file afterwards.
+    let feed = engine.subscribe_lossless(8192);
     let mut config = RecorderConfig::new(db);
     config.max_session_bytes = None;
     let (recorder, open) =
-        tokio::task::block_in_place(|| Recorder::start(config, from_tee)).expect("recorder");
+        tokio::task::block_in_place(|| Recorder::start(config, feed)).expect("recorder");
 
     // Commit times, on a thread of their own so a busy runtime does not
     // delay the stamp.
     let mut written = recorder.watch_written();
     // The engine's clock without a handle to the engine (which would keep
-    // its bus, and so the tee, open): its reading now, and time since.
+    // its bus, and so the writer's feed, open): its reading now, and time since.
     let (base, base_mono) = (Instant::now(), engine.now().0);
     let commits = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -425,43 +456,6 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         })
     });
 
-    let (seen_tx, mut seen) = watch::channel(Seen::default());
-    // The tee is a thread of its own, as the writer is: the app hands the
-    // engine's lossless queue to the writer thread directly, and a task on
-    // the sockets' runtime would wait behind thousands of them in a burst.
-    let tee = tokio::task::spawn_blocking(move || {
-        let mut count = 0u64;
-        let mut frames_in = 0u64;
-        let mut stamps: Vec<(u64, u64)> = Vec::new();
-        let mut ready_at: HashMap<u64, u64> = HashMap::new();
-        while let Some(e) = feed.blocking_recv() {
-            count += 1;
-            if count % SAMPLE_EVERY == 0 {
-                stamps.push((count, e.mono.0));
-            }
-            match &e.kind {
-                EventKind::Frame(f) if f.direction == Direction::In => frames_in += 1,
-                EventKind::Transition { to, .. } => match to {
-                    State::Ready { .. } if ready_at.insert(e.socket, e.mono.0).is_none() => {
-                        seen_tx.send_modify(|s| s.ready += 1);
-                    }
-                    State::Closed { .. } | State::Failed { .. } | State::Cancelled => {
-                        if matches!(to, State::Failed { .. }) {
-                            eprintln!("socket {} failed: {to:?}", e.socket);
-                        }
-                        seen_tx.send_modify(|s| s.ended += 1);
-                    }
-                    _ => {}
-                },
-                _ => {}
-            }
-            if to_writer.blocking_send(e).is_err() {
-                break;
-            }
-        }
-        (count, frames_in, stamps, ready_at)
-    });
-
     let sim_pid = sim.child.id().to_string();
     let overflows = listen_overflows();
     let rss_before = rss_kib("self");
@@ -474,12 +468,12 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
         config.token = Some(Arc::new(StaticToken::new(token.clone())));
         handles.push(engine.add_socket(&config).expect("valid config"));
     }
-    tokio::time::timeout(LIMIT, seen.wait_for(|s| s.ready >= sockets))
+    // Ready, or past it (a socket that ended first is printed).
+    let ready_or_ended = |s: &State| matches!(s, State::Ready { .. }) || ended(s);
+    tokio::time::timeout(LIMIT, each_reaches(&handles, ready_or_ended, ended))
         .await
-        .expect("all Ready in time")
-        .expect("tee alive");
+        .expect("all Ready in time");
     let all_ready = started.elapsed();
-    let ready_mono = engine.now().0;
     let overflows = listen_overflows() - overflows;
     eprintln!("monitor: all {sockets} Ready after {all_ready:?}");
 
@@ -488,15 +482,16 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     let mut rss_peak = rss_kib("self");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let bound = Instant::now() + LIMIT + Duration::from_secs(total);
-    loop {
-        tokio::select! {
-            r = seen.wait_for(|s| s.ended >= sockets) => {
-                r.expect("tee alive");
-                break;
-            }
-            _ = tick.tick() => {
-                rss_peak = rss_peak.max(rss_kib("self"));
-                assert!(Instant::now() < bound, "every socket ended in time");
+    {
+        let all_ended = each_reaches(&handles, ended, |s| matches!(s, State::Failed { .. }));
+        tokio::pin!(all_ended);
+        loop {
+            tokio::select! {
+                () = &mut all_ended => break,
+                _ = tick.tick() => {
+                    rss_peak = rss_peak.max(rss_kib("self"));
+                    assert!(Instant::now() < bound, "every socket ended in time");
+                }
             }
         }
     }
@@ -505,46 +500,27 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
     rss_peak = rss_peak.max(rss_kib("self"));
     eprintln!("monitor: every socket ended after {ended:?}");
 
-    // Everything out: the engine's tasks end, the tee's feed closes, the
-    // writer commits the rest.
+    // Everything out: the engine's tasks end, the writer's feed closes, it
+    // commits the rest.
     for h in &handles {
         let _ = engine.remove_socket(h.id()).await;
     }
     drop(handles);
     drop(engine);
-    let (events, frames_in, stamps, ready_at) = tokio::time::timeout(LIMIT, tee)
-        .await
-        .expect("the tee drained in time")
-        .expect("tee");
     let summary = tokio::time::timeout(LIMIT, recorder.finish())
         .await
         .expect("the writer finished in time")
         .expect("the writer finished");
     let commits = commits.join().expect("commit watcher");
-    let latencies = stamps
-        .iter()
-        .filter_map(|(k, mono)| {
-            let i = commits.partition_point(|c| c.1 < *k);
-            commits.get(i).map(|c| (*mono, c.0.saturating_sub(*mono)))
-        })
-        .collect();
-    let mut each_ready: Vec<Duration> = ready_at
-        .values()
-        .map(|m| Duration::from_nanos(m.saturating_sub(start_mono)))
-        .collect();
-    each_ready.sort_unstable();
     Monitor {
         session: open.session.id,
         all_ready,
         overflows,
-        each_ready,
+        start_mono,
         ended,
-        events,
-        frames_in,
         received: summary.received,
         written: summary.written,
-        latencies,
-        ready_mono,
+        commits,
         cpu_monitor,
         cpu_sim,
         rss_before,
@@ -555,30 +531,46 @@ async fn monitor(sim: &mut SimChild, db: &std::path::Path, sockets: usize, total
 /// What the file holds.
 struct FileCheck {
     events: u64,
+    frames_in: u64,
     /// Job events (socket, seq) missing, over 1 ..= total + 2 per socket.
     missing: u64,
     /// Sockets with no job event at all.
     silent: u64,
+    /// Each event's engine time, in the order the writer wrote them
+    /// (`events.id` is in commit order).
+    in_write_order: Vec<u64>,
+    /// Each socket's first Ready, engine time.
+    ready_at: HashMap<u64, u64>,
 }
 
 /// Reads the session back through the recorder's reader.
-fn count_in_file(db: &std::path::Path, session: i64, sockets: usize, total: u64) -> FileCheck {
+fn read_back(db: &std::path::Path, session: i64, sockets: usize, total: u64) -> FileCheck {
     let reader = RecordReader::open(db).expect("reader");
     let expected = total + 2;
     let mut seqs: HashMap<u64, Vec<bool>> = HashMap::new();
-    let mut events = 0u64;
+    let mut by_id: Vec<(i64, u64)> = Vec::new();
+    let mut ready_at: HashMap<u64, u64> = HashMap::new();
+    let mut frames_in = 0u64;
     reader
         .for_each_event(session, |e| {
-            events += 1;
-            if let EventBody::Frame(f) = &e.body
-                && f.direction == "in"
-                && let Some(seq) = f.seq
-                && (1..=expected).contains(&seq)
-            {
-                let have = seqs
-                    .entry(e.socket_id)
-                    .or_insert_with(|| vec![false; expected as usize]);
-                have[seq as usize - 1] = true;
+            by_id.push((e.event_id, e.mono_ns));
+            match &e.body {
+                EventBody::Frame(f) if f.direction == "in" => {
+                    frames_in += 1;
+                    if let Some(seq) = f.seq
+                        && (1..=expected).contains(&seq)
+                    {
+                        let have = seqs
+                            .entry(e.socket_id)
+                            .or_insert_with(|| vec![false; expected as usize]);
+                        have[seq as usize - 1] = true;
+                    }
+                }
+                EventBody::Transition(t) if t.to == "Ready" => {
+                    let first = ready_at.entry(e.socket_id).or_insert(e.mono_ns);
+                    *first = (*first).min(e.mono_ns);
+                }
+                _ => {}
             }
             Ok(())
         })
@@ -587,9 +579,13 @@ fn count_in_file(db: &std::path::Path, session: i64, sockets: usize, total: u64)
         .values()
         .map(|v| v.iter().filter(|b| **b).count() as u64)
         .sum();
+    by_id.sort_unstable();
     FileCheck {
-        events,
+        events: by_id.len() as u64,
+        frames_in,
         missing: sockets as u64 * expected - present,
         silent: sockets.saturating_sub(seqs.len()) as u64,
+        in_write_order: by_id.into_iter().map(|(_, mono)| mono).collect(),
+        ready_at,
     }
 }
