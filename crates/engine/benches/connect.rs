@@ -9,6 +9,9 @@
 //! current-thread one. `SOCKSCOPE_BENCH_BREAKDOWN=1` also subscribes to the
 //! engine's live events and prints where each side's time goes (median per
 //! phase); the subscriber costs a little, so use plain runs for the ratios.
+//! `SOCKSCOPE_BENCH_ONLY=engine` (or `bare`) runs one side alone, for its
+//! instruction count per connect under callgrind (the table's other side
+//! then reads zero); `SOCKSCOPE_BENCH_ADAPTERS=raw` (or `job`) one adapter.
 //! The simulator always has its own 1-worker runtime, so
 //! on a 2-core machine client and server each get a core.
 //!
@@ -68,6 +71,16 @@ fn main() {
         .max(1);
     let multi = std::env::var("SOCKSCOPE_BENCH_RT").is_ok_and(|v| v == "multi");
     let breakdown = std::env::var("SOCKSCOPE_BENCH_BREAKDOWN").is_ok_and(|v| v == "1");
+    let only = std::env::var("SOCKSCOPE_BENCH_ONLY").unwrap_or_default();
+    let sides = Sides {
+        engine: only != "bare",
+        bare: only != "engine",
+    };
+    let adapters: Vec<Adapter> = match std::env::var("SOCKSCOPE_BENCH_ADAPTERS").as_deref() {
+        Ok("raw") => vec![Adapter::Raw],
+        Ok("job") => vec![Adapter::Job],
+        _ => vec![Adapter::Raw, Adapter::Job],
+    };
 
     // The simulator on its own runtime and thread.
     let sim_rt = tokio::runtime::Builder::new_multi_thread()
@@ -96,8 +109,8 @@ fn main() {
         let engine = Engine::new(EngineConfig::default()).expect("engine");
         let mut live = breakdown.then(|| engine.subscribe_live());
         let mut rows = Vec::new();
-        for adapter in [Adapter::Raw, Adapter::Job] {
-            let (e, b) = run_pair(&sim, &engine, live.as_mut(), adapter, n).await;
+        for adapter in adapters {
+            let (e, b) = run_pair(&sim, &engine, live.as_mut(), adapter, n, sides).await;
             rows.push((adapter, e, b));
         }
         rows
@@ -182,6 +195,13 @@ fn median_phases(samples: &[Sample]) -> Phases {
     out
 }
 
+/// Which sides connect.
+#[derive(Clone, Copy)]
+struct Sides {
+    engine: bool,
+    bare: bool,
+}
+
 /// Warm-up, then `n` measured rounds of (engine, bare), for one adapter.
 async fn run_pair(
     sim: &Sim,
@@ -189,12 +209,20 @@ async fn run_pair(
     mut live: Option<&mut broadcast::Receiver<Arc<Event>>>,
     adapter: Adapter,
     n: usize,
+    sides: Sides,
 ) -> (Vec<Sample>, Vec<Sample>) {
     let mut eng = Vec::with_capacity(n);
     let mut bare = Vec::with_capacity(n);
+    let skipped: Sample = (Duration::ZERO, None);
     for i in 0..WARMUP + n {
-        let e = engine_connect(sim, engine, live.as_deref_mut(), adapter).await;
-        let b = bare_connect(sim, adapter, live.is_some()).await;
+        let e = match sides.engine {
+            true => engine_connect(sim, engine, live.as_deref_mut(), adapter).await,
+            false => skipped,
+        };
+        let b = match sides.bare {
+            true => bare_connect(sim, adapter, live.is_some()).await,
+            false => skipped,
+        };
         if i >= WARMUP {
             eng.push(e);
             bare.push(b);
