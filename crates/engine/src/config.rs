@@ -321,15 +321,23 @@ impl SocketConfig {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| bad("url", "has no port"))?;
-        if let Some((k, _)) = url.query_pairs().find(|(k, _)| is_secret_param(k)) {
-            return Err(bad(
-                "url",
-                &format!(
-                    "holds a {k}= parameter; give the token through a token source instead \
-                     (token_placement = query puts it on the URL at connect time)"
-                ),
-            ));
+        // One walk of the query: a secret refused, the first jobId kept.
+        let mut url_job = None;
+        for (k, v) in url.query_pairs() {
+            if is_secret_param(&k) {
+                return Err(bad(
+                    "url",
+                    &format!(
+                        "holds a {k}= parameter; give the token through a token source instead \
+                         (token_placement = query puts it on the URL at connect time)"
+                    ),
+                ));
+            }
+            if url_job.is_none() && k == "jobId" {
+                url_job = Some(v.into_owned());
+            }
         }
+        let url_has_job = url_job.is_some();
         if self.token_param.is_empty() || self.token_param == "jobId" {
             return Err(bad(
                 "token_param",
@@ -339,10 +347,6 @@ impl SocketConfig {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(bad("url", "holds credentials; use a token source"));
         }
-        let url_job = url
-            .query_pairs()
-            .find(|(k, _)| k == "jobId")
-            .map(|(_, v)| v.into_owned());
         let job_id = match (&self.job_id, url_job) {
             (Some(a), Some(b)) if *a != b => {
                 return Err(bad(
@@ -358,7 +362,13 @@ impl SocketConfig {
         {
             return Err(bad("job_id", "must be non-empty, without '/' or controls"));
         }
-        let mut ws_url = url.clone();
+        let endpoint = Endpoint {
+            scheme: url.scheme().to_owned(),
+            host,
+            port,
+            path: url.path().to_owned(),
+        };
+        let mut ws_url = url;
         if self.adapter == AdapterKind::Job {
             let Some(id) = &job_id else {
                 return Err(bad(
@@ -366,7 +376,7 @@ impl SocketConfig {
                     "the job adapter needs a job id (job_id, or jobId= in the URL)",
                 ));
             };
-            if !ws_url.query_pairs().any(|(k, _)| k == "jobId") {
+            if !url_has_job {
                 ws_url.query_pairs_mut().append_pair("jobId", id);
             }
         }
@@ -468,30 +478,17 @@ impl SocketConfig {
                 ));
             }
         }
-        let state_url = match (&self.state_url, &job_id) {
-            (Some(s), _) => {
+        let state_url = match &self.state_url {
+            Some(s) => {
                 let u = Url::parse(s).map_err(|e| bad("state_url", &format!("not a URL ({e})")))?;
                 if u.scheme() != "http" && u.scheme() != "https" {
                     return Err(bad("state_url", "scheme must be http or https"));
                 }
-                Some(u)
+                StateUrl::Given(u)
             }
-            (None, Some(id)) if self.adapter == AdapterKind::Job => {
-                let scheme = if url.scheme() == "wss" {
-                    "https"
-                } else {
-                    "http"
-                };
-                // `host_str` keeps an IPv6 address in its brackets.
-                let text = format!("{scheme}://{host}:{port}/api/job-state/");
-                let mut u = Url::parse(&text).map_err(|e| bad("url", &e.to_string()))?;
-                u.path_segments_mut()
-                    .map_err(|_| bad("url", "cannot derive the state URL"))?
-                    .pop_if_empty()
-                    .push(id);
-                Some(u)
-            }
-            _ => None,
+            // Derived when first needed: most sockets never sync.
+            None if self.adapter == AdapterKind::Job && job_id.is_some() => StateUrl::Derived,
+            None => StateUrl::None,
         };
         let r = &self.reconnect;
         if r.base.is_zero() || r.cap < r.base {
@@ -517,17 +514,11 @@ impl SocketConfig {
         if self.max_message_size < 1024 {
             return Err(bad("max_message_size", "must be at least 1024 bytes"));
         }
-        let endpoint = Endpoint {
-            scheme: url.scheme().to_owned(),
-            host: host.clone(),
-            port,
-            path: url.path().to_owned(),
-        };
         let name = self
             .name
             .clone()
             .or_else(|| job_id.clone())
-            .unwrap_or_else(|| host.clone());
+            .unwrap_or_else(|| endpoint.host.clone());
         let info_job_id = job_id.clone();
         Ok(ValidConfig {
             info: SocketInfo {
@@ -567,7 +558,7 @@ pub struct ValidConfig {
     pub info: SocketInfo,
     /// The URL to connect to, with `jobId` and without any token.
     pub(crate) ws_url: Url,
-    pub(crate) state_url: Option<Url>,
+    state_url: StateUrl,
     pub(crate) token: Option<Arc<dyn TokenSource>>,
     pub(crate) token_placement: TokenPlacement,
     pub(crate) token_param: String,
@@ -575,10 +566,36 @@ pub struct ValidConfig {
     pub machine: MachineConfig,
 }
 
+/// Where a socket's job state is read.
+#[derive(Debug, Clone)]
+enum StateUrl {
+    /// None: not the job adapter, or no job id.
+    None,
+    /// `SocketConfig::state_url`, checked.
+    Given(Url),
+    /// `http(s)://host:port/api/job-state/{jobId}`, from the socket's URL.
+    Derived,
+}
+
 impl ValidConfig {
     /// The job-state URL, if the socket has one. Holds no token.
-    pub fn state_url(&self) -> Option<&str> {
-        self.state_url.as_ref().map(Url::as_str)
+    pub fn state_url(&self) -> Option<Url> {
+        match &self.state_url {
+            StateUrl::None => None,
+            StateUrl::Given(u) => Some(u.clone()),
+            StateUrl::Derived => {
+                let e = &self.info.endpoint;
+                let scheme = if e.scheme == "wss" { "https" } else { "http" };
+                // `host` keeps an IPv6 address in its brackets.
+                let text = format!("{scheme}://{}:{}/api/job-state/", e.host, e.port);
+                let mut u = Url::parse(&text).ok()?;
+                u.path_segments_mut()
+                    .ok()?
+                    .pop_if_empty()
+                    .push(self.info.job_id.as_deref()?);
+                Some(u)
+            }
+        }
     }
 }
 

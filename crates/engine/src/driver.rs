@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use futures_util::{SinkExt, StreamExt};
@@ -29,7 +29,6 @@ use crate::machine::{Effect, InFrame, Input, Machine, OutFrame, SyncFailure};
 use crate::token::Token;
 use crate::{Error, Snapshot};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Opened = Result<(Ws, Option<Token>, bool), ErrorClass>;
 
@@ -165,13 +164,13 @@ pub(crate) async fn run(
         pending_rtt: None,
         stepped: false,
     };
-    d.shared
-        .emit(
-            id,
-            d.shared.now(),
-            EventKind::SocketAdded(d.cfg.info.clone()),
-        )
-        .await;
+    // Published with the start's own events, in one batch.
+    d.pending.push(Event {
+        socket: id,
+        mono: d.shared.now(),
+        wall: SystemTime::now(),
+        kind: EventKind::SocketAdded(d.cfg.info.clone()),
+    });
     d.step(Input::Start).await;
     loop {
         let timer = d.machine.next_timer();
@@ -548,7 +547,8 @@ async fn open(
         url.query_pairs_mut().append_pair(param, &seq.to_string());
     }
     if cfg.machine.adapter == AdapterKind::SignalR {
-        let id = signalr_negotiate(&cfg, &shared, token.as_ref()).await?;
+        // Boxed: its future would otherwise widen every socket's connect.
+        let id = Box::pin(signalr_negotiate(&cfg, &shared, token.as_ref())).await?;
         url.query_pairs_mut().append_pair("id", &id);
     }
     if let (Some(t), TokenPlacement::Query) = (&token, cfg.token_placement) {
@@ -569,18 +569,85 @@ async fn open(
             HeaderValue::from_static(crate::dialect::GRAPHQL_WS_PROTOCOL),
         );
     }
-    let connector = if url.scheme() == "wss" {
+    let ws_config = Some(ws_config(cfg.machine.max_message_size));
+    let ws = if url.scheme() == "wss" {
         let tls = shared.tls().map_err(|e| ErrorClass::Tls(e.to_string()))?;
-        Some(Connector::Rustls(tls))
+        let connector = Some(Connector::Rustls(tls));
+        let connect =
+            tokio_tungstenite::connect_async_tls_with_config(request, ws_config, true, connector);
+        Ws::Tls(Box::new(
+            Box::pin(connect).await.map_err(|e| ws_error_class(&e))?.0,
+        ))
     } else {
-        Some(Connector::Plain)
+        let port = url.port_or_known_default().unwrap_or(80);
+        let tcp = match url.host() {
+            Some(url::Host::Ipv4(ip)) => TcpStream::connect((ip, port)).await,
+            Some(url::Host::Ipv6(ip)) => TcpStream::connect((ip, port)).await,
+            _ => TcpStream::connect((url.host_str().unwrap_or_default(), port)).await,
+        }
+        .map_err(|e| ErrorClass::Io(io_kind(e.kind())))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| ErrorClass::Io(io_kind(e.kind())))?;
+        let handshake = tokio_tungstenite::client_async_with_config(request, tcp, ws_config);
+        Ws::Plain(handshake.await.map_err(|e| ws_error_class(&e))?.0)
     };
-    let ws_config = ws_config(cfg.machine.max_message_size);
-    let (ws, _response) =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config), true, connector)
-            .await
-            .map_err(|e| ws_error_class(&e))?;
     Ok((ws, token, refreshed))
+}
+
+/// A connected socket. A `wss://` one is boxed, and so is its connect:
+/// rustls' state makes tokio-tungstenite's stream ~1.1 KiB and its
+/// connect future ~10 KiB, which every `ws://` socket would otherwise
+/// carry, and copy whole each time its future moves.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the plain socket, the common one, is kept inline on purpose"
+)]
+enum Ws {
+    Plain(WebSocketStream<TcpStream>),
+    Tls(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+}
+
+impl futures_util::Stream for Ws {
+    type Item = Result<Message, tungstenite::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Ws::Plain(s) => s.poll_next_unpin(cx),
+            Ws::Tls(s) => s.poll_next_unpin(cx),
+        }
+    }
+}
+
+impl futures_util::Sink<Message> for Ws {
+    type Error = tungstenite::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(s) => s.poll_ready_unpin(cx),
+            Ws::Tls(s) => s.poll_ready_unpin(cx),
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        match self.get_mut() {
+            Ws::Plain(s) => s.start_send_unpin(item),
+            Ws::Tls(s) => s.start_send_unpin(item),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(s) => s.poll_flush_unpin(cx),
+            Ws::Tls(s) => s.poll_flush_unpin(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(s) => s.poll_close_unpin(cx),
+            Ws::Tls(s) => s.poll_close_unpin(cx),
+        }
+    }
 }
 
 /// Bytes tungstenite reads from the socket at a time. Its default, 128 KiB,
@@ -604,7 +671,7 @@ async fn state_sync(
     shared: Arc<Shared>,
     cached: Option<Token>,
 ) -> Result<JobState, SyncFailure> {
-    let Some(url) = cfg.state_url.clone() else {
+    let Some(url) = cfg.state_url() else {
         return Err(SyncFailure::Io("no_state_url".into()));
     };
     let (token, _) = current_token(&cfg, cached, false)

@@ -238,13 +238,15 @@ impl Engine {
             snapshot: snap_rx,
         };
         self.lock().insert(id, handle.clone());
-        tokio::spawn(driver::run(
+        // Boxed here, once: the spawn would otherwise copy the whole
+        // future (several KiB) more than once on its way into the task.
+        tokio::spawn(Box::pin(driver::run(
             id,
             valid,
             self.inner.shared.clone(),
             rx,
             snap_tx,
-        ));
+        )));
         Ok(handle)
     }
 

@@ -13,7 +13,7 @@
 //! mangle ordinary text.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// What a scrubbed value becomes.
@@ -36,8 +36,18 @@ struct Live {
     prefix: usize,
     value: Arc<str>,
 }
-/// The same values, oldest first, for eviction.
-static ORDER: Mutex<VecDeque<Arc<str>>> = Mutex::new(VecDeque::new());
+/// The same values, oldest first, for eviction, and as a set, to tell a
+/// known value without comparing it with each (every connect reads its
+/// token).
+static ORDER: Mutex<Order> = Mutex::new(Order {
+    oldest_first: VecDeque::new(),
+    known: None,
+});
+
+struct Order {
+    oldest_first: VecDeque<Arc<str>>,
+    known: Option<HashSet<Arc<str>>>,
+}
 
 /// Remembers `value` as a secret in use.
 pub fn remember(value: &str) {
@@ -45,14 +55,20 @@ pub fn remember(value: &str) {
         return;
     }
     let mut order = ORDER.lock().unwrap_or_else(|p| p.into_inner());
-    if order.iter().any(|v| **v == *value) {
+    let order = &mut *order;
+    let known = order.known.get_or_insert_with(HashSet::new);
+    if known.contains(value) {
         return;
     }
     let new: Arc<str> = Arc::from(value);
-    order.push_back(new.clone());
-    let evicted = (order.len() > CAPACITY)
-        .then(|| order.pop_front())
+    known.insert(new.clone());
+    order.oldest_first.push_back(new.clone());
+    let evicted = (order.oldest_first.len() > CAPACITY)
+        .then(|| order.oldest_first.pop_front())
         .flatten();
+    if let Some(old) = &evicted {
+        known.remove(old);
+    }
     let mut live = LIVE.write().unwrap_or_else(|p| p.into_inner());
     if let Some(old) = evicted
         && let Some(i) = live.iter().position(|v| Arc::ptr_eq(&v.value, &old))
@@ -155,7 +171,12 @@ mod tests {
         for i in 0..CAPACITY + 10 {
             remember(&format!("bounded-secret-{i:05}"));
         }
-        assert!(ORDER.lock().unwrap().len() <= CAPACITY);
+        {
+            let order = ORDER.lock().unwrap();
+            assert!(order.oldest_first.len() <= CAPACITY);
+            let known = order.known.as_ref().map_or(0, HashSet::len);
+            assert_eq!(known, order.oldest_first.len(), "the set evicts too");
+        }
         assert_eq!(
             LIVE.read().unwrap().len(),
             CAPACITY,
@@ -172,6 +193,9 @@ mod tests {
         let lens: Vec<usize> = LIVE.read().unwrap().iter().map(|v| v.value.len()).collect();
         assert!(lens.windows(2).all(|w| w[0] >= w[1]), "longest first");
         assert_eq!(scrub("unit-secret-0123"), "unit-secret-0123", "evicted");
+        // Evicted from the set too: remembered again, it is scrubbed again.
+        remember("unit-secret-0123");
+        assert_eq!(scrub("unit-secret-0123"), REDACTED);
         let newest = format!("bounded-secret-{:05}", CAPACITY + 9);
         assert_eq!(scrub(&newest), REDACTED);
 
