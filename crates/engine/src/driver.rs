@@ -307,10 +307,17 @@ impl Driver {
             self.machine.step_into(input, now, &mut effects);
             self.stepped = true;
             for effect in effects.drain(..) {
-                if !matches!(effect, Effect::Emit(_)) {
-                    only_events = false;
-                    self.flush().await;
-                }
+                // An event only waits in `pending`: no future built for it
+                // (most steps of a busy socket are one or two events).
+                let effect = match effect {
+                    Effect::Emit(kind) => {
+                        self.hold(kind, now, wall);
+                        continue;
+                    }
+                    other => other,
+                };
+                only_events = false;
+                self.flush().await;
                 if let Some(failed) = self.carry_out(effect, now, wall).await {
                     next = Some(failed);
                 }
@@ -353,19 +360,7 @@ impl Driver {
                     self.token.clone(),
                 )));
             }
-            Effect::Emit(kind) => {
-                match &kind {
-                    EventKind::Finding(_) => self.pending_findings += 1,
-                    EventKind::HeartbeatAnswered { rtt } => self.pending_rtt = Some(*rtt),
-                    _ => {}
-                }
-                self.pending.push(Event {
-                    socket: self.id,
-                    mono: now,
-                    wall,
-                    kind,
-                });
-            }
+            Effect::Emit(kind) => self.hold(kind, now, wall),
             Effect::SendResult(result) => {
                 if let Some(reply) = self.reply.take() {
                     // The caller may have stopped waiting; the outcome is in the events.
@@ -374,6 +369,22 @@ impl Driver {
             }
         }
         None
+    }
+
+    /// An event of the step at `now`/`wall`, held in `pending` until the
+    /// next [`Driver::flush`].
+    fn hold(&mut self, kind: EventKind, now: Mono, wall: SystemTime) {
+        match &kind {
+            EventKind::Finding(_) => self.pending_findings += 1,
+            EventKind::HeartbeatAnswered { rtt } => self.pending_rtt = Some(*rtt),
+            _ => {}
+        }
+        self.pending.push(Event {
+            socket: self.id,
+            mono: now,
+            wall,
+            kind,
+        });
     }
 
     /// The snapshot first, then the pending events: whoever sees one of
