@@ -230,7 +230,7 @@ async fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
         // Socket names and job ids can come from the server.
         let mut events = socket_life(1, 0, 2, None);
         if let sockscope_engine::EventKind::SocketAdded(info) = &mut events[0].kind {
-            info.name = "=HYPERLINK(\"http://evil.test\",\"x\")".into();
+            std::sync::Arc::make_mut(info).name = "=HYPERLINK(\"http://evil.test\",\"x\")".into();
         }
         let (summary, ..) = record(config(&path), events).await;
         let reader = RecordReader::open(&path).unwrap();

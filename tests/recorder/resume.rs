@@ -187,7 +187,11 @@ fn a_snapshot_ahead_of_the_events_still_names_every_interval_right() {
 #[test]
 fn a_seeded_socket_whose_added_event_follows_has_one_root() {
     let events = [
-        ev(1, 20 * MS, EventKind::SocketAdded(socket_info(1, None))),
+        ev(
+            1,
+            20 * MS,
+            EventKind::SocketAdded(std::sync::Arc::new(socket_info(1, None))),
+        ),
         moved(
             30,
             StateName::Idle,

@@ -90,7 +90,7 @@ pub fn socket_life(socket: u64, start_mono: u64, frames: u64, secret: Option<&st
     out.push(ev(
         socket,
         next(0),
-        EventKind::SocketAdded(socket_info(socket, token_source)),
+        EventKind::SocketAdded(std::sync::Arc::new(socket_info(socket, token_source))),
     ));
     out.push(ev(
         socket,
@@ -336,7 +336,7 @@ pub fn burst(total: u64, sockets: u64) -> impl Iterator<Item = Event> {
         let socket = 1 + i % sockets;
         let n = i / sockets;
         let kind = if n == 0 {
-            EventKind::SocketAdded(socket_info(socket, None))
+            EventKind::SocketAdded(std::sync::Arc::new(socket_info(socket, None)))
         } else if n % 1000 == 1 {
             transition(
                 StateName::Connecting,

@@ -521,13 +521,13 @@ impl SocketConfig {
             .unwrap_or_else(|| endpoint.host.clone());
         let info_job_id = job_id.clone();
         Ok(ValidConfig {
-            info: SocketInfo {
+            info: Arc::new(SocketInfo {
                 name,
                 endpoint,
                 adapter: self.adapter,
                 job_id,
                 token_source: self.token.as_ref().map(|t| t.describe()),
-            },
+            }),
             ws_url,
             state_url,
             token: self.token.clone(),
@@ -555,7 +555,7 @@ impl SocketConfig {
 #[derive(Debug, Clone)]
 pub struct ValidConfig {
     /// What may be recorded.
-    pub info: SocketInfo,
+    pub info: Arc<SocketInfo>,
     /// The URL to connect to, with `jobId` and without any token.
     pub(crate) ws_url: Url,
     state_url: StateUrl,

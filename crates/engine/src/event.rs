@@ -5,6 +5,7 @@
 //! could hold one (an [`Endpoint`] has no query).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sockscope_protocol::JobStatus;
@@ -56,7 +57,8 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     /// The socket was created with this configuration (secrets left out).
-    SocketAdded(SocketInfo),
+    /// Shared with its handle and its task: not copied per event.
+    SocketAdded(Arc<SocketInfo>),
     /// The state changed.
     Transition {
         /// State before.

@@ -233,7 +233,7 @@ impl Engine {
         let (snap_tx, snap_rx) = watch::channel(driver::initial_snapshot());
         let handle = SocketHandle {
             id,
-            info: Arc::new(valid.info.clone()),
+            info: valid.info.clone(),
             commands: tx,
             snapshot: snap_rx,
         };

@@ -170,7 +170,7 @@ impl RunningSocket {
             socket: socket_id,
             mono: Mono(0),
             wall: std::time::UNIX_EPOCH,
-            kind: EventKind::SocketAdded(info.clone()),
+            kind: EventKind::SocketAdded(std::sync::Arc::new(info.clone())),
         };
         let info = match EventRecord::from_event(&added, None).body {
             EventBody::SocketAdded(info) => info,

@@ -100,7 +100,7 @@ impl Lane {
             job_id: None,
             token_source: None,
         };
-        events.push(id, at, EventKind::SocketAdded(info));
+        events.push(id, at, EventKind::SocketAdded(std::sync::Arc::new(info)));
         Lane {
             id,
             observer,
