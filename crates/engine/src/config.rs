@@ -533,7 +533,7 @@ impl SocketConfig {
             token: self.token.clone(),
             token_placement: self.token_placement,
             token_param: self.token_param.clone(),
-            machine: MachineConfig {
+            machine: Arc::new(MachineConfig {
                 adapter: self.adapter,
                 dialect: self.dialect.clone(),
                 has_token: self.token.is_some(),
@@ -546,7 +546,7 @@ impl SocketConfig {
                 max_message_size: self.max_message_size,
                 can_refresh_token: self.token.as_ref().is_some_and(|t| t.can_refresh()),
                 jitter_seed: self.jitter_seed.unwrap_or_else(|| fastrand::u64(..)),
-            },
+            }),
         })
     }
 }
@@ -563,7 +563,7 @@ pub struct ValidConfig {
     pub(crate) token_placement: TokenPlacement,
     pub(crate) token_param: String,
     /// What the state machine needs.
-    pub machine: MachineConfig,
+    pub machine: Arc<MachineConfig>,
 }
 
 /// Where a socket's job state is read.

@@ -24,6 +24,7 @@ mod timers;
 mod user;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockscope_protocol::JobState;
@@ -165,7 +166,8 @@ pub enum OutFrame {
 /// replaces whole.
 #[derive(Debug)]
 pub struct Machine {
-    cfg: MachineConfig,
+    /// Shared with the socket's checked config: not copied per socket task.
+    cfg: Arc<MachineConfig>,
     state: State,
     /// Connection attempts over the socket's life.
     attempts: u32,
@@ -221,7 +223,8 @@ pub struct Machine {
 
 impl Machine {
     /// A machine in `Idle`.
-    pub fn new(cfg: MachineConfig) -> Machine {
+    pub fn new(cfg: impl Into<Arc<MachineConfig>>) -> Machine {
+        let cfg = cfg.into();
         let rng = fastrand::Rng::with_seed(cfg.jitter_seed);
         Machine {
             cfg,
