@@ -13,7 +13,7 @@ use sockscope_engine::TokenPlacement;
 use sockscope_engine::event::{EventKind, FindingClass, StateName};
 use sockscope_recorder::{EventBody, RecordReader};
 use sockscope_sim::{Faults, JobKind};
-use sockscope_test_support::{Harness, bounded, within};
+use sockscope_test_support::{Harness, bounded, self_signed_tls, within};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -639,33 +639,12 @@ async fn a_token_in_the_upgrade_url_is_not_stored() {
     .await;
 }
 
-/// A TLS acceptor with a self-signed certificate for 127.0.0.1, and that
-/// certificate as PEM (what a client must be told to trust).
-fn self_signed() -> (tokio_rustls::TlsAcceptor, String) {
-    use tokio_rustls::rustls;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], der)
-        .unwrap();
-    (
-        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
-        cert.pem(),
-    )
-}
-
 #[tokio::test]
 async fn a_wss_upstream_is_recorded_when_its_ca_is_trusted_and_refused_when_not() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("rec.db");
-        let (tls, pem) = self_signed();
+        let (tls, pem) = self_signed_tls();
         let (server, mut conns) = serve_ws(Some(tls)).await;
         let upstream = format!("wss://{server}");
         let ca = dir.path().join("ca.pem");

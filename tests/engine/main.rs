@@ -9,5 +9,6 @@ mod many;
 mod properties;
 mod rules;
 mod secrets;
+mod tls;
 mod transcript;
 mod wire;

@@ -150,6 +150,41 @@ impl Harness {
     }
 }
 
+/// A fresh self-signed certificate for 127.0.0.1: its PEM (what a client
+/// must be told to trust) and its private key (DER).
+pub fn self_signed_cert() -> (String, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().expect("a key pair");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    let cert = params.self_signed(&key).expect("a self-signed certificate");
+    (cert.pem(), key.serialize_der())
+}
+
+/// A TLS acceptor (a `wss://` server's side) serving `cert_pem` with `key_der`.
+pub fn tls_acceptor(cert_pem: &str, key_der: &[u8]) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the certificate's PEM");
+    let key = PrivateKeyDer::try_from(key_der.to_vec()).expect("the key's DER");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("the certificate and key");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TLS acceptor for 127.0.0.1 with a fresh self-signed certificate, and
+/// that certificate as PEM.
+pub fn self_signed_tls() -> (tokio_rustls::TlsAcceptor, String) {
+    let (pem, key) = self_signed_cert();
+    (tls_acceptor(&pem, &key), pem)
+}
+
 /// For a test that measures its own process (its resident memory): runs
 /// the test `name` (its full path, e.g. `bounds::big_frames`) alone in a
 /// fresh copy of this test binary, with `env` added, prints that copy's
