@@ -215,13 +215,15 @@ async fn run_pair(
     let mut bare = Vec::with_capacity(n);
     let skipped: Sample = (Duration::ZERO, None);
     for i in 0..WARMUP + n {
-        let e = match sides.engine {
-            true => engine_connect(sim, engine, live.as_deref_mut(), adapter).await,
-            false => skipped,
+        let e = if sides.engine {
+            engine_connect(sim, engine, live.as_deref_mut(), adapter).await
+        } else {
+            skipped
         };
-        let b = match sides.bare {
-            true => bare_connect(sim, adapter, live.is_some()).await,
-            false => skipped,
+        let b = if sides.bare {
+            bare_connect(sim, adapter, live.is_some()).await
+        } else {
+            skipped
         };
         if i >= WARMUP {
             eng.push(e);

@@ -6,9 +6,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::Either;
 use futures_util::{SinkExt, StreamExt};
 use sockscope_protocol::JobState;
 use tokio::net::TcpStream;
@@ -29,6 +30,11 @@ use crate::machine::{Effect, InFrame, Input, Machine, OutFrame, SyncFailure};
 use crate::token::Token;
 use crate::{Error, Snapshot};
 
+/// A connected socket: plain inline, TLS boxed (its connect is boxed too).
+/// rustls' state makes tokio-tungstenite's stream ~1.1 KiB and its connect
+/// future ~10 KiB, which every `ws://` socket would otherwise carry, and
+/// copy whole each time its future moves.
+type Ws = Either<WebSocketStream<TcpStream>, Box<WebSocketStream<MaybeTlsStream<TcpStream>>>>;
 type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Opened = Result<(Ws, Option<Token>, bool), ErrorClass>;
 
@@ -165,12 +171,8 @@ pub(crate) async fn run(
         stepped: false,
     };
     // Published with the start's own events, in one batch.
-    d.pending.push(Event {
-        socket: id,
-        mono: d.shared.now(),
-        wall: SystemTime::now(),
-        kind: EventKind::SocketAdded(d.cfg.info.clone()),
-    });
+    let added = EventKind::SocketAdded(d.cfg.info.clone());
+    d.hold(added, d.shared.now(), SystemTime::now());
     d.step(Input::Start).await;
     loop {
         let timer = d.machine.next_timer();
@@ -586,7 +588,7 @@ async fn open(
         let connector = Some(Connector::Rustls(tls));
         let connect =
             tokio_tungstenite::connect_async_tls_with_config(request, ws_config, true, connector);
-        Ws::Tls(Box::new(
+        Either::Right(Box::new(
             Box::pin(connect).await.map_err(|e| ws_error_class(&e))?.0,
         ))
     } else {
@@ -600,65 +602,9 @@ async fn open(
         tcp.set_nodelay(true)
             .map_err(|e| ErrorClass::Io(io_kind(e.kind())))?;
         let handshake = tokio_tungstenite::client_async_with_config(request, tcp, ws_config);
-        Ws::Plain(handshake.await.map_err(|e| ws_error_class(&e))?.0)
+        Either::Left(handshake.await.map_err(|e| ws_error_class(&e))?.0)
     };
     Ok((ws, token, refreshed))
-}
-
-/// A connected socket. A `wss://` one is boxed, and so is its connect:
-/// rustls' state makes tokio-tungstenite's stream ~1.1 KiB and its
-/// connect future ~10 KiB, which every `ws://` socket would otherwise
-/// carry, and copy whole each time its future moves.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "the plain socket, the common one, is kept inline on purpose"
-)]
-enum Ws {
-    Plain(WebSocketStream<TcpStream>),
-    Tls(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
-}
-
-impl futures_util::Stream for Ws {
-    type Item = Result<Message, tungstenite::Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.get_mut() {
-            Ws::Plain(s) => s.poll_next_unpin(cx),
-            Ws::Tls(s) => s.poll_next_unpin(cx),
-        }
-    }
-}
-
-impl futures_util::Sink<Message> for Ws {
-    type Error = tungstenite::Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        match self.get_mut() {
-            Ws::Plain(s) => s.poll_ready_unpin(cx),
-            Ws::Tls(s) => s.poll_ready_unpin(cx),
-        }
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-        match self.get_mut() {
-            Ws::Plain(s) => s.start_send_unpin(item),
-            Ws::Tls(s) => s.start_send_unpin(item),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        match self.get_mut() {
-            Ws::Plain(s) => s.poll_flush_unpin(cx),
-            Ws::Tls(s) => s.poll_flush_unpin(cx),
-        }
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        match self.get_mut() {
-            Ws::Plain(s) => s.poll_close_unpin(cx),
-            Ws::Tls(s) => s.poll_close_unpin(cx),
-        }
-    }
 }
 
 /// Bytes tungstenite reads from the socket at a time. Its default, 128 KiB,
