@@ -110,7 +110,8 @@ const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
   renderSockets();
   if (store === liveStore) {
     renderFindings();
-    timeline.invalidate();
+    // The store's version tells the timeline; it draws new data within
+    // DATA_FRAME_MS rather than at once.
     if (!$("tab-inspector").hidden) inspector.refresh();
   }
   if (!paintReported && liveStore.eventCount > 0) {

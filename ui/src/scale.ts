@@ -49,6 +49,19 @@ export function fit(a: number, b: number, width: number, padPx = 16): TimeScale 
   return { width, nsPerPx, t0: a - padPx * nsPerPx };
 }
 
+/**
+ * How far, in CSS pixels, anything drawn with `a` would move if drawn with
+ * `b`: the larger shift of the view's two edges. A live view redraws only
+ * once this reaches a pixel, so a minute's window moves ~16 times a second,
+ * not at every animation frame.
+ */
+export function shiftPx(a: TimeScale, b: TimeScale): number {
+  if (a.width !== b.width) return Number.POSITIVE_INFINITY;
+  const left = Math.abs(xOf(a, b.t0));
+  const right = Math.abs(xOf(a, tOf(b, b.width)) - b.width);
+  return Math.max(left, right);
+}
+
 /** Live-follow: `now` sits at `at` (a fraction of the width). */
 export function follow(s: TimeScale, now: number, at = 0.92): TimeScale {
   return { ...s, t0: now - s.width * at * s.nsPerPx };

@@ -3,7 +3,7 @@
 
 import { envLabel } from "./details";
 import { AXIS_H, GUTTER_W, type EnvLine, type Lane, ellipsize, envLineAt, envLines, forEachPixel, forEachSegment, gutterWidth, laneAt, layoutLanes, lowerBound, nearest } from "./layout";
-import { type TimeScale, LIVE_WINDOW_NS, axisLabel, clampNsPerPx, fitData, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
+import { type TimeScale, LIVE_WINDOW_NS, axisLabel, clampNsPerPx, fitData, formatDuration, liveView, pan, pinView, shiftPx, tOf, tickStep, ticks, windowAround, xOf, zoomAt, NS } from "./scale";
 import { FRAME_CLOSE, FRAME_OUT, type Store, type Track, type FindingMark } from "./store";
 import { ENGINE_WIDE, unhandled } from "./types";
 
@@ -81,6 +81,9 @@ export function palette(el: HTMLElement): Palette {
 
 type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
 /** Colour is never the only cue: each state also has a texture. */
+/** New data waits at most this long for the next frame that draws (ms). */
+export const DATA_FRAME_MS = 50;
+
 export const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
 
 /** The stroked textures, as line segments [x0, y0, x1, y1] on an 8×8 tile. */
@@ -186,6 +189,8 @@ export class Timeline {
   private frozenNow: number | null = null;
   private dirty = true;
   private drawnVersion = -1;
+  /** When `frame` last drew (performance.now() ms). */
+  private drawnAt = Number.NEGATIVE_INFINITY;
   private pal: Palette;
   private fills: (CanvasPattern | string)[] = [];
   private lanes: Lane[] = [];
@@ -323,13 +328,24 @@ export class Timeline {
     this.dirty = true;
   }
 
-  /** Draws when something changed; returns whether it drew. */
-  frame(): boolean {
+  /**
+   * Draws when something changed; returns whether it drew. A live view
+   * moves once it has moved a pixel, and new data waits for the next move
+   * or `DATA_FRAME_MS`, so the page draws ~16 times a second while
+   * following a minute, not at every animation frame (issue 16: the
+   * web process's CPU and memory). What the user does draws at once.
+   */
+  frame(at = performance.now()): boolean {
     if (this.live && this.frozenNow === null) {
-      this.scale = liveView(this.scale.width, this.store.tMin, this.now(), this.liveWindowNs);
-      this.dirty = true;
+      const next = liveView(this.scale.width, this.store.tMin, this.now(), this.liveWindowNs);
+      if (shiftPx(this.scale, next) >= 1) {
+        this.scale = next;
+        this.dirty = true;
+      }
     }
-    if (!this.dirty && this.drawnVersion === this.store.version) return false;
+    const dataDue = this.drawnVersion !== this.store.version && at - this.drawnAt >= DATA_FRAME_MS;
+    if (!this.dirty && !dataDue) return false;
+    this.drawnAt = at;
     this.draw();
     return true;
   }

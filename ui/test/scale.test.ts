@@ -1,11 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { axisLabel, LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, tOf, tickStep, ticks, wallAnchor, xOf, zoomAt } from "../src/scale";
+import { axisLabel, LIVE_MIN_SPAN_NS, LIVE_WINDOW_NS, MAX_NS_PER_PX, MIN_FIT_NS, MIN_NS_PER_PX, NS, fit, fitData, follow, formatClock, formatDuration, liveView, pan, pinView, shiftPx, tOf, tickStep, ticks, wallAnchor, xOf, zoomAt } from "../src/scale";
 import { Store } from "../src/store";
 import type { UiEvent } from "../src/types";
 
 const s0 = { t0: 1_000_000, nsPerPx: 1000, width: 1000 };
 
 describe("time scale", () => {
+  it("measures how far a view moved in pixels, so a live view redraws only when something would move", () => {
+    expect(shiftPx(s0, s0)).toBe(0);
+    // A minute over 1000 px is 60 ms a pixel: 16 ms of live-follow moves it a quarter pixel.
+    const minute = { t0: 0, nsPerPx: 60 * NS.ms, width: 1000 };
+    const before = follow(minute, 50 * NS.s);
+    expect(shiftPx(before, follow(minute, 50 * NS.s + 16 * NS.ms))).toBeCloseTo(16 / 60, 6);
+    expect(shiftPx(before, follow(minute, 50 * NS.s + 60 * NS.ms))).toBeCloseTo(1, 6);
+    // Zooming out by 0.1 % moves the right edge a pixel, the left none.
+    expect(shiftPx(s0, { ...s0, nsPerPx: 1001 })).toBeCloseTo(1, 6);
+    // A new width always redraws.
+    expect(shiftPx(s0, { ...s0, width: 999 })).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it("maps time to x and back", () => {
     expect(xOf(s0, 1_000_000)).toBe(0);
     expect(xOf(s0, 1_500_000)).toBe(500);
