@@ -26,7 +26,7 @@ pub struct DemoJob {
 pub const DEMO_ITEMS: u64 = 60;
 
 /// Wire events the demo's simulator keeps (nobody queries them).
-pub const DEMO_WIRE_LOG: usize = 10_000;
+pub const DEMO_WIRE_LOG: usize = 1_000;
 
 /// How long a demo socket waits for `ready_ack` before sending `ready` again.
 pub const DEMO_READY_TIMEOUT: Duration = Duration::from_millis(500);

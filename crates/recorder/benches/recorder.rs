@@ -347,7 +347,7 @@ fn bare_loop(path: &Path, events: &[Arc<sockscope_engine::Event>]) -> (Duration,
         .expect("wal");
     conn.pragma_update(None, "synchronous", "NORMAL")
         .expect("sync");
-    conn.pragma_update(None, "cache_size", -8_192)
+    conn.pragma_update(None, "cache_size", -2_048)
         .expect("cache");
     conn.pragma_update(None, "wal_autocheckpoint", 4096)
         .expect("ckpt");

@@ -233,10 +233,11 @@ fn finish_open(
     }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // 8 MiB of page cache: the writer inserts at the right edge of two
-    // B-trees (schema v4), so a larger cache only held every page it ever
-    // wrote, up to 64 MiB in a long desktop session (issue 16).
-    conn.pragma_update(None, "cache_size", -8_192)?;
+    // 2 MiB of page cache (SQLite's default): the writer inserts at the
+    // right edge of two B-trees (schema v4), so a larger cache only held
+    // every page it ever wrote, up to 64 MiB in a long desktop session
+    // (issue 16).
+    conn.pragma_update(None, "cache_size", -2_048)?;
     // Checkpoint every 16 MiB of WAL rather than 4: hot index pages are
     // copied back less often.
     conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
