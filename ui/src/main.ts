@@ -111,7 +111,7 @@ const coalescer = new FrameCoalescer<LiveBatch>((batches) => {
   if (store === liveStore) {
     renderFindings();
     // The store's version tells the timeline; it draws new data within
-    // DATA_FRAME_MS rather than at once.
+    // LIVE_FRAME_MS rather than at once.
     if (!$("tab-inspector").hidden) inspector.refresh();
   }
   if (!paintReported && liveStore.eventCount > 0) {

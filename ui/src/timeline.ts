@@ -81,8 +81,8 @@ export function palette(el: HTMLElement): Palette {
 
 type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
 /** Colour is never the only cue: each state also has a texture. */
-/** New data waits at most this long for the next frame that draws (ms). */
-export const DATA_FRAME_MS = 50;
+/** New data and a live view's movement draw at most this often (ms). */
+export const LIVE_FRAME_MS = 50;
 
 export const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
 
@@ -329,21 +329,23 @@ export class Timeline {
   }
 
   /**
-   * Draws when something changed; returns whether it drew. A live view
-   * moves once it has moved a pixel, and new data waits for the next move
-   * or `DATA_FRAME_MS`, so the page draws ~16 times a second while
-   * following a minute, not at every animation frame (issue 16: the
-   * web process's CPU and memory). What the user does draws at once.
+   * Draws when something changed; returns whether it drew. What the user
+   * does draws at once. Otherwise the page draws at most every
+   * `LIVE_FRAME_MS`: for new data, and for a live view once it has moved
+   * a pixel, so following a minute draws ~16 times a second and a fresh
+   * or empty session 20, not at every animation frame (issue 16: each
+   * draw repaints the whole canvas in both WebKit processes).
    */
   frame(at = performance.now()): boolean {
-    if (this.live && this.frozenNow === null) {
+    const due = at - this.drawnAt >= LIVE_FRAME_MS;
+    if (due && this.live && this.frozenNow === null) {
       const next = liveView(this.scale.width, this.store.tMin, this.now(), this.liveWindowNs);
       if (shiftPx(this.scale, next) >= 1) {
         this.scale = next;
         this.dirty = true;
       }
     }
-    const dataDue = this.drawnVersion !== this.store.version && at - this.drawnAt >= DATA_FRAME_MS;
+    const dataDue = due && this.drawnVersion !== this.store.version;
     if (!this.dirty && !dataDue) return false;
     this.drawnAt = at;
     this.draw();
