@@ -79,11 +79,11 @@ export function palette(el: HTMLElement): Palette {
   };
 }
 
-type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
-/** Colour is never the only cue: each state also has a texture. */
 /** New data and a live view's movement draw at most this often (ms). */
 export const LIVE_FRAME_MS = 50;
 
+type PatternKind = "dots" | "hatch" | "vstripe" | "hstripe" | "cross" | "none";
+/** Colour is never the only cue: each state also has a texture. */
 export const STATE_PATTERN: PatternKind[] = ["none", "dots", "hatch", "none", "none", "vstripe", "none", "cross", "hstripe"];
 
 /** The stroked textures, as line segments [x0, y0, x1, y1] on an 8×8 tile. */
